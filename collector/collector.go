@@ -1,0 +1,664 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// Sink receives the SLI events of every tick, in one call per tick. The SLO
+// engine implements it; cmd/meshwatch wires it. ObserveSLI must not block for
+// long: it runs on the collector's tick.
+type Sink interface {
+	ObserveSLI(events []meshwatch.SLIEvents)
+}
+
+// Options tune a Collector. The zero value of every field has a default.
+type Options struct {
+	Logger  *slog.Logger
+	Metrics *Metrics // required
+	Sink    Sink     // optional
+	// Now is the clock of ticks and observations (default time.Now).
+	Now func() time.Time
+	// ProbeTimeout bounds one freshness probe pass (default 2s).
+	ProbeTimeout time.Duration
+	// MaxProbes bounds the partitions probed for their last record per tick
+	// (default 64), so the agent's own load stays bounded.
+	MaxProbes int
+}
+
+// Collector samples every product's topics from the tail and measures
+// latency, freshness, availability and throughput. Create it with New and
+// start it with Run; its read methods are safe for concurrent use.
+type Collector struct {
+	cfg      *meshwatch.Config
+	kopts    []kgo.Opt
+	log      *slog.Logger
+	m        *Metrics
+	sink     Sink
+	now      func() time.Time
+	probeTO  time.Duration
+	maxProbe int
+
+	products []*productState
+	byName   map[string]*productState
+	started  time.Time
+
+	cl    *kgo.Client // sampling client: direct assignment, never a group
+	probe *kgo.Client // freshness probes: direct assignment, short fetches
+	adm   *kadm.Client
+
+	routes     atomic.Pointer[routes]
+	ready      atomic.Bool
+	assignMu   sync.Mutex // serialises changes to the sampling client's partitions
+	held       map[*partState]*productState // partitions held back after fetch errors; assignMu
+	rediscover chan struct{}
+	logs       onceEvery
+}
+
+// routes maps topics to the product that claimed them; a new value is built
+// by each discovery pass and swapped in whole.
+type routes struct {
+	topics map[string]*topicRoute
+	names  []string // sorted
+}
+
+type topicRoute struct {
+	ps     *productState
+	minISR int
+	parts  map[int32]*partState
+}
+
+// partState is what the collector remembers of one partition across
+// discovery passes and ticks.
+type partState struct {
+	topic     string
+	partition int32
+	sampledAt atomic.Int64 // Unix ns of the last batch measured; set by the poll loop
+
+	// Guarded by Collector.assignMu: a partition whose fetches fail is held
+	// back (not fetched) until heldUntil, with exponential backoff, so that a
+	// failing partition costs one error per backoff rather than a tight loop.
+	heldUntil int64 // Unix ns; 0 when fetched normally
+	backoff   time.Duration
+	lastErr   int64
+
+	// Owned by the tick loop.
+	end   int64 // end offset at the last tick; -1 before the first
+	probe int64 // end offset at the last probe
+}
+
+// Backoff of a partition whose fetches fail: from minHold doubling up to the
+// tick (so that every tick during an outage sees the partition fail again),
+// reset after a minute without errors.
+const (
+	minHold   = 200 * time.Millisecond
+	holdReset = time.Minute
+)
+
+// New creates a collector for cfg's products. cfg must have been validated;
+// kopts are the cluster connection options (seeds, TLS, SASL, client id).
+func New(cfg *meshwatch.Config, kopts []kgo.Opt, o Options) (*Collector, error) {
+	if o.Metrics == nil {
+		return nil, errors.New("collector: Options.Metrics is required")
+	}
+	c := &Collector{
+		cfg:        cfg,
+		kopts:      kopts,
+		log:        o.Logger,
+		m:          o.Metrics,
+		sink:       o.Sink,
+		now:        o.Now,
+		probeTO:    o.ProbeTimeout,
+		maxProbe:   o.MaxProbes,
+		byName:     make(map[string]*productState, len(cfg.Products)),
+		rediscover: make(chan struct{}, 1),
+		held:       map[*partState]*productState{},
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	c.log = c.log.With("component", "collector")
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.probeTO <= 0 {
+		c.probeTO = 2 * time.Second
+	}
+	if c.maxProbe <= 0 {
+		c.maxProbe = 64
+	}
+	for i := range cfg.Products {
+		ps := newProductState(&cfg.Products[i], c.m)
+		c.products = append(c.products, ps)
+		c.byName[ps.p.Name] = ps
+	}
+	c.routes.Store(&routes{topics: map[string]*topicRoute{}})
+	c.logs.interval = time.Minute
+	return c, nil
+}
+
+// Ready reports whether every product's topics have been resolved once.
+func (c *Collector) Ready() bool { return c.ready.Load() }
+
+// Run samples until ctx is done, then makes a final evaluation of the SLI
+// counters and closes its Kafka clients. It returns an error only if the
+// clients cannot be created.
+func (c *Collector) Run(ctx context.Context) error {
+	var err error
+	c.started = c.now()
+	base := slices.Clone(c.kopts)
+	c.cl, err = kgo.NewClient(append(base,
+		kgo.KeepRetryableFetchErrors(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+		kgo.FetchMaxWait(500*time.Millisecond),
+		kgo.FetchMaxPartitionBytes(256<<10),
+	)...)
+	if err != nil {
+		return fmt.Errorf("collector: kafka client: %w", err)
+	}
+	defer c.cl.Close()
+	c.probe, err = kgo.NewClient(append(slices.Clone(c.kopts),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(100*time.Millisecond),
+		kgo.FetchMaxPartitionBytes(64<<10),
+	)...)
+	if err != nil {
+		return fmt.Errorf("collector: kafka probe client: %w", err)
+	}
+	defer c.probe.Close()
+	c.adm = kadm.NewClient(c.cl)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { c.pollLoop(gctx); return nil })
+	g.Go(func() error { c.discoveryLoop(gctx); return nil })
+	g.Go(func() error { c.tickLoop(gctx); return nil })
+	g.Go(func() error { c.resumeLoop(gctx); return nil })
+	g.Go(func() error { c.windowLoop(gctx); return nil })
+	err = g.Wait()
+	// Final evaluation: hand over the latency SLI events measured since the
+	// last tick, so that nothing measured is lost on shutdown.
+	c.flushSLIs(c.now(), nil)
+	return err
+}
+
+// pollLoop reads fetched records and measures them until ctx is done.
+func (c *Collector) pollLoop(ctx context.Context) {
+	for {
+		fetches := c.cl.PollFetches(ctx)
+		if ctx.Err() != nil || fetches.IsClientClosed() {
+			return
+		}
+		now := c.now().UnixNano()
+		r := c.routes.Load()
+		fetches.EachError(func(topic string, partition int32, err error) {
+			c.fetchError(r, topic, partition, err)
+		})
+		var throttle []*productState
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			tr := r.topics[p.Topic]
+			if tr == nil || len(p.Records) == 0 {
+				return
+			}
+			if ps := tr.parts[p.Partition]; ps != nil {
+				ps.sampledAt.Store(now)
+			}
+			if n := tr.ps.observeBatch(p.Records, now); n < len(p.Records) && !slices.Contains(throttle, tr.ps) {
+				throttle = append(throttle, tr.ps)
+			}
+		})
+		for _, ps := range throttle {
+			c.pause(ps)
+		}
+	}
+}
+
+func (c *Collector) fetchError(r *routes, topic string, partition int32, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
+		return
+	}
+	tr := r.topics[topic]
+	if tr == nil {
+		return // a topic that was dropped; its last fetches may still arrive
+	}
+	part := tr.parts[partition]
+	if part == nil || !c.hold(tr.ps, part) {
+		return // already held back: a fetch that was in flight
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID) {
+		// Most likely deleted: resolve again now rather than within a minute,
+		// so that the topic is dropped after one error, not a stream of them.
+		select {
+		case c.rediscover <- struct{}{}:
+		default:
+		}
+	}
+	tr.ps.fetchErrs.Add(1)
+	tr.ps.m.fetchErrors.Inc()
+	if c.logs.allow("fetch:" + tr.ps.p.Name) {
+		c.log.Warn("fetch error; partition retried with backoff (repeats are counted in meshwatch_fetch_errors_total, logged at most once a minute)",
+			"product", tr.ps.p.Name, "topic", topic, "partition", partition, "err", err)
+	}
+}
+
+// hold stops fetching a failing partition for its backoff. It returns false
+// if the partition is held already.
+func (c *Collector) hold(ps *productState, part *partState) bool {
+	c.assignMu.Lock()
+	defer c.assignMu.Unlock()
+	if part.heldUntil != 0 {
+		return false
+	}
+	now := c.now().UnixNano()
+	maxHold := max(c.cfg.Collector.Tick.Std(), minHold)
+	switch {
+	case part.backoff == 0 || now-part.lastErr > int64(holdReset):
+		part.backoff = minHold
+	default:
+		part.backoff = min(2*part.backoff, maxHold)
+	}
+	part.lastErr = now
+	part.heldUntil = now + int64(part.backoff)
+	c.held[part] = ps
+	c.cl.RemoveConsumePartitions(map[string][]int32{part.topic: {part.partition}})
+	return true
+}
+
+// pause stops fetching a product whose budget is spent; resumeLoop starts it
+// again, at the tail, once the budget has refilled.
+func (c *Collector) pause(ps *productState) {
+	c.assignMu.Lock()
+	defer c.assignMu.Unlock()
+	ps.mu.Lock()
+	already := ps.throttled
+	ps.throttled = true
+	ps.mu.Unlock()
+	if already {
+		return
+	}
+	ps.m.throttled.Inc()
+	c.cl.RemoveConsumePartitions(partitionsOf(ps.assigned, false))
+}
+
+// resumeLoop resumes paused products whose budget has refilled and releases
+// held partitions whose backoff is over.
+func (c *Collector) resumeLoop(ctx context.Context) {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := c.now().UnixNano()
+		for _, ps := range c.products {
+			ps.mu.Lock()
+			resume := false
+			if ps.throttled {
+				ps.rec.refill(now)
+				ps.byt.refill(now)
+				resume = ps.rec.full() && ps.byt.full()
+			}
+			ps.mu.Unlock()
+			if resume {
+				c.resume(ps)
+			}
+		}
+		c.release(now)
+	}
+}
+
+func (c *Collector) resume(ps *productState) {
+	c.assignMu.Lock()
+	defer c.assignMu.Unlock()
+	ps.mu.Lock()
+	ps.throttled = false
+	ps.mu.Unlock()
+	// Re-adding at the end skips what was produced while paused: the samples
+	// stay fresh from the tail, so latency is measured on records as they
+	// become readable, not on a backlog.
+	c.cl.AddConsumePartitions(atEnd(partitionsOf(ps.assigned, true)))
+}
+
+// release fetches again, from the tail, the held partitions whose backoff is
+// over.
+func (c *Collector) release(now int64) {
+	c.assignMu.Lock()
+	defer c.assignMu.Unlock()
+	add := map[string][]int32{}
+	for part, ps := range c.held {
+		if now < part.heldUntil {
+			continue
+		}
+		part.heldUntil = 0
+		delete(c.held, part)
+		ps.mu.Lock()
+		throttled := ps.throttled
+		ps.mu.Unlock()
+		if !throttled {
+			add[part.topic] = append(add[part.topic], part.partition)
+		}
+	}
+	if len(add) > 0 {
+		c.cl.AddConsumePartitions(atEnd(add))
+	}
+}
+
+// partitionsOf lists parts by topic; with fetchable, only those not held
+// back. c.assignMu must be held.
+func partitionsOf(parts []*partState, fetchable bool) map[string][]int32 {
+	out := map[string][]int32{}
+	for _, p := range parts {
+		if fetchable && p.heldUntil != 0 {
+			continue
+		}
+		out[p.topic] = append(out[p.topic], p.partition)
+	}
+	return out
+}
+
+func atEnd(m map[string][]int32) map[string]map[int32]kgo.Offset {
+	out := make(map[string]map[int32]kgo.Offset, len(m))
+	for t, ps := range m {
+		o := make(map[int32]kgo.Offset, len(ps))
+		for _, p := range ps {
+			o[p] = kgo.NewOffset().AtEnd()
+		}
+		out[t] = o
+	}
+	return out
+}
+
+// discoveryLoop resolves the products' topics at start, every
+// collector.discovery, and soon after a fetch says a topic is unknown.
+func (c *Collector) discoveryLoop(ctx context.Context) {
+	interval := c.cfg.Collector.Discovery.Std()
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	retry := time.Second
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-c.rediscover:
+			// At most one extra pass a second, however many errors asked.
+			if wait := time.Second - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
+		}
+		last = time.Now()
+		next := interval
+		if err := c.discover(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			c.m.discoveries.WithLabelValues("error").Inc()
+			if c.logs.allow("discover") {
+				c.log.Warn("topic discovery failed; retrying", "err", err)
+			}
+			next = min(retry, interval)
+			retry = min(2*retry, interval)
+		} else {
+			c.m.discoveries.WithLabelValues("ok").Inc()
+			retry = time.Second
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(next)
+	}
+}
+
+// discover resolves every product's topics and brings the sampling client's
+// partitions in line with them.
+func (c *Collector) discover(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	tds, err := c.adm.ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	all := tds.Names() // sorted
+	old := c.routes.Load()
+	next := &routes{topics: make(map[string]*topicRoute)}
+	for _, ps := range c.products {
+		for _, sel := range ps.p.Topics {
+			if sel.Pattern == "" {
+				if _, ok := tds[sel.Name]; !ok && c.logs.allow("missing:"+ps.p.Name+"/"+sel.Name) {
+					c.log.Warn("topic of product does not exist", "product", ps.p.Name, "topic", sel.Name)
+				}
+			}
+		}
+		for _, t := range all {
+			td := tds[t]
+			if !selects(ps.p, t) || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+				continue
+			}
+			if owner, ok := next.topics[t]; ok {
+				if owner.ps != ps && c.logs.allow("conflict:"+t) {
+					c.m.topicConflicts.Inc()
+					c.log.Warn("topic claimed by two products; the first keeps it", "topic", t, "product", owner.ps.p.Name, "other", ps.p.Name)
+				}
+				continue
+			}
+			tr := &topicRoute{ps: ps, minISR: 1, parts: make(map[int32]*partState, len(td.Partitions))}
+			var prev *topicRoute
+			if old != nil {
+				prev = old.topics[t]
+			}
+			partitions := slices.Collect(maps.Keys(td.Partitions))
+			if len(partitions) == 0 && prev != nil {
+				// A transient topic error (no leader, say) hides the
+				// partitions; keep the ones we knew.
+				partitions = slices.Collect(maps.Keys(prev.parts))
+			}
+			for _, p := range partitions {
+				if prev != nil && prev.ps == ps && prev.parts[p] != nil {
+					tr.parts[p] = prev.parts[p]
+				} else {
+					tr.parts[p] = &partState{topic: t, partition: p, end: -1, probe: -1}
+				}
+			}
+			next.topics[t] = tr
+			next.names = append(next.names, t)
+		}
+	}
+	if len(next.names) > 0 {
+		rcs, err := c.adm.DescribeTopicConfigs(ctx, next.names...)
+		if err == nil {
+			for _, rc := range rcs {
+				tr := next.topics[rc.Name]
+				for _, kv := range rc.Configs {
+					if kv.Key != "min.insync.replicas" || kv.Value == nil || tr == nil {
+						continue
+					}
+					if n, err := strconv.Atoi(*kv.Value); err == nil && n > 0 {
+						tr.minISR = n
+					}
+				}
+			}
+		} else if c.logs.allow("configs") {
+			c.log.Warn("cannot read topic configs; assuming min.insync.replicas=1", "err", err)
+		}
+	}
+	c.apply(old, next)
+	c.routes.Store(next)
+	for _, ps := range c.products {
+		nt, np := 0, 0
+		for _, t := range next.names {
+			if tr := next.topics[t]; tr.ps == ps {
+				nt++
+				np += len(tr.parts)
+			}
+		}
+		ps.m.topics.Set(float64(nt))
+		ps.m.partitions.Set(float64(np))
+	}
+	if !c.ready.Swap(true) {
+		c.m.ready.Set(1)
+		c.log.Info("topics resolved", "products", len(c.products), "topics", len(next.names))
+	}
+	return nil
+}
+
+func selects(p *meshwatch.Product, topic string) bool {
+	for _, s := range p.Topics {
+		if s.Matches(topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// apply adds the partitions next has and old had not, and removes the topics
+// old had and next has not.
+func (c *Collector) apply(old, next *routes) {
+	c.assignMu.Lock()
+	defer c.assignMu.Unlock()
+	var gone []string
+	removeParts := map[string][]int32{}
+	for t, tr := range old.topics {
+		ntr := next.topics[t]
+		if ntr == nil || ntr.ps != tr.ps {
+			gone = append(gone, t)
+		}
+		for p, part := range tr.parts {
+			if ntr == nil || ntr.ps != tr.ps || ntr.parts[p] == nil {
+				delete(c.held, part)
+				if ntr != nil {
+					removeParts[t] = append(removeParts[t], p)
+				}
+			}
+		}
+	}
+	if len(removeParts) > 0 {
+		c.cl.RemoveConsumePartitions(removeParts)
+	}
+	if len(gone) > 0 {
+		sort.Strings(gone)
+		c.cl.PurgeTopicsFromConsuming(gone...)
+		c.probe.PurgeTopicsFromClient(gone...)
+		c.log.Info("topics dropped", "topics", gone)
+	}
+	// Rebuild every product's assignment and add what is new.
+	for _, ps := range c.products {
+		ps.assigned = ps.assigned[:0]
+	}
+	add := map[string][]int32{}
+	for _, t := range next.names {
+		tr := next.topics[t]
+		otr := old.topics[t]
+		ps := tr.ps
+		for _, p := range slices.Sorted(maps.Keys(tr.parts)) {
+			part := tr.parts[p]
+			ps.assigned = append(ps.assigned, part)
+			if otr != nil && otr.ps == ps && otr.parts[p] != nil {
+				continue
+			}
+			ps.mu.Lock()
+			throttled := ps.throttled
+			ps.mu.Unlock()
+			if !throttled { // else resume adds it with the rest
+				add[t] = append(add[t], p)
+			}
+		}
+	}
+	if len(add) > 0 {
+		c.cl.AddConsumePartitions(atEnd(add))
+	}
+}
+
+// heldCount returns how many of the product's partitions are held back after
+// fetch errors.
+func (c *Collector) heldCount(ps *productState) int {
+	c.assignMu.Lock()
+	defer c.assignMu.Unlock()
+	n := 0
+	for _, p := range ps.assigned {
+		if p.heldUntil != 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// windowLoop closes a latency slot every SlotLength.
+func (c *Collector) windowLoop(ctx context.Context) {
+	t := time.NewTicker(SlotLength)
+	defer t.Stop()
+	scratch := hdr.New(histLowestMs, histHighestMs, histDigits)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, ps := range c.products {
+			ps.mu.Lock()
+			ps.win.rotate()
+			ps.mu.Unlock()
+		}
+		c.updateQuantiles(scratch)
+	}
+}
+
+func (c *Collector) updateQuantiles(scratch *hdr.Histogram) {
+	for _, ps := range c.products {
+		for wi, w := range Windows {
+			vals, _ := ps.quantiles(scratch, w.Slots)
+			for qi, v := range vals {
+				ps.m.latencyHDR[wi][qi].Set(v)
+			}
+		}
+	}
+}
+
+// onceEvery rate-limits log lines by key.
+type onceEvery struct {
+	interval time.Duration
+	mu       sync.Mutex
+	last     map[string]time.Time
+}
+
+func (o *onceEvery) allow(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := time.Now()
+	if t, ok := o.last[key]; ok && now.Sub(t) < o.interval {
+		return false
+	}
+	if o.last == nil {
+		o.last = map[string]time.Time{}
+	}
+	o.last[key] = now
+	return true
+}

@@ -1,0 +1,586 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.uber.org/goleak"
+
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/kafkatest"
+)
+
+// sink records the SLI events the collector hands over.
+type sink struct {
+	mu     sync.Mutex
+	events []meshwatch.SLIEvents
+}
+
+func (s *sink) ObserveSLI(ev []meshwatch.SLIEvents) {
+	s.mu.Lock()
+	s.events = append(s.events, ev...)
+	s.mu.Unlock()
+}
+
+// since returns the events of slo after the first n events, and the new n.
+func (s *sink) since(n int, slo string) ([]meshwatch.SLIEvents, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []meshwatch.SLIEvents
+	for _, e := range s.events[n:] {
+		if e.SLO == slo {
+			out = append(out, e)
+		}
+	}
+	return out, len(s.events)
+}
+
+type harness struct {
+	c    *Collector
+	reg  *prometheus.Registry
+	sink *sink
+	kc   *kafkatest.Cluster
+}
+
+func testConfig(kc *kafkatest.Cluster, products ...meshwatch.Product) *meshwatch.Config {
+	cfg := &meshwatch.Config{
+		Naming:    "off",
+		Cluster:   meshwatch.Cluster{Brokers: kc.Addrs()},
+		Collector: meshwatch.Collector{Tick: meshwatch.Duration(200 * time.Millisecond), Discovery: meshwatch.Duration(500 * time.Millisecond)},
+		Products:  products,
+		Owners:    map[string]meshwatch.Owner{"orders-team": {SlackChannel: "#orders"}},
+	}
+	return cfg
+}
+
+func product(name string, topics ...meshwatch.TopicSelector) meshwatch.Product {
+	return meshwatch.Product{
+		Name: name, Domain: strings.Split(name, ".")[0], Owner: "orders-team", Tier: 1,
+		Topics: topics,
+		SLOs: []meshwatch.SLO{
+			{Name: "latency", SLI: meshwatch.SLILatency, Threshold: meshwatch.Duration(time.Second), Objective: 0.99},
+			{Name: "freshness", SLI: meshwatch.SLIFreshness, Threshold: meshwatch.Duration(time.Second), Objective: 0.99},
+			{Name: "availability", SLI: meshwatch.SLIAvailability, Objective: 0.999},
+		},
+	}
+}
+
+func named(ts ...string) []meshwatch.TopicSelector {
+	var out []meshwatch.TopicSelector
+	for _, t := range ts {
+		out = append(out, meshwatch.TopicSelector{Name: t})
+	}
+	return out
+}
+
+// tlog writes log lines to the test's log.
+type tlog struct{ t *testing.T }
+
+func (l tlog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+
+// validate applies defaults and validates cfg. Tests tick faster than a
+// config may (collector.tick ≥ 1s), so the test timings are set after.
+func validate(t *testing.T, cfg *meshwatch.Config) {
+	t.Helper()
+	tick, disc := cfg.Collector.Tick, cfg.Collector.Discovery
+	cfg.Collector.Tick, cfg.Collector.Discovery = meshwatch.Duration(time.Second), meshwatch.Duration(time.Second)
+	cfg.SetDefaults()
+	if errs := cfg.Validate().Errors(); len(errs) > 0 {
+		t.Fatalf("test config invalid:\n%v", errs)
+	}
+	cfg.Collector.Tick, cfg.Collector.Discovery = tick, disc
+}
+
+// start validates cfg, runs a collector on it until the test ends, and
+// waits until its topics are resolved.
+func start(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config) *harness {
+	t.Helper()
+	validate(t, cfg)
+	h := &harness{reg: prometheus.NewPedanticRegistry(), sink: &sink{}, kc: kc}
+	log := slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c, err := New(cfg, []kgo.Opt{kgo.SeedBrokers(kc.Addrs()...)}, Options{Metrics: NewMetrics(h.reg), Sink: h.sink, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.c = c
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("collector did not stop within 10s of cancel")
+		}
+	})
+	kafkatest.WaitFor(t, 10*time.Second, c.Ready, "collector never resolved its topics")
+	return h
+}
+
+// waitAssigned waits until the product's partitions are resolved, and gives
+// the sampling client a moment's worth of records to prove it fetches: it
+// produces a marker record until one is sampled.
+func (h *harness) waitSampling(t *testing.T, product, topic string) {
+	t.Helper()
+	ps := h.c.byName[product]
+	before := testutil.ToFloat64(ps.m.sampled)
+	kafkatest.WaitFor(t, 15*time.Second, func() bool {
+		h.produce(t, topic, time.Now(), nil)
+		return testutil.ToFloat64(ps.m.sampled) > before
+	}, "product %s never sampled a record of %s", product, topic)
+}
+
+func (h *harness) produce(t *testing.T, topic string, ts time.Time, value []byte, headers ...kgo.RecordHeader) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.kc.Produce(ctx, &kgo.Record{Topic: topic, Timestamp: ts, Value: value, Headers: headers}); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+}
+
+func TestLatencyP50(t *testing.T) {
+	const lag = 2 * time.Second
+	for _, tc := range []struct {
+		name string
+		et   meshwatch.EventTime
+		// rec builds a record whose event time is evt.
+		rec func(evt time.Time) (ts time.Time, value []byte, headers []kgo.RecordHeader)
+	}{
+		{"record timestamp", meshwatch.EventTime{}, func(evt time.Time) (time.Time, []byte, []kgo.RecordHeader) {
+			return evt, []byte(`{}`), nil
+		}},
+		{"header rfc3339", meshwatch.EventTime{Header: "x-event-time"}, func(evt time.Time) (time.Time, []byte, []kgo.RecordHeader) {
+			return time.Now(), []byte(`{}`), []kgo.RecordHeader{{Key: "x-event-time", Value: []byte(evt.UTC().Format(time.RFC3339Nano))}}
+		}},
+		{"json field seconds", meshwatch.EventTime{Field: "placed_at", Format: meshwatch.TimeFormatUnixS}, func(evt time.Time) (time.Time, []byte, []kgo.RecordHeader) {
+			return time.Now(), fmt.Appendf(nil, `{"order_id":"o-1","placed_at":%.3f}`, float64(evt.UnixNano())/1e9), nil
+		}},
+		{"json field rfc3339", meshwatch.EventTime{Field: "meta.placed_at"}, func(evt time.Time) (time.Time, []byte, []kgo.RecordHeader) {
+			return time.Now(), fmt.Appendf(nil, `{"meta":{"placed_at":%q}}`, evt.Format(time.RFC3339Nano)), nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kc := kafkatest.New(t)
+			kc.MustCreateTopic(t, "checkout.orders.placed", 2, 3, nil)
+			p := product("checkout.orders.placed", named("checkout.orders.placed")...)
+			p.EventTime = tc.et
+			if tc.et.Field != "" {
+				p.Format = meshwatch.FormatJSON
+			}
+			h := start(t, kc, testConfig(kc, p))
+			h.waitSampling(t, p.Name, "checkout.orders.placed")
+			// Measure only the records produced from here on.
+			ps := h.c.byName[p.Name]
+			ps.mu.Lock()
+			ps.win = newLatencyWindow()
+			ps.mu.Unlock()
+			var errsBefore [numReasons]float64
+			for r := ReasonOK + 1; r < numReasons; r++ {
+				errsBefore[r] = testutil.ToFloat64(ps.m.eventTimeErrors[r])
+			}
+			for range 40 {
+				ts, v, hs := tc.rec(time.Now().Add(-lag))
+				h.produce(t, "checkout.orders.placed", ts, v, hs...)
+			}
+			kafkatest.WaitFor(t, 10*time.Second, func() bool {
+				_, n, _ := h.c.Latency(p.Name, "1m", 0.5)
+				return n >= 40
+			}, "the 40 records were not all measured")
+			p50, _, _ := h.c.Latency(p.Name, "1m", 0.5)
+			if p50 < lag-100*time.Millisecond || p50 > lag+100*time.Millisecond {
+				t.Errorf("p50 latency %v, want %v ± 100ms", p50, lag)
+			}
+			for r := ReasonOK + 1; r < numReasons; r++ {
+				if n := testutil.ToFloat64(ps.m.eventTimeErrors[r]); n != errsBefore[r] {
+					t.Errorf("%v event-time errors: %v, want %v (the markers')", r, n, errsBefore[r])
+				}
+			}
+		})
+	}
+}
+
+func TestFreshnessGoesBadAndRecovers(t *testing.T) {
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "checkout.orders.placed", 2, 3, nil)
+	p := product("checkout.orders.placed", named("checkout.orders.placed")...)
+	h := start(t, kc, testConfig(kc, p))
+	h.waitSampling(t, p.Name, "checkout.orders.placed")
+
+	// While records flow, freshness ticks are good.
+	ctx, stop := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tk := time.NewTicker(50 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				_ = kc.Produce(ctx, &kgo.Record{Topic: "checkout.orders.placed", Timestamp: time.Now()})
+			}
+		}
+	})
+	_, n := h.sink.since(0, "")
+	var good int
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		ev, _ := h.sink.since(n, "freshness")
+		good = 0
+		for _, e := range ev {
+			good += int(e.Good)
+		}
+		return good >= 3
+	}, "no good freshness ticks while producing")
+
+	// The producer stops: freshness passes the 1s threshold and ticks turn bad.
+	stop()
+	wg.Wait()
+	_, n = h.sink.since(0, "")
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		ev, _ := h.sink.since(n, "freshness")
+		return len(ev) >= 2 && ev[len(ev)-1].Good == 0 && ev[len(ev)-2].Good == 0
+	}, "freshness ticks never turned bad after the producer stopped")
+	st, _ := h.c.Status(p.Name)
+	if st.Freshness <= time.Second {
+		t.Errorf("freshness %v after the producer stopped, want > 1s", st.Freshness)
+	}
+	if g := testutil.ToFloat64(h.c.byName[p.Name].m.freshness); g <= 1 {
+		t.Errorf("meshwatch_freshness_seconds = %v, want > 1", g)
+	}
+
+	// It resumes: good again.
+	h.produce(t, "checkout.orders.placed", time.Now(), nil)
+	_, n = h.sink.since(0, "")
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		h.produce(t, "checkout.orders.placed", time.Now(), nil)
+		ev, _ := h.sink.since(n, "freshness")
+		return len(ev) > 0 && ev[len(ev)-1].Good == 1
+	}, "freshness never recovered")
+}
+
+func TestFreshnessProbeFindsUnsampledRecords(t *testing.T) {
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "checkout.orders.placed", 1, 3, nil)
+	// Records produced before the agent starts are never sampled (it reads
+	// from the tail), but the probe reads the last one for freshness.
+	evt := time.Now().Add(-30 * time.Minute).Truncate(time.Millisecond)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := kc.Produce(ctx, &kgo.Record{Topic: "checkout.orders.placed", Timestamp: evt.Add(time.Duration(i-2) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := product("checkout.orders.placed", named("checkout.orders.placed")...)
+	h := start(t, kc, testConfig(kc, p))
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		st, _ := h.c.Status(p.Name)
+		return !st.Silent
+	}, "probe never found the newest record")
+	st, _ := h.c.Status(p.Name)
+	if !st.Newest.Equal(evt) {
+		t.Errorf("newest event %v, want the last record's %v", st.Newest, evt)
+	}
+	if got := testutil.ToFloat64(h.c.byName[p.Name].m.sampled); got != 0 {
+		t.Errorf("sampled %v records that were produced before the agent started", got)
+	}
+}
+
+func TestAvailabilityFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		inject  func(kc *kafkatest.Cluster) (remove func())
+		problem string
+	}{
+		{"fetch errors", func(kc *kafkatest.Cluster) func() { return kc.FailFetches("checkout.orders.placed") }, ProblemFetchErrors},
+		{"leaderless partition", func(kc *kafkatest.Cluster) func() { return kc.Leaderless("checkout.orders.placed", 1) }, ProblemNoLeader},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			kc := kafkatest.New(t)
+			kc.MustCreateTopic(t, "checkout.orders.placed", 2, 3, nil)
+			p := product("checkout.orders.placed", named("checkout.orders.placed")...)
+			h := start(t, kc, testConfig(kc, p))
+			h.waitSampling(t, p.Name, "checkout.orders.placed")
+			lastAvail := func(n int) (meshwatch.SLIEvents, bool) {
+				ev, _ := h.sink.since(n, "availability")
+				if len(ev) == 0 {
+					return meshwatch.SLIEvents{}, false
+				}
+				return ev[len(ev)-1], true
+			}
+			kafkatest.WaitFor(t, 10*time.Second, func() bool {
+				e, ok := lastAvail(0)
+				return ok && e.Good == 1
+			}, "never available before the fault")
+
+			remove := tc.inject(kc)
+			_, n := h.sink.since(0, "")
+			kafkatest.WaitFor(t, 15*time.Second, func() bool {
+				e, ok := lastAvail(n)
+				return ok && e.Good == 0 && e.Valid == 1
+			}, "availability ticks never turned bad under the fault")
+			st, _ := h.c.Status(p.Name)
+			if !strings.Contains(strings.Join(st.Problems, ","), tc.problem) {
+				t.Errorf("problems %v, want %s", st.Problems, tc.problem)
+			}
+			if g := testutil.ToFloat64(h.c.byName[p.Name].m.availProblem[tc.problem]); g != 1 {
+				t.Errorf("meshwatch_availability_problem{reason=%q} = %v, want 1", tc.problem, g)
+			}
+
+			remove()
+			_, n = h.sink.since(0, "")
+			kafkatest.WaitFor(t, 20*time.Second, func() bool {
+				e, ok := lastAvail(n)
+				return ok && e.Good == 1
+			}, "availability never recovered after the fault was lifted")
+			// And it still samples.
+			h.waitSampling(t, p.Name, "checkout.orders.placed")
+		})
+	}
+}
+
+func TestTopicDiscovery(t *testing.T) {
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "logistics.parcels.a", 2, 3, nil)
+	p := product("logistics.parcels.scanned", meshwatch.TopicSelector{Pattern: `^logistics\.parcels\..*$`})
+	h := start(t, kc, testConfig(kc, p))
+	h.waitSampling(t, p.Name, "logistics.parcels.a")
+
+	// A topic created later that matches is picked up.
+	kc.MustCreateTopic(t, "logistics.parcels.b", 3, 3, nil)
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		st, _ := h.c.Status(p.Name)
+		return len(st.Topics) == 2 && st.Partitions == 5
+	}, "new topic was not picked up")
+	h.waitSampling(t, p.Name, "logistics.parcels.b")
+
+	// A deleted topic is dropped quietly: a few fetch errors at most, then none.
+	ctx := context.Background()
+	if err := kc.DeleteTopic(ctx, "logistics.parcels.a"); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		st, _ := h.c.Status(p.Name)
+		return len(st.Topics) == 1 && st.Topics[0] == "logistics.parcels.b"
+	}, "deleted topic was not dropped")
+	errs := func() float64 { return testutil.ToFloat64(h.c.byName[p.Name].m.fetchErrors) }
+	settled := errs()
+	h.waitSampling(t, p.Name, "logistics.parcels.b")
+	// Wait several ticks and discovery passes: no new errors may appear.
+	_, n := h.sink.since(0, "")
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		ev, _ := h.sink.since(n, "availability")
+		return len(ev) >= 5
+	}, "ticks stopped")
+	if after := errs(); after != settled || settled > 20 {
+		t.Errorf("fetch errors went from %v to %v after the topic was dropped; want a handful, then none", settled, after)
+	}
+	ev, _ := h.sink.since(n, "availability")
+	if e := ev[len(ev)-1]; e.Good != 1 {
+		t.Errorf("product unavailable after its deleted topic was dropped: %+v", e)
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "checkout.orders.placed", 3, 3, nil)
+	p := product("checkout.orders.placed", named("checkout.orders.placed")...)
+	h := start(t, kc, testConfig(kc, p))
+	h.waitSampling(t, p.Name, "checkout.orders.placed")
+	produced := 0
+	for range 50 {
+		h.produce(t, "checkout.orders.placed", time.Now(), []byte(`{}`))
+	}
+	kafkatest.WaitFor(t, 10*time.Second, func() bool { return testutil.ToFloat64(h.c.byName[p.Name].m.sampled) >= 50 }, "records not sampled")
+
+	adm := kc.Admin(t)
+	ctx := context.Background()
+	groups, err := adm.ListGroups(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := groups.Groups(); len(names) != 0 {
+		t.Errorf("the agent left consumer groups behind: %v", names)
+	}
+	ends, err := adm.ListEndOffsets(ctx, "checkout.orders.placed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Each(func(o kadm.ListedOffset) { produced += int(o.Offset) })
+	// waitSampling produced at least one marker; we produced 50; nothing else
+	// may have written. The markers are counted by the sampled counter.
+	markers := int(testutil.ToFloat64(h.c.byName[p.Name].m.sampled)) - 50
+	if produced != 50+markers {
+		t.Errorf("topic holds %d records; the test wrote %d", produced, 50+markers)
+	}
+}
+
+func TestBudgetBoundsSampling(t *testing.T) {
+	if testing.Short() {
+		t.Skip("produces ~100k records")
+	}
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "payments.transactions.settled", 4, 1, nil)
+	p := product("payments.transactions.settled", named("payments.transactions.settled")...)
+	p.Sampling = meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 10 << 20}
+	cfg := testConfig(kc, p)
+	cfg.Collector.Tick = meshwatch.Duration(time.Second)
+	h := start(t, kc, cfg)
+	h.waitSampling(t, p.Name, "payments.transactions.settled")
+
+	// Feed the topic as fast as this machine allows up to 20k rec/s, async.
+	prod := kc.Client(t, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(50000))
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tk := time.NewTicker(10 * time.Millisecond)
+		defer tk.Stop()
+		val := []byte(`{"tx":"t-1","amount":12.5}`)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				for range 200 { // 200 per 10ms = 20k/s
+					prod.Produce(ctx, &kgo.Record{Topic: "payments.transactions.settled", Value: val, Timestamp: time.Now()}, nil)
+				}
+			}
+		}
+	})
+	ps := h.c.byName[p.Name]
+	sampled := func() float64 { return testutil.ToFloat64(ps.m.sampled) }
+	produced := func() float64 { return testutil.ToFloat64(ps.m.produced) }
+	// Warm up past the first burst and the first ticks.
+	warm := time.Now()
+	kafkatest.WaitFor(t, 10*time.Second, func() bool { return produced() > 0 && time.Since(warm) > 2*time.Second }, "no throughput measured")
+	s0, p0, t0 := sampled(), produced(), time.Now()
+	kafkatest.WaitFor(t, 30*time.Second, func() bool { return time.Since(t0) >= 5*time.Second }, "")
+	s1, p1, t1 := sampled(), produced(), time.Now()
+	stop()
+	wg.Wait()
+	secs := t1.Sub(t0).Seconds()
+	sRate, pRate := (s1-s0)/secs, (p1-p0)/secs
+	t.Logf("produced %.0f rec/s, sampled %.0f rec/s, ratio metric %.3f", pRate, sRate, testutil.ToFloat64(ps.m.sampleRatio))
+	if sRate > 1100 {
+		t.Errorf("sampled %.0f rec/s with a budget of 1000", sRate)
+	}
+	if sRate < 500 {
+		t.Errorf("sampled only %.0f rec/s of a 1000 budget while %.0f rec/s were produced", sRate, pRate)
+	}
+	if pRate < 5000 {
+		t.Skipf("this machine produced only %.0f rec/s; the ratio check needs a topic far above budget", pRate)
+	}
+	want := sRate / pRate
+	if r := testutil.ToFloat64(ps.m.sampleRatio); r < want*0.5 || r > want*1.5 || r > 0.2 {
+		t.Errorf("sample ratio %.3f, want ≈ %.3f (sampled/produced)", r, want)
+	}
+	if testutil.ToFloat64(ps.m.throttled) == 0 {
+		t.Error("budget never throttled")
+	}
+}
+
+func TestKcatInterop(t *testing.T) {
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("kcat is not installed; .ci/run must install the Debian package kcat")
+		}
+		t.Skip("kcat not installed (apt-get install kcat)")
+	}
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "checkout.orders.placed", 1, 3, nil)
+	kc.MustCreateTopic(t, "checkout.carts.updated", 1, 3, nil)
+	field := product("checkout.orders.placed", named("checkout.orders.placed")...)
+	field.Format = meshwatch.FormatJSON
+	field.EventTime = meshwatch.EventTime{Field: "placed_at"}
+	stamp := product("checkout.carts.updated", named("checkout.carts.updated")...)
+	h := start(t, kc, testConfig(kc, field, stamp))
+	h.waitSampling(t, field.Name, "checkout.orders.placed")
+	h.waitSampling(t, stamp.Name, "checkout.carts.updated")
+	for _, name := range []string{field.Name, stamp.Name} {
+		ps := h.c.byName[name]
+		ps.mu.Lock()
+		ps.win = newLatencyWindow()
+		ps.mu.Unlock()
+	}
+
+	run := func(topic, input string) time.Duration {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, kcat, "-P", "-b", strings.Join(kc.Addrs(), ","), "-t", topic, "-X", "broker.address.family=v4")
+		cmd.Stdin = strings.NewReader(input)
+		began := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kcat: %v\n%s", err, out)
+		}
+		return time.Since(began)
+	}
+	// Event time in a JSON field, 2s before kcat starts.
+	var b strings.Builder
+	evt := time.Now().Add(-2 * time.Second)
+	for i := range 20 {
+		fmt.Fprintf(&b, `{"order_id":"o-%d","placed_at":%q}`+"\n", i, evt.UTC().Format(time.RFC3339Nano))
+	}
+	took := run("checkout.orders.placed", b.String())
+	// Record timestamps set by librdkafka (CreateTime).
+	run("checkout.carts.updated", strings.Repeat(`{"cart":"c-1"}`+"\n", 20))
+
+	for _, name := range []string{field.Name, stamp.Name} {
+		kafkatest.WaitFor(t, 10*time.Second, func() bool {
+			_, n, _ := h.c.Latency(name, "1m", 0.5)
+			return n >= 20
+		}, "%s: kcat's records were not measured", name)
+	}
+	p50, _, _ := h.c.Latency(field.Name, "1m", 0.5)
+	if p50 < 1900*time.Millisecond || p50 > 2100*time.Millisecond+took {
+		t.Errorf("p50 of kcat records with a 2s-old event time = %v, want 2s ± 100ms (+ %v kcat run time)", p50, took)
+	}
+	p50, _, _ = h.c.Latency(stamp.Name, "1m", 0.5)
+	if p50 > took+500*time.Millisecond {
+		t.Errorf("p50 of kcat records by CreateTime = %v, want under kcat's run time %v + 500ms", p50, took)
+	}
+}
+
+func TestRunStopsEverything(t *testing.T) {
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "checkout.orders.placed", 2, 3, nil)
+	ignore := goleak.IgnoreCurrent()
+	p := product("checkout.orders.placed", named("checkout.orders.placed")...)
+	cfg := testConfig(kc, p)
+	validate(t, cfg)
+	c, err := New(cfg, []kgo.Opt{kgo.SeedBrokers(kc.Addrs()...)}, Options{Metrics: NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	kafkatest.WaitFor(t, 10*time.Second, c.Ready, "never ready")
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return within 5s of cancel")
+	}
+	goleak.VerifyNone(t, ignore)
+}

@@ -1,0 +1,218 @@
+package collector
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// productLabels are carried by every product series.
+var productLabels = []string{"product", "domain", "owner"}
+
+func withProductLabels(extra ...string) []string {
+	return append(append([]string{}, productLabels...), extra...)
+}
+
+// Availability problems, the reason label of meshwatch_availability_problem.
+const (
+	ProblemNoTopics    = "no_topics"
+	ProblemNoLeader    = "no_leader"
+	ProblemUnderMinISR = "under_min_isr"
+	ProblemFetchErrors = "fetch_errors"
+	ProblemMetadata    = "metadata"
+)
+
+var availabilityProblems = []string{ProblemNoTopics, ProblemNoLeader, ProblemUnderMinISR, ProblemFetchErrors, ProblemMetadata}
+
+// LatencyBuckets are the classic buckets of meshwatch_latency_seconds, kept
+// beside the native buckets for Prometheus servers that scrape text only.
+var LatencyBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
+
+// Metrics are the collector's Prometheus metrics. Create them once with
+// NewMetrics and pass them to New.
+type Metrics struct {
+	info            *prometheus.GaugeVec
+	sampled         *prometheus.CounterVec
+	sampledBytes    *prometheus.CounterVec
+	skipped         *prometheus.CounterVec
+	throttled       *prometheus.CounterVec
+	sampleRatio     *prometheus.GaugeVec
+	produced        *prometheus.CounterVec
+	producedBytes   *prometheus.CounterVec
+	latency         *prometheus.HistogramVec
+	latencyHDR      *prometheus.GaugeVec
+	eventTimeErrors *prometheus.CounterVec
+	freshness       *prometheus.GaugeVec
+	newestEvent     *prometheus.GaugeVec
+	available       *prometheus.GaugeVec
+	availProblem    *prometheus.GaugeVec
+	sliGood         *prometheus.CounterVec
+	sliValid        *prometheus.CounterVec
+	topics          *prometheus.GaugeVec
+	partitions      *prometheus.GaugeVec
+	fetchErrors     *prometheus.CounterVec
+
+	discoveries    *prometheus.CounterVec
+	topicConflicts prometheus.Counter
+	probes         *prometheus.CounterVec
+	tickSeconds    prometheus.Histogram
+	ready          prometheus.Gauge
+}
+
+// NewMetrics creates the collector's metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_product_info", Help: "A data product the agent watches (always 1).",
+		}, withProductLabels("tier")),
+		sampled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_records_sampled_total", Help: "Records the agent read and measured.",
+		}, productLabels),
+		sampledBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_sampled_bytes_total", Help: "Bytes (key + value) of the records the agent measured.",
+		}, productLabels),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_records_skipped_total", Help: "Records fetched but not measured because the product's sampling budget was spent.",
+		}, productLabels),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_budget_throttled_total", Help: "Times the product's sampling budget was spent and its partitions paused until the budget refilled.",
+		}, productLabels),
+		sampleRatio: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_sample_ratio", Help: "Share of the product's produced records the agent measured over the last tick (1 when it reads everything).",
+		}, productLabels),
+		produced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_records_produced_total", Help: "Records appended to the product's topics, from end-offset deltas.",
+		}, productLabels),
+		producedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_produced_bytes_total", Help: "Estimated bytes appended to the product's topics: end-offset deltas times the mean sampled record size.",
+		}, productLabels),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:                            "meshwatch_latency_seconds",
+			Help:                            "End-to-end latency of sampled records: observed time minus event time.",
+			Buckets:                         LatencyBuckets,
+			NativeHistogramBucketFactor:     1.1,
+			NativeHistogramMaxBucketNumber:  160,
+			NativeHistogramMinResetDuration: 0,
+		}, productLabels),
+		latencyHDR: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_latency_hdr_seconds", Help: "End-to-end latency quantiles from the product's HDR histogram over a rolling window.",
+		}, withProductLabels("window", "quantile")),
+		eventTimeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_event_time_errors_total", Help: "Sampled records whose event time could not be read, by reason.",
+		}, withProductLabels("reason")),
+		freshness: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_freshness_seconds", Help: "Now minus the newest event time seen on the product (time since the agent started while none was seen).",
+		}, productLabels),
+		newestEvent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_newest_event_timestamp_seconds", Help: "Newest event time seen on the product, Unix seconds (0 while none was seen).",
+		}, productLabels),
+		available: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_available", Help: "1 when at the last tick every partition had a leader, enough in-sync replicas and the agent's fetches succeeded.",
+		}, productLabels),
+		availProblem: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_availability_problem", Help: "1 when the problem made the product unavailable at the last tick.",
+		}, withProductLabels("reason")),
+		sliGood: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_sli_good_total", Help: "Good events of the SLO's indicator (DESIGN.md defines good per SLI).",
+		}, withProductLabels("slo", "sli")),
+		sliValid: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_sli_valid_total", Help: "Valid events of the SLO's indicator.",
+		}, withProductLabels("slo", "sli")),
+		topics: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_product_topics", Help: "Topics the product resolves to.",
+		}, productLabels),
+		partitions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_product_partitions", Help: "Partitions of the product's topics.",
+		}, productLabels),
+		fetchErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_fetch_errors_total", Help: "Partition fetch errors the agent saw while sampling the product.",
+		}, productLabels),
+		discoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_discovery_runs_total", Help: "Topic discovery passes, by result.",
+		}, []string{"result"}),
+		topicConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "meshwatch_topic_conflicts_total", Help: "Topics claimed by more than one product (the first product in the config keeps them).",
+		}),
+		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_freshness_probes_total", Help: "Reads of a partition's last record for freshness, by result.",
+		}, []string{"result"}),
+		tickSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "meshwatch_tick_duration_seconds", Help: "Time one collector tick took (metadata, offsets, probes, evaluation).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
+		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshwatch_ready", Help: "1 once every product's topics were resolved.",
+		}),
+	}
+	reg.MustRegister(m.info, m.sampled, m.sampledBytes, m.skipped, m.throttled, m.sampleRatio,
+		m.produced, m.producedBytes, m.latency, m.latencyHDR, m.eventTimeErrors, m.freshness,
+		m.newestEvent, m.available, m.availProblem, m.sliGood, m.sliValid, m.topics, m.partitions,
+		m.fetchErrors, m.discoveries, m.topicConflicts, m.probes, m.tickSeconds, m.ready)
+	for _, r := range []string{"ok", "error"} {
+		m.discoveries.WithLabelValues(r)
+		m.probes.WithLabelValues(r)
+	}
+	m.probes.WithLabelValues("timeout")
+	return m
+}
+
+// productMetrics are one product's series, resolved once so that the
+// per-record path never looks up a label.
+type productMetrics struct {
+	sampled, sampledBytes, skipped, throttled prometheus.Counter
+	produced, producedBytes, fetchErrors      prometheus.Counter
+	sampleRatio, freshness, newestEvent       prometheus.Gauge
+	available, topics, partitions             prometheus.Gauge
+	latency                                   prometheus.Observer
+	latencyHDR                                [][]prometheus.Gauge // [window][quantile]
+	eventTimeErrors                           [numReasons]prometheus.Counter
+	availProblem                              map[string]prometheus.Gauge
+}
+
+func (m *Metrics) forProduct(p *meshwatch.Product) productMetrics {
+	l := prometheus.Labels{"product": p.Name, "domain": p.Domain, "owner": p.Owner}
+	m.info.MustCurryWith(l).WithLabelValues(strconv.Itoa(p.Tier)).Set(1)
+	pm := productMetrics{
+		sampled:       m.sampled.With(l),
+		sampledBytes:  m.sampledBytes.With(l),
+		skipped:       m.skipped.With(l),
+		throttled:     m.throttled.With(l),
+		produced:      m.produced.With(l),
+		producedBytes: m.producedBytes.With(l),
+		fetchErrors:   m.fetchErrors.With(l),
+		sampleRatio:   m.sampleRatio.With(l),
+		freshness:     m.freshness.With(l),
+		newestEvent:   m.newestEvent.With(l),
+		available:     m.available.With(l),
+		topics:        m.topics.With(l),
+		partitions:    m.partitions.With(l),
+		latency:       m.latency.With(l),
+		availProblem:  make(map[string]prometheus.Gauge, len(availabilityProblems)),
+	}
+	hdrVec := m.latencyHDR.MustCurryWith(l)
+	for _, w := range Windows {
+		gs := make([]prometheus.Gauge, len(Quantiles))
+		for i, q := range Quantiles {
+			gs[i] = hdrVec.WithLabelValues(w.Name, strconv.FormatFloat(q, 'f', -1, 64))
+		}
+		pm.latencyHDR = append(pm.latencyHDR, gs)
+	}
+	etVec := m.eventTimeErrors.MustCurryWith(l)
+	for r := ReasonOK + 1; r < numReasons; r++ {
+		pm.eventTimeErrors[r] = etVec.WithLabelValues(r.String())
+	}
+	apVec := m.availProblem.MustCurryWith(l)
+	for _, r := range availabilityProblems {
+		pm.availProblem[r] = apVec.WithLabelValues(r)
+	}
+	return pm
+}
+
+// sliCounters returns the good and valid counters of one SLO of a product,
+// both initialised to 0.
+func (m *Metrics) sliCounters(p *meshwatch.Product, slo *meshwatch.SLO) (good, valid prometheus.Counter) {
+	l := prometheus.Labels{"product": p.Name, "domain": p.Domain, "owner": p.Owner, "slo": slo.Name, "sli": slo.SLI}
+	return m.sliGood.With(l), m.sliValid.With(l)
+}

@@ -1,0 +1,220 @@
+package collector
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// maxFuture is how far in the future an event time may lie (producer clocks
+// run ahead) before it is out of range; within it the latency counts as 0.
+const maxFuture = int64(time.Hour)
+
+// minEventTime is 2000-01-01T00:00:00Z: earlier event times are a unit or
+// format mistake, not a latency.
+const minEventTime = int64(946684800) * int64(time.Second)
+
+// burstSeconds is how much of its per-second budget a product may read in
+// one go. Small bursts keep the average under the budget over short windows
+// (at most rate·T + rate·burstSeconds records in T seconds); each refill costs
+// one re-seek to the tail, so not smaller.
+const burstSeconds = 0.5
+
+// sloCount accumulates the good and valid events of one SLO between ticks.
+type sloCount struct {
+	slo         *meshwatch.SLO
+	thresholdNs int64
+	good, valid prometheus.Counter
+	g, v        int64
+}
+
+// productState is everything the collector keeps of one product. The fields
+// above mu are set once at New; mu guards the rest except where noted.
+type productState struct {
+	p         *meshwatch.Product
+	x         *Extractor
+	m         productMetrics
+	freshSLOs []*sloCount
+	availSLOs []*sloCount
+
+	fetchErrs atomic.Int64 // since the last tick
+
+	mu        sync.Mutex
+	win       *latencyWindow
+	latSLOs   []*sloCount
+	newest    int64 // newest event time seen, Unix ns; 0 while none
+	rec, byt  bucket
+	throttled bool
+	// since the last tick, for the sample ratio
+	tickSampled int64
+	// the last tick's availability problems
+	problems []string
+	ticked   bool
+	// since start, for the mean record size
+	totalSampled, totalBytes int64
+
+	// assigned are the partitions the product resolved to; guarded by
+	// Collector.assignMu, not mu.
+	assigned []*partState
+}
+
+func newProductState(p *meshwatch.Product, m *Metrics) *productState {
+	ps := &productState{
+		p:   p,
+		x:   NewExtractor(p.EventTime),
+		m:   m.forProduct(p),
+		win: newLatencyWindow(),
+		rec: newBucket(p.Sampling.MaxRecordsPerSecond),
+		byt: newBucket(p.Sampling.MaxBytesPerSecond),
+	}
+	for i := range p.SLOs {
+		s := &p.SLOs[i]
+		c := &sloCount{slo: s, thresholdNs: int64(s.Threshold)}
+		switch s.SLI {
+		case meshwatch.SLILatency:
+			c.good, c.valid = m.sliCounters(p, s)
+			ps.latSLOs = append(ps.latSLOs, c)
+		case meshwatch.SLIFreshness:
+			c.good, c.valid = m.sliCounters(p, s)
+			ps.freshSLOs = append(ps.freshSLOs, c)
+		case meshwatch.SLIAvailability:
+			c.good, c.valid = m.sliCounters(p, s)
+			ps.availSLOs = append(ps.availSLOs, c)
+		}
+	}
+	return ps
+}
+
+// observeBatch measures the records of one fetched partition batch at
+// observation time now (Unix ns) within the product's budget. It returns how
+// many records it measured; fewer than len(recs) means the budget is spent
+// and the product must be paused.
+func (ps *productState) observeBatch(recs []*kgo.Record, now int64) int {
+	var bytes int64
+	ps.mu.Lock()
+	ps.rec.refill(now)
+	ps.byt.refill(now)
+	n := 0
+	for _, r := range recs {
+		size := int64(len(r.Key) + len(r.Value))
+		if !ps.rec.ok() || !ps.byt.ok() {
+			break
+		}
+		ps.rec.take(1)
+		ps.byt.take(float64(size))
+		ps.observe(r, now)
+		bytes += size
+		n++
+	}
+	ps.tickSampled += int64(n)
+	ps.totalSampled += int64(n)
+	ps.totalBytes += bytes
+	ps.mu.Unlock()
+
+	ps.m.sampled.Add(float64(n))
+	ps.m.sampledBytes.Add(float64(bytes))
+	if n < len(recs) {
+		ps.m.skipped.Add(float64(len(recs) - n))
+	}
+	return n
+}
+
+// observe measures one record; ps.mu is held. It must not allocate.
+func (ps *productState) observe(r *kgo.Record, now int64) {
+	evt, reason := ps.x.Extract(r)
+	if reason == ReasonOK && (evt < minEventTime || evt > now+maxFuture) {
+		reason = ReasonOutOfRange
+	}
+	if reason != ReasonOK {
+		ps.m.eventTimeErrors[reason].Inc()
+		return
+	}
+	lat := now - evt
+	if lat < 0 {
+		lat = 0 // the producer's clock runs ahead of ours
+	}
+	ps.win.record(lat / int64(time.Millisecond))
+	ps.m.latency.Observe(float64(lat) / 1e9)
+	if evt > ps.newest {
+		ps.newest = evt
+	}
+	for _, s := range ps.latSLOs {
+		s.v++
+		if lat <= s.thresholdNs {
+			s.g++
+		}
+	}
+}
+
+// noteNewest raises the newest event time to evt (from a freshness probe).
+func (ps *productState) noteNewest(evt int64) {
+	ps.mu.Lock()
+	if evt > ps.newest {
+		ps.newest = evt
+	}
+	ps.mu.Unlock()
+}
+
+// quantiles merges the last slots of the latency window into scratch (reset
+// first) and returns the values of Quantiles in seconds, and the count.
+func (ps *productState) quantiles(scratch *hdr.Histogram, slots int) ([]float64, int64) {
+	scratch.Reset()
+	ps.mu.Lock()
+	ps.win.merge(scratch, slots)
+	ps.mu.Unlock()
+	vals := scratch.ValueAtPercentilesSlice(quantilePercentiles)
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		out[i] = float64(v) / 1e3
+	}
+	return out, scratch.TotalCount()
+}
+
+// bucket is a token bucket; a rate ≤ 0 means unlimited. Time is Unix ns.
+type bucket struct {
+	rate, burst, tokens float64
+	last                int64
+}
+
+func newBucket(rate float64) bucket {
+	b := bucket{rate: rate, burst: rate * burstSeconds}
+	if b.burst < 1 {
+		b.burst = 1
+	}
+	b.tokens = b.burst
+	return b
+}
+
+func (b *bucket) refill(now int64) {
+	if b.rate <= 0 {
+		return
+	}
+	if b.last != 0 && now > b.last {
+		b.tokens += float64(now-b.last) / 1e9 * b.rate
+		if b.tokens > b.burst {
+			b.tokens = b.burst
+		}
+	}
+	b.last = now
+}
+
+// ok reports whether a token is left. A record larger than the whole burst
+// still gets through once per refill: the balance then goes negative and the
+// refill pays it back.
+func (b *bucket) ok() bool { return b.rate <= 0 || b.tokens >= 1 }
+
+// take spends n tokens.
+func (b *bucket) take(n float64) {
+	if b.rate > 0 {
+		b.tokens -= n
+	}
+}
+
+// full reports whether the bucket has refilled completely.
+func (b *bucket) full() bool { return b.rate <= 0 || b.tokens >= b.burst }

@@ -1,0 +1,157 @@
+package collector
+
+import (
+	"testing"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+func testProduct(rate float64) *meshwatch.Product {
+	return &meshwatch.Product{
+		Name: "checkout.orders.placed", Domain: "checkout", Owner: "orders-team", Tier: 1,
+		Sampling: meshwatch.Budget{MaxRecordsPerSecond: rate},
+		SLOs: []meshwatch.SLO{
+			{Name: "latency", SLI: meshwatch.SLILatency, Threshold: meshwatch.Duration(time.Second), Objective: 0.99},
+			{Name: "freshness", SLI: meshwatch.SLIFreshness, Threshold: meshwatch.Duration(time.Minute), Objective: 0.99},
+		},
+	}
+}
+
+func TestObserveCountsLatencySLI(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	ps := newProductState(testProduct(0), NewMetrics(reg))
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	var recs []*kgo.Record
+	for _, lat := range []time.Duration{100 * time.Millisecond, time.Second, 1500 * time.Millisecond, -time.Second} {
+		recs = append(recs, &kgo.Record{Timestamp: now.Add(-lat), Value: []byte("abc")})
+	}
+	recs = append(recs, &kgo.Record{Timestamp: time.Unix(5, 0)}) // before 2000: out of range
+	if n := ps.observeBatch(recs, now.UnixNano()); n != len(recs) {
+		t.Fatalf("observed %d of %d with an unlimited budget", n, len(recs))
+	}
+	s := ps.latSLOs[0]
+	// 100ms, 1s (≤ threshold) and the future record (latency 0) are good.
+	if s.g != 3 || s.v != 4 {
+		t.Errorf("latency SLI good/valid = %d/%d, want 3/4", s.g, s.v)
+	}
+	if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonOutOfRange]); got != 1 {
+		t.Errorf("out_of_range errors = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(ps.m.sampled); got != 5 {
+		t.Errorf("sampled = %v, want 5", got)
+	}
+	if ps.newest != now.Add(time.Second).UnixNano() {
+		t.Errorf("newest = %v, want the future record's time", time.Unix(0, ps.newest))
+	}
+}
+
+func TestObserveBudget(t *testing.T) {
+	ps := newProductState(testProduct(100), NewMetrics(prometheus.NewRegistry()))
+	now := time.Now().UnixNano()
+	recs := make([]*kgo.Record, 200)
+	for i := range recs {
+		recs[i] = &kgo.Record{Timestamp: time.Unix(0, now)}
+	}
+	// The burst is half a second of budget.
+	if n := ps.observeBatch(recs, now); n != 50 {
+		t.Fatalf("first batch measured %d, want the burst of 50", n)
+	}
+	if n := ps.observeBatch(recs, now); n != 0 {
+		t.Fatalf("spent budget measured %d more", n)
+	}
+	// 200 ms later, 20 tokens are back.
+	if n := ps.observeBatch(recs, now+int64(200*time.Millisecond)); n != 20 {
+		t.Fatalf("after 200ms measured %d, want 20", n)
+	}
+	if got := testutil.ToFloat64(ps.m.skipped); got != 200-50+200+200-20 {
+		t.Errorf("skipped = %v", got)
+	}
+	ps.rec.refill(now + int64(time.Second))
+	if !ps.rec.full() {
+		t.Error("bucket not full after a second")
+	}
+}
+
+func TestObserveDoesNotAllocate(t *testing.T) {
+	ps := newProductState(testProduct(0), NewMetrics(prometheus.NewRegistry()))
+	now := time.Now()
+	batch := []*kgo.Record{{Timestamp: now.Add(-2 * time.Second), Value: make([]byte, 200)}}
+	ps.observeBatch(batch, now.UnixNano()) // first use of the native histogram's buckets
+	if a := testing.AllocsPerRun(1000, func() { ps.observeBatch(batch, now.UnixNano()) }); a != 0 {
+		t.Fatalf("observeBatch allocates %v times per record", a)
+	}
+}
+
+// BenchmarkObserve is the per-record path: record timestamp → event time →
+// HDR → native histogram → counters, one record per call (the worst case:
+// the lock and counter adds are per batch).
+func BenchmarkObserve(b *testing.B) {
+	ps := newProductState(testProduct(0), NewMetrics(prometheus.NewRegistry()))
+	now := time.Now()
+	batch := []*kgo.Record{{Timestamp: now.Add(-2 * time.Second), Value: make([]byte, 200)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		ps.observeBatch(batch, now.UnixNano())
+	}
+}
+
+// BenchmarkObserveBatch is the same path in batches of 100 records, as
+// fetches deliver them; ns/op is per record.
+func BenchmarkObserveBatch(b *testing.B) {
+	ps := newProductState(testProduct(0), NewMetrics(prometheus.NewRegistry()))
+	now := time.Now()
+	batch := make([]*kgo.Record, 100)
+	for i := range batch {
+		batch[i] = &kgo.Record{Timestamp: now.Add(-time.Duration(i) * 30 * time.Millisecond), Value: make([]byte, 200)}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		ps.observeBatch(batch, now.UnixNano())
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(batch)), "ns/record")
+}
+
+func TestLatencyWindow(t *testing.T) {
+	w := newLatencyWindow()
+	h := hdr.New(histLowestMs, histHighestMs, histDigits)
+	count := func(slots int) int64 { h.Reset(); w.merge(h, slots); return h.TotalCount() }
+
+	w.record(100)
+	w.record(int64(2 * time.Hour / time.Millisecond)) // clamped to the top
+	w.record(-3)                                      // clamped to 0
+	if c := count(slotsPer1m); c != 3 {
+		t.Fatalf("current slot holds %d, want 3", c)
+	}
+	h.Reset()
+	w.merge(h, slotsPer1m)
+	if h.Max() < histHighestMs-histHighestMs/100 {
+		t.Errorf("max %d, want the clamped top %d", h.Max(), histHighestMs)
+	}
+	// After a rotation the values are in the newest completed slot: still in
+	// both windows until slotsPer1m-1 more rotations push them out of 1m.
+	w.rotate()
+	for i := 1; i < slotsPer1m; i++ {
+		if c := count(slotsPer1m); c != 3 {
+			t.Fatalf("after %d rotations the 1m window holds %d, want 3", i, c)
+		}
+		w.rotate()
+	}
+	if c := count(slotsPer1m); c != 0 {
+		t.Fatalf("1m window still holds %d after %d rotations", c, slotsPer1m)
+	}
+	if c := count(slotsPer5m); c != 3 {
+		t.Fatalf("5m window holds %d, want 3", c)
+	}
+	for i := slotsPer1m; i < slotsPer5m; i++ {
+		w.rotate()
+	}
+	if c := count(slotsPer5m); c != 0 {
+		t.Fatalf("5m window still holds %d after %d rotations", c, slotsPer5m)
+	}
+}

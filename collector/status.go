@@ -1,0 +1,79 @@
+package collector
+
+import (
+	"slices"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Status is a point-in-time view of one product, for APIs and tests.
+type Status struct {
+	Product    string
+	Topics     []string
+	Partitions int
+	// Newest is the newest event time seen; zero while the product is silent.
+	Newest time.Time
+	// Freshness is now minus Newest (time since the agent started while silent).
+	Freshness time.Duration
+	Silent    bool
+	// Ticked says whether a tick has evaluated availability yet.
+	Ticked    bool
+	Available bool
+	Problems  []string
+	Throttled bool
+}
+
+// Status returns the current view of the named product, and false if there
+// is no such product.
+func (c *Collector) Status(product string) (Status, bool) {
+	ps := c.byName[product]
+	if ps == nil {
+		return Status{}, false
+	}
+	st := Status{Product: product}
+	r := c.routes.Load()
+	for _, t := range r.names {
+		if tr := r.topics[t]; tr.ps == ps {
+			st.Topics = append(st.Topics, t)
+			st.Partitions += len(tr.parts)
+		}
+	}
+	now := c.now()
+	ps.mu.Lock()
+	newest := ps.newest
+	st.Ticked = ps.ticked
+	st.Problems = slices.Clone(ps.problems)
+	st.Throttled = ps.throttled
+	ps.mu.Unlock()
+	st.Available = st.Ticked && len(st.Problems) == 0
+	if newest == 0 {
+		st.Silent = true
+		st.Freshness = now.Sub(c.started)
+	} else {
+		st.Newest = time.Unix(0, newest)
+		st.Freshness = max(now.Sub(st.Newest), 0)
+	}
+	return st, true
+}
+
+// Latency returns the quantile q of the product's latency over the named
+// window ("1m" or "5m"), computed now from the HDR slots, and the number of
+// records in the window. ok is false for an unknown product or window.
+func (c *Collector) Latency(product, window string, q float64) (d time.Duration, count int64, ok bool) {
+	ps := c.byName[product]
+	if ps == nil {
+		return 0, 0, false
+	}
+	for _, w := range Windows {
+		if w.Name != window {
+			continue
+		}
+		h := hdr.New(histLowestMs, histHighestMs, histDigits)
+		ps.mu.Lock()
+		ps.win.merge(h, w.Slots)
+		ps.mu.Unlock()
+		return time.Duration(h.ValueAtQuantile(q*100)) * time.Millisecond, h.TotalCount(), true
+	}
+	return 0, 0, false
+}

@@ -1,0 +1,321 @@
+package collector
+
+import (
+	"context"
+	"slices"
+	"sort"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// tickLoop evaluates freshness, availability and throughput every
+// collector.tick.
+func (c *Collector) tickLoop(ctx context.Context) {
+	interval := c.cfg.Collector.Tick.Std()
+	if interval <= 0 {
+		interval = 10 * time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	scratch := hdr.New(histLowestMs, histHighestMs, histDigits)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if !c.ready.Load() {
+			continue // nothing is resolved yet: no tick counts
+		}
+		start := time.Now()
+		c.tick(ctx, interval)
+		c.updateQuantiles(scratch)
+		c.m.tickSeconds.Observe(time.Since(start).Seconds())
+	}
+}
+
+// tickResult is what one tick found of a product.
+type tickResult struct {
+	problems  []string
+	freshness time.Duration
+	silent    bool
+}
+
+// tick reads metadata and end offsets, probes unsampled partitions for
+// freshness, and evaluates every product.
+func (c *Collector) tick(ctx context.Context, interval time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, max(interval, 2*time.Second))
+	defer cancel()
+	r := c.routes.Load()
+
+	var meta kadm.Metadata
+	var metaErr, endErr error
+	var ends kadm.ListedOffsets
+	if len(r.names) > 0 {
+		meta, metaErr = c.adm.Metadata(ctx, r.names...)
+		ends, endErr = c.adm.ListEndOffsets(ctx, r.names...)
+	}
+	now := c.now()
+
+	// Throughput from end-offset deltas; note which partitions moved.
+	produced := map[*productState]int64{}
+	var moved []probeTarget
+	if endErr == nil {
+		ends.Each(func(o kadm.ListedOffset) {
+			tr := r.topics[o.Topic]
+			if tr == nil || o.Err != nil {
+				return
+			}
+			ps := tr.parts[o.Partition]
+			if ps == nil {
+				return
+			}
+			if ps.end >= 0 && o.Offset >= ps.end {
+				produced[tr.ps] += o.Offset - ps.end
+			}
+			ps.end = o.Offset
+			if o.Offset > 0 && o.Offset != ps.probe {
+				moved = append(moved, probeTarget{topic: o.Topic, partition: o.Partition, end: o.Offset, ps: tr.ps, part: ps})
+			}
+		})
+	}
+	c.probeFreshness(ctx, now, interval, moved)
+
+	results := make(map[*productState]*tickResult, len(c.products))
+	for _, ps := range c.products {
+		res := &tickResult{}
+		results[ps] = res
+		n := 0
+		for _, t := range r.names {
+			tr := r.topics[t]
+			if tr.ps != ps {
+				continue
+			}
+			n++
+			if metaErr != nil {
+				continue
+			}
+			td, ok := meta.Topics[t]
+			if !ok || td.Err != nil {
+				res.problems = appendOnce(res.problems, ProblemNoLeader)
+				continue
+			}
+			for _, pd := range td.Partitions {
+				if pd.Err != nil || pd.Leader < 0 {
+					res.problems = appendOnce(res.problems, ProblemNoLeader)
+				}
+				if len(pd.ISR) < tr.minISR {
+					res.problems = appendOnce(res.problems, ProblemUnderMinISR)
+				}
+			}
+		}
+		if n == 0 {
+			res.problems = appendOnce(res.problems, ProblemNoTopics)
+		} else if metaErr != nil {
+			res.problems = appendOnce(res.problems, ProblemMetadata)
+		}
+		if ps.fetchErrs.Swap(0) > 0 || c.heldCount(ps) > 0 {
+			res.problems = appendOnce(res.problems, ProblemFetchErrors)
+		}
+
+		ps.mu.Lock()
+		ps.problems, ps.ticked = res.problems, true
+		newest, sampled := ps.newest, ps.tickSampled
+		ps.tickSampled = 0
+		meanSize := 0.0
+		if ps.totalSampled > 0 {
+			meanSize = float64(ps.totalBytes) / float64(ps.totalSampled)
+		}
+		ps.mu.Unlock()
+
+		if newest == 0 {
+			res.silent = true
+			res.freshness = now.Sub(c.started)
+			ps.m.newestEvent.Set(0)
+		} else {
+			res.freshness = max(now.Sub(time.Unix(0, newest)), 0)
+			ps.m.newestEvent.Set(float64(newest) / 1e9)
+		}
+		ps.m.freshness.Set(res.freshness.Seconds())
+
+		ps.m.available.Set(boolFloat(len(res.problems) == 0))
+		for _, p := range availabilityProblems {
+			ps.m.availProblem[p].Set(boolFloat(slices.Contains(res.problems, p)))
+		}
+
+		if d := produced[ps]; d > 0 {
+			ps.m.produced.Add(float64(d))
+			ps.m.producedBytes.Add(float64(d) * meanSize)
+			ps.m.sampleRatio.Set(min(float64(sampled)/float64(d), 1))
+		} else if endErr == nil {
+			ps.m.sampleRatio.Set(1) // nothing produced, nothing missed
+		}
+	}
+	c.flushSLIs(now, results)
+}
+
+func appendOnce(s []string, v string) []string {
+	if slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
+func boolFloat(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// flushSLIs adds the SLI events since the last flush to the counters and
+// hands them to the sink. results holds the tick's freshness and availability
+// findings; nil (at shutdown) flushes only the per-record latency events.
+func (c *Collector) flushSLIs(now time.Time, results map[*productState]*tickResult) {
+	var events []meshwatch.SLIEvents
+	emit := func(ps *productState, s *sloCount, good, valid int64) {
+		if valid == 0 && good == 0 {
+			return
+		}
+		s.good.Add(float64(good))
+		s.valid.Add(float64(valid))
+		events = append(events, meshwatch.SLIEvents{
+			Product: ps.p.Name, SLO: s.slo.Name, SLI: s.slo.SLI, Good: good, Valid: valid, To: now,
+		})
+	}
+	for _, ps := range c.products {
+		ps.mu.Lock()
+		type gv struct {
+			s    *sloCount
+			g, v int64
+		}
+		lat := make([]gv, len(ps.latSLOs))
+		for i, s := range ps.latSLOs {
+			lat[i] = gv{s, s.g, s.v}
+			s.g, s.v = 0, 0
+		}
+		ps.mu.Unlock()
+		for _, x := range lat {
+			emit(ps, x.s, x.g, x.v)
+		}
+		res := results[ps]
+		if res == nil {
+			continue
+		}
+		for _, s := range ps.freshSLOs {
+			emit(ps, s, boolInt(!res.silent && res.freshness <= time.Duration(s.thresholdNs)), 1)
+		}
+		for _, s := range ps.availSLOs {
+			emit(ps, s, boolInt(len(res.problems) == 0), 1)
+		}
+	}
+	if c.sink != nil && len(events) > 0 {
+		c.sink.ObserveSLI(events)
+	}
+}
+
+func boolInt(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+type probeTarget struct {
+	topic     string
+	partition int32
+	end       int64
+	ps        *productState
+	part      *partState
+	newest    int64 // the product's newest event time when chosen
+}
+
+// probeFreshness reads the last record of partitions that moved without
+// being sampled since the last tick, so that a product whose budget or
+// partition spread hides its newest records is not reported stale. Probes go
+// oldest product first and are bounded by MaxProbes per tick.
+func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval time.Duration, moved []probeTarget) {
+	var todo []probeTarget
+	for _, t := range moved {
+		if now.UnixNano()-t.part.sampledAt.Load() < int64(interval) {
+			continue // sampled recently: the poll loop saw its newest records
+		}
+		t.ps.mu.Lock()
+		newest := t.ps.newest
+		t.ps.mu.Unlock()
+		if newest != 0 && now.UnixNano()-newest < int64(interval) {
+			continue // the product is fresh already; the probe cannot change that
+		}
+		t.newest = newest
+		todo = append(todo, t)
+	}
+	if len(todo) == 0 {
+		return
+	}
+	sort.SliceStable(todo, func(i, j int) bool { return todo[i].newest < todo[j].newest })
+	if len(todo) > c.maxProbe {
+		todo = todo[:c.maxProbe]
+	}
+	// Read from a few offsets before the end, so that a transaction marker at
+	// end-1 (never returned as a record) does not hide the last real record.
+	const back = 4
+	offsets := map[string]map[int32]kgo.Offset{}
+	pending := map[string]map[int32]*probeTarget{}
+	for i := range todo {
+		t := &todo[i]
+		if offsets[t.topic] == nil {
+			offsets[t.topic] = map[int32]kgo.Offset{}
+			pending[t.topic] = map[int32]*probeTarget{}
+		}
+		offsets[t.topic][t.partition] = kgo.NewOffset().At(max(t.end-back, 0))
+		pending[t.topic][t.partition] = t
+	}
+	c.probe.AddConsumePartitions(offsets)
+	remove := map[string][]int32{}
+	for t, ps := range offsets {
+		for p := range ps {
+			remove[t] = append(remove[t], p)
+		}
+	}
+	defer c.probe.RemoveConsumePartitions(remove)
+
+	pctx, cancel := context.WithTimeout(ctx, c.probeTO)
+	defer cancel()
+	left := len(todo)
+	for left > 0 {
+		fetches := c.probe.PollFetches(pctx)
+		if pctx.Err() != nil || fetches.IsClientClosed() {
+			break
+		}
+		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+			t := pending[p.Topic][p.Partition]
+			if t == nil || len(p.Records) == 0 {
+				return
+			}
+			var newest int64
+			for _, r := range p.Records {
+				if r.Offset >= t.end {
+					continue
+				}
+				if evt, reason := t.ps.x.Extract(r); reason == ReasonOK && evt > newest {
+					newest = evt
+				}
+			}
+			if newest > 0 && newest <= now.UnixNano()+maxFuture {
+				t.ps.noteNewest(newest)
+			}
+			t.part.probe = t.end
+			delete(pending[p.Topic], p.Partition)
+			left--
+			c.m.probes.WithLabelValues("ok").Inc()
+		})
+	}
+	if left > 0 {
+		c.m.probes.WithLabelValues("timeout").Add(float64(left))
+	}
+}

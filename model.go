@@ -1,0 +1,197 @@
+package meshwatch
+
+import (
+	"regexp"
+	"time"
+)
+
+// Config is the whole agent configuration, as read from config.yaml.
+type Config struct {
+	// Naming sets how product names are linted against <domain>.<entity>.<event>:
+	// "warn" (default) reports a warning, "strict" an error, "off" nothing.
+	Naming    string           `yaml:"naming"`
+	Cluster   Cluster          `yaml:"cluster"`
+	HTTP      HTTP             `yaml:"http"`
+	Collector Collector        `yaml:"collector"`
+	Products  []Product        `yaml:"products"`
+	Owners    map[string]Owner `yaml:"owners"`
+}
+
+// Cluster says how to reach the Kafka cluster the products live on.
+type Cluster struct {
+	// Name labels the cluster in messages and context (default "kafka").
+	Name     string   `yaml:"name"`
+	Brokers  []string `yaml:"brokers"`
+	ClientID string   `yaml:"client_id"` // default "meshwatch"
+	TLS      *TLS     `yaml:"tls"`
+	SASL     *SASL    `yaml:"sasl"`
+}
+
+// TLS configures TLS to the brokers. An empty CAFile means the system roots.
+type TLS struct {
+	Enabled            bool   `yaml:"enabled"`
+	CAFile             string `yaml:"ca_file"`
+	CertFile           string `yaml:"cert_file"`
+	KeyFile            string `yaml:"key_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+}
+
+// SASL mechanisms meshwatch speaks.
+const (
+	SASLPlain       = "PLAIN"
+	SASLScramSHA256 = "SCRAM-SHA-256"
+	SASLScramSHA512 = "SCRAM-SHA-512"
+	SASLOAuthBearer = "OAUTHBEARER"
+)
+
+// SASL configures SASL authentication. Password and Token may be given inline
+// (usually as ${ENV}) or read from PasswordFile / TokenFile at load time.
+type SASL struct {
+	Mechanism    string `yaml:"mechanism"`
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	Token        Secret `yaml:"token"` // OAUTHBEARER
+	TokenFile    string `yaml:"token_file"`
+}
+
+// HTTP configures the agent's HTTP server (/metrics, /healthz, /readyz).
+type HTTP struct {
+	Listen string `yaml:"listen"` // default ":9477"
+}
+
+// Collector holds agent-wide collection settings.
+type Collector struct {
+	// Tick is the evaluation interval of freshness, availability, throughput
+	// and the SLI ticks (default 10s).
+	Tick Duration `yaml:"tick"`
+	// Discovery is how often topic names and patterns are resolved again
+	// (default 1m).
+	Discovery Duration `yaml:"discovery"`
+	// Budget is the default sampling budget of a product (default 1000 records/s,
+	// 1 MiB/s).
+	Budget Budget `yaml:"budget"`
+}
+
+// Budget bounds what the agent reads of one product.
+type Budget struct {
+	MaxRecordsPerSecond float64 `yaml:"max_records_per_second"`
+	MaxBytesPerSecond   float64 `yaml:"max_bytes_per_second"`
+}
+
+// Owner is a team that owns data products or consumes them.
+type Owner struct {
+	SlackChannel string `yaml:"slack_channel"`
+	Mention      string `yaml:"mention"`
+}
+
+// Product is a data product: topics owned by a domain team, with promises.
+type Product struct {
+	Name        string          `yaml:"name"`
+	Domain      string          `yaml:"domain"`
+	Owner       string          `yaml:"owner"`
+	Tier        int             `yaml:"tier"` // 1 pages, 2 business hours, 3 best effort; default 2
+	Description string          `yaml:"description"`
+	Topics      []TopicSelector `yaml:"topics"`
+	Format      string          `yaml:"format"` // json | avro | protobuf | raw; default raw
+	EventTime   EventTime       `yaml:"event_time"`
+	Sampling    Budget          `yaml:"sampling"` // zero fields take collector.budget
+	SLOs        []SLO           `yaml:"slos"`
+}
+
+// Formats of a product's record values.
+const (
+	FormatRaw      = "raw"
+	FormatJSON     = "json"
+	FormatAvro     = "avro"
+	FormatProtobuf = "protobuf"
+)
+
+// TopicSelector names one topic, or every topic whose name matches Pattern.
+// In YAML it is either a plain string or {pattern: "^regex$"}.
+type TopicSelector struct {
+	Name    string `yaml:"name"`
+	Pattern string `yaml:"pattern"`
+
+	re *regexp.Regexp // compiled by Validate
+}
+
+// Matches reports whether the selector selects topic. It is valid only after
+// Config.Validate succeeded.
+func (s TopicSelector) Matches(topic string) bool {
+	if s.Pattern != "" {
+		return s.re != nil && s.re.MatchString(topic)
+	}
+	return s.Name == topic
+}
+
+// Event-time sources.
+const (
+	EventTimeRecord = "record" // the record timestamp (CreateTime or LogAppendTime)
+	EventTimeHeader = "header"
+	EventTimeField  = "field"
+)
+
+// Event-time formats of a header or field value.
+const (
+	TimeFormatAuto    = "auto" // RFC 3339 text, or a Unix number whose unit is told by its magnitude
+	TimeFormatRFC3339 = "rfc3339"
+	TimeFormatUnixS   = "unix_s"
+	TimeFormatUnixMs  = "unix_ms"
+	TimeFormatUnixUs  = "unix_us"
+	TimeFormatUnixNs  = "unix_ns"
+)
+
+// EventTime says where a record's event time is read: the record timestamp
+// (default, {record: timestamp}), a header ({header: x-event-time}) or a JSON
+// payload field ({field: meta.placed_at}, dots separate nested keys).
+type EventTime struct {
+	Record string `yaml:"record"`
+	Header string `yaml:"header"`
+	Field  string `yaml:"field"`
+	Format string `yaml:"format"` // for header and field; default auto
+}
+
+// Source returns which of record, header or field the event time comes from.
+func (e EventTime) Source() string {
+	switch {
+	case e.Header != "":
+		return EventTimeHeader
+	case e.Field != "":
+		return EventTimeField
+	default:
+		return EventTimeRecord
+	}
+}
+
+// SLI kinds. DESIGN.md defines what a good and a valid event is for each.
+const (
+	SLILatency      = "latency"
+	SLIFreshness    = "freshness"
+	SLIAvailability = "availability"
+	SLICompleteness = "completeness"
+	SLIValidity     = "validity"
+	SLILag          = "lag"
+	SLIVolume       = "volume"
+)
+
+// SLO is a promise: good/valid ≥ Objective over Window.
+type SLO struct {
+	Name          string   `yaml:"name"`
+	SLI           string   `yaml:"sli"`
+	Threshold     Duration `yaml:"threshold"` // latency, freshness, lag
+	Objective     Percent  `yaml:"objective"`
+	Window        string   `yaml:"window"` // "28d" (default), any "Nd", or "month"
+	ConsumerGroup string   `yaml:"consumer_group"`
+	MinEvents     int      `yaml:"min_events"`
+}
+
+// Duration is a time.Duration that also accepts days ("28d") in YAML.
+type Duration time.Duration
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Percent is a ratio in [0, 1], written in YAML as "99.9%" or 0.999.
+type Percent float64
