@@ -66,7 +66,7 @@ type Collector struct {
 
 	routes     atomic.Pointer[routes]
 	ready      atomic.Bool
-	assignMu   sync.Mutex // serialises changes to the sampling client's partitions
+	assignMu   sync.Mutex                   // serialises changes to the sampling client's partitions
 	held       map[*partState]*productState // partitions held back after fetch errors; assignMu
 	rediscover chan struct{}
 	logs       onceEvery
