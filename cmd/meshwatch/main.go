@@ -1,0 +1,206 @@
+// Command meshwatch is the observability and SLA agent for streaming data
+// products on Kafka. Run `meshwatch help` for its commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // invalid config, or the agent failed
+	exitUsage   = 2
+)
+
+const usage = `meshwatch watches streaming data products on Kafka: end-to-end latency,
+freshness, availability and throughput per product, as Prometheus metrics.
+
+Usage:
+  meshwatch <command> [flags]
+
+Commands:
+  run        run the agent (the daemon): meshwatch run -config config.yaml
+  validate   check a config file and print every problem: meshwatch validate -config config.yaml
+  demo       run the agent against an embedded Kafka with synthetic data products
+  version    print the version
+
+Run 'meshwatch <command> -h' for a command's flags.
+`
+
+// run is main without the process: it parses args, runs a command and
+// returns the exit code, so that tests can run every command in-process.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "run":
+		return cmdRun(ctx, rest, stdout, stderr)
+	case "validate":
+		return cmdValidate(rest, stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, rest, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, "meshwatch", version)
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "meshwatch: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+// newFlags returns a flag set whose -h prints a synopsis and the flags.
+func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("meshwatch "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "%s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags; ok is false with the exit code when the command must
+// stop (help asked for, or bad flags).
+func parse(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return exitUsage, false
+	}
+	return 0, true
+}
+
+type logFlags struct{ level, format string }
+
+func (l *logFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.level, "log.level", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&l.format, "log.format", "text", "log format: text or json")
+}
+
+func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(l.level)); err != nil {
+		return nil, fmt.Errorf("-log.level: %w", err)
+	}
+	o := &slog.HandlerOptions{Level: lvl}
+	switch l.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	default:
+		return nil, fmt.Errorf("-log.format: want text or json, got %q", l.format)
+	}
+}
+
+// loadConfig loads and validates a config file, printing every problem to
+// stderr. It returns nil when the config has errors.
+func loadConfig(path string, stderr io.Writer) *meshwatch.Config {
+	cfg, problems, err := meshwatch.LoadFile(path)
+	for _, p := range problems {
+		fmt.Fprintln(stderr, p)
+	}
+	if err != nil {
+		if len(problems) == 0 {
+			fmt.Fprintf(stderr, "meshwatch: %v\n", err)
+		}
+		return nil
+	}
+	return cfg
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("validate", `meshwatch validate -config FILE
+
+Loads FILE, expands ${ENV} references, reads *_file secrets and checks every
+setting. Prints each problem as file:line:col: path: message, warnings
+included, then "ok" when there is no error. Exits 1 on any error.`, stderr)
+	path := fs.String("config", "config.yaml", "config file to check")
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	cfg, problems, err := meshwatch.LoadFile(*path)
+	for _, p := range problems {
+		fmt.Fprintln(stdout, p)
+	}
+	if err != nil {
+		if len(problems) == 0 {
+			fmt.Fprintf(stdout, "%s: %v\n", *path, err)
+		}
+		fmt.Fprintf(stdout, "%s: invalid (%d errors)\n", *path, max(len(problems.Errors()), 1))
+		return exitFailed
+	}
+	if w := len(problems.Warnings()); w > 0 {
+		fmt.Fprintf(stdout, "ok (%d products, %d warnings)\n", len(cfg.Products), w)
+	} else {
+		fmt.Fprintf(stdout, "ok (%d products)\n", len(cfg.Products))
+	}
+	return exitOK
+}
+
+func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
+	fs := newFlags("run", `meshwatch run -config FILE
+
+Runs the agent: samples every product's topics from the tail, measures
+latency, freshness, availability and throughput, and serves /metrics,
+/healthz and /readyz on http.listen (default :9477). SIGTERM or SIGINT stops
+it in order within 5s.`, stderr)
+	path := fs.String("config", "config.yaml", "config file")
+	listen := fs.String("http.listen", "", "override http.listen of the config, e.g. 127.0.0.1:9477")
+	var lf logFlags
+	lf.register(fs)
+	if code, ok := parse(fs, args); !ok {
+		return code
+	}
+	log, err := lf.logger(stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "meshwatch:", err)
+		return exitUsage
+	}
+	cfg := loadConfig(*path, stderr)
+	if cfg == nil {
+		return exitFailed
+	}
+	if *listen != "" {
+		cfg.HTTP.Listen = *listen
+	}
+	app, err := NewApp(cfg, log, AppOptions{})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		return exitFailed
+	}
+	if err := app.Run(ctx); err != nil {
+		log.Error("agent failed", "err", err)
+		return exitFailed
+	}
+	return exitOK
+}
