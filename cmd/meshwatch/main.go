@@ -26,9 +26,9 @@ func main() {
 
 // Exit codes.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // invalid config, or the agent failed
-	exitUsage   = 2
+	exitOK     = 0
+	exitFailed = 1 // invalid config, or the agent failed
+	exitUsage  = 2
 )
 
 const usage = `meshwatch watches streaming data products on Kafka: end-to-end latency,
