@@ -1,0 +1,142 @@
+package demo
+
+import (
+	"slices"
+	"time"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// Behaviours of the demo products.
+const (
+	Healthy  = "healthy"  // steady traffic, event time = now
+	Late     = "late"     // steady traffic, event time 2–5 s before the record is produced
+	Flapping = "flapping" // steady traffic that falls silent for a while, periodically
+	Bursty   = "bursty"   // a trickle with periodic bursts of high traffic
+)
+
+// Names of the demo products.
+const (
+	OrdersPlaced          = "checkout.orders.placed"
+	TransactionsSettled   = "payments.transactions.settled"
+	ParcelsScanned        = "logistics.parcels.scanned"
+	CartsUpdated          = "checkout.carts.updated"
+	parcelsScannedEU      = ParcelsScanned + ".eu"
+	parcelsScannedUS      = ParcelsScanned + ".us"
+	parcelsScannedPattern = `^logistics\.parcels\.scanned\.[a-z]{2}$`
+)
+
+// Scenario is how the demo producers treat one product of the Catalog.
+type Scenario struct {
+	Product   string   // the product's name in the Catalog
+	Topics    []string // the topics the producers write, all selected by the product
+	Behaviour string   // Healthy, Late, Flapping or Bursty
+	Expect    string   // what meshwatch should show, for the demo's legend
+}
+
+// Scenarios returns the demo products' scenarios in Catalog order.
+func Scenarios() []Scenario {
+	return []Scenario{
+		{
+			Product:   OrdersPlaced,
+			Topics:    []string{OrdersPlaced},
+			Behaviour: Healthy,
+			Expect:    "every SLO met",
+		},
+		{
+			Product:   TransactionsSettled,
+			Topics:    []string{TransactionsSettled},
+			Behaviour: Late,
+			Expect:    "latency SLO (1s) broken: events arrive 2-5s after they happen",
+		},
+		{
+			Product:   ParcelsScanned,
+			Topics:    []string{parcelsScannedEU, parcelsScannedUS},
+			Behaviour: Flapping,
+			Expect:    "freshness SLO (30s) broken while the scanners fall silent, 60s every 3m",
+		},
+		{
+			Product:   CartsUpdated,
+			Topics:    []string{CartsUpdated},
+			Behaviour: Bursty,
+			Expect:    "SLOs met; sampling capped at 500 rec/s during the 2000 rec/s bursts every 30s",
+		},
+	}
+}
+
+// Catalog returns the demo configuration: the four products of Scenarios
+// with their owners and SLOs, on the cluster at brokers. The agent listens on
+// 127.0.0.1:9477 and ticks every 5 s; the caller may change any field. Like
+// a loaded configuration, it wants SetDefaults before Validate. Each call
+// returns a new Config.
+func Catalog(brokers []string) *meshwatch.Config {
+	return &meshwatch.Config{
+		Cluster: meshwatch.Cluster{
+			Name:    "demo",
+			Brokers: slices.Clone(brokers),
+		},
+		HTTP:      meshwatch.HTTP{Listen: "127.0.0.1:9477"},
+		Collector: meshwatch.Collector{Tick: meshwatch.Duration(5 * time.Second)},
+		Owners: map[string]meshwatch.Owner{
+			"orders-team":    {SlackChannel: "#orders-data", Mention: "<!subteam^S0ORDERS>"},
+			"payments-team":  {SlackChannel: "#payments-data", Mention: "<!subteam^S0PAYMENTS>"},
+			"logistics-team": {SlackChannel: "#logistics-data", Mention: "<!subteam^S0LOGISTICS>"},
+		},
+		Products: []meshwatch.Product{
+			{
+				Name:        OrdersPlaced,
+				Domain:      "checkout",
+				Owner:       "orders-team",
+				Tier:        1,
+				Description: "Orders accepted by the checkout service, one event per order.",
+				Topics:      []meshwatch.TopicSelector{{Name: OrdersPlaced}},
+				Format:      meshwatch.FormatJSON,
+				EventTime:   meshwatch.EventTime{Field: "placed_at", Format: meshwatch.TimeFormatUnixMs},
+				SLOs:        slos(),
+			},
+			{
+				Name:        TransactionsSettled,
+				Domain:      "payments",
+				Owner:       "payments-team",
+				Tier:        1,
+				Description: "Card and wallet payments settled with the acquirer, one event per transaction.",
+				Topics:      []meshwatch.TopicSelector{{Name: TransactionsSettled}},
+				Format:      meshwatch.FormatJSON,
+				EventTime:   meshwatch.EventTime{Header: "x-event-time", Format: meshwatch.TimeFormatRFC3339},
+				SLOs:        slos(),
+			},
+			{
+				Name:        ParcelsScanned,
+				Domain:      "logistics",
+				Owner:       "logistics-team",
+				Tier:        2,
+				Description: "Parcel scans at sorting hubs, one topic per region.",
+				Topics:      []meshwatch.TopicSelector{{Pattern: parcelsScannedPattern}},
+				Format:      meshwatch.FormatJSON,
+				EventTime:   meshwatch.EventTime{Field: "event.ts", Format: meshwatch.TimeFormatUnixMs},
+				SLOs:        slos(),
+			},
+			{
+				Name:        CartsUpdated,
+				Domain:      "checkout",
+				Owner:       "orders-team",
+				Tier:        3,
+				Description: "Shopping-cart changes (items added, removed, re-priced).",
+				Topics:      []meshwatch.TopicSelector{{Name: CartsUpdated}},
+				Format:      meshwatch.FormatJSON,
+				EventTime:   meshwatch.EventTime{Record: "timestamp"},
+				Sampling:    meshwatch.Budget{MaxRecordsPerSecond: 500},
+				SLOs:        slos(),
+			},
+		},
+	}
+}
+
+// slos returns the SLOs every demo product promises.
+func slos() []meshwatch.SLO {
+	return []meshwatch.SLO{
+		{Name: "latency", SLI: meshwatch.SLILatency, Threshold: meshwatch.Duration(time.Second), Objective: 0.99},
+		{Name: "freshness", SLI: meshwatch.SLIFreshness, Threshold: meshwatch.Duration(30 * time.Second), Objective: 0.99},
+		{Name: "availability", SLI: meshwatch.SLIAvailability, Objective: 0.999},
+	}
+}
