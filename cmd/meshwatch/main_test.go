@@ -16,9 +16,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"go.uber.org/goleak"
 
 	"github.com/meshwatch/meshwatch"
@@ -269,7 +269,9 @@ owners:
 			var out, errOut syncBuffer
 			var wg sync.WaitGroup
 			addr := freeAddr(t)
-			wg.Go(func() { code = run(ctx, []string{"run", "-config", cfgFile, "-http.listen", addr, "-log.level", "debug"}, &out, &errOut) })
+			wg.Go(func() {
+				code = run(ctx, []string{"run", "-config", cfgFile, "-http.listen", addr, "-log.level", "debug"}, &out, &errOut)
+			})
 			var metrics string
 			kafkatest.WaitFor(t, 15*time.Second, func() bool {
 				status, body := get(t, "http://"+addr+"/readyz")
