@@ -41,6 +41,10 @@ type Options struct {
 	// MaxProbes bounds the partitions probed for their last record per tick
 	// (default 64), so the agent's own load stays bounded.
 	MaxProbes int
+
+	// startAt replaces the tail as the offset partitions are added at; the
+	// pipeline benchmark reads a prefilled topic from the start with it.
+	startAt *kgo.Offset
 }
 
 // Collector samples every product's topics from the tail and measures
@@ -55,6 +59,7 @@ type Collector struct {
 	now      func() time.Time
 	probeTO  time.Duration
 	maxProbe int
+	startAt  kgo.Offset
 
 	products []*productState
 	byName   map[string]*productState
@@ -143,6 +148,10 @@ func New(cfg *meshwatch.Config, kopts []kgo.Opt, o Options) (*Collector, error) 
 	}
 	if c.maxProbe <= 0 {
 		c.maxProbe = 64
+	}
+	c.startAt = kgo.NewOffset().AtEnd()
+	if o.startAt != nil {
+		c.startAt = *o.startAt
 	}
 	for i := range cfg.Products {
 		ps := newProductState(&cfg.Products[i], c.m)
@@ -334,7 +343,7 @@ func (c *Collector) resume(ps *productState) {
 	// Re-adding at the end skips what was produced while paused: the samples
 	// stay fresh from the tail, so latency is measured on records as they
 	// become readable, not on a backlog.
-	c.cl.AddConsumePartitions(atEnd(partitionsOf(ps.assigned, true)))
+	c.cl.AddConsumePartitions(c.at(partitionsOf(ps.assigned, true)))
 }
 
 // release fetches again, from the tail, the held partitions whose backoff is
@@ -357,7 +366,7 @@ func (c *Collector) release(now int64) {
 		}
 	}
 	if len(add) > 0 {
-		c.cl.AddConsumePartitions(atEnd(add))
+		c.cl.AddConsumePartitions(c.at(add))
 	}
 }
 
@@ -374,12 +383,14 @@ func partitionsOf(parts []*partState, fetchable bool) map[string][]int32 {
 	return out
 }
 
-func atEnd(m map[string][]int32) map[string]map[int32]kgo.Offset {
+// at returns the offsets to add partitions at: the end (or the benchmark's
+// start offset).
+func (c *Collector) at(m map[string][]int32) map[string]map[int32]kgo.Offset {
 	out := make(map[string]map[int32]kgo.Offset, len(m))
 	for t, ps := range m {
 		o := make(map[int32]kgo.Offset, len(ps))
 		for _, p := range ps {
-			o[p] = kgo.NewOffset().AtEnd()
+			o[p] = c.startAt
 		}
 		out[t] = o
 	}
@@ -593,7 +604,7 @@ func (c *Collector) apply(old, next *routes) {
 		}
 	}
 	if len(add) > 0 {
-		c.cl.AddConsumePartitions(atEnd(add))
+		c.cl.AddConsumePartitions(c.at(add))
 	}
 }
 

@@ -1,0 +1,80 @@
+// Package collector samples data products on Kafka and measures what their
+// promises are about: end-to-end latency, freshness, availability and
+// throughput, and the SLI events (good / valid) of their latency, freshness
+// and availability SLOs.
+//
+// # What it owns
+//
+//   - Topic resolution: each product's topic names and regex patterns are
+//     resolved at start, every collector.discovery (default 1m), and at once
+//     when a fetch says a topic is unknown. A new matching topic is picked up;
+//     a deleted one is dropped after one error. A topic claimed by two products
+//     belongs to the first in the config.
+//   - Tail sampling: every partition is read by direct assignment from the
+//     end. The agent never joins or commits for a group and never produces.
+//     Each product has a budget (records/s and bytes/s, a token bucket with
+//     half a second of burst); when it is spent, the product's partitions are
+//     removed from the client and re-added at the end once the budget has
+//     refilled, so samples are always fresh and the agent's read is bounded.
+//     A partition whose fetches fail is held back with exponential backoff
+//     (200 ms up to the tick) instead of retried in a loop.
+//   - Event time per record: the record timestamp, a header or a JSON field,
+//     as RFC 3339 or Unix s/ms/µs/ns (the unit told by magnitude unless set).
+//     Unreadable event times are counted by reason, never logged per record.
+//   - Latency: observed − event time goes into a Prometheus native histogram
+//     and an HDR histogram per product (1 ms–1 h, 2 significant digits) over
+//     rolling windows of 1m and 5m, made of 15 s slots: a dense histogram for
+//     the current slot, sparse packed ones for the completed slots.
+//   - Freshness per tick: now − the newest event time seen; partitions whose
+//     end offset moved without a sampled record are probed for their last
+//     record (at most Options.MaxProbes per tick) so that a throttled product
+//     is not reported stale.
+//   - Availability per tick: every partition has a leader and at least
+//     min.insync.replicas in-sync replicas, and the product's fetches
+//     succeeded since the last tick.
+//   - Throughput per tick from end-offset deltas, and the sample ratio.
+//
+// It does not evaluate SLOs, budgets or burn rates (package sla), consumer
+// lag (package lag) or record contents beyond the event time (package
+// quality). SLI events leave through the Sink interface once per tick.
+//
+// # Concurrency
+//
+// Run starts five loops in one errgroup — poll, discovery, tick, resume and
+// window — and returns when all have stopped. The per-record path holds the
+// product's mutex once per fetched batch and does not allocate. A scrape reads
+// counters and gauges the loops maintain; it never calls Kafka.
+//
+// # Metrics
+//
+// Product series carry the labels product, domain and owner.
+//
+//	meshwatch_product_info{tier}                       1 per product
+//	meshwatch_records_sampled_total                    records measured
+//	meshwatch_sampled_bytes_total                      key+value bytes measured
+//	meshwatch_records_skipped_total                    fetched but over budget
+//	meshwatch_budget_throttled_total                   times the budget paused the product
+//	meshwatch_sample_ratio                             measured / produced over the last tick
+//	meshwatch_records_produced_total                   from end-offset deltas
+//	meshwatch_produced_bytes_total                     offset deltas × mean sampled record size
+//	meshwatch_latency_seconds                          native histogram (+ classic buckets)
+//	meshwatch_latency_hdr_seconds{window,quantile}     HDR p50/p90/p99/p99.9 over 1m and 5m
+//	meshwatch_event_time_errors_total{reason}          missing, unparseable, not_json, out_of_range
+//	meshwatch_freshness_seconds                        now − newest event time
+//	meshwatch_newest_event_timestamp_seconds           newest event time (0 while silent)
+//	meshwatch_available                                1 when the last tick found no problem
+//	meshwatch_availability_problem{reason}             no_topics, no_leader, under_min_isr, fetch_errors, metadata
+//	meshwatch_sli_good_total{slo,sli}                  good events of latency, freshness, availability SLOs
+//	meshwatch_sli_valid_total{slo,sli}                 valid events of the same
+//	meshwatch_product_topics                           topics the product resolves to
+//	meshwatch_product_partitions                       partitions of those topics
+//	meshwatch_fetch_errors_total                       partition fetch errors
+//
+// Agent series (no product labels):
+//
+//	meshwatch_discovery_runs_total{result}             ok, error
+//	meshwatch_topic_conflicts_total                    topics claimed by two products
+//	meshwatch_freshness_probes_total{result}           ok, error, timeout
+//	meshwatch_tick_duration_seconds                    histogram of tick time
+//	meshwatch_ready                                    1 once topics are resolved
+package collector
