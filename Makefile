@@ -14,9 +14,10 @@ all: build
 build: ## build bin/meshwatch
 	$(GO) build -ldflags '$(LDFLAGS)' -o bin/meshwatch ./cmd/meshwatch
 
-test: ## the whole suite with the race detector (what CI runs)
+test: ## the whole suite with the race detector, then the load tests without it (what CI runs)
 	$(GO) vet $(PKGS)
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(GO) test -count=1 -timeout 5m -run '^TestBudget' ./collector/
 
 test-short: ## the suite without the slow load tests
 	$(GO) test -race -short -count=1 $(PKGS)
