@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/kafkatest"
+)
+
+// connect builds a client from the cluster config and lists topics with it.
+func connect(t *testing.T, c meshwatch.Cluster) error {
+	t.Helper()
+	opts, err := kafkaOpts(c)
+	if err != nil {
+		t.Fatalf("kafkaOpts: %v", err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.RequestRetries(1), kgo.RetryTimeout(3*time.Second))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = kadm.NewClient(cl).ListTopics(ctx)
+	return err
+}
+
+func TestKafkaOptsSASL(t *testing.T) {
+	for _, mech := range []string{meshwatch.SASLPlain, meshwatch.SASLScramSHA256, meshwatch.SASLScramSHA512} {
+		t.Run(mech, func(t *testing.T) {
+			kc := kafkatest.New(t, kfake.EnableSASL(), kfake.Superuser(mech, "agent", "right-password"))
+			c := meshwatch.Cluster{Brokers: kc.Addrs(), ClientID: "meshwatch",
+				SASL: &meshwatch.SASL{Mechanism: mech, Username: "agent", Password: "right-password"}}
+			if err := connect(t, c); err != nil {
+				t.Fatalf("with the right password: %v", err)
+			}
+			c.SASL.Password = "wrong-password"
+			err := connect(t, c)
+			if err == nil {
+				t.Fatal("the wrong password was accepted")
+			}
+			if strings.Contains(err.Error(), "password") && strings.Contains(err.Error(), "wrong-password") {
+				t.Errorf("the error shows the password: %v", err)
+			}
+		})
+	}
+}
+
+func TestKafkaOptsOAuthBearer(t *testing.T) {
+	// kfake does not speak OAUTHBEARER: check the mechanism is built and
+	// sends the configured token.
+	opts, err := kafkaOpts(meshwatch.Cluster{Brokers: []string{"127.0.0.1:1"}, ClientID: "meshwatch",
+		SASL: &meshwatch.SASL{Mechanism: meshwatch.SASLOAuthBearer, Token: "tok-123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	mechs := cl.OptValue(kgo.SASL).([]sasl.Mechanism)
+	if len(mechs) != 1 || mechs[0].Name() != "OAUTHBEARER" {
+		t.Fatalf("mechanisms %v, want OAUTHBEARER", mechs)
+	}
+	_, msg, err := mechs[0].Authenticate(context.Background(), "127.0.0.1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(msg), "auth=Bearer tok-123") {
+		t.Errorf("OAUTHBEARER first message %q lacks the token", msg)
+	}
+}
+
+func TestKafkaOptsTLS(t *testing.T) {
+	dir := t.TempDir()
+	caPEM, serverCert := selfSignedCA(t)
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kc := kafkatest.New(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}))
+	c := meshwatch.Cluster{Brokers: kc.Addrs(), ClientID: "meshwatch", TLS: &meshwatch.TLS{Enabled: true, CAFile: caFile}}
+	if err := connect(t, c); err != nil {
+		t.Fatalf("TLS with the CA: %v", err)
+	}
+	// Without the CA the server is not trusted.
+	c.TLS.CAFile = ""
+	if err := connect(t, c); err == nil {
+		t.Fatal("an untrusted server certificate was accepted")
+	}
+	// Unless the operator says so.
+	c.TLS.InsecureSkipVerify = true
+	if err := connect(t, c); err != nil {
+		t.Fatalf("insecure_skip_verify: %v", err)
+	}
+	// A CA file that holds no certificate is a clear error.
+	bad := filepath.Join(dir, "bad.pem")
+	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kafkaOpts(meshwatch.Cluster{TLS: &meshwatch.TLS{CAFile: bad}}); err == nil || !strings.Contains(err.Error(), "cluster.tls.ca_file") {
+		t.Errorf("bad CA file: %v", err)
+	}
+}
+
+// selfSignedCA returns a CA certificate (PEM) and a server certificate for
+// 127.0.0.1 signed by it.
+func selfSignedCA(t *testing.T) ([]byte, tls.Certificate) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "meshwatch test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srv, caCert, &srvKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		tls.Certificate{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}
+}
