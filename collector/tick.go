@@ -292,6 +292,15 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 		if pctx.Err() != nil || fetches.IsClientClosed() {
 			break
 		}
+		fetches.EachError(func(topic string, partition int32, _ error) {
+			// A failing partition is not waited for: availability reports
+			// it; its freshness stays what sampling saw.
+			if pending[topic][partition] != nil {
+				delete(pending[topic], partition)
+				left--
+				c.m.probes.WithLabelValues("error").Inc()
+			}
+		})
 		fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 			t := pending[p.Topic][p.Partition]
 			if t == nil || len(p.Records) == 0 {

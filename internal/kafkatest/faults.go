@@ -3,6 +3,7 @@ package kafkatest
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -65,6 +66,16 @@ func (c *Cluster) Leaderless(topic string, partition int32) (remove func()) {
 	c.metaCtl = true
 	c.mu.Unlock()
 	if install {
+		c.Control(func(r kmsg.Request) (kmsg.Response, error, bool) {
+			c.KeepControl()
+			extra := ""
+			if m, ok := r.(*kmsg.MetadataRequest); ok {
+				if m.Topics == nil { extra = "ALL" } else { for _, t := range m.Topics { if t.Topic != nil { extra += *t.Topic + "," } } }
+				if isShadow(m) { extra += " SHADOW" }
+			}
+			fmt.Fprintf(os.Stderr, "DEBUGREQ %s node=%d key=%s v=%d %s\n", time.Now().Format("15:04:05.000"), c.CurrentNode(), kmsg.NameForKey(r.Key()), r.GetVersion(), extra)
+			return nil, nil, false
+		})
 		c.ControlKey(int16(kmsg.Metadata), c.controlMetadata)
 	}
 
@@ -161,6 +172,13 @@ func (c *Cluster) controlMetadata(kreq kmsg.Request) (kmsg.Response, error, bool
 		}
 	}
 	resp.SetVersion(req.Version)
+	{
+		var rq, rs []string
+		if req.Topics == nil { rq = []string{"<ALL>"} }
+		for _, t := range req.Topics { if t.Topic != nil { rq = append(rq, *t.Topic) } else { rq = append(rq, fmt.Sprintf("id:%x", t.TopicID)) } }
+		for _, t := range resp.Topics { if t.Topic != nil { rs = append(rs, fmt.Sprintf("%s/%d/%d", *t.Topic, len(t.Partitions), t.ErrorCode)) } else { rs = append(rs, "nil") } }
+		fmt.Fprintf(os.Stderr, "DEBUG %s node=%d v=%d req=%v resp=%v\n", time.Now().Format("15:04:05.000"), c.CurrentNode(), req.Version, rq, rs)
+	}
 	return resp, nil, true
 }
 
