@@ -1,0 +1,454 @@
+package meshwatch
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// maxNodes bounds the values decoded from one document. Aliases can make a
+// small document expand into a huge one ("billion laughs"). A real config is
+// far smaller: a thousand products of a hundred values each is 100,000.
+const maxNodes = 1 << 18
+
+// decoder decodes a yaml.Node tree into a Go value by reflection, strictly:
+// it reports every unknown key, every duplicate key and every value of the
+// wrong type as a Problem with its position and path, and goes on. It
+// expands ${VAR} and ${VAR:-default} in scalar values as it meets them.
+type decoder struct {
+	file string
+	env  func(string) (string, bool)
+
+	problems Problems
+	// pos maps the path of every decoded value to the position of its node,
+	// so that Validate's problems can be placed.
+	pos map[string]Position
+	// failed holds the paths whose value could not be decoded; Validate's
+	// problems at or below them would only repeat the decode problem.
+	failed map[string]bool
+	// secrets holds values that must never appear in a message: every value
+	// substituted into a Secret, and every value of a variable whose name
+	// says it is a secret.
+	secrets []string
+
+	expanded  map[*yaml.Node][]string // node → env values substituted into it
+	nodes     int
+	tooLarge  bool
+	visiting  map[*yaml.Node]bool // merge sources being expanded, against cycles
+	sensitive func(name string) bool
+}
+
+func newDecoder(file string, env func(string) (string, bool)) *decoder {
+	return &decoder{
+		file:      file,
+		env:       env,
+		pos:       make(map[string]Position),
+		failed:    make(map[string]bool),
+		expanded:  make(map[*yaml.Node][]string),
+		visiting:  make(map[*yaml.Node]bool),
+		sensitive: sensitiveVar,
+	}
+}
+
+func (d *decoder) at(n *yaml.Node) Position {
+	return Position{File: d.file, Line: n.Line, Col: n.Column}
+}
+
+// fail reports that the value at path could not be decoded.
+func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
+	d.problems = append(d.problems, Problem{Pos: d.at(n), Path: path, Msg: fmt.Sprintf(format, args...)})
+	d.failed[path] = true
+}
+
+// report reports a problem that does not make the value at path unusable,
+// such as an unknown key beside it.
+func (d *decoder) report(n *yaml.Node, path, format string, args ...any) {
+	d.problems = append(d.problems, Problem{Pos: d.at(n), Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+var (
+	secretType        = reflect.TypeFor[Secret]()
+	topicSelectorType = reflect.TypeFor[TopicSelector]()
+	unmarshalerType   = reflect.TypeFor[yaml.Unmarshaler]()
+)
+
+// decode decodes n into v, which must be settable; path names v.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+	for n != nil && n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n == nil || d.tooLarge {
+		return
+	}
+	if d.nodes++; d.nodes > maxNodes {
+		d.tooLarge = true
+		d.fail(n, path, "the document is too large once its aliases are expanded (more than %d values)", maxNodes)
+		return
+	}
+	d.pos[path] = d.at(n)
+
+	t := v.Type()
+	switch {
+	case t == topicSelectorType:
+		if n.Kind == yaml.ScalarNode {
+			s := d.scalar(n, path, false)
+			v.Set(reflect.ValueOf(TopicSelector{Name: s}))
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			d.fail(n, path, `must be a topic name or a mapping like {pattern: "^orders\\..*$"}, got %s`, describe(n))
+			return
+		}
+		d.decodeStruct(n, v, path)
+		return
+	case t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(unmarshalerType):
+		if n.Kind == yaml.ScalarNode {
+			d.scalar(n, path, false)
+		}
+		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
+			d.fail(n, path, "%s", err.Error())
+		}
+		return
+	}
+
+	switch t.Kind() {
+	case reflect.Pointer:
+		if isNull(n) {
+			v.SetZero()
+			return
+		}
+		e := reflect.New(t.Elem())
+		d.decode(n, e.Elem(), path)
+		v.Set(e)
+	case reflect.Struct:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			d.fail(n, path, "must be a mapping with the keys %s; got %s", strings.Join(fieldNames(t), ", "), describe(n))
+			return
+		}
+		d.decodeStruct(n, v, path)
+	case reflect.Slice:
+		if isNull(n) {
+			v.SetZero()
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			d.fail(n, path, "must be a list, got %s", describe(n))
+			return
+		}
+		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			if d.tooLarge {
+				break
+			}
+			d.decode(c, s.Index(i), index(path, i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if isNull(n) {
+			v.SetZero()
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			d.fail(n, path, "must be a mapping, got %s", describe(n))
+			return
+		}
+		m := reflect.MakeMap(t)
+		for _, kv := range d.pairs(n, path) {
+			if d.tooLarge {
+				break
+			}
+			e := reflect.New(t.Elem()).Elem()
+			p := join(path, kv.key.Value)
+			d.decode(kv.value, e, p)
+			m.SetMapIndex(reflect.ValueOf(kv.key.Value).Convert(t.Key()), e)
+		}
+		v.Set(m)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			d.fail(n, path, "must be a string, got %s", describe(n))
+			return
+		}
+		v.SetString(d.scalar(n, path, t == secretType))
+	case reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
+		if n.Kind != yaml.ScalarNode {
+			d.fail(n, path, "must be %s, got %s", kindName(t.Kind()), describe(n))
+			return
+		}
+		d.scalar(n, path, false)
+		if err := n.Decode(v.Addr().Interface()); err != nil {
+			d.fail(n, path, "must be %s, got %s", kindName(t.Kind()), describe(n))
+		}
+	default:
+		// Only reached if the model gains a field of a kind added here.
+		d.fail(n, path, "cannot decode into a Go %s", t)
+	}
+}
+
+func kindName(k reflect.Kind) string {
+	switch k {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float64:
+		return "a number"
+	default:
+		return "a whole number"
+	}
+}
+
+type pair struct{ key, value *yaml.Node }
+
+// pairs returns the key/value pairs of mapping n, with "<<" merge keys
+// expanded: keys set in n win over merged ones, and earlier merged mappings
+// over later ones, as in YAML 1.1. It reports duplicate keys and keys that
+// are not scalars.
+func (d *decoder) pairs(n *yaml.Node, path string) []pair {
+	var own, merged []pair
+	first := make(map[string]*yaml.Node)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		for k.Kind == yaml.AliasNode && k.Alias != nil {
+			k = k.Alias
+		}
+		switch {
+		case k.Kind != yaml.ScalarNode:
+			d.report(k, path, "keys must be strings, got %s", describe(k))
+		case isMergeKey(k):
+			merged = append(merged, d.merge(k, v, path)...)
+		default:
+			if f, dup := first[k.Value]; dup {
+				d.report(k, join(path, k.Value), "duplicate key %s; first set at line %d", quote(k.Value), f.Line)
+				continue
+			}
+			first[k.Value] = k
+			own = append(own, pair{k, v})
+		}
+	}
+	if len(merged) == 0 {
+		return own
+	}
+	out := make([]pair, 0, len(merged)+len(own))
+	for _, kv := range merged {
+		if _, set := first[kv.key.Value]; !set {
+			first[kv.key.Value] = kv.key
+			out = append(out, kv)
+		}
+	}
+	return append(out, own...)
+}
+
+func isMergeKey(k *yaml.Node) bool {
+	return k.Value == "<<" && (k.Tag == "" || k.Tag == "!" || k.ShortTag() == "!!merge")
+}
+
+// merge returns the pairs that a "<<: value" merge key brings in.
+func (d *decoder) merge(k, v *yaml.Node, path string) []pair {
+	for v.Kind == yaml.AliasNode && v.Alias != nil {
+		v = v.Alias
+	}
+	var sources []*yaml.Node
+	switch v.Kind {
+	case yaml.MappingNode:
+		sources = []*yaml.Node{v}
+	case yaml.SequenceNode:
+		for _, s := range v.Content {
+			for s.Kind == yaml.AliasNode && s.Alias != nil {
+				s = s.Alias
+			}
+			if s.Kind != yaml.MappingNode {
+				d.report(k, path, "<< must merge a mapping or a list of mappings, got a list holding %s", describe(s))
+				return nil
+			}
+			sources = append(sources, s)
+		}
+	default:
+		d.report(k, path, "<< must merge a mapping or a list of mappings, got %s", describe(v))
+		return nil
+	}
+	var out []pair
+	for _, s := range sources {
+		if d.visiting[s] {
+			d.report(k, path, "<< merges a mapping into itself")
+			continue
+		}
+		d.visiting[s] = true
+		out = append(out, d.pairs(s, path)...)
+		delete(d.visiting, s)
+	}
+	return out
+}
+
+// decodeStruct decodes mapping n into the struct v, reporting unknown keys.
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+	fields := structFields(v.Type())
+	pairs := d.pairs(n, path)
+	present := make(map[string]bool, len(pairs))
+	for _, kv := range pairs {
+		present[kv.key.Value] = true
+	}
+	for _, kv := range pairs {
+		if d.tooLarge {
+			break
+		}
+		key := kv.key.Value
+		i, ok := fields.index[key]
+		if !ok {
+			d.report(kv.key, join(path, key), "unknown key %s%s; allowed: %s",
+				quote(key), didYouMean(key, fields.names), strings.Join(fields.names, ", "))
+			if c := closest(key, fields.names); c != "" && !present[c] {
+				// The typo explains why the key it stands for is missing;
+				// "topics: at least one topic is required" would repeat it.
+				d.failed[join(path, c)] = true
+			}
+			continue
+		}
+		d.decode(kv.value, v.Field(i), join(path, key))
+	}
+}
+
+type fieldSet struct {
+	index map[string]int // yaml key → field index
+	names []string       // yaml keys in declaration order
+}
+
+var fieldCache sync.Map // reflect.Type → *fieldSet
+
+// structFields returns the YAML keys of struct type t, from its yaml tags.
+func structFields(t reflect.Type) *fieldSet {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.(*fieldSet)
+	}
+	fs := &fieldSet{index: make(map[string]int)}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		fs.index[name] = i
+		fs.names = append(fs.names, name)
+	}
+	fieldCache.Store(t, fs)
+	return fs
+}
+
+func fieldNames(t reflect.Type) []string {
+	return slices.Clone(structFields(t).names)
+}
+
+// scalar expands the environment references in scalar n, once, and returns
+// its value ("" for null). With secret, the substituted values are added to
+// the values that are never shown.
+func (d *decoder) scalar(n *yaml.Node, path string, secret bool) string {
+	used, done := d.expanded[n]
+	if !done {
+		used = d.expand(n, path)
+		d.expanded[n] = used
+	}
+	if secret {
+		d.secrets = append(d.secrets, used...)
+	}
+	if isNull(n) {
+		return ""
+	}
+	return n.Value
+}
+
+// expand replaces ${VAR} and ${VAR:-default} in n.Value and returns the
+// values substituted. "$${" stands for a literal "${". A value that had a
+// reference is re-read as a plain scalar, so that "${TIER}" can be a number.
+func (d *decoder) expand(n *yaml.Node, path string) []string {
+	s := n.Value
+	if !strings.Contains(s, "${") {
+		return nil
+	}
+	var b strings.Builder
+	var used []string
+	changed := false
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			break
+		}
+		if i > 0 && s[i-1] == '$' {
+			b.WriteString(s[:i-1])
+			b.WriteString("${")
+			s = s[i+2:]
+			changed = true
+			continue
+		}
+		b.WriteString(s[:i])
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			d.fail(n, path, `has "${" without a closing "}"; write "$${" for a literal "${"`)
+			b.WriteString(s[i:])
+			break
+		}
+		ref := s[i+2 : i+end]
+		s = s[i+end+1:]
+		changed = true
+		name, def, hasDef := strings.Cut(ref, ":-")
+		if !validVarName(name) {
+			d.fail(n, path, "${%s} is not a valid reference: want ${NAME} or ${NAME:-default}, NAME made of letters, digits and _", ref)
+			continue
+		}
+		val, ok := d.env(name)
+		if ok && d.sensitive(name) {
+			d.secrets = append(d.secrets, val)
+		}
+		switch {
+		case hasDef && (!ok || val == ""):
+			val = def
+		case !ok:
+			d.fail(n, path, "environment variable %s is not set", name)
+			continue
+		default:
+			used = append(used, val)
+		}
+		b.WriteString(val)
+	}
+	if changed {
+		n.Value = b.String()
+		n.Tag = ""
+		n.Style &^= yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle | yaml.LiteralStyle | yaml.FoldedStyle
+	}
+	return used
+}
+
+func validVarName(s string) bool {
+	if s == "" || (s[0] >= '0' && s[0] <= '9') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// sensitiveVar reports whether an environment variable's name says that its
+// value is a secret, wherever it is used.
+func sensitiveVar(name string) bool {
+	u := strings.ToUpper(name)
+	for _, w := range []string{"PASSWORD", "PASSWD", "SECRET", "TOKEN", "CREDENTIAL", "PRIVATE", "API_KEY", "APIKEY"} {
+		if strings.Contains(u, w) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,56 @@
+package meshwatch
+
+import "time"
+
+// Defaults that SetDefaults fills in.
+const (
+	defaultNaming           = NamingWarn
+	defaultClusterName      = "kafka"
+	defaultClientID         = "meshwatch"
+	defaultListen           = ":9477"
+	defaultTick             = Duration(10 * time.Second)
+	defaultDiscovery        = Duration(time.Minute)
+	defaultRecordsPerSecond = 1000
+	defaultBytesPerSecond   = 1 << 20
+	defaultTier             = 2
+	defaultFormat           = FormatRaw
+	defaultEventTimeRecord  = "timestamp"
+	defaultEventTimeFormat  = TimeFormatAuto
+	defaultWindow           = "28d"
+)
+
+// SetDefaults fills every setting left at its zero value with its default.
+// It never overwrites a value that is set, so it is idempotent. Sampling
+// fields left at zero take the collector's budget, so collector.budget gets
+// its own defaults first. Not safe for concurrent use with readers of c.
+func (c *Config) SetDefaults() {
+	setDefault(&c.Naming, defaultNaming)
+	setDefault(&c.Cluster.Name, defaultClusterName)
+	setDefault(&c.Cluster.ClientID, defaultClientID)
+	setDefault(&c.HTTP.Listen, defaultListen)
+	setDefault(&c.Collector.Tick, defaultTick)
+	setDefault(&c.Collector.Discovery, defaultDiscovery)
+	setDefault(&c.Collector.Budget.MaxRecordsPerSecond, defaultRecordsPerSecond)
+	setDefault(&c.Collector.Budget.MaxBytesPerSecond, defaultBytesPerSecond)
+	for i := range c.Products {
+		p := &c.Products[i]
+		setDefault(&p.Tier, defaultTier)
+		setDefault(&p.Format, defaultFormat)
+		if p.EventTime.Record == "" && p.EventTime.Header == "" && p.EventTime.Field == "" {
+			p.EventTime.Record = defaultEventTimeRecord
+		}
+		setDefault(&p.EventTime.Format, defaultEventTimeFormat)
+		setDefault(&p.Sampling.MaxRecordsPerSecond, c.Collector.Budget.MaxRecordsPerSecond)
+		setDefault(&p.Sampling.MaxBytesPerSecond, c.Collector.Budget.MaxBytesPerSecond)
+		for j := range p.SLOs {
+			setDefault(&p.SLOs[j].Window, defaultWindow)
+		}
+	}
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}

@@ -1,0 +1,564 @@
+package meshwatch
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Naming modes: how product names are linted against <domain>.<entity>.<event>.
+const (
+	NamingWarn   = "warn"
+	NamingStrict = "strict"
+	NamingOff    = "off"
+)
+
+var (
+	saslMechanisms = []string{SASLPlain, SASLScramSHA256, SASLScramSHA512, SASLOAuthBearer}
+	formats        = []string{FormatJSON, FormatAvro, FormatProtobuf, FormatRaw}
+	timeFormats    = []string{TimeFormatAuto, TimeFormatRFC3339, TimeFormatUnixS, TimeFormatUnixMs, TimeFormatUnixUs, TimeFormatUnixNs}
+	slis           = []string{SLILatency, SLIFreshness, SLIAvailability, SLICompleteness, SLIValidity, SLILag, SLIVolume}
+	namingModes    = []string{NamingWarn, NamingStrict, NamingOff}
+
+	nameSegment    = regexp.MustCompile(`^[a-z0-9_-]+$`)
+	topicName      = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
+	slackChannel   = regexp.MustCompile(`^#[^\s#]+$`)
+	slackChannelID = regexp.MustCompile(`^[CG][A-Z0-9]{6,}$`)
+	windowDays     = regexp.MustCompile(`^[1-9][0-9]{0,2}d$`)
+)
+
+const (
+	maxWindowDays = 400
+	windowMonth   = "month"
+)
+
+// Validate checks c and returns every problem at once, errors and warnings,
+// each with the Path and Msg set but no position (Load adds those). It
+// expects SetDefaults to have run. It does no I/O; the secrets of *_file keys
+// count as given when the file name is set.
+//
+// Validate compiles every topic pattern into its TopicSelector, so that
+// Matches works afterwards; it is not safe for concurrent use with other
+// users of c.
+func (c *Config) Validate() Problems {
+	v := &validator{}
+	v.oneOf("naming", c.Naming, namingModes)
+	v.cluster(&c.Cluster)
+	if err := checkHostPort(c.HTTP.Listen, false); err != nil {
+		v.errf("http.listen", "must be host:port like :9477 or 127.0.0.1:9477, got %s", quote(c.HTTP.Listen))
+	}
+	v.collector(&c.Collector)
+	v.products(c)
+	v.owners(c.Owners)
+	return v.ps
+}
+
+type validator struct {
+	ps Problems
+}
+
+func (v *validator) errf(path, format string, args ...any) {
+	v.ps = append(v.ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) warnf(path, format string, args ...any) {
+	v.ps = append(v.ps, Problem{Path: path, Msg: fmt.Sprintf(format, args...), Warning: true})
+}
+
+// oneOf checks that got is one of allowed.
+func (v *validator) oneOf(path, got string, allowed []string) bool {
+	if slices.Contains(allowed, got) {
+		return true
+	}
+	list := strings.Join(allowed, ", ")
+	if got == "" {
+		v.errf(path, "is required; one of %s", list)
+		return false
+	}
+	v.errf(path, "must be one of %s; got %s%s", list, quote(got), didYouMean(got, allowed))
+	return false
+}
+
+func (v *validator) cluster(c *Cluster) {
+	if len(c.Brokers) == 0 {
+		v.errf("cluster.brokers", "at least one broker is required, e.g. [kafka-1:9092]")
+	}
+	for i, b := range c.Brokers {
+		if err := checkHostPort(b, true); err != nil {
+			v.errf(index("cluster.brokers", i), "must be host:port like kafka-1:9092, got %s", quote(b))
+		}
+	}
+	if t := c.TLS; t != nil {
+		if t.CertFile != "" && t.KeyFile == "" {
+			v.errf("cluster.tls.key_file", "is required when cert_file is set")
+		}
+		if t.KeyFile != "" && t.CertFile == "" {
+			v.errf("cluster.tls.cert_file", "is required when key_file is set")
+		}
+		if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
+			v.warnf("cluster.tls.enabled", "is false, so the other tls settings are not used; set enabled: true to use TLS")
+		}
+	}
+	if s := c.SASL; s != nil {
+		v.sasl(s)
+	}
+}
+
+func (v *validator) sasl(s *SASL) {
+	const p = "cluster.sasl"
+	if !v.oneOf(join(p, "mechanism"), s.Mechanism, saslMechanisms) {
+		return
+	}
+	if s.Mechanism == SASLOAuthBearer {
+		if s.Token == "" && s.TokenFile == "" {
+			v.errf(join(p, "token"), "is required for OAUTHBEARER; set token (e.g. ${KAFKA_TOKEN}) or token_file")
+		}
+		if s.Username != "" {
+			v.errf(join(p, "username"), "is not used by OAUTHBEARER; remove it")
+		}
+		if s.Password != "" || s.PasswordFile != "" {
+			v.errf(join(p, passwordKey(s)), "is not used by OAUTHBEARER; remove it or use mechanism PLAIN or SCRAM")
+		}
+	} else {
+		if s.Username == "" {
+			v.errf(join(p, "username"), "is required for %s", s.Mechanism)
+		}
+		if s.Password == "" && s.PasswordFile == "" {
+			v.errf(join(p, "password"), "is required for %s; set password (e.g. ${KAFKA_PASSWORD}) or password_file", s.Mechanism)
+		}
+		if s.Token != "" || s.TokenFile != "" {
+			v.errf(join(p, tokenKey(s)), "is only used by OAUTHBEARER, not %s; remove it", s.Mechanism)
+		}
+	}
+	// A config written out by Config.YAML holds the placeholder instead of
+	// the secret; loading it back must not try to log in with "<secret>".
+	if s.Password == secretPlaceholder {
+		v.errf(join(p, "password"), `is the placeholder "<secret>" of a written-out config; set the real password, e.g. ${KAFKA_PASSWORD}`)
+	}
+	if s.Token == secretPlaceholder {
+		v.errf(join(p, "token"), `is the placeholder "<secret>" of a written-out config; set the real token, e.g. ${KAFKA_TOKEN}`)
+	}
+}
+
+func passwordKey(s *SASL) string {
+	if s.Password == "" {
+		return "password_file"
+	}
+	return "password"
+}
+
+func tokenKey(s *SASL) string {
+	if s.Token == "" {
+		return "token_file"
+	}
+	return "token"
+}
+
+func (v *validator) collector(c *Collector) {
+	if c.Tick < Duration(time.Second) {
+		v.errf("collector.tick", "must be at least 1s, got %s", c.Tick)
+	}
+	if c.Discovery < c.Tick {
+		v.errf("collector.discovery", "must be at least collector.tick (%s), got %s", c.Tick, c.Discovery)
+	}
+	v.rate("collector.budget.max_records_per_second", c.Budget.MaxRecordsPerSecond, false)
+	v.rate("collector.budget.max_bytes_per_second", c.Budget.MaxBytesPerSecond, false)
+}
+
+// rate checks a budget: > 0, or >= 0 when zero means "take the default".
+func (v *validator) rate(path string, r float64, zeroOK bool) {
+	switch {
+	case math.IsNaN(r) || math.IsInf(r, 0):
+		v.errf(path, "must be a finite number, got %v", r)
+	case zeroOK && r < 0:
+		v.errf(path, "must be >= 0 (0 takes collector.budget), got %s", formatFloat(r))
+	case !zeroOK && r <= 0:
+		v.errf(path, "must be > 0, got %s", formatFloat(r))
+	}
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+func (v *validator) products(c *Config) {
+	if len(c.Products) == 0 {
+		v.errf("products", "at least one product is required")
+		return
+	}
+	names := make(map[string]int, len(c.Products))
+	for i := range c.Products {
+		p := &c.Products[i]
+		path := index("products", i)
+		v.productName(c, p, path)
+		if p.Name != "" {
+			if first, dup := names[p.Name]; dup {
+				v.errf(join(path, "name"), "duplicate product name %s; products[%d] has it already", quote(p.Name), first)
+			} else {
+				names[p.Name] = i
+			}
+		}
+		if p.Domain == "" {
+			v.errf(join(path, "domain"), "is required, e.g. checkout")
+		}
+		v.owner(join(path, "owner"), p.Owner, c.Owners)
+		if p.Tier < 1 || p.Tier > 3 {
+			v.errf(join(path, "tier"), "must be 1, 2 or 3 (1 pages, 2 business hours, 3 best effort), got %d", p.Tier)
+		}
+		v.topics(join(path, "topics"), p.Topics)
+		v.oneOf(join(path, "format"), p.Format, formats)
+		v.eventTime(join(path, "event_time"), p)
+		v.rate(join(join(path, "sampling"), "max_records_per_second"), p.Sampling.MaxRecordsPerSecond, true)
+		v.rate(join(join(path, "sampling"), "max_bytes_per_second"), p.Sampling.MaxBytesPerSecond, true)
+		v.slos(join(path, "slos"), p.SLOs)
+	}
+}
+
+func (v *validator) productName(c *Config, p *Product, path string) {
+	path = join(path, "name")
+	if p.Name == "" {
+		v.errf(path, "is required, e.g. checkout.orders.placed")
+		return
+	}
+	if c.Naming != NamingWarn && c.Naming != NamingStrict {
+		return
+	}
+	why := lintName(p.Name, p.Domain)
+	if why == "" {
+		return
+	}
+	if c.Naming == NamingStrict {
+		v.errf(path, "%s does not follow <domain>.<entity>.<event>: %s (naming: strict)", quote(p.Name), why)
+	} else {
+		v.warnf(path, "%s does not follow <domain>.<entity>.<event>: %s", quote(p.Name), why)
+	}
+}
+
+// lintName says why name does not follow <domain>.<entity>.<event>, or ""
+// when it does.
+func lintName(name, domain string) string {
+	segs := strings.Split(name, ".")
+	if len(segs) != 3 {
+		return fmt.Sprintf("want 3 dot-separated segments, got %d", len(segs))
+	}
+	for _, s := range segs {
+		if !nameSegment.MatchString(s) {
+			return fmt.Sprintf("segment %s must be lowercase letters, digits, _ or -", quote(s))
+		}
+	}
+	if domain != "" && segs[0] != domain {
+		return fmt.Sprintf("the first segment must be the domain %s, got %s", quote(domain), quote(segs[0]))
+	}
+	return ""
+}
+
+func (v *validator) owner(path, owner string, owners map[string]Owner) {
+	keys := sortedKeys(owners)
+	switch {
+	case owner == "" && len(keys) == 0:
+		v.errf(path, "is required: a team declared under owners")
+	case owner == "":
+		v.errf(path, "is required; one of owners: %s", strings.Join(keys, ", "))
+	case len(keys) == 0:
+		v.errf(path, "must be a team declared under owners, got %s, but owners is empty", quote(owner))
+	default:
+		if _, ok := owners[owner]; !ok {
+			v.errf(path, "must be one of owners: %s; got %s%s", strings.Join(keys, ", "), quote(owner), didYouMean(owner, keys))
+		}
+	}
+}
+
+func (v *validator) topics(path string, topics []TopicSelector) {
+	if len(topics) == 0 {
+		v.errf(path, `at least one topic is required: a name, or {pattern: "^regex$"}`)
+	}
+	for j := range topics {
+		s := &topics[j]
+		sp := index(path, j)
+		s.re = nil
+		switch {
+		case s.Name != "" && s.Pattern != "":
+			v.errf(sp, "must set exactly one of name or pattern, got both")
+		case s.Name == "" && s.Pattern == "":
+			v.errf(sp, "must set exactly one of name or pattern, got neither")
+		case s.Pattern != "":
+			re, err := regexp.Compile(s.Pattern)
+			if err != nil {
+				v.errf(join(sp, "pattern"), "must be a regular expression (RE2 syntax), got %s: %s", quote(s.Pattern), regexpError(err, s.Pattern))
+				continue
+			}
+			s.re = re
+		case !topicName.MatchString(s.Name) || s.Name == "." || s.Name == "..":
+			v.errf(sp, `must be a Kafka topic name (letters, digits, ".", "_" and "-", at most 249), got %s`, quote(s.Name))
+		}
+	}
+}
+
+// regexpError says what is wrong with a pattern without Go's "error parsing
+// regexp:" preamble.
+func regexpError(err error, pattern string) string {
+	for _, look := range []string{"(?=", "(?!", "(?<=", "(?<!"} {
+		if strings.Contains(pattern, look) {
+			return fmt.Sprintf("RE2 has no lookahead or lookbehind such as %s", quote(look))
+		}
+	}
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	if se.Expr == "" || se.Expr == pattern {
+		return string(se.Code)
+	}
+	return fmt.Sprintf("%s at %s", se.Code, quote(se.Expr))
+}
+
+func (v *validator) eventTime(path string, p *Product) {
+	e := p.EventTime
+	var set []string
+	if e.Record != "" {
+		set = append(set, "record")
+	}
+	if e.Header != "" {
+		set = append(set, "header")
+	}
+	if e.Field != "" {
+		set = append(set, "field")
+	}
+	if len(set) > 1 {
+		v.errf(path, "must set at most one of record, header or field, got %s", strings.Join(set, " and "))
+	}
+	if e.Record != "" && e.Record != defaultEventTimeRecord {
+		v.errf(join(path, "record"), `must be "timestamp" (the record timestamp), got %s`, quote(e.Record))
+	}
+	if e.Field != "" {
+		if p.Format != FormatJSON {
+			v.errf(join(path, "field"), "needs format json to read a payload field, but format is %s", p.Format)
+		}
+		if slices.Contains(strings.Split(e.Field, "."), "") {
+			v.errf(join(path, "field"), "must be keys separated by single dots like meta.placed_at, got %s", quote(e.Field))
+		}
+	}
+	v.oneOf(join(path, "format"), e.Format, timeFormats)
+}
+
+func (v *validator) slos(path string, slos []SLO) {
+	names := make(map[string]int, len(slos))
+	for k := range slos {
+		s := &slos[k]
+		sp := index(path, k)
+		if s.Name == "" {
+			v.errf(join(sp, "name"), "is required, e.g. latency")
+		} else if first, dup := names[s.Name]; dup {
+			v.errf(join(sp, "name"), "duplicate SLO name %s; slos[%d] has it already", quote(s.Name), first)
+		} else {
+			names[s.Name] = k
+		}
+		known := v.oneOf(join(sp, "sli"), s.SLI, slis)
+		takesThreshold := s.SLI == SLILatency || s.SLI == SLIFreshness || s.SLI == SLILag
+		switch {
+		case takesThreshold && s.Threshold == 0:
+			v.errf(join(sp, "threshold"), "is required for sli %s, e.g. threshold: %s", s.SLI, exampleThreshold(s.SLI))
+		case takesThreshold && s.Threshold < 0:
+			v.errf(join(sp, "threshold"), "must be > 0, got %s", s.Threshold)
+		case known && !takesThreshold && s.Threshold != 0:
+			v.errf(join(sp, "threshold"), "is not allowed for sli %s (only latency, freshness and lag take a threshold), got %s", s.SLI, s.Threshold)
+		}
+		switch {
+		case s.Objective == 0:
+			v.errf(join(sp, "objective"), "is required, e.g. 99.9%%")
+		case !(s.Objective > 0 && s.Objective < 1):
+			v.errf(join(sp, "objective"), "must be above 0%% and below 100%%, got %s", s.Objective)
+		}
+		if s.Window == "" {
+			v.errf(join(sp, "window"), "is required: Nd (e.g. 28d) or month")
+		} else if !validWindow(s.Window) {
+			v.errf(join(sp, "window"), "must be Nd with N from 1 to %d (e.g. 28d) or month, got %s", maxWindowDays, quote(s.Window))
+		}
+		switch {
+		case s.SLI == SLILag && s.ConsumerGroup == "":
+			v.errf(join(sp, "consumer_group"), "is required for sli lag: the consumer group whose lag is measured")
+		case known && s.SLI != SLILag && s.ConsumerGroup != "":
+			v.errf(join(sp, "consumer_group"), "is only used by sli lag, not %s; remove it", s.SLI)
+		}
+		if s.MinEvents < 0 {
+			v.errf(join(sp, "min_events"), "must be >= 0, got %d", s.MinEvents)
+		}
+	}
+}
+
+func exampleThreshold(sli string) string {
+	switch sli {
+	case SLIFreshness:
+		return "60s"
+	case SLILag:
+		return "30s"
+	default:
+		return "1s"
+	}
+}
+
+func validWindow(w string) bool {
+	if w == windowMonth {
+		return true
+	}
+	if !windowDays.MatchString(w) {
+		return false
+	}
+	n, _ := strconv.Atoi(strings.TrimSuffix(w, "d"))
+	return n <= maxWindowDays
+}
+
+func (v *validator) owners(owners map[string]Owner) {
+	for _, key := range sortedKeys(owners) {
+		ch := owners[key].SlackChannel
+		if ch == "" || slackChannel.MatchString(ch) || slackChannelID.MatchString(ch) {
+			continue
+		}
+		hint := ""
+		if slackChannel.MatchString("#" + ch) {
+			hint = fmt.Sprintf(" (did you mean %s?)", quote("#"+ch))
+		}
+		v.errf(join(join("owners", key), "slack_channel"), `must be a channel name like "#orders-data" or a channel ID like C0123456789, got %s%s`, quote(ch), hint)
+	}
+}
+
+// checkHostPort checks that s is host:port with a numeric port. With
+// needHost the host must not be empty and the port not 0.
+func checkHostPort(s string, needHost bool) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return err
+	}
+	if needHost && host == "" {
+		return errors.New("missing host")
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || (needHost && n == 0) {
+		return errors.New("bad port")
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// didYouMean suggests the candidate closest to s, when one is close enough
+// to be a typo of it.
+func didYouMean(s string, candidates []string) string {
+	c := closest(s, candidates)
+	if c == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %s?)", quote(c))
+}
+
+// closest returns the candidate that s is a likely typo of, or "".
+func closest(s string, candidates []string) string {
+	limit := 2 // edits allowed: one for short words, where two make anything alike
+	if len(s) <= 4 {
+		limit = 1
+	}
+	best, bestDist, tie := "", limit+1, false
+	for _, c := range candidates {
+		switch d := editDistance(strings.ToLower(s), strings.ToLower(c)); {
+		case d < bestDist:
+			best, bestDist, tie = c, d, false
+		case d == bestDist:
+			tie = true
+		}
+	}
+	if best == "" || tie || bestDist >= len(best) {
+		// Two equally close candidates: a guess would mislead.
+		return ""
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b, in bytes. It gives up
+// (returning a large number) for long strings, which are never typos of a
+// key.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return math.MaxInt
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// join appends a mapping key to a path: "cluster" and "sasl" give
+// "cluster.sasl". Keys that are not plain words are quoted:
+// owners["team a"].
+func join(path, key string) string {
+	if !plainKey(key) {
+		return path + "[" + strconv.Quote(key) + "]"
+	}
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// index appends a list index to a path: products[2].
+func index(path string, i int) string {
+	return path + "[" + strconv.Itoa(i) + "]"
+}
+
+func plainKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// parentPath strips the last key or index from a path: "products[0].name"
+// gives "products[0]", "products[0]" gives "products", "owners" gives "".
+func parentPath(p string) string {
+	if strings.HasSuffix(p, `"]`) {
+		// A quoted key: strconv.Quote escapes every '"' inside it, so the
+		// last `["` starts it.
+		if i := strings.LastIndex(p, `["`); i >= 0 {
+			return p[:i]
+		}
+	}
+	if strings.HasSuffix(p, "]") {
+		if i := strings.LastIndexByte(p, '['); i >= 0 {
+			return p[:i]
+		}
+	}
+	if i := strings.LastIndexByte(p, '.'); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
