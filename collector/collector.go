@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshwatch/meshwatch"
@@ -454,11 +455,11 @@ func (c *Collector) discoveryLoop(ctx context.Context) {
 func (c *Collector) discover(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	tds, err := c.adm.ListTopics(ctx)
+	tds, err := c.metadata(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("list topics: %w", err)
 	}
-	all := tds.Names() // sorted
+	all := slices.Sorted(maps.Keys(tds))
 	old := c.routes.Load()
 	next := &routes{topics: make(map[string]*topicRoute)}
 	for _, ps := range c.products {
@@ -471,7 +472,7 @@ func (c *Collector) discover(ctx context.Context) error {
 		}
 		for _, t := range all {
 			td := tds[t]
-			if !selects(ps.p, t) || errors.Is(td.Err, kerr.UnknownTopicOrPartition) {
+			if !selects(ps.p, t) || errors.Is(td.err, kerr.UnknownTopicOrPartition) {
 				continue
 			}
 			if owner, ok := next.topics[t]; ok {
@@ -481,12 +482,12 @@ func (c *Collector) discover(ctx context.Context) error {
 				}
 				continue
 			}
-			tr := &topicRoute{ps: ps, minISR: 1, parts: make(map[int32]*partState, len(td.Partitions))}
+			tr := &topicRoute{ps: ps, minISR: 1, parts: make(map[int32]*partState, len(td.parts))}
 			var prev *topicRoute
 			if old != nil {
 				prev = old.topics[t]
 			}
-			partitions := slices.Collect(maps.Keys(td.Partitions))
+			partitions := slices.Collect(maps.Keys(td.parts))
 			if len(partitions) == 0 && prev != nil {
 				// A transient topic error (no leader, say) hides the
 				// partitions; keep the ones we knew.
@@ -672,4 +673,49 @@ func (o *onceEvery) allow(key string) bool {
 	}
 	o.last[key] = now
 	return true
+}
+
+// topicMeta is one topic of a metadata answer.
+type topicMeta struct {
+	err   error
+	parts map[int32]partMeta
+}
+
+type partMeta struct {
+	leader int32
+	isr    int
+	err    error
+}
+
+// metadata asks a broker for the metadata of topics, or of every non-internal
+// topic when topics is nil. It bypasses the client's metadata cache on
+// purpose: after a NOT_LEADER answer kgo can serve a cached all-topics answer
+// that lacks the topic, and discovery must not drop a live topic, nor
+// availability miss a leader change, on such an answer.
+func (c *Collector) metadata(ctx context.Context, topics []string) (map[string]topicMeta, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	if topics != nil {
+		req.Topics = make([]kmsg.MetadataRequestTopic, 0, len(topics))
+		for _, t := range topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
+		}
+	}
+	resp, err := req.RequestWith(ctx, c.cl)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]topicMeta, len(resp.Topics))
+	for _, t := range resp.Topics {
+		if t.Topic == nil || (topics == nil && t.IsInternal) {
+			continue
+		}
+		tm := topicMeta{err: kerr.ErrorForCode(t.ErrorCode), parts: make(map[int32]partMeta, len(t.Partitions))}
+		for _, p := range t.Partitions {
+			tm.parts[p.Partition] = partMeta{leader: p.Leader, isr: len(p.ISR), err: kerr.ErrorForCode(p.ErrorCode)}
+		}
+		out[*t.Topic] = tm
+	}
+	return out, nil
 }

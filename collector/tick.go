@@ -53,11 +53,11 @@ func (c *Collector) tick(ctx context.Context, interval time.Duration) {
 	defer cancel()
 	r := c.routes.Load()
 
-	var meta kadm.Metadata
+	var meta map[string]topicMeta
 	var metaErr, endErr error
 	var ends kadm.ListedOffsets
 	if len(r.names) > 0 {
-		meta, metaErr = c.adm.Metadata(ctx, r.names...)
+		meta, metaErr = c.metadata(ctx, r.names)
 		ends, endErr = c.adm.ListEndOffsets(ctx, r.names...)
 	}
 	now := c.now()
@@ -100,16 +100,16 @@ func (c *Collector) tick(ctx context.Context, interval time.Duration) {
 			if metaErr != nil {
 				continue
 			}
-			td, ok := meta.Topics[t]
-			if !ok || td.Err != nil {
+			td, ok := meta[t]
+			if !ok || td.err != nil {
 				res.problems = appendOnce(res.problems, ProblemNoLeader)
 				continue
 			}
-			for _, pd := range td.Partitions {
-				if pd.Err != nil || pd.Leader < 0 {
+			for _, pd := range td.parts {
+				if pd.err != nil || pd.leader < 0 {
 					res.problems = appendOnce(res.problems, ProblemNoLeader)
 				}
-				if len(pd.ISR) < tr.minISR {
+				if pd.isr < tr.minISR {
 					res.problems = appendOnce(res.problems, ProblemUnderMinISR)
 				}
 			}

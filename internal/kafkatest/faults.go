@@ -3,7 +3,6 @@ package kafkatest
 import (
 	"context"
 	"fmt"
-	"os"
 	"slices"
 	"sync"
 	"time"
@@ -40,9 +39,17 @@ func (c *Cluster) FailFetches(topic string) (remove func()) {
 //   - every Metadata response that carries the partition reports it with
 //     leader -1 and LEADER_NOT_AVAILABLE; its replicas, ISR and every other
 //     field are the cluster's real answer;
-//   - Fetch, ListOffsets and Produce for the partition answer
-//     NOT_LEADER_OR_FOLLOWER, as its last leader would, so clients that
-//     already knew the leader refresh their metadata and find none.
+//   - Fetch and Produce for the partition answer NOT_LEADER_OR_FOLLOWER, as
+//     its last leader would, so clients that already knew the leader
+//     refresh their metadata and find none;
+//   - ListOffsets for the partition answers LEADER_NOT_AVAILABLE, which is
+//     also what a franz-go client that knows there is no leader reports
+//     without asking. Not NOT_LEADER_OR_FOLLOWER: on that answer franz-go
+//     (v1.22) evicts the topic from the client's metadata cache but keeps
+//     the cached all-topics answer fresh, and refetches only after its
+//     retry backoff (about 250 ms); in between, every all-topics
+//     RequestCachedMetadata of the client (kadm.ListTopics, kadm.Metadata
+//     with no topics) answers without the topic, as if it had been deleted.
 //
 // Metadata responses are rewritten by a kfake control that reissues the
 // request, marked with a private tagged field, through a client of its own
@@ -53,7 +60,8 @@ func (c *Cluster) FailFetches(topic string) (remove func()) {
 //
 // Clients cache metadata: a client created by Client sees the change within
 // about 50 ms (its MetadataMinAge), a franz-go client with default options
-// only after up to 5 s.
+// as soon as a Fetch or Produce of the partition fails, or else after up to
+// 5 s.
 //
 // Leaderless may be called for several partitions, and for the same one
 // more than once: a partition stays leaderless until every remove of it has
@@ -66,24 +74,20 @@ func (c *Cluster) Leaderless(topic string, partition int32) (remove func()) {
 	c.metaCtl = true
 	c.mu.Unlock()
 	if install {
-		c.Control(func(r kmsg.Request) (kmsg.Response, error, bool) {
-			c.KeepControl()
-			extra := ""
-			if m, ok := r.(*kmsg.MetadataRequest); ok {
-				if m.Topics == nil { extra = "ALL" } else { for _, t := range m.Topics { if t.Topic != nil { extra += *t.Topic + "," } } }
-				if isShadow(m) { extra += " SHADOW" }
-			}
-			fmt.Fprintf(os.Stderr, "DEBUGREQ %s node=%d key=%s v=%d %s\n", time.Now().Format("15:04:05.000"), c.CurrentNode(), kmsg.NameForKey(r.Key()), r.GetVersion(), extra)
-			return nil, nil, false
-		})
 		c.ControlKey(int16(kmsg.Metadata), c.controlMetadata)
 	}
 
 	h := c.Fault(kfake.Fault{
-		Keys:       []kmsg.Key{kmsg.Fetch, kmsg.ListOffsets, kmsg.Produce},
+		Keys:       []kmsg.Key{kmsg.Fetch, kmsg.Produce},
 		Topic:      topic,
 		Partitions: []int32{partition},
 		Err:        kerr.NotLeaderForPartition,
+		Count:      -1,
+	}, kfake.Fault{
+		Keys:       []kmsg.Key{kmsg.ListOffsets},
+		Topic:      topic,
+		Partitions: []int32{partition},
+		Err:        kerr.LeaderNotAvailable,
 		Count:      -1,
 	})
 	return sync.OnceFunc(func() {
@@ -172,13 +176,6 @@ func (c *Cluster) controlMetadata(kreq kmsg.Request) (kmsg.Response, error, bool
 		}
 	}
 	resp.SetVersion(req.Version)
-	{
-		var rq, rs []string
-		if req.Topics == nil { rq = []string{"<ALL>"} }
-		for _, t := range req.Topics { if t.Topic != nil { rq = append(rq, *t.Topic) } else { rq = append(rq, fmt.Sprintf("id:%x", t.TopicID)) } }
-		for _, t := range resp.Topics { if t.Topic != nil { rs = append(rs, fmt.Sprintf("%s/%d/%d", *t.Topic, len(t.Partitions), t.ErrorCode)) } else { rs = append(rs, "nil") } }
-		fmt.Fprintf(os.Stderr, "DEBUG %s node=%d v=%d req=%v resp=%v\n", time.Now().Format("15:04:05.000"), c.CurrentNode(), req.Version, rq, rs)
-	}
 	return resp, nil, true
 }
 

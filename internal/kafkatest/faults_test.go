@@ -164,8 +164,9 @@ func TestLeaderless(t *testing.T) {
 		}
 	}
 
-	// The last leader refuses the partition. (Through the sharding
-	// client the request does not even leave: no leader to send it to.)
+	// The last leader refuses the partition: LEADER_NOT_AVAILABLE to
+	// ListOffsets, as the sharding client reports it without sending it
+	// (no leader to send it to), and NOT_LEADER_OR_FOLLOWER to Produce.
 	listEnd := kmsg.NewPtrListOffsetsRequest()
 	lt := kmsg.NewListOffsetsRequestTopic()
 	lt.Topic = topic
@@ -183,8 +184,25 @@ func TestLeaderless(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp := kresp.(*kmsg.ListOffsetsResponse)
-	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
-		t.Errorf("ListOffsets of the leaderless partition: error %v, want NOT_LEADER_OR_FOLLOWER", kerr.ErrorForCode(code))
+	if code := resp.Topics[0].Partitions[0].ErrorCode; code != kerr.LeaderNotAvailable.Code {
+		t.Errorf("ListOffsets of the leaderless partition: error %v, want LEADER_NOT_AVAILABLE", kerr.ErrorForCode(code))
+	}
+	produce := kmsg.NewPtrProduceRequest()
+	produce.Acks = -1
+	produce.TimeoutMillis = 5000
+	pt := kmsg.NewProduceRequestTopic()
+	pt.Topic = topic
+	pt.TopicID = m.Topics[topic].ID // Produce v13+ names topics by ID
+	pp := kmsg.NewProduceRequestTopicPartition()
+	pp.Partition = 1
+	pt.Partitions = append(pt.Partitions, pp)
+	produce.Topics = append(produce.Topics, pt)
+	kresp, err = raw.Broker(int(c.LeaderFor(topic, 1))).Request(ctx, produce)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code := kresp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; code != kerr.NotLeaderForPartition.Code {
+		t.Errorf("Produce to the leaderless partition: error %v, want NOT_LEADER_OR_FOLLOWER", kerr.ErrorForCode(code))
 	}
 
 	// A second fault on the same partition keeps it leaderless until both
