@@ -30,13 +30,9 @@ bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 	configOut := fs.String("config-out", "", "write the config the demo uses to this file, so other commands can point at the demo's cluster")
 	var lf logFlags
 	lf.register(fs)
-	if code, ok := parse(fs, args); !ok {
+	log, code, ok := lf.parse(fs, args, stderr)
+	if !ok {
 		return code
-	}
-	log, err := lf.logger(stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "meshwatch demo:", err)
-		return exitUsage
 	}
 	var portList []int
 	for _, p := range strings.Split(*ports, ",") {

@@ -106,6 +106,20 @@ func (l *logFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.format, "log.format", "text", "log format: text or json")
 }
 
+// parse parses the flags of fs, which l registered on, and builds the logger
+// they ask for; ok is false with the exit code when the command must stop.
+func (l *logFlags) parse(fs *flag.FlagSet, args []string, stderr io.Writer) (log *slog.Logger, code int, ok bool) {
+	if code, ok := parse(fs, args); !ok {
+		return nil, code, false
+	}
+	log, err := l.logger(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", fs.Name(), err)
+		return nil, exitUsage, false
+	}
+	return log, 0, true
+}
+
 func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(l.level)); err != nil {
@@ -178,13 +192,9 @@ it in order within 5s.`, stderr)
 	listen := fs.String("http.listen", "", "override http.listen of the config, e.g. 127.0.0.1:9477")
 	var lf logFlags
 	lf.register(fs)
-	if code, ok := parse(fs, args); !ok {
+	log, code, ok := lf.parse(fs, args, stderr)
+	if !ok {
 		return code
-	}
-	log, err := lf.logger(stderr)
-	if err != nil {
-		fmt.Fprintln(stderr, "meshwatch:", err)
-		return exitUsage
 	}
 	cfg := loadConfig(*path, stderr)
 	if cfg == nil {

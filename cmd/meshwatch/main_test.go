@@ -97,6 +97,9 @@ func TestHelp(t *testing.T) {
 	if code, _, _ := runCmd(t, context.Background(), "run", "-no-such-flag"); code != exitUsage {
 		t.Errorf("bad flag: exit %d, want %d", code, exitUsage)
 	}
+	if code, _, errOut := runCmd(t, context.Background(), "demo", "-log.level", "loud"); code != exitUsage || !strings.Contains(errOut, "-log.level") {
+		t.Errorf("bad log level: exit %d, want %d\n%s", code, exitUsage, errOut)
+	}
 }
 
 func get(t *testing.T, url string) (int, string) {
