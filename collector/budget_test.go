@@ -84,4 +84,3 @@ func TestBudgetBoundsSampling(t *testing.T) {
 		t.Error("budget never throttled")
 	}
 }
-
