@@ -75,7 +75,10 @@ type Collector struct {
 	assignMu   sync.Mutex                   // serialises changes to the sampling client's partitions
 	held       map[*partState]*productState // partitions held back after fetch errors; assignMu
 	rediscover chan struct{}
+	nextBroker atomic.Uint32 // round robin of brokerRequest
 	logs       onceEvery
+	flushMu    sync.Mutex // serialises SLI flushes: the tick's and the final one
+	lastFlush  time.Time  // end of the last SLI flush; flushMu
 }
 
 // routes maps topics to the product that claimed them; a new value is built
@@ -102,6 +105,7 @@ type partState struct {
 	// back (not fetched) until heldUntil, with exponential backoff, so that a
 	// failing partition costs one error per backoff rather than a tight loop.
 	heldUntil int64 // Unix ns; 0 when fetched normally
+	fatal     bool  // held after a non-retryable error: the product is unavailable meanwhile
 	backoff   time.Duration
 	lastErr   int64
 
@@ -150,6 +154,8 @@ func New(cfg *meshwatch.Config, kopts []kgo.Opt, o Options) (*Collector, error) 
 	if c.maxProbe <= 0 {
 		c.maxProbe = 64
 	}
+	c.started = c.now()
+	c.lastFlush = c.started
 	c.startAt = kgo.NewOffset().AtEnd()
 	if o.startAt != nil {
 		c.startAt = *o.startAt
@@ -172,7 +178,6 @@ func (c *Collector) Ready() bool { return c.ready.Load() }
 // clients cannot be created.
 func (c *Collector) Run(ctx context.Context) error {
 	var err error
-	c.started = c.now()
 	base := slices.Clone(c.kopts)
 	c.cl, err = kgo.NewClient(append(base,
 		kgo.KeepRetryableFetchErrors(),
@@ -226,10 +231,11 @@ func (c *Collector) pollLoop(ctx context.Context) {
 			if tr == nil || len(p.Records) == 0 {
 				return
 			}
-			if ps := tr.parts[p.Partition]; ps != nil {
-				ps.sampledAt.Store(now)
+			n := tr.ps.observeBatch(p.Records, now)
+			if part := tr.parts[p.Partition]; part != nil && n > 0 {
+				part.sampledAt.Store(now)
 			}
-			if n := tr.ps.observeBatch(p.Records, now); n < len(p.Records) && !slices.Contains(throttle, tr.ps) {
+			if n < len(p.Records) && !slices.Contains(throttle, tr.ps) {
 				throttle = append(throttle, tr.ps)
 			}
 		})
@@ -248,33 +254,53 @@ func (c *Collector) fetchError(r *routes, topic string, partition int32, err err
 		return // a topic that was dropped; its last fetches may still arrive
 	}
 	part := tr.parts[partition]
-	if part == nil || !c.hold(tr.ps, part) {
+	if part == nil {
+		return
+	}
+	gone := errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID)
+	// Retryable errors (a leader that moved, a broker restarting) are what
+	// every leader election produces; they count against availability only
+	// when they persist into a second tick. A vanished topic is discovery's
+	// business, not an outage of the product.
+	fatal := !gone && !kerr.IsRetriable(err)
+	if !c.hold(tr.ps, part, fatal) {
 		return // already held back: a fetch that was in flight
 	}
-	if errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID) {
-		// Most likely deleted: resolve again now rather than within a minute,
-		// so that the topic is dropped after one error, not a stream of them.
-		select {
-		case c.rediscover <- struct{}{}:
-		default:
-		}
-	}
-	tr.ps.fetchErrs.Add(1)
 	tr.ps.m.fetchErrors.Inc()
+	switch {
+	case gone:
+		// Resolve again now rather than within a minute, so that a deleted
+		// topic is dropped after one error, not a stream of them.
+		c.requestDiscovery()
+		return
+	case fatal:
+		tr.ps.fetchErrs.Add(1)
+	default:
+		tr.ps.retryErrs.Add(1)
+	}
 	if c.logs.allow("fetch:" + tr.ps.p.Name) {
 		c.log.Warn("fetch error; partition retried with backoff (repeats are counted in meshwatch_fetch_errors_total, logged at most once a minute)",
 			"product", tr.ps.p.Name, "topic", topic, "partition", partition, "err", err)
 	}
 }
 
+// requestDiscovery asks the discovery loop for a pass soon.
+func (c *Collector) requestDiscovery() {
+	select {
+	case c.rediscover <- struct{}{}:
+	default:
+	}
+}
+
 // hold stops fetching a failing partition for its backoff. It returns false
 // if the partition is held already.
-func (c *Collector) hold(ps *productState, part *partState) bool {
+func (c *Collector) hold(ps *productState, part *partState, fatal bool) bool {
 	c.assignMu.Lock()
 	defer c.assignMu.Unlock()
 	if part.heldUntil != 0 {
 		return false
 	}
+	part.fatal = fatal
 	now := c.now().UnixNano()
 	maxHold := max(c.cfg.Collector.Tick.Std(), minHold)
 	switch {
@@ -462,6 +488,7 @@ func (c *Collector) discover(ctx context.Context) error {
 	all := slices.Sorted(maps.Keys(tds))
 	old := c.routes.Load()
 	next := &routes{topics: make(map[string]*topicRoute)}
+	conflicts := 0
 	for _, ps := range c.products {
 		for _, sel := range ps.p.Topics {
 			if sel.Pattern == "" {
@@ -476,9 +503,11 @@ func (c *Collector) discover(ctx context.Context) error {
 				continue
 			}
 			if owner, ok := next.topics[t]; ok {
-				if owner.ps != ps && c.logs.allow("conflict:"+t) {
-					c.m.topicConflicts.Inc()
-					c.log.Warn("topic claimed by two products; the first keeps it", "topic", t, "product", owner.ps.p.Name, "other", ps.p.Name)
+				if owner.ps != ps {
+					conflicts++
+					if c.logs.allow("conflict:" + t) {
+						c.log.Warn("topic claimed by two products; the first keeps it", "topic", t, "product", owner.ps.p.Name, "other", ps.p.Name)
+					}
 				}
 				continue
 			}
@@ -486,6 +515,9 @@ func (c *Collector) discover(ctx context.Context) error {
 			var prev *topicRoute
 			if old != nil {
 				prev = old.topics[t]
+			}
+			if prev != nil {
+				tr.minISR = prev.minISR // until the configs say otherwise
 			}
 			partitions := slices.Collect(maps.Keys(td.parts))
 			if len(partitions) == 0 && prev != nil {
@@ -518,10 +550,14 @@ func (c *Collector) discover(ctx context.Context) error {
 					}
 				}
 			}
-		} else if c.logs.allow("configs") {
-			c.log.Warn("cannot read topic configs; assuming min.insync.replicas=1", "err", err)
+		} else {
+			c.m.tickErrors.WithLabelValues("topic_configs").Inc()
+			if c.logs.allow("configs") {
+				c.log.Warn("cannot read topic configs; keeping the min.insync.replicas known so far (1 for new topics)", "err", err)
+			}
 		}
 	}
+	c.m.topicConflicts.Set(float64(conflicts))
 	c.apply(old, next)
 	c.routes.Store(next)
 	for _, ps := range c.products {
@@ -609,14 +645,14 @@ func (c *Collector) apply(old, next *routes) {
 	}
 }
 
-// heldCount returns how many of the product's partitions are held back after
-// fetch errors.
-func (c *Collector) heldCount(ps *productState) int {
+// heldFatal returns how many of the product's partitions are held back after
+// non-retryable fetch errors.
+func (c *Collector) heldFatal(ps *productState) int {
 	c.assignMu.Lock()
 	defer c.assignMu.Unlock()
 	n := 0
 	for _, p := range ps.assigned {
-		if p.heldUntil != 0 {
+		if p.heldUntil != 0 && p.fatal {
 			n++
 		}
 	}
@@ -646,7 +682,8 @@ func (c *Collector) windowLoop(ctx context.Context) {
 func (c *Collector) updateQuantiles(scratch *hdr.Histogram) {
 	for _, ps := range c.products {
 		for wi, w := range Windows {
-			vals, _ := ps.quantiles(scratch, w.Slots)
+			vals, n := ps.quantiles(scratch, w.Slots)
+			ps.m.hdrRecords[wi].Set(float64(n))
 			for qi, v := range vals {
 				ps.m.latencyHDR[wi][qi].Set(v)
 			}
@@ -687,6 +724,33 @@ type partMeta struct {
 	err    error
 }
 
+// brokerRequest sends req to one broker, the next in turn, trying the others
+// if it fails. Unlike Client.Request it does not retry for half a minute: a
+// cluster that rejects the agent (bad credentials, say) shows as an error in
+// a second, and the callers retry on their own schedule.
+func (c *Collector) brokerRequest(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	brokers := c.cl.DiscoveredBrokers()
+	if len(brokers) == 0 {
+		brokers = c.cl.SeedBrokers()
+	}
+	if len(brokers) == 0 {
+		return nil, errors.New("no broker to ask")
+	}
+	first := int(c.nextBroker.Add(1))
+	var err error
+	for i := range brokers {
+		var resp kmsg.Response
+		resp, err = brokers[(first+i)%len(brokers)].Request(ctx, req)
+		if err == nil {
+			return resp, nil
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, err
+}
+
 // metadata asks a broker for the metadata of topics, or of every non-internal
 // topic when topics is nil. It bypasses the client's metadata cache on
 // purpose: after a NOT_LEADER answer kgo can serve a cached all-topics answer
@@ -702,10 +766,11 @@ func (c *Collector) metadata(ctx context.Context, topics []string) (map[string]t
 			req.Topics = append(req.Topics, rt)
 		}
 	}
-	resp, err := req.RequestWith(ctx, c.cl)
+	kresp, err := c.brokerRequest(ctx, req)
 	if err != nil {
 		return nil, err
 	}
+	resp := kresp.(*kmsg.MetadataResponse)
 	out := make(map[string]topicMeta, len(resp.Topics))
 	for _, t := range resp.Topics {
 		if t.Topic == nil || (topics == nil && t.IsInternal) {

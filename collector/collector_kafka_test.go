@@ -16,7 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.uber.org/goleak"
 
 	"github.com/meshwatch/meshwatch"
@@ -134,17 +137,24 @@ func start(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config) *harness 
 	return h
 }
 
-// waitAssigned waits until the product's partitions are resolved, and gives
-// the sampling client a moment's worth of records to prove it fetches: it
-// produces a marker record until one is sampled.
-func (h *harness) waitSampling(t *testing.T, product, topic string) {
+// waitSampling waits until the product samples, producing marker records
+// (mk's, or plain ones with mk nil) until one is measured. It returns how many
+// markers it produced; the last ones may still be in flight.
+func (h *harness) waitSampling(t *testing.T, product, topic string, mk func(now time.Time) *kgo.Record) int {
 	t.Helper()
 	ps := h.c.byName[product]
 	before := testutil.ToFloat64(ps.m.sampled)
+	sent := 0
 	kafkatest.WaitFor(t, 15*time.Second, func() bool {
-		h.produce(t, topic, time.Now(), nil)
+		r := &kgo.Record{Timestamp: time.Now()}
+		if mk != nil {
+			r = mk(time.Now())
+		}
+		h.produce(t, topic, r.Timestamp, r.Value, r.Headers...)
+		sent++
 		return testutil.ToFloat64(ps.m.sampled) > before
 	}, "product %s never sampled a record of %s", product, topic)
+	return sent
 }
 
 func (h *harness) produce(t *testing.T, topic string, ts time.Time, value []byte, headers ...kgo.RecordHeader) {
@@ -186,7 +196,12 @@ func TestLatencyP50(t *testing.T) {
 				p.Format = meshwatch.FormatJSON
 			}
 			h := start(t, kc, testConfig(kc, p))
-			h.waitSampling(t, p.Name, "checkout.orders.placed")
+			// Markers carry a valid event time (now), so they cannot show
+			// as event-time errors; the few measured late barely move p50.
+			h.waitSampling(t, p.Name, "checkout.orders.placed", func(now time.Time) *kgo.Record {
+				ts, v, hs := tc.rec(now)
+				return &kgo.Record{Timestamp: ts, Value: v, Headers: hs}
+			})
 			// Measure only the records produced from here on.
 			ps := h.c.byName[p.Name]
 			ps.mu.Lock()
@@ -222,7 +237,7 @@ func TestFreshnessGoesBadAndRecovers(t *testing.T) {
 	kc.MustCreateTopic(t, "checkout.orders.placed", 2, 3, nil)
 	p := product("checkout.orders.placed", named("checkout.orders.placed")...)
 	h := start(t, kc, testConfig(kc, p))
-	h.waitSampling(t, p.Name, "checkout.orders.placed")
+	h.waitSampling(t, p.Name, "checkout.orders.placed", nil)
 
 	// While records flow, freshness ticks are good.
 	ctx, stop := context.WithCancel(context.Background())
@@ -262,7 +277,7 @@ func TestFreshnessGoesBadAndRecovers(t *testing.T) {
 	if st.Freshness <= time.Second {
 		t.Errorf("freshness %v after the producer stopped, want > 1s", st.Freshness)
 	}
-	if g := testutil.ToFloat64(h.c.byName[p.Name].m.freshness); g <= 1 {
+	if g := testutil.ToFloat64(h.c.m.freshness.With(h.c.byName[p.Name].m.labels)); g <= 1 {
 		t.Errorf("meshwatch_freshness_seconds = %v, want > 1", g)
 	}
 
@@ -317,7 +332,7 @@ func TestAvailabilityFaults(t *testing.T) {
 			kc.MustCreateTopic(t, "checkout.orders.placed", 2, 3, nil)
 			p := product("checkout.orders.placed", named("checkout.orders.placed")...)
 			h := start(t, kc, testConfig(kc, p))
-			h.waitSampling(t, p.Name, "checkout.orders.placed")
+			h.waitSampling(t, p.Name, "checkout.orders.placed", nil)
 			lastAvail := func(n int) (meshwatch.SLIEvents, bool) {
 				ev, _ := h.sink.since(n, "availability")
 				if len(ev) == 0 {
@@ -341,7 +356,7 @@ func TestAvailabilityFaults(t *testing.T) {
 				st, _ = h.c.Status(p.Name)
 				return ok && e.Good == 0 && e.Valid == 1 && slices.Contains(st.Problems, tc.problem)
 			}, "availability ticks never turned bad for %s under the fault (last problems %v)", tc.problem, st.Problems)
-			if g := testutil.ToFloat64(h.c.byName[p.Name].m.availProblem[tc.problem]); g != 1 {
+			if g := testutil.ToFloat64(h.c.m.availProblem.MustCurryWith(h.c.byName[p.Name].m.labels).WithLabelValues(tc.problem)); g != 1 {
 				t.Errorf("meshwatch_availability_problem{reason=%q} = %v, want 1", tc.problem, g)
 			}
 
@@ -352,7 +367,7 @@ func TestAvailabilityFaults(t *testing.T) {
 				return ok && e.Good == 1
 			}, "availability never recovered after the fault was lifted")
 			// And it still samples.
-			h.waitSampling(t, p.Name, "checkout.orders.placed")
+			h.waitSampling(t, p.Name, "checkout.orders.placed", nil)
 		})
 	}
 }
@@ -362,7 +377,7 @@ func TestTopicDiscovery(t *testing.T) {
 	kc.MustCreateTopic(t, "logistics.parcels.a", 2, 3, nil)
 	p := product("logistics.parcels.scanned", meshwatch.TopicSelector{Pattern: `^logistics\.parcels\..*$`})
 	h := start(t, kc, testConfig(kc, p))
-	h.waitSampling(t, p.Name, "logistics.parcels.a")
+	h.waitSampling(t, p.Name, "logistics.parcels.a", nil)
 
 	// A topic created later that matches is picked up.
 	kc.MustCreateTopic(t, "logistics.parcels.b", 3, 3, nil)
@@ -370,9 +385,10 @@ func TestTopicDiscovery(t *testing.T) {
 		st, _ := h.c.Status(p.Name)
 		return len(st.Topics) == 2 && st.Partitions == 5
 	}, "new topic was not picked up")
-	h.waitSampling(t, p.Name, "logistics.parcels.b")
+	h.waitSampling(t, p.Name, "logistics.parcels.b", nil)
 
 	// A deleted topic is dropped quietly: a few fetch errors at most, then none.
+	_, deleted := h.sink.since(0, "")
 	ctx := context.Background()
 	if err := kc.DeleteTopic(ctx, "logistics.parcels.a"); err != nil {
 		t.Fatal(err)
@@ -383,19 +399,21 @@ func TestTopicDiscovery(t *testing.T) {
 	}, "deleted topic was not dropped")
 	errs := func() float64 { return testutil.ToFloat64(h.c.byName[p.Name].m.fetchErrors) }
 	settled := errs()
-	h.waitSampling(t, p.Name, "logistics.parcels.b")
+	h.waitSampling(t, p.Name, "logistics.parcels.b", nil)
 	// Wait several ticks and discovery passes: no new errors may appear.
-	_, n := h.sink.since(0, "")
 	kafkatest.WaitFor(t, 10*time.Second, func() bool {
-		ev, _ := h.sink.since(n, "availability")
+		ev, _ := h.sink.since(deleted, "availability")
 		return len(ev) >= 5
 	}, "ticks stopped")
 	if after := errs(); after != settled || settled > 20 {
 		t.Errorf("fetch errors went from %v to %v after the topic was dropped; want a handful, then none", settled, after)
 	}
-	ev, _ := h.sink.since(n, "availability")
-	if e := ev[len(ev)-1]; e.Good != 1 {
-		t.Errorf("product unavailable after its deleted topic was dropped: %+v", e)
+	// Deleting a topic is not an outage of the product: no tick is bad.
+	ev, _ := h.sink.since(deleted, "availability")
+	for _, e := range ev {
+		if e.Good != 1 {
+			t.Errorf("an availability tick after the deletion is bad: %+v", e)
+		}
 	}
 }
 
@@ -404,7 +422,7 @@ func TestReadOnly(t *testing.T) {
 	kc.MustCreateTopic(t, "checkout.orders.placed", 3, 3, nil)
 	p := product("checkout.orders.placed", named("checkout.orders.placed")...)
 	h := start(t, kc, testConfig(kc, p))
-	h.waitSampling(t, p.Name, "checkout.orders.placed")
+	markers := h.waitSampling(t, p.Name, "checkout.orders.placed", nil)
 	produced := 0
 	for range 50 {
 		h.produce(t, "checkout.orders.placed", time.Now(), []byte(`{}`))
@@ -425,9 +443,6 @@ func TestReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	ends.Each(func(o kadm.ListedOffset) { produced += int(o.Offset) })
-	// waitSampling produced at least one marker; we produced 50; nothing else
-	// may have written. The markers are counted by the sampled counter.
-	markers := int(testutil.ToFloat64(h.c.byName[p.Name].m.sampled)) - 50
 	if produced != 50+markers {
 		t.Errorf("topic holds %d records; the test wrote %d", produced, 50+markers)
 	}
@@ -449,8 +464,8 @@ func TestKcatInterop(t *testing.T) {
 	field.EventTime = meshwatch.EventTime{Field: "placed_at"}
 	stamp := product("checkout.carts.updated", named("checkout.carts.updated")...)
 	h := start(t, kc, testConfig(kc, field, stamp))
-	h.waitSampling(t, field.Name, "checkout.orders.placed")
-	h.waitSampling(t, stamp.Name, "checkout.carts.updated")
+	h.waitSampling(t, field.Name, "checkout.orders.placed", nil)
+	h.waitSampling(t, stamp.Name, "checkout.carts.updated", nil)
 	for _, name := range []string{field.Name, stamp.Name} {
 		ps := h.c.byName[name]
 		ps.mu.Lock()
@@ -520,4 +535,85 @@ func TestRunStopsEverything(t *testing.T) {
 		t.Fatal("Run did not return within 5s of cancel")
 	}
 	goleak.VerifyNone(t, ignore)
+}
+
+func TestLeaderMoveIsNotAnOutage(t *testing.T) {
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "checkout.orders.placed", 2, 3, nil)
+	p := product("checkout.orders.placed", named("checkout.orders.placed")...)
+	h := start(t, kc, testConfig(kc, p))
+	h.waitSampling(t, p.Name, "checkout.orders.placed", nil)
+	_, n := h.sink.since(0, "")
+	// One NOT_LEADER answer, as every leader election gives a consumer. The
+	// freshness probe's client may take it instead of the sampling client;
+	// then inject again, two ticks later, until sampling has seen one.
+	errs := func() float64 { return testutil.ToFloat64(h.c.byName[p.Name].m.fetchErrors) }
+	var hits *kfake.FaultHandle
+	injectedAt := 0
+	kafkatest.WaitFor(t, 20*time.Second, func() bool {
+		if errs() > 0 {
+			return true
+		}
+		_, ticks := h.sink.since(0, "")
+		if hits == nil || (hits.Hits() > 0 && ticks-injectedAt >= 2*3) { // 3 SLOs a tick
+			hits = kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: "checkout.orders.placed", Err: kerr.NotLeaderForPartition, Count: 1})
+			injectedAt = ticks
+		}
+		return false
+	}, "the sampling client never saw the injected NOT_LEADER")
+	_, seen := h.sink.since(0, "")
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		ev, _ := h.sink.since(seen, "availability")
+		return len(ev) >= 4
+	}, "ticks stopped")
+	// One faulted Fetch request carries both partitions.
+	if got := errs(); got < 1 || got > 2 {
+		t.Errorf("fetch errors = %v, want the injected request's (one per partition, ≤ 2)", got)
+	}
+	ev, _ := h.sink.since(n, "availability")
+	for _, e := range ev {
+		if e.Good != 1 {
+			t.Errorf("a leader move spent availability budget: %+v", e)
+		}
+	}
+}
+
+func TestProbeSkipsEmptiedPartitions(t *testing.T) {
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "checkout.orders.placed", 1, 3, nil)
+	ctx := context.Background()
+	for range 3 {
+		if err := kc.Produce(ctx, &kgo.Record{Topic: "checkout.orders.placed", Timestamp: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Every record is deleted: the log start reaches the end, nothing is
+	// left to probe.
+	adm := kc.Admin(t)
+	os := kadm.Offsets{}
+	os.AddOffset("checkout.orders.placed", 0, 3, -1)
+	if _, err := adm.DeleteRecords(ctx, os); err != nil {
+		t.Fatal(err)
+	}
+	p := product("checkout.orders.placed", named("checkout.orders.placed")...)
+	h := start(t, kc, testConfig(kc, p))
+	_, n := h.sink.since(0, "")
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		ev, _ := h.sink.since(n, "freshness")
+		return len(ev) >= 5
+	}, "ticks stopped (a probe waiting out its timeout on every tick?)")
+	if got := testutil.ToFloat64(h.c.m.probes.WithLabelValues("timeout")); got != 0 {
+		t.Errorf("%v probes timed out on a partition with nothing to read", got)
+	}
+	st, _ := h.c.Status(p.Name)
+	if !st.Silent {
+		t.Errorf("product with no readable record is not silent: %+v", st)
+	}
+	// Silent is never perfect: its freshness ticks are bad.
+	ev, _ := h.sink.since(n, "freshness")
+	for _, e := range ev {
+		if e.Good != 0 {
+			t.Errorf("a silent product had a good freshness tick: %+v", e)
+		}
+	}
 }

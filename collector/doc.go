@@ -21,6 +21,8 @@
 //   - Event time per record: the record timestamp, a header or a JSON field,
 //     as RFC 3339 or Unix s/ms/µs/ns (the unit told by magnitude unless set).
 //     Unreadable event times are counted by reason, never logged per record.
+//     An event time in the future counts as now: a producer clock running
+//     ahead must not make a silent product look fresh.
 //   - Latency: observed − event time goes into a Prometheus native histogram
 //     and an HDR histogram per product (1 ms–1 h, 2 significant digits) over
 //     rolling windows of 1m and 5m, made of 15 s slots: a dense histogram for
@@ -31,7 +33,11 @@
 //     is not reported stale.
 //   - Availability per tick: every partition has a leader and at least
 //     min.insync.replicas in-sync replicas, and the product's fetches
-//     succeeded since the last tick.
+//     succeeded since the last tick. A retryable fetch error (a leader that
+//     moved) counts only when it persists into a second tick; a topic that
+//     vanished is dropped by discovery, not counted as an outage. Metadata is
+//     asked of a broker directly, never answered from the client's cache.
+//     The freshness and availability series exist from the first tick on.
 //   - Throughput per tick from end-offset deltas, and the sample ratio.
 //
 // It does not evaluate SLOs, budgets or burn rates (package sla), consumer
@@ -59,9 +65,11 @@
 //	meshwatch_produced_bytes_total                     offset deltas × mean sampled record size
 //	meshwatch_latency_seconds                          native histogram (+ classic buckets)
 //	meshwatch_latency_hdr_seconds{window,quantile}     HDR p50/p90/p99/p99.9 over 1m and 5m
+//	meshwatch_latency_hdr_window_records{window}       records behind those quantiles (0: they mean nothing)
 //	meshwatch_event_time_errors_total{reason}          missing, unparseable, not_json, out_of_range
-//	meshwatch_freshness_seconds                        now − newest event time
+//	meshwatch_freshness_seconds                        now − newest event time (from the first tick on)
 //	meshwatch_newest_event_timestamp_seconds           newest event time (0 while silent)
+//	meshwatch_product_silent                           1 while no event has been seen since start
 //	meshwatch_available                                1 when the last tick found no problem
 //	meshwatch_availability_problem{reason}             no_topics, no_leader, under_min_isr, fetch_errors, metadata
 //	meshwatch_sli_good_total{slo,sli}                  good events of latency, freshness, availability SLOs
@@ -73,7 +81,8 @@
 // Agent series (no product labels):
 //
 //	meshwatch_discovery_runs_total{result}             ok, error
-//	meshwatch_topic_conflicts_total                    topics claimed by two products
+//	meshwatch_topic_conflicts                          topics claimed by two products at the last discovery
+//	meshwatch_tick_errors_total{step}                  failed requests: metadata, end_offsets, start_offsets, topic_configs
 //	meshwatch_freshness_probes_total{result}           ok, error, timeout
 //	meshwatch_tick_duration_seconds                    histogram of tick time
 //	meshwatch_ready                                    1 once topics are resolved

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -85,7 +86,7 @@ func FuzzExtractHeader(f *testing.F) {
 			}
 			return
 		}
-		trimmed := string(trimSpace([]byte(v)))
+		trimmed := strings.TrimSpace(v) // values are trimmed of Unicode space, as bytes.TrimSpace does
 		if n, err := strconv.ParseInt(trimmed, 10, 64); err == nil {
 			u := int64(autoUnit(float64(n)))
 			if got != n*u {
@@ -125,14 +126,4 @@ func FuzzExtractField(f *testing.F) {
 			t.Fatalf("unreadable (%s) but returned %d", reason, got)
 		}
 	})
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\n' || b[0] == '\r' || b[0] == '\v' || b[0] == '\f') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t' || b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == '\v' || b[len(b)-1] == '\f') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

@@ -55,7 +55,10 @@ type Metrics struct {
 	fetchErrors     *prometheus.CounterVec
 
 	discoveries    *prometheus.CounterVec
-	topicConflicts prometheus.Counter
+	topicConflicts prometheus.Gauge
+	tickErrors     *prometheus.CounterVec
+	silent         *prometheus.GaugeVec
+	hdrRecords     *prometheus.GaugeVec
 	probes         *prometheus.CounterVec
 	tickSeconds    prometheus.Histogram
 	ready          prometheus.Gauge
@@ -132,9 +135,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		discoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_discovery_runs_total", Help: "Topic discovery passes, by result.",
 		}, []string{"result"}),
-		topicConflicts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "meshwatch_topic_conflicts_total", Help: "Topics claimed by more than one product (the first product in the config keeps them).",
+		topicConflicts: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshwatch_topic_conflicts", Help: "Topics claimed by more than one product at the last discovery (the first product in the config keeps them).",
 		}),
+		tickErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_tick_errors_total", Help: "Failed Kafka requests of the collector's ticks and discovery, by step.",
+		}, []string{"step"}),
+		silent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_product_silent", Help: "1 while no event of the product has been seen since the agent started (freshness then counts from the start).",
+		}, productLabels),
+		hdrRecords: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_latency_hdr_window_records", Help: "Records in the HDR window behind meshwatch_latency_hdr_seconds; its quantiles mean nothing while this is 0.",
+		}, withProductLabels("window")),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_freshness_probes_total", Help: "Reads of a partition's last record for freshness, by result.",
 		}, []string{"result"}),
@@ -149,7 +161,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.info, m.sampled, m.sampledBytes, m.skipped, m.throttled, m.sampleRatio,
 		m.produced, m.producedBytes, m.latency, m.latencyHDR, m.eventTimeErrors, m.freshness,
 		m.newestEvent, m.available, m.availProblem, m.sliGood, m.sliValid, m.topics, m.partitions,
-		m.fetchErrors, m.discoveries, m.topicConflicts, m.probes, m.tickSeconds, m.ready)
+		m.fetchErrors, m.discoveries, m.topicConflicts, m.tickErrors, m.silent, m.hdrRecords,
+		m.probes, m.tickSeconds, m.ready)
+	for _, step := range []string{"metadata", "end_offsets", "start_offsets", "topic_configs"} {
+		m.tickErrors.WithLabelValues(step)
+	}
 	for _, r := range []string{"ok", "error"} {
 		m.discoveries.WithLabelValues(r)
 		m.probes.WithLabelValues(r)
@@ -163,12 +179,43 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 type productMetrics struct {
 	sampled, sampledBytes, skipped, throttled prometheus.Counter
 	produced, producedBytes, fetchErrors      prometheus.Counter
-	sampleRatio, freshness, newestEvent       prometheus.Gauge
-	available, topics, partitions             prometheus.Gauge
+	sampleRatio, topics, partitions           prometheus.Gauge
 	latency                                   prometheus.Observer
 	latencyHDR                                [][]prometheus.Gauge // [window][quantile]
+	hdrRecords                                []prometheus.Gauge   // [window]
 	eventTimeErrors                           [numReasons]prometheus.Counter
+
+	// The series of what a tick evaluates exist from the first tick on: a
+	// freshness of 0 or an availability of 0 before anything was evaluated
+	// would be a lie either way.
+	m      *Metrics
+	labels prometheus.Labels
+	tick   *tickMetrics // owned by the tick loop
+}
+
+type tickMetrics struct {
+	freshness, newestEvent, available, silent prometheus.Gauge
 	availProblem                              map[string]prometheus.Gauge
+}
+
+// tickSeries returns the product's tick series, creating them at the first
+// tick. Only the tick loop calls it.
+func (pm *productMetrics) tickSeries() *tickMetrics {
+	if pm.tick == nil {
+		l := pm.labels
+		pm.tick = &tickMetrics{
+			freshness:    pm.m.freshness.With(l),
+			newestEvent:  pm.m.newestEvent.With(l),
+			available:    pm.m.available.With(l),
+			silent:       pm.m.silent.With(l),
+			availProblem: make(map[string]prometheus.Gauge, len(availabilityProblems)),
+		}
+		apVec := pm.m.availProblem.MustCurryWith(l)
+		for _, r := range availabilityProblems {
+			pm.tick.availProblem[r] = apVec.WithLabelValues(r)
+		}
+	}
+	return pm.tick
 }
 
 func (m *Metrics) forProduct(p *meshwatch.Product) productMetrics {
@@ -183,16 +230,16 @@ func (m *Metrics) forProduct(p *meshwatch.Product) productMetrics {
 		producedBytes: m.producedBytes.With(l),
 		fetchErrors:   m.fetchErrors.With(l),
 		sampleRatio:   m.sampleRatio.With(l),
-		freshness:     m.freshness.With(l),
-		newestEvent:   m.newestEvent.With(l),
-		available:     m.available.With(l),
 		topics:        m.topics.With(l),
 		partitions:    m.partitions.With(l),
 		latency:       m.latency.With(l),
-		availProblem:  make(map[string]prometheus.Gauge, len(availabilityProblems)),
+		m:             m,
+		labels:        l,
 	}
 	hdrVec := m.latencyHDR.MustCurryWith(l)
+	recVec := m.hdrRecords.MustCurryWith(l)
 	for _, w := range Windows {
+		pm.hdrRecords = append(pm.hdrRecords, recVec.WithLabelValues(w.Name))
 		gs := make([]prometheus.Gauge, len(Quantiles))
 		for i, q := range Quantiles {
 			gs[i] = hdrVec.WithLabelValues(w.Name, strconv.FormatFloat(q, 'f', -1, 64))
@@ -202,10 +249,6 @@ func (m *Metrics) forProduct(p *meshwatch.Product) productMetrics {
 	etVec := m.eventTimeErrors.MustCurryWith(l)
 	for r := ReasonOK + 1; r < numReasons; r++ {
 		pm.eventTimeErrors[r] = etVec.WithLabelValues(r.String())
-	}
-	apVec := m.availProblem.MustCurryWith(l)
-	for _, r := range availabilityProblems {
-		pm.availProblem[r] = apVec.WithLabelValues(r)
 	}
 	return pm
 }

@@ -43,7 +43,11 @@ type productState struct {
 	freshSLOs []*sloCount
 	availSLOs []*sloCount
 
-	fetchErrs atomic.Int64 // since the last tick
+	fetchErrs atomic.Int64 // non-retryable fetch errors since the last tick
+	retryErrs atomic.Int64 // retryable fetch errors since the last tick
+	// retriedLastTick says whether retryable errors were seen in the tick
+	// before; owned by the tick loop.
+	retriedLastTick bool
 
 	mu        sync.Mutex
 	win       *latencyWindow
@@ -141,7 +145,9 @@ func (ps *productState) observe(r *kgo.Record, now int64) {
 	}
 	ps.win.record(lat / int64(time.Millisecond))
 	ps.m.latency.Observe(float64(lat) / 1e9)
-	if evt > ps.newest {
+	// A producer clock running ahead must not make the product look fresh
+	// after it falls silent: the newest event is at most now.
+	if evt = min(evt, now); evt > ps.newest {
 		ps.newest = evt
 	}
 	for _, s := range ps.latSLOs {
@@ -152,10 +158,11 @@ func (ps *productState) observe(r *kgo.Record, now int64) {
 	}
 }
 
-// noteNewest raises the newest event time to evt (from a freshness probe).
-func (ps *productState) noteNewest(evt int64) {
+// noteNewest raises the newest event time to evt (from a freshness probe),
+// at most now.
+func (ps *productState) noteNewest(evt, now int64) {
 	ps.mu.Lock()
-	if evt > ps.newest {
+	if evt = min(evt, now); evt > ps.newest {
 		ps.newest = evt
 	}
 	ps.mu.Unlock()
@@ -195,7 +202,10 @@ func (b *bucket) refill(now int64) {
 	if b.rate <= 0 {
 		return
 	}
-	if b.last != 0 && now > b.last {
+	if b.last != 0 && now <= b.last {
+		return // time seen already: crediting it again would double the budget
+	}
+	if b.last != 0 {
 		b.tokens += float64(now-b.last) / 1e9 * b.rate
 		if b.tokens > b.burst {
 			b.tokens = b.burst

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"strconv"
 	"testing"
 	"time"
 
@@ -46,8 +47,9 @@ func TestObserveCountsLatencySLI(t *testing.T) {
 	if got := testutil.ToFloat64(ps.m.sampled); got != 5 {
 		t.Errorf("sampled = %v, want 5", got)
 	}
-	if ps.newest != now.Add(time.Second).UnixNano() {
-		t.Errorf("newest = %v, want the future record's time", time.Unix(0, ps.newest))
+	// The record from the future counts as now, not as an hour of freshness.
+	if ps.newest != now.UnixNano() {
+		t.Errorf("newest = %v, want now (the future record's time capped)", time.Unix(0, ps.newest))
 	}
 }
 
@@ -79,12 +81,40 @@ func TestObserveBudget(t *testing.T) {
 }
 
 func TestObserveDoesNotAllocate(t *testing.T) {
-	ps := newProductState(testProduct(0), NewMetrics(prometheus.NewRegistry()))
 	now := time.Now()
-	batch := []*kgo.Record{{Timestamp: now.Add(-2 * time.Second), Value: make([]byte, 200)}}
-	ps.observeBatch(batch, now.UnixNano()) // first use of the native histogram's buckets
-	if a := testing.AllocsPerRun(1000, func() { ps.observeBatch(batch, now.UnixNano()) }); a != 0 {
-		t.Fatalf("observeBatch allocates %v times per record", a)
+	evt := now.Add(-2 * time.Second)
+	rfc := evt.UTC().Format(time.RFC3339Nano)
+	ms := strconv.FormatInt(evt.UnixMilli(), 10)
+	for _, tc := range []struct {
+		name string
+		et   meshwatch.EventTime
+		rec  *kgo.Record
+	}{
+		{"record timestamp", meshwatch.EventTime{}, &kgo.Record{Timestamp: evt, Value: make([]byte, 200)}},
+		{"header rfc3339 utc", meshwatch.EventTime{Header: "t"}, &kgo.Record{Headers: []kgo.RecordHeader{{Key: "t", Value: []byte(rfc)}}}},
+		{"header unix ms", meshwatch.EventTime{Header: "t"}, &kgo.Record{Headers: []kgo.RecordHeader{{Key: "t", Value: []byte(ms)}}}},
+		{"field rfc3339 utc", meshwatch.EventTime{Field: "a.t"}, &kgo.Record{Value: []byte(`{"id":"x","a":{"t":"` + rfc + `"}}`)}},
+		{"field unix ms", meshwatch.EventTime{Field: "a.t"}, &kgo.Record{Value: []byte(`{"id":"x","a":{"t":` + ms + `}}`)}},
+		{"field decimal seconds", meshwatch.EventTime{Field: "t"}, &kgo.Record{Value: []byte(`{"t":` + strconv.FormatFloat(float64(evt.UnixMilli())/1e3, 'f', 3, 64) + `}`)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := testProduct(0)
+			p.EventTime = tc.et
+			ps := newProductState(p, NewMetrics(prometheus.NewRegistry()))
+			batch := []*kgo.Record{tc.rec}
+			ps.observeBatch(batch, now.UnixNano()) // first use of the native histogram's buckets
+			if a := testing.AllocsPerRun(1000, func() { ps.observeBatch(batch, now.UnixNano()) }); a != 0 {
+				t.Fatalf("observeBatch allocates %v times per record", a)
+			}
+			if got := testutil.ToFloat64(ps.m.sampled); got != 1002 {
+				t.Fatalf("sampled %v, want 1002", got)
+			}
+			for r := ReasonOK + 1; r < numReasons; r++ {
+				if n := testutil.ToFloat64(ps.m.eventTimeErrors[r]); n != 0 {
+					t.Fatalf("%v event-time errors: %v", r, n)
+				}
+			}
+		})
 	}
 }
 

@@ -2,12 +2,15 @@ package collector
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"slices"
 	"sort"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
@@ -59,7 +62,12 @@ func (c *Collector) tick(ctx context.Context, interval time.Duration) {
 	if len(r.names) > 0 {
 		meta, metaErr = c.metadata(ctx, r.names)
 		ends, endErr = c.adm.ListEndOffsets(ctx, r.names...)
+		if endErr == nil {
+			endErr = ends.Error()
+		}
 	}
+	c.tickError("metadata", metaErr)
+	c.tickError("end_offsets", endErr)
 	now := c.now()
 
 	// Throughput from end-offset deltas; note which partitions moved.
@@ -101,7 +109,13 @@ func (c *Collector) tick(ctx context.Context, interval time.Duration) {
 				continue
 			}
 			td, ok := meta[t]
-			if !ok || td.err != nil {
+			if !ok || errors.Is(td.err, kerr.UnknownTopicOrPartition) {
+				// Deleted since the last discovery: discovery drops it; a
+				// product whose topics are all gone has no_topics then.
+				c.requestDiscovery()
+				continue
+			}
+			if td.err != nil {
 				res.problems = appendOnce(res.problems, ProblemNoLeader)
 				continue
 			}
@@ -119,9 +133,11 @@ func (c *Collector) tick(ctx context.Context, interval time.Duration) {
 		} else if metaErr != nil {
 			res.problems = appendOnce(res.problems, ProblemMetadata)
 		}
-		if ps.fetchErrs.Swap(0) > 0 || c.heldCount(ps) > 0 {
+		retried := ps.retryErrs.Swap(0) > 0
+		if ps.fetchErrs.Swap(0) > 0 || c.heldFatal(ps) > 0 || (retried && ps.retriedLastTick) {
 			res.problems = appendOnce(res.problems, ProblemFetchErrors)
 		}
+		ps.retriedLastTick = retried
 
 		ps.mu.Lock()
 		ps.problems, ps.ticked = res.problems, true
@@ -133,19 +149,21 @@ func (c *Collector) tick(ctx context.Context, interval time.Duration) {
 		}
 		ps.mu.Unlock()
 
+		tm := ps.m.tickSeries()
 		if newest == 0 {
 			res.silent = true
 			res.freshness = now.Sub(c.started)
-			ps.m.newestEvent.Set(0)
+			tm.newestEvent.Set(0)
 		} else {
 			res.freshness = max(now.Sub(time.Unix(0, newest)), 0)
-			ps.m.newestEvent.Set(float64(newest) / 1e9)
+			tm.newestEvent.Set(float64(newest) / 1e9)
 		}
-		ps.m.freshness.Set(res.freshness.Seconds())
+		tm.freshness.Set(res.freshness.Seconds())
+		tm.silent.Set(boolFloat(res.silent))
 
-		ps.m.available.Set(boolFloat(len(res.problems) == 0))
+		tm.available.Set(boolFloat(len(res.problems) == 0))
 		for _, p := range availabilityProblems {
-			ps.m.availProblem[p].Set(boolFloat(slices.Contains(res.problems, p)))
+			tm.availProblem[p].Set(boolFloat(slices.Contains(res.problems, p)))
 		}
 
 		if d := produced[ps]; d > 0 {
@@ -157,6 +175,19 @@ func (c *Collector) tick(ctx context.Context, interval time.Duration) {
 		}
 	}
 	c.flushSLIs(now, results)
+}
+
+// tickError counts a failed step of the tick and logs it at most once a
+// minute.
+func (c *Collector) tickError(step string, err error) {
+	if err == nil {
+		return
+	}
+	c.m.tickErrors.WithLabelValues(step).Inc()
+	if c.logs.allow("tick:" + step) {
+		c.log.Warn("tick step failed; availability and throughput of this tick are affected (counted in meshwatch_tick_errors_total, logged at most once a minute)",
+			"step", step, "err", err)
+	}
 }
 
 func appendOnce(s []string, v string) []string {
@@ -177,6 +208,10 @@ func boolFloat(b bool) float64 {
 // hands them to the sink. results holds the tick's freshness and availability
 // findings; nil (at shutdown) flushes only the per-record latency events.
 func (c *Collector) flushSLIs(now time.Time, results map[*productState]*tickResult) {
+	c.flushMu.Lock()
+	defer c.flushMu.Unlock()
+	from := c.lastFlush
+	c.lastFlush = now
 	var events []meshwatch.SLIEvents
 	emit := func(ps *productState, s *sloCount, good, valid int64) {
 		if valid == 0 && good == 0 {
@@ -185,7 +220,7 @@ func (c *Collector) flushSLIs(now time.Time, results map[*productState]*tickResu
 		s.good.Add(float64(good))
 		s.valid.Add(float64(valid))
 		events = append(events, meshwatch.SLIEvents{
-			Product: ps.p.Name, SLO: s.slo.Name, SLI: s.slo.SLI, Good: good, Valid: valid, To: now,
+			Product: ps.p.Name, SLO: s.slo.Name, SLI: s.slo.SLI, Good: good, Valid: valid, From: from, To: now,
 		})
 	}
 	for _, ps := range c.products {
@@ -261,6 +296,29 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 	if len(todo) > c.maxProbe {
 		todo = todo[:c.maxProbe]
 	}
+	// Each end offset is probed once, whatever the outcome: a partition whose
+	// tail holds no readable record (expired, deleted, transaction markers)
+	// must not cost a probe timeout on every tick.
+	for _, t := range todo {
+		t.part.probe = t.end
+	}
+	// Skip partitions with nothing left to read.
+	topics := map[string]bool{}
+	for _, t := range todo {
+		topics[t.topic] = true
+	}
+	starts, err := c.adm.ListStartOffsets(ctx, slices.Sorted(maps.Keys(topics))...)
+	if err != nil {
+		c.tickError("start_offsets", err)
+		return
+	}
+	todo = slices.DeleteFunc(todo, func(t probeTarget) bool {
+		o, ok := starts.Lookup(t.topic, t.partition)
+		return !ok || o.Err != nil || o.Offset >= t.end
+	})
+	if len(todo) == 0 {
+		return
+	}
 	// Read from a few offsets before the end, so that a transaction marker at
 	// end-1 (never returned as a record) does not hide the last real record.
 	const back = 4
@@ -316,9 +374,8 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 				}
 			}
 			if newest > 0 && newest <= now.UnixNano()+maxFuture {
-				t.ps.noteNewest(newest)
+				t.ps.noteNewest(newest, now.UnixNano())
 			}
-			t.part.probe = t.end
 			delete(pending[p.Topic], p.Partition)
 			left--
 			c.m.probes.WithLabelValues("ok").Inc()

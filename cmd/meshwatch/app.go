@@ -28,8 +28,8 @@ var version = "dev"
 const shutdownTimeout = 5 * time.Second
 
 // App is the meshwatch agent: the collector and the HTTP server, wired on
-// one Prometheus registry. Create it with NewApp, start it with Run; tests run
-// it in-process.
+// one Prometheus registry. Create it with NewApp, start it with Run (or
+// release it with Close if it never runs); tests run it in-process.
 type App struct {
 	cfg *meshwatch.Config
 	log *slog.Logger
@@ -160,18 +160,36 @@ func (a *App) Run(ctx context.Context) error {
 	deadline, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	stopCol()
+	colStopped := true
 	select {
 	case <-colDone:
 	case <-deadline.Done():
-		a.log.Warn("collector did not stop in time")
+		// Bounded means bounded: the process exits without it rather than
+		// hang a rollout; its final SLI counts are lost.
+		colStopped = false
+		a.log.Warn("collector did not stop within the shutdown timeout; exiting without it", "timeout", shutdownTimeout)
 	}
 	if err := a.srv.Shutdown(deadline); err != nil {
 		a.log.Warn("http shutdown", "err", err)
 		_ = a.srv.Close()
 	}
-	if err := g.Wait(); err != nil && runErr == nil {
-		runErr = err
+	if colStopped {
+		if err := g.Wait(); err != nil && runErr == nil {
+			runErr = err
+		}
+	} else if runErr == nil {
+		runErr = errors.New("collector did not stop within the shutdown timeout")
 	}
 	a.log.Info("stopped")
 	return runErr
+}
+
+// Close releases the HTTP listener of an App whose Run was never called.
+// After Run it does nothing.
+func (a *App) Close() error {
+	err := a.ln.Close()
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }

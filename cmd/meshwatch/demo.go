@@ -97,6 +97,7 @@ bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 		fmt.Fprintf(stderr, "meshwatch demo: %v\n", err)
 		return exitFailed
 	}
+	defer app.Close()
 	printLegend(stdout, app.Addr(), kc.Addrs(), *configOut, *runFor)
 
 	g, gctx := errgroup.WithContext(ctx)

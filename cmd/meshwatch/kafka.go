@@ -21,7 +21,8 @@ import (
 // never a secret.
 func kafkaOpts(c meshwatch.Cluster) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(c.ClientID)}
-	if t := c.TLS; t != nil && (t.Enabled || t.CAFile != "" || t.CertFile != "") {
+	// TLS is on only when enabled, as the config's validation warns.
+	if t := c.TLS; t != nil && t.Enabled {
 		tc := &tls.Config{
 			MinVersion:         tls.VersionTLS12,
 			ServerName:         t.ServerName,

@@ -118,7 +118,7 @@ func TestKafkaOptsTLS(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kafkaOpts(meshwatch.Cluster{TLS: &meshwatch.TLS{CAFile: bad}}); err == nil || !strings.Contains(err.Error(), "cluster.tls.ca_file") {
+	if _, err := kafkaOpts(meshwatch.Cluster{TLS: &meshwatch.TLS{Enabled: true, CAFile: bad}}); err == nil || !strings.Contains(err.Error(), "cluster.tls.ca_file") {
 		t.Errorf("bad CA file: %v", err)
 	}
 }

@@ -208,6 +208,7 @@ it in order within 5s.`, stderr)
 		log.Error("cannot start", "err", err)
 		return exitFailed
 	}
+	defer app.Close()
 	if err := app.Run(ctx); err != nil {
 		log.Error("agent failed", "err", err)
 		return exitFailed

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -129,7 +132,19 @@ func TestAppEndToEnd(t *testing.T) {
 	}
 	cfg.Collector.Tick = meshwatch.Duration(300 * time.Millisecond)
 
-	prod, err := demo.NewProducers(kc.Addrs(), slog.New(slog.DiscardHandler))
+	// Break a product: the flapping scanners fall silent for 2s every 3s,
+	// and their freshness promise is tightened to 1s to notice.
+	for i := range cfg.Products {
+		if cfg.Products[i].Name != demo.ParcelsScanned {
+			continue
+		}
+		for j := range cfg.Products[i].SLOs {
+			if cfg.Products[i].SLOs[j].SLI == meshwatch.SLIFreshness {
+				cfg.Products[i].SLOs[j].Threshold = meshwatch.Duration(time.Second)
+			}
+		}
+	}
+	prod, err := demo.NewProducers(kc.Addrs(), slog.New(slog.DiscardHandler), demo.WithFlapping(3*time.Second, 2*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +213,57 @@ func TestAppEndToEnd(t *testing.T) {
 	}
 	for _, m := range missing {
 		t.Errorf("/metrics never showed %s", m)
+	}
+
+	// The numbers say what the demo does: the late product is 2–5 s late,
+	// the healthy one is fresh on every tick, the flapping one is not.
+	value := func(fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+		for _, m := range fams[name].GetMetric() {
+			match := 0
+			for _, lp := range m.GetLabel() {
+				if labels[lp.GetName()] == lp.GetValue() {
+					match++
+				}
+			}
+			if match == len(labels) {
+				switch {
+				case m.Gauge != nil:
+					return m.GetGauge().GetValue()
+				case m.Counter != nil:
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+		t.Fatalf("no %s%v in /metrics", name, labels)
+		return 0
+	}
+	scrape := func() map[string]*dto.MetricFamily {
+		_, body := get(t, base+"/metrics")
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("/metrics does not parse: %v", err)
+		}
+		return fams
+	}
+	fresh := func(fams map[string]*dto.MetricFamily, product, kind string) float64 {
+		return value(fams, "meshwatch_sli_"+kind+"_total", map[string]string{"product": product, "slo": "freshness"})
+	}
+	var fams map[string]*dto.MetricFamily
+	kafkatest.WaitFor(t, 20*time.Second, func() bool {
+		fams = scrape()
+		return fresh(fams, demo.ParcelsScanned, "valid")-fresh(fams, demo.ParcelsScanned, "good") >= 2 &&
+			value(fams, "meshwatch_latency_hdr_window_records", map[string]string{"product": demo.TransactionsSettled, "window": "1m"}) >= 20
+	}, "the flapping product's silences never turned freshness ticks bad")
+	if p50 := value(fams, "meshwatch_latency_hdr_seconds", map[string]string{"product": demo.TransactionsSettled, "window": "1m", "quantile": "0.5"}); p50 < 2 || p50 > 5.5 {
+		t.Errorf("late product: HDR p50 = %vs in /metrics, want 2–5 s", p50)
+	}
+	if v, g := fresh(fams, demo.OrdersPlaced, "valid"), fresh(fams, demo.OrdersPlaced, "good"); v < 3 || g != v {
+		t.Errorf("healthy product: %v of %v freshness ticks good, want all of at least 3", g, v)
+	}
+	lat := map[string]string{"product": demo.TransactionsSettled, "slo": "latency"}
+	if v, g := value(fams, "meshwatch_sli_valid_total", lat), value(fams, "meshwatch_sli_good_total", lat); v == 0 || g/v > 0.1 {
+		t.Errorf("late product: %v of %v latency events good against a 1s threshold, want almost none", g, v)
 	}
 	// The late product's latency is measured as late: 2–5 s.
 	st, _ := app.Collector().Status(demo.TransactionsSettled)
