@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
@@ -102,7 +101,7 @@ func BenchmarkPipeline(b *testing.B) {
 		go func() { done <- c.Run(rctx) }()
 		ps := c.products[0]
 		tk := time.NewTicker(10 * time.Millisecond)
-		for testutil.ToFloat64(ps.m.sampled) < records {
+		for float64(ps.sampledTotal()) < records {
 			<-tk.C
 		}
 		tk.Stop()

@@ -53,7 +53,7 @@ func TestBudgetBoundsSampling(t *testing.T) {
 		}
 	})
 	ps := h.c.byName[p.Name]
-	sampled := func() float64 { return testutil.ToFloat64(ps.m.sampled) }
+	sampled := func() float64 { return float64(ps.sampledTotal()) }
 	produced := func() float64 { return testutil.ToFloat64(ps.m.produced) }
 	// Warm up past the first burst and the first ticks.
 	warm := time.Now()

@@ -143,7 +143,7 @@ func start(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config) *harness 
 func (h *harness) waitSampling(t *testing.T, product, topic string, mk func(now time.Time) *kgo.Record) int {
 	t.Helper()
 	ps := h.c.byName[product]
-	before := testutil.ToFloat64(ps.m.sampled)
+	before := float64(ps.sampledTotal())
 	sent := 0
 	kafkatest.WaitFor(t, 15*time.Second, func() bool {
 		r := &kgo.Record{Timestamp: time.Now()}
@@ -152,7 +152,7 @@ func (h *harness) waitSampling(t *testing.T, product, topic string, mk func(now 
 		}
 		h.produce(t, topic, r.Timestamp, r.Value, r.Headers...)
 		sent++
-		return testutil.ToFloat64(ps.m.sampled) > before
+		return float64(ps.sampledTotal()) > before
 	}, "product %s never sampled a record of %s", product, topic)
 	return sent
 }
@@ -313,7 +313,7 @@ func TestFreshnessProbeFindsUnsampledRecords(t *testing.T) {
 	if !st.Newest.Equal(evt) {
 		t.Errorf("newest event %v, want the last record's %v", st.Newest, evt)
 	}
-	if got := testutil.ToFloat64(h.c.byName[p.Name].m.sampled); got != 0 {
+	if got := float64(h.c.byName[p.Name].sampledTotal()); got != 0 {
 		t.Errorf("sampled %v records that were produced before the agent started", got)
 	}
 }
@@ -427,7 +427,7 @@ func TestReadOnly(t *testing.T) {
 	for range 50 {
 		h.produce(t, "checkout.orders.placed", time.Now(), []byte(`{}`))
 	}
-	kafkatest.WaitFor(t, 10*time.Second, func() bool { return testutil.ToFloat64(h.c.byName[p.Name].m.sampled) >= 50 }, "records not sampled")
+	kafkatest.WaitFor(t, 10*time.Second, func() bool { return float64(h.c.byName[p.Name].sampledTotal()) >= 50 }, "records not sampled")
 
 	adm := kc.Admin(t)
 	ctx := context.Background()

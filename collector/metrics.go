@@ -2,6 +2,7 @@ package collector
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,9 +35,7 @@ var LatencyBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 // NewMetrics and pass them to New.
 type Metrics struct {
 	info            *prometheus.GaugeVec
-	sampled         *prometheus.CounterVec
-	sampledBytes    *prometheus.CounterVec
-	skipped         *prometheus.CounterVec
+	sampling        *samplingCollector
 	throttled       *prometheus.CounterVec
 	sampleRatio     *prometheus.GaugeVec
 	produced        *prometheus.CounterVec
@@ -70,15 +69,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meshwatch_product_info", Help: "A data product the agent watches (always 1).",
 		}, withProductLabels("tier")),
-		sampled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_records_sampled_total", Help: "Records the agent read and measured.",
-		}, productLabels),
-		sampledBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_sampled_bytes_total", Help: "Bytes (key + value) of the records the agent measured.",
-		}, productLabels),
-		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_records_skipped_total", Help: "Records fetched but not measured because the product's sampling budget was spent.",
-		}, productLabels),
+		sampling: newSamplingCollector(),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_budget_throttled_total", Help: "Times the product's sampling budget was spent and its partitions paused until the budget refilled.",
 		}, productLabels),
@@ -158,7 +149,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "meshwatch_ready", Help: "1 once every product's topics were resolved.",
 		}),
 	}
-	reg.MustRegister(m.info, m.sampled, m.sampledBytes, m.skipped, m.throttled, m.sampleRatio,
+	reg.MustRegister(m.info, m.sampling, m.throttled, m.sampleRatio,
 		m.produced, m.producedBytes, m.latency, m.latencyHDR, m.eventTimeErrors, m.freshness,
 		m.newestEvent, m.available, m.availProblem, m.sliGood, m.sliValid, m.topics, m.partitions,
 		m.fetchErrors, m.discoveries, m.topicConflicts, m.tickErrors, m.silent, m.hdrRecords,
@@ -177,13 +168,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // productMetrics are one product's series, resolved once so that the
 // per-record path never looks up a label.
 type productMetrics struct {
-	sampled, sampledBytes, skipped, throttled prometheus.Counter
-	produced, producedBytes, fetchErrors      prometheus.Counter
-	sampleRatio, topics, partitions           prometheus.Gauge
-	latency                                   prometheus.Observer
-	latencyHDR                                [][]prometheus.Gauge // [window][quantile]
-	hdrRecords                                []prometheus.Gauge   // [window]
-	eventTimeErrors                           [numReasons]prometheus.Counter
+	throttled                            prometheus.Counter
+	produced, producedBytes, fetchErrors prometheus.Counter
+	sampleRatio, topics, partitions      prometheus.Gauge
+	latency                              prometheus.Observer
+	latencyHDR                           [][]prometheus.Gauge // [window][quantile]
+	hdrRecords                           []prometheus.Gauge   // [window]
+	eventTimeErrors                      [numReasons]prometheus.Counter
 
 	// The series of what a tick evaluates exist from the first tick on: a
 	// freshness of 0 or an availability of 0 before anything was evaluated
@@ -222,9 +213,6 @@ func (m *Metrics) forProduct(p *meshwatch.Product) productMetrics {
 	l := prometheus.Labels{"product": p.Name, "domain": p.Domain, "owner": p.Owner}
 	m.info.MustCurryWith(l).WithLabelValues(strconv.Itoa(p.Tier)).Set(1)
 	pm := productMetrics{
-		sampled:       m.sampled.With(l),
-		sampledBytes:  m.sampledBytes.With(l),
-		skipped:       m.skipped.With(l),
 		throttled:     m.throttled.With(l),
 		produced:      m.produced.With(l),
 		producedBytes: m.producedBytes.With(l),
@@ -258,4 +246,50 @@ func (m *Metrics) forProduct(p *meshwatch.Product) productMetrics {
 func (m *Metrics) sliCounters(p *meshwatch.Product, slo *meshwatch.SLO) (good, valid prometheus.Counter) {
 	l := prometheus.Labels{"product": p.Name, "domain": p.Domain, "owner": p.Owner, "slo": slo.Name, "sli": slo.SLI}
 	return m.sliGood.With(l), m.sliValid.With(l)
+}
+
+// samplingCollector exports the counts the per-record path keeps as plain
+// integers under each product's lock — records and bytes measured, records
+// skipped over budget — so that measuring a record costs no atomic add. A
+// scrape reads each product's counts under its lock, a snapshot.
+type samplingCollector struct {
+	sampled, bytes, skipped *prometheus.Desc
+
+	mu       sync.Mutex
+	products []*productState
+}
+
+func newSamplingCollector() *samplingCollector {
+	return &samplingCollector{
+		sampled: prometheus.NewDesc("meshwatch_records_sampled_total", "Records the agent read and measured.", productLabels, nil),
+		bytes:   prometheus.NewDesc("meshwatch_sampled_bytes_total", "Bytes (key + value) of the records the agent measured.", productLabels, nil),
+		skipped: prometheus.NewDesc("meshwatch_records_skipped_total", "Records fetched but not measured because the product's sampling budget was spent.", productLabels, nil),
+	}
+}
+
+func (sc *samplingCollector) track(ps *productState) {
+	sc.mu.Lock()
+	sc.products = append(sc.products, ps)
+	sc.mu.Unlock()
+}
+
+// Describe implements prometheus.Collector.
+func (sc *samplingCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- sc.sampled
+	ch <- sc.bytes
+	ch <- sc.skipped
+}
+
+// Collect implements prometheus.Collector.
+func (sc *samplingCollector) Collect(ch chan<- prometheus.Metric) {
+	sc.mu.Lock()
+	products := sc.products
+	sc.mu.Unlock()
+	for _, ps := range products {
+		sampled, bytes, skipped := ps.counts()
+		lv := []string{ps.p.Name, ps.p.Domain, ps.p.Owner}
+		ch <- prometheus.MustNewConstMetric(sc.sampled, prometheus.CounterValue, float64(sampled), lv...)
+		ch <- prometheus.MustNewConstMetric(sc.bytes, prometheus.CounterValue, float64(bytes), lv...)
+		ch <- prometheus.MustNewConstMetric(sc.skipped, prometheus.CounterValue, float64(skipped), lv...)
+	}
 }

@@ -60,8 +60,8 @@ type productState struct {
 	// the last tick's availability problems
 	problems []string
 	ticked   bool
-	// since start, for the mean record size
-	totalSampled, totalBytes int64
+	// since start: exported by samplingCollector, and the mean record size
+	totalSampled, totalBytes, totalSkipped int64
 
 	// assigned are the partitions the product resolved to; guarded by
 	// Collector.assignMu, not mu.
@@ -92,6 +92,7 @@ func newProductState(p *meshwatch.Product, m *Metrics) *productState {
 			ps.availSLOs = append(ps.availSLOs, c)
 		}
 	}
+	m.sampling.track(ps)
 	return ps
 }
 
@@ -119,13 +120,22 @@ func (ps *productState) observeBatch(recs []*kgo.Record, now int64) int {
 	ps.tickSampled += int64(n)
 	ps.totalSampled += int64(n)
 	ps.totalBytes += bytes
+	ps.totalSkipped += int64(len(recs) - n)
 	ps.mu.Unlock()
+	return n
+}
 
-	ps.m.sampled.Add(float64(n))
-	ps.m.sampledBytes.Add(float64(bytes))
-	if n < len(recs) {
-		ps.m.skipped.Add(float64(len(recs) - n))
-	}
+// counts returns the records and bytes measured and the records skipped
+// over budget since start.
+func (ps *productState) counts() (sampled, bytes, skipped int64) {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.totalSampled, ps.totalBytes, ps.totalSkipped
+}
+
+// sampledTotal returns the records measured since start.
+func (ps *productState) sampledTotal() int64 {
+	n, _, _ := ps.counts()
 	return n
 }
 

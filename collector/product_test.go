@@ -2,6 +2,7 @@ package collector
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,8 +45,20 @@ func TestObserveCountsLatencySLI(t *testing.T) {
 	if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonOutOfRange]); got != 1 {
 		t.Errorf("out_of_range errors = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(ps.m.sampled); got != 5 {
+	if got := float64(ps.sampledTotal()); got != 5 {
 		t.Errorf("sampled = %v, want 5", got)
+	}
+	// A scrape exports the counts kept under the product's lock.
+	want := `
+# HELP meshwatch_records_sampled_total Records the agent read and measured.
+# TYPE meshwatch_records_sampled_total counter
+meshwatch_records_sampled_total{domain="checkout",owner="orders-team",product="checkout.orders.placed"} 5
+# HELP meshwatch_sampled_bytes_total Bytes (key + value) of the records the agent measured.
+# TYPE meshwatch_sampled_bytes_total counter
+meshwatch_sampled_bytes_total{domain="checkout",owner="orders-team",product="checkout.orders.placed"} 12
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "meshwatch_records_sampled_total", "meshwatch_sampled_bytes_total"); err != nil {
+		t.Error(err)
 	}
 	// The record from the future counts as now, not as an hour of freshness.
 	if ps.newest != now.UnixNano() {
@@ -71,7 +84,7 @@ func TestObserveBudget(t *testing.T) {
 	if n := ps.observeBatch(recs, now+int64(200*time.Millisecond)); n != 20 {
 		t.Fatalf("after 200ms measured %d, want 20", n)
 	}
-	if got := testutil.ToFloat64(ps.m.skipped); got != 200-50+200+200-20 {
+	if got := float64(ps.totalSkipped); got != 200-50+200+200-20 {
 		t.Errorf("skipped = %v", got)
 	}
 	ps.rec.refill(now + int64(time.Second))
@@ -106,7 +119,7 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 			if a := testing.AllocsPerRun(1000, func() { ps.observeBatch(batch, now.UnixNano()) }); a != 0 {
 				t.Fatalf("observeBatch allocates %v times per record", a)
 			}
-			if got := testutil.ToFloat64(ps.m.sampled); got != 1002 {
+			if got := float64(ps.sampledTotal()); got != 1002 {
 				t.Fatalf("sampled %v, want 1002", got)
 			}
 			for r := ReasonOK + 1; r < numReasons; r++ {
