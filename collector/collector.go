@@ -560,17 +560,6 @@ func (c *Collector) discover(ctx context.Context) error {
 	c.m.topicConflicts.Set(float64(conflicts))
 	c.apply(old, next)
 	c.routes.Store(next)
-	for _, ps := range c.products {
-		nt, np := 0, 0
-		for _, t := range next.names {
-			if tr := next.topics[t]; tr.ps == ps {
-				nt++
-				np += len(tr.parts)
-			}
-		}
-		ps.m.topics.Set(float64(nt))
-		ps.m.partitions.Set(float64(np))
-	}
 	if !c.ready.Swap(true) {
 		c.m.ready.Set(1)
 		c.log.Info("topics resolved", "products", len(c.products), "topics", len(next.names))
@@ -642,6 +631,16 @@ func (c *Collector) apply(old, next *routes) {
 	}
 	if len(add) > 0 {
 		c.cl.AddConsumePartitions(c.at(add))
+	}
+	for _, ps := range c.products {
+		topics := 0
+		for i, part := range ps.assigned { // grouped by topic, in name order
+			if i == 0 || part.topic != ps.assigned[i-1].topic {
+				topics++
+			}
+		}
+		ps.m.topics.Set(float64(topics))
+		ps.m.partitions.Set(float64(len(ps.assigned)))
 	}
 }
 
