@@ -17,6 +17,12 @@ const (
 	defaultEventTimeRecord  = "timestamp"
 	defaultEventTimeFormat  = TimeFormatAuto
 	defaultWindow           = "28d"
+	defaultExactFetches     = 10000
+	defaultLagPasses        = 3
+	defaultStateDir         = "meshwatch-state"
+	defaultStateTopic       = "__meshwatch_state"
+	defaultStateFlush       = Duration(30 * time.Second)
+	defaultSequenceMaxKeys  = 100000
 )
 
 // SetDefaults fills every setting left at its zero value with its default.
@@ -32,6 +38,13 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Collector.Discovery, defaultDiscovery)
 	setDefault(&c.Collector.Budget.MaxRecordsPerSecond, defaultRecordsPerSecond)
 	setDefault(&c.Collector.Budget.MaxBytesPerSecond, defaultBytesPerSecond)
+	setDefault(&c.Lag.Interval, c.Collector.Tick)
+	setDefault(&c.Lag.ExactFetches, defaultExactFetches)
+	setDefault(&c.Lag.Passes, defaultLagPasses)
+	setDefault(&c.State.Backend, StateDir)
+	setDefault(&c.State.Dir, defaultStateDir)
+	setDefault(&c.State.Topic, defaultStateTopic)
+	setDefault(&c.State.Flush, defaultStateFlush)
 	for i := range c.Products {
 		p := &c.Products[i]
 		setDefault(&p.Tier, defaultTier)
@@ -44,6 +57,9 @@ func (c *Config) SetDefaults() {
 		setDefault(&p.Sampling.MaxBytesPerSecond, c.Collector.Budget.MaxBytesPerSecond)
 		for j := range p.SLOs {
 			setDefault(&p.SLOs[j].Window, defaultWindow)
+		}
+		if q := p.Quality.Sequence; q != nil {
+			setDefault(&q.MaxKeys, defaultSequenceMaxKeys)
 		}
 	}
 }

@@ -91,6 +91,9 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, P
 	if s := cfg.Cluster.SASL; s != nil {
 		d.secrets = append(d.secrets, string(s.Password), string(s.Token))
 	}
+	if r := cfg.SchemaRegistry; r != nil {
+		d.secrets = append(d.secrets, string(r.Password), string(r.Token))
+	}
 	redact(ps, d.secrets)
 	slices.SortStableFunc(ps, func(a, b Problem) int {
 		if a.Pos.Line != b.Pos.Line {
@@ -101,6 +104,7 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, P
 	if err := ps.Err(); err != nil {
 		return nil, ps, err
 	}
+	cfg.positions = d.pos
 	return &cfg, ps, nil
 }
 
@@ -265,12 +269,14 @@ func (d *decoder) failPath(path, format string, args ...any) {
 
 // readSecretFiles fills the SASL password and token from their *_file keys.
 func (d *decoder) readSecretFiles(cfg *Config, dir string) {
-	s := cfg.Cluster.SASL
-	if s == nil {
-		return
+	if s := cfg.Cluster.SASL; s != nil {
+		d.readSecretFile(&s.Password, s.PasswordFile, "cluster.sasl.password", dir)
+		d.readSecretFile(&s.Token, s.TokenFile, "cluster.sasl.token", dir)
 	}
-	d.readSecretFile(&s.Password, s.PasswordFile, "cluster.sasl.password", dir)
-	d.readSecretFile(&s.Token, s.TokenFile, "cluster.sasl.token", dir)
+	if r := cfg.SchemaRegistry; r != nil {
+		d.readSecretFile(&r.Password, r.PasswordFile, "schema_registry.password", dir)
+		d.readSecretFile(&r.Token, r.TokenFile, "schema_registry.token", dir)
+	}
 }
 
 func (d *decoder) readSecretFile(dst *Secret, file, path, dir string) {

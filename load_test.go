@@ -190,7 +190,7 @@ func TestLoadEnv(t *testing.T) {
 			name:    "not in keys",
 			product: `, "${KEY}": x}`,
 			env:     map[string]string{"KEY": "description"},
-			wantErr: `t.yaml:5:53: products[0]["${KEY}"]: unknown key "${KEY}"; allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos`,
+			wantErr: `t.yaml:5:53: products[0]["${KEY}"]: unknown key "${KEY}"; allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers`,
 		},
 		{
 			name:    "unset",
@@ -327,6 +327,8 @@ func TestLoadDefaults(t *testing.T) {
 			Discovery: Duration(time.Minute),
 			Budget:    Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
 		},
+		Lag:   Lag{Interval: Duration(10 * time.Second), ExactFetches: 10000, Passes: 3},
+		State: State{Backend: "dir", Dir: "meshwatch-state", Topic: "__meshwatch_state", Flush: Duration(30 * time.Second)},
 		Products: []Product{{
 			Name:      "checkout.orders.placed",
 			Domain:    "checkout",
@@ -343,7 +345,7 @@ func TestLoadDefaults(t *testing.T) {
 		}},
 		Owners: map[string]Owner{"orders-team": {}},
 	}
-	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreUnexported(TopicSelector{})); diff != "" {
+	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreUnexported(TopicSelector{}, Config{})); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
 	}
 }
@@ -375,7 +377,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 			if len(ps) != 0 {
 				t.Errorf("Load of YAML output: %v", ps)
 			}
-			if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(TopicSelector{}), cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(TopicSelector{}, Config{}), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("round trip (-before +after):\n%s\nYAML:\n%s", diff, out)
 			}
 		})
@@ -468,8 +470,8 @@ owners: {o: {}}
 	// for every path that uses it.
 	_, ps, _ = Load("t.yaml", []byte(strings.Replace(config, "domain: checkout", "domian: checkout", 1)), nil)
 	wantPs := []string{
-		`t.yaml:5:5: products[0].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos`,
-		`t.yaml:5:5: products[1].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos`,
+		`t.yaml:5:5: products[0].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers`,
+		`t.yaml:5:5: products[1].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers`,
 	}
 	var gotPs []string
 	for _, p := range ps.Errors() {

@@ -9,12 +9,81 @@ import (
 type Config struct {
 	// Naming sets how product names are linted against <domain>.<entity>.<event>:
 	// "warn" (default) reports a warning, "strict" an error, "off" nothing.
-	Naming    string           `yaml:"naming"`
-	Cluster   Cluster          `yaml:"cluster"`
-	HTTP      HTTP             `yaml:"http"`
-	Collector Collector        `yaml:"collector"`
-	Products  []Product        `yaml:"products"`
-	Owners    map[string]Owner `yaml:"owners"`
+	Naming    string    `yaml:"naming"`
+	Cluster   Cluster   `yaml:"cluster"`
+	HTTP      HTTP      `yaml:"http"`
+	Collector Collector `yaml:"collector"`
+	Lag       Lag       `yaml:"lag"`
+	// SchemaRegistry is the Confluent-compatible schema registry that avro
+	// and protobuf products are decoded with.
+	SchemaRegistry *SchemaRegistry  `yaml:"schema_registry"`
+	State          State            `yaml:"state"`
+	Products       []Product        `yaml:"products"`
+	Owners         map[string]Owner `yaml:"owners"`
+
+	positions map[string]Position // set by Load: path → position of its value
+}
+
+// Position returns where the setting at path (e.g. "products[0].quality.rules[1].expr")
+// is in the configuration file, or the nearest enclosing setting that is.
+// Packages that check a product further (CEL rules, say) report with it.
+func (c *Config) Position(path string) Position {
+	for {
+		if pos, ok := c.positions[path]; ok {
+			return pos
+		}
+		if path == "" {
+			return Position{}
+		}
+		path = parentPath(path)
+	}
+}
+
+// Lag configures the consumer-lag monitor.
+type Lag struct {
+	// Interval is the time between two passes over every product's groups
+	// (default 10s, the collector tick).
+	Interval Duration `yaml:"interval"`
+	// ExactFetches bounds the records read per pass to measure time lag
+	// exactly; lagging partitions beyond it are interpolated (default 10000).
+	ExactFetches int `yaml:"exact_fetches"`
+	// Passes is how many consecutive passes a new status must hold before it
+	// is reported (default 3).
+	Passes int `yaml:"passes"`
+	// KafkaLagExporterMetrics also exports lag under kafka-lag-exporter's
+	// metric names and labels (default true).
+	KafkaLagExporterMetrics *bool `yaml:"kafka_lag_exporter_metrics"`
+}
+
+// LagExporterMetrics reports whether kafka-lag-exporter's names are exported.
+func (l Lag) LagExporterMetrics() bool {
+	return l.KafkaLagExporterMetrics == nil || *l.KafkaLagExporterMetrics
+}
+
+// SchemaRegistry says how to reach a Confluent-compatible schema registry.
+// Username and Password are basic auth; Token is a bearer token.
+type SchemaRegistry struct {
+	URL          string `yaml:"url"`
+	Username     string `yaml:"username"`
+	Password     Secret `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	Token        Secret `yaml:"token"`
+	TokenFile    string `yaml:"token_file"`
+	TLS          *TLS   `yaml:"tls"`
+}
+
+// State backends.
+const (
+	StateDir   = "dir"
+	StateKafka = "kafka"
+)
+
+// State says where SLO budgets, the alert outbox and the cost ledger are kept.
+type State struct {
+	Backend string   `yaml:"backend"` // dir (default) | kafka
+	Dir     string   `yaml:"dir"`     // default ./meshwatch-state
+	Topic   string   `yaml:"topic"`   // default __meshwatch_state
+	Flush   Duration `yaml:"flush"`   // how often state is written (default 30s)
 }
 
 // Cluster says how to reach the Kafka cluster the products live on.
@@ -98,6 +167,72 @@ type Product struct {
 	EventTime   EventTime       `yaml:"event_time"`
 	Sampling    Budget          `yaml:"sampling"` // zero fields take collector.budget
 	SLOs        []SLO           `yaml:"slos"`
+	Quality     Quality         `yaml:"quality"`
+	// DLQTopics are the product's dead-letter topics: records there count
+	// against validity.
+	DLQTopics []string   `yaml:"dlq_topics"`
+	Consumers []Consumer `yaml:"consumers"`
+
+	// Contract is the ODCS file the product was read from, "" for config.yaml.
+	Contract string `yaml:"-"`
+}
+
+// Consumer is a consumer group declared as a consumer of a product, with the
+// team that owns it.
+type Consumer struct {
+	Group string `yaml:"group"`
+	Owner string `yaml:"owner"`
+}
+
+// UnknownOwner is the owner of a consumer group no product declares.
+const UnknownOwner = "unknown"
+
+// ConsumerOwner returns the owner of group as declared under consumers, or
+// UnknownOwner.
+func (p *Product) ConsumerOwner(group string) string {
+	for _, c := range p.Consumers {
+		if c.Group == group {
+			if c.Owner == "" {
+				return UnknownOwner
+			}
+			return c.Owner
+		}
+	}
+	return UnknownOwner
+}
+
+// Quality holds the rules a product's records are checked against.
+type Quality struct {
+	// Required lists fields that must be present and non-null; dots
+	// separate nested keys (customer.id).
+	Required []string `yaml:"required"`
+	// Rules are CEL expressions over message, key, headers, timestamp,
+	// topic, partition and offset that must hold for every record.
+	Rules    []Rule    `yaml:"rules"`
+	Sequence *Sequence `yaml:"sequence"`
+	Volume   *Volume   `yaml:"volume"`
+}
+
+// Rule is one validity rule: a CEL expression that must be true.
+type Rule struct {
+	Name string `yaml:"name"` // a metric label: lowercase letters, digits and _
+	Expr string `yaml:"expr"`
+	// Source is where the rule was declared when it came from a contract or
+	// a schema registry ruleset; empty for config.yaml.
+	Source string `yaml:"-"`
+}
+
+// Sequence detects gaps and duplicates in a per-producer sequence number.
+type Sequence struct {
+	Field string `yaml:"field"` // the sequence number
+	Key   string `yaml:"key"`   // the producer's id; empty means one sequence per partition
+	// MaxKeys bounds the producers tracked; the idlest are evicted (default 100000).
+	MaxKeys int `yaml:"max_keys"`
+}
+
+// Volume is the least traffic a product promises.
+type Volume struct {
+	MinPerMinute float64 `yaml:"min_per_minute"`
 }
 
 // Formats of a product's record values.

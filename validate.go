@@ -55,6 +55,9 @@ func (c *Config) Validate() Problems {
 		v.errf("http.listen", "must be host:port like :9477 or 127.0.0.1:9477, got %s", quote(c.HTTP.Listen))
 	}
 	v.collector(&c.Collector)
+	v.lag(&c.Lag, c.Collector.Tick)
+	v.schemaRegistry(c.SchemaRegistry)
+	v.state(&c.State)
 	v.products(c)
 	v.owners(c.Owners)
 	return v.ps
@@ -216,6 +219,10 @@ func (v *validator) products(c *Config) {
 		v.rate(join(join(path, "sampling"), "max_records_per_second"), p.Sampling.MaxRecordsPerSecond, true)
 		v.rate(join(join(path, "sampling"), "max_bytes_per_second"), p.Sampling.MaxBytesPerSecond, true)
 		v.slos(join(path, "slos"), p.SLOs)
+		v.quality(join(path, "quality"), p)
+		v.dlqTopics(join(path, "dlq_topics"), p.DLQTopics)
+		v.consumers(join(path, "consumers"), p.Consumers)
+		v.sloNeeds(path, p)
 	}
 }
 

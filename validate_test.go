@@ -29,6 +29,8 @@ func validConfig() *Config {
 				{Name: "lag", SLI: SLILag, Threshold: Duration(30 * time.Second), Objective: 0.99, ConsumerGroup: "fraud", Window: "month"},
 				{Name: "volume", SLI: SLIVolume, Objective: 0.99, Window: "400d", MinEvents: 10},
 			},
+			Quality:   Quality{Volume: &Volume{MinPerMinute: 10}},
+			Consumers: []Consumer{{Group: "fraud", Owner: "fraud-team"}},
 		}},
 		Owners: map[string]Owner{"orders-team": {SlackChannel: "#orders-data"}, "ops": {SlackChannel: "C0123ABCD"}},
 	}

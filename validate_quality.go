@@ -1,0 +1,174 @@
+package meshwatch
+
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+var (
+	ruleName    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	stateBacks  = []string{StateDir, StateKafka}
+	fieldPathRe = regexp.MustCompile(`^[^.\s]+(\.[^.\s]+)*$`)
+)
+
+func (v *validator) lag(l *Lag, tick Duration) {
+	// An interval taken from collector.tick is reported there.
+	if l.Interval < Duration(time.Second) && l.Interval != tick {
+		v.errf("lag.interval", "must be at least 1s, got %s", l.Interval)
+	}
+	if l.ExactFetches < 0 {
+		v.errf("lag.exact_fetches", "must be >= 0 (0 interpolates every time lag), got %d", l.ExactFetches)
+	}
+	if l.Passes < 1 || l.Passes > 100 {
+		v.errf("lag.passes", "must be from 1 to 100 consecutive passes, got %d", l.Passes)
+	}
+}
+
+func (v *validator) schemaRegistry(r *SchemaRegistry) {
+	if r == nil {
+		return
+	}
+	const p = "schema_registry"
+	if r.URL == "" {
+		v.errf(join(p, "url"), "is required, e.g. http://schema-registry:8081")
+	} else if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.errf(join(p, "url"), "must be an http:// or https:// URL like http://schema-registry:8081, got %s", quote(r.URL))
+	} else if u.User != nil {
+		v.errf(join(p, "url"), "must not hold credentials; use username and password (or password_file)")
+	}
+	hasPassword := r.Password != "" || r.PasswordFile != ""
+	hasToken := r.Token != "" || r.TokenFile != ""
+	switch {
+	case r.Username != "" && !hasPassword:
+		v.errf(join(p, "password"), "is required with username; set password (e.g. ${SR_PASSWORD}) or password_file")
+	case r.Username == "" && hasPassword:
+		v.errf(join(p, "username"), "is required with a password")
+	}
+	if hasToken && (r.Username != "" || hasPassword) {
+		v.errf(join(p, "token"), "cannot be used together with username and password; choose basic or bearer auth")
+	}
+	if t := r.TLS; t != nil {
+		if (t.CertFile == "") != (t.KeyFile == "") {
+			v.errf(join(p, "tls"), "cert_file and key_file go together; set both or neither")
+		}
+	}
+}
+
+func (v *validator) state(s *State) {
+	v.oneOf("state.backend", s.Backend, stateBacks)
+	if s.Backend == StateKafka && !topicName.MatchString(s.Topic) {
+		v.errf("state.topic", "must be a Kafka topic name (letters, digits, '.', '_', '-'), got %s", quote(s.Topic))
+	}
+	if s.Flush < Duration(time.Second) {
+		v.errf("state.flush", "must be at least 1s, got %s", s.Flush)
+	}
+}
+
+func (v *validator) quality(path string, p *Product) {
+	q := &p.Quality
+	decodes := p.Format != FormatRaw && p.Format != ""
+	needFormat := func(key string) {
+		if !decodes {
+			v.errf(join(path, key), "needs a format that can be decoded (json, avro or protobuf), but format is %s", p.Format)
+		}
+	}
+	if len(q.Required) > 0 {
+		needFormat("required")
+	}
+	for i, f := range q.Required {
+		if !fieldPathRe.MatchString(f) {
+			v.errf(index(join(path, "required"), i), "must be keys separated by single dots like customer.id, got %s", quote(f))
+		}
+	}
+	names := make(map[string]int, len(q.Rules))
+	for i, r := range q.Rules {
+		rp := index(join(path, "rules"), i)
+		switch {
+		case r.Name == "":
+			v.errf(join(rp, "name"), "is required: lowercase letters, digits and _, e.g. positive_total")
+		case !ruleName.MatchString(r.Name):
+			v.errf(join(rp, "name"), "must be lowercase letters, digits and _ starting with a letter (it is a metric label), got %s", quote(r.Name))
+		default:
+			if first, dup := names[r.Name]; dup {
+				v.errf(join(rp, "name"), "duplicate rule name %s; rules[%d] has it already", quote(r.Name), first)
+			}
+			names[r.Name] = i
+		}
+		if strings.TrimSpace(r.Expr) == "" {
+			v.errf(join(rp, "expr"), `is required: a CEL expression that is true for a good record, e.g. "message.order_total > 0"`)
+		}
+	}
+	if s := q.Sequence; s != nil {
+		sp := join(path, "sequence")
+		needFormat("sequence")
+		if s.Field == "" {
+			v.errf(join(sp, "field"), "is required: the field holding the producer's sequence number")
+		} else if !fieldPathRe.MatchString(s.Field) {
+			v.errf(join(sp, "field"), "must be keys separated by single dots, got %s", quote(s.Field))
+		}
+		if s.Key != "" && !fieldPathRe.MatchString(s.Key) {
+			v.errf(join(sp, "key"), "must be keys separated by single dots, got %s", quote(s.Key))
+		}
+		if s.MaxKeys < 0 {
+			v.errf(join(sp, "max_keys"), "must be > 0, got %d", s.MaxKeys)
+		}
+	}
+	if vol := q.Volume; vol != nil {
+		v.rate(join(join(path, "volume"), "min_per_minute"), vol.MinPerMinute, false)
+	}
+}
+
+func (v *validator) dlqTopics(path string, topics []string) {
+	for i, t := range topics {
+		if !topicName.MatchString(t) {
+			v.errf(index(path, i), "must be a Kafka topic name (letters, digits, '.', '_', '-'), got %s", quote(t))
+		}
+	}
+}
+
+func (v *validator) consumers(path string, cs []Consumer) {
+	seen := make(map[string]int, len(cs))
+	for i, c := range cs {
+		cp := index(path, i)
+		if c.Group == "" {
+			v.errf(join(cp, "group"), "is required: the consumer group id")
+			continue
+		}
+		if first, dup := seen[c.Group]; dup {
+			v.errf(join(cp, "group"), "duplicate consumer group %s; consumers[%d] has it already", quote(c.Group), first)
+		}
+		seen[c.Group] = i
+		if c.Owner == "" {
+			v.warnf(join(cp, "owner"), "is not set, so group %s is reported with owner %s", quote(c.Group), UnknownOwner)
+		}
+	}
+}
+
+// sloNeeds checks that an SLO has something to measure.
+func (v *validator) sloNeeds(path string, p *Product) {
+	q := &p.Quality
+	for i, s := range p.SLOs {
+		sp := join(index(join(path, "slos"), i), "sli")
+		switch s.SLI {
+		case SLICompleteness:
+			if len(q.Required) == 0 && q.Sequence == nil {
+				v.errf(sp, "completeness needs quality.required or quality.sequence: there is nothing to count as missing")
+			}
+		case SLIValidity:
+			if (p.Format == FormatRaw || p.Format == "") && len(q.Rules) == 0 && len(p.DLQTopics) == 0 {
+				v.errf(sp, "validity needs quality.rules, dlq_topics or a format to decode (json, avro, protobuf): every raw record is valid")
+			}
+		case SLIVolume:
+			if q.Volume == nil {
+				v.errf(sp, "volume needs quality.volume.min_per_minute: the least traffic promised")
+			}
+		case SLILag:
+			if s.ConsumerGroup != "" && !slices.ContainsFunc(p.Consumers, func(c Consumer) bool { return c.Group == s.ConsumerGroup }) {
+				v.warnf(join(index(join(path, "slos"), i), "consumer_group"), "group %s is not declared under consumers, so its owner is reported as %s", quote(s.ConsumerGroup), UnknownOwner)
+			}
+		}
+	}
+}
