@@ -30,11 +30,25 @@ type Sink interface {
 	ObserveSLI(events []meshwatch.SLIEvents)
 }
 
+// RecordSink receives every record the collector measured, for checks of
+// record contents (package quality implements it; cmd/meshwatch wires it).
+// Both methods are called from the poll loop: they must be cheap, safe for
+// concurrent use, and must not keep r after returning.
+type RecordSink interface {
+	ObserveRecord(product string, r *kgo.Record)
+	// Skipped says that records of the partition were not measured
+	// (the product's budget was spent, or the partition was held back after
+	// errors): a gap in a sequence across it is the sampler's, not the
+	// producer's.
+	Skipped(product, topic string, partition int32)
+}
+
 // Options tune a Collector. The zero value of every field has a default.
 type Options struct {
 	Logger  *slog.Logger
-	Metrics *Metrics // required
-	Sink    Sink     // optional
+	Metrics *Metrics   // required
+	Sink    Sink       // optional
+	Records RecordSink // optional
 	// Now is the clock of ticks and observations (default time.Now).
 	Now func() time.Time
 	// ProbeTimeout bounds one freshness probe pass (default 2s).
@@ -57,6 +71,7 @@ type Collector struct {
 	log      *slog.Logger
 	m        *Metrics
 	sink     Sink
+	records  RecordSink
 	now      func() time.Time
 	probeTO  time.Duration
 	maxProbe int
@@ -134,6 +149,7 @@ func New(cfg *meshwatch.Config, kopts []kgo.Opt, o Options) (*Collector, error) 
 		log:        o.Logger,
 		m:          o.Metrics,
 		sink:       o.Sink,
+		records:    o.Records,
 		now:        o.Now,
 		probeTO:    o.ProbeTimeout,
 		maxProbe:   o.MaxProbes,
@@ -234,6 +250,15 @@ func (c *Collector) pollLoop(ctx context.Context) {
 			n := tr.ps.observeBatch(p.Records, now)
 			if part := tr.parts[p.Partition]; part != nil && n > 0 {
 				part.sampledAt.Store(now)
+			}
+			if c.records != nil {
+				name := tr.ps.p.Name
+				for _, rec := range p.Records[:n] {
+					c.records.ObserveRecord(name, rec)
+				}
+				if n < len(p.Records) {
+					c.records.Skipped(name, p.Topic, p.Partition)
+				}
 			}
 			if n < len(p.Records) && !slices.Contains(throttle, tr.ps) {
 				throttle = append(throttle, tr.ps)
@@ -370,7 +395,22 @@ func (c *Collector) resume(ps *productState) {
 	// Re-adding at the end skips what was produced while paused: the samples
 	// stay fresh from the tail, so latency is measured on records as they
 	// become readable, not on a backlog.
-	c.cl.AddConsumePartitions(c.at(partitionsOf(ps.assigned, true)))
+	parts := partitionsOf(ps.assigned, true)
+	c.cl.AddConsumePartitions(c.at(parts))
+	c.skipped(ps, parts)
+}
+
+// skipped tells the record sink that the product's parts are read again
+// from the tail, past records that were not measured.
+func (c *Collector) skipped(ps *productState, parts map[string][]int32) {
+	if c.records == nil {
+		return
+	}
+	for t, ps2 := range parts {
+		for _, p := range ps2 {
+			c.records.Skipped(ps.p.Name, t, p)
+		}
+	}
 }
 
 // release fetches again, from the tail, the held partitions whose backoff is
@@ -390,6 +430,7 @@ func (c *Collector) release(now int64) {
 		ps.mu.Unlock()
 		if !throttled {
 			add[part.topic] = append(add[part.topic], part.partition)
+			c.skipped(ps, map[string][]int32{part.topic: {part.partition}})
 		}
 	}
 	if len(add) > 0 {

@@ -109,12 +109,16 @@ func validate(t *testing.T, cfg *meshwatch.Config) {
 
 // start validates cfg, runs a collector on it until the test ends, and
 // waits until its topics are resolved.
-func start(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config) *harness {
+func start(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config, opts ...func(*Options)) *harness {
 	t.Helper()
 	validate(t, cfg)
 	h := &harness{reg: prometheus.NewPedanticRegistry(), sink: &sink{}, kc: kc}
 	log := slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	c, err := New(cfg, []kgo.Opt{kgo.SeedBrokers(kc.Addrs()...)}, Options{Metrics: NewMetrics(h.reg), Sink: h.sink, Logger: log})
+	o := Options{Metrics: NewMetrics(h.reg), Sink: h.sink, Logger: log}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := New(cfg, []kgo.Opt{kgo.SeedBrokers(kc.Addrs()...)}, o)
 	if err != nil {
 		t.Fatal(err)
 	}

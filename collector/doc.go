@@ -42,7 +42,9 @@
 //
 // It does not evaluate SLOs, budgets or burn rates (package sla), consumer
 // lag (package lag) or record contents beyond the event time (package
-// quality). SLI events leave through the Sink interface once per tick.
+// quality). SLI events leave through the Sink interface once per tick; every
+// measured record is handed to the optional RecordSink (package quality), and
+// records the budget skips are reported to it as skipped per partition.
 //
 // # Concurrency
 //

@@ -1,0 +1,116 @@
+package collector
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/kafkatest"
+)
+
+// recordSink remembers the records and skips handed to a RecordSink.
+type recordSink struct {
+	mu      sync.Mutex
+	values  map[string][]string // product → values seen
+	skipped map[string]int      // "product/topic/partition" → calls
+}
+
+func newRecordSink() *recordSink {
+	return &recordSink{values: map[string][]string{}, skipped: map[string]int{}}
+}
+
+func (s *recordSink) ObserveRecord(product string, r *kgo.Record) {
+	s.mu.Lock()
+	s.values[product] = append(s.values[product], string(r.Value))
+	s.mu.Unlock()
+}
+
+func (s *recordSink) Skipped(product, topic string, partition int32) {
+	s.mu.Lock()
+	s.skipped[product+"/"+topic+"/"+strconv.Itoa(int(partition))]++
+	s.mu.Unlock()
+}
+
+func (s *recordSink) seen(product string) map[string]bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]bool{}
+	for _, v := range s.values[product] {
+		out[v] = true
+	}
+	return out
+}
+
+func (s *recordSink) skips(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.skipped[key]
+}
+
+// TestRecordSinkSeesEveryMeasuredRecord checks that the records the
+// collector measures reach the record sink under their product, and that a
+// spent budget is reported as a skip of the partition.
+func TestRecordSinkSeesEveryMeasuredRecord(t *testing.T) {
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "checkout.orders.placed", 1, 1, nil)
+	kc.MustCreateTopic(t, "logistics.parcels.scanned", 1, 1, nil)
+	orders := product("checkout.orders.placed", named("checkout.orders.placed")...)
+	parcels := product("logistics.parcels.scanned", named("logistics.parcels.scanned")...)
+	// A budget of 2 records (a burst of one second's worth) with a slow refill.
+	parcels.Sampling = meshwatch.Budget{MaxRecordsPerSecond: 2, MaxBytesPerSecond: 1 << 20}
+	rs := newRecordSink()
+	h := start(t, kc, testConfig(kc, orders, parcels), func(o *Options) { o.Records = rs })
+	h.waitSampling(t, orders.Name, "checkout.orders.placed", func(now time.Time) *kgo.Record {
+		return &kgo.Record{Timestamp: now, Value: []byte("marker")}
+	})
+
+	// Everything produced now is within the orders budget: each record must
+	// reach the sink exactly under its product.
+	want := map[string]bool{}
+	recs := make([]*kgo.Record, 20)
+	for i := range recs {
+		v := "order-" + strconv.Itoa(i)
+		want[v] = true
+		recs[i] = &kgo.Record{Topic: "checkout.orders.placed", Value: []byte(v), Timestamp: time.Now()}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := kc.Produce(ctx, recs...); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		seen := rs.seen(orders.Name)
+		for v := range want {
+			if !seen[v] {
+				return false
+			}
+		}
+		return true
+	}, "not every order record reached the record sink")
+	for v := range rs.seen(parcels.Name) {
+		if want[v] {
+			t.Errorf("record %q of orders was handed over as a parcels record", v)
+		}
+	}
+
+	// 50 records in one batch overrun the parcels budget: the rest of the
+	// batch is skipped, and the sink is told so.
+	batch := make([]*kgo.Record, 50)
+	for i := range batch {
+		batch[i] = &kgo.Record{Topic: "logistics.parcels.scanned", Value: []byte("parcel-" + strconv.Itoa(i)), Timestamp: time.Now()}
+	}
+	kafkatest.WaitFor(t, 15*time.Second, func() bool {
+		if err := kc.Produce(ctx, batch...); err != nil {
+			t.Fatal(err)
+		}
+		return rs.skips("logistics.parcels.scanned/logistics.parcels.scanned/0") > 0
+	}, "a spent budget was never reported as skipped")
+	if n := len(rs.seen(parcels.Name)); n >= 50 {
+		t.Errorf("the sink saw %d distinct parcel records with a budget of 2/s", n)
+	}
+}
