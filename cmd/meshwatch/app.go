@@ -15,7 +15,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/collector"
@@ -23,6 +22,12 @@ import (
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
+
+// Shutdown stages, stopped in this order.
+const (
+	stageSources = iota // collector, lag, quality: stop measuring, hand over
+	stageEval           // SLO evaluation and alerting: final pass, flush
+)
 
 // shutdownTimeout bounds an orderly shutdown, as Alertmanager's does.
 const shutdownTimeout = 5 * time.Second
@@ -37,6 +42,8 @@ type App struct {
 	col *collector.Collector
 	srv *http.Server
 	ln  net.Listener
+
+	stages stages
 }
 
 // AppOptions tune NewApp; the zero value is the production setting.
@@ -70,6 +77,8 @@ func NewApp(cfg *meshwatch.Config, log *slog.Logger, o AppOptions) (*App, error)
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, reg: reg, col: col}
+	a.stages.log = log
+	a.stages.add(stageSources, component{"collector", col.Run})
 	a.ln, err = net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
@@ -127,61 +136,42 @@ func (a *App) routes() http.Handler {
 }
 
 // Run runs the agent until ctx is done, then shuts down in order within
-// shutdownTimeout: sampling stops and the collector makes its final
-// evaluation, then the HTTP server stops (so a last scrape can still read the
-// final numbers while the collector winds down).
+// shutdownTimeout: the sources stop first (sampling, lag, quality) and hand
+// over what they measured, then the evaluation makes its final pass and
+// flushes state and the alert outbox, and the HTTP server stops last (so a
+// last scrape can still read the final numbers while the rest winds down).
 func (a *App) Run(ctx context.Context) error {
-	colCtx, stopCol := context.WithCancel(context.Background())
-	defer stopCol()
-	g := new(errgroup.Group)
-	colDone := make(chan struct{})
-	g.Go(func() error {
-		defer close(colDone)
-		return a.col.Run(colCtx)
-	})
 	httpErr := make(chan error, 1)
-	g.Go(func() error {
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
 		err := a.srv.Serve(a.ln)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
 		httpErr <- err
-		return err
-	})
+	}()
+	a.stages.start()
 	a.log.Info("meshwatch running", "addr", a.Addr(), "products", len(a.cfg.Products), "version", version)
 
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case <-colDone:
+	case name := <-a.stages.exited:
+		a.log.Error("component stopped on its own; shutting down", "component", name)
 	case runErr = <-httpErr:
 	}
 	a.log.Info("shutting down")
 	deadline, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	stopCol()
-	colStopped := true
-	select {
-	case <-colDone:
-	case <-deadline.Done():
-		// Bounded means bounded: the process exits without it rather than
-		// hang a rollout; its final SLI counts are lost.
-		colStopped = false
-		a.log.Warn("collector did not stop within the shutdown timeout; exiting without it", "timeout", shutdownTimeout)
-	}
+	stopErr := a.stages.stop(deadline)
 	if err := a.srv.Shutdown(deadline); err != nil {
 		a.log.Warn("http shutdown", "err", err)
 		_ = a.srv.Close()
 	}
-	if colStopped {
-		if err := g.Wait(); err != nil && runErr == nil {
-			runErr = err
-		}
-	} else if runErr == nil {
-		runErr = errors.New("collector did not stop within the shutdown timeout")
-	}
+	<-httpDone
 	a.log.Info("stopped")
-	return runErr
+	return errors.Join(runErr, stopErr)
 }
 
 // Close releases the HTTP listener of an App whose Run was never called.
