@@ -40,6 +40,10 @@ type decoder struct {
 	tooLarge  bool
 	visiting  map[*yaml.Node]bool // merge sources being expanded, against cycles
 	sensitive func(name string) bool
+	// literal turns ${VAR} expansion off: a data contract is a document
+	// shared between teams, not deploy-time configuration, and its SQL
+	// checks hold ${table} placeholders of their own.
+	literal bool
 }
 
 func newDecoder(file string, env func(string) (string, bool)) *decoder {
@@ -353,7 +357,7 @@ func fieldNames(t reflect.Type) []string {
 // the values that are never shown.
 func (d *decoder) scalar(n *yaml.Node, path string, secret bool) string {
 	used, done := d.expanded[n]
-	if !done {
+	if !done && !d.literal {
 		used = d.expand(n, path)
 		d.expanded[n] = used
 	}

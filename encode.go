@@ -14,8 +14,9 @@ import (
 // YAML returns c as a YAML document that Load reads back into the same
 // Config. Settings at their zero value are left out, secrets are written as
 // "<secret>" (and left out when they come from a *_file key), and a literal
-// "${" is written as "$${" so that it is not expanded on the way back. YAML
-// only reads c.
+// "${" is written as "$${" so that it is not expanded on the way back.
+// Products and owners that data contracts made are left out: loading the
+// output reads the same contracts again. YAML only reads c.
 func (c *Config) YAML() ([]byte, error) {
 	out := *c
 	if s := c.Cluster.SASL; s != nil {
@@ -27,6 +28,23 @@ func (c *Config) YAML() ([]byte, error) {
 			sasl.Token = ""
 		}
 		out.Cluster.SASL = &sasl
+	}
+	// Products and owners made from data contracts are read again from
+	// the files that contracts: names.
+	out.Products = nil
+	for _, p := range c.Products {
+		if p.Contract == "" {
+			out.Products = append(out.Products, p)
+		}
+	}
+	out.Owners = nil
+	for k, o := range c.Owners {
+		if o.Contract == "" {
+			if out.Owners == nil {
+				out.Owners = make(map[string]Owner)
+			}
+			out.Owners[k] = o
+		}
 	}
 	n, err := encodeValue(reflect.ValueOf(out))
 	if err != nil {

@@ -41,10 +41,17 @@ func LoadFile(path string) (*Config, Problems, error) {
 // Load parses data as YAML; expands ${VAR} and ${VAR:-default} in every
 // scalar value (not in keys; "$${" is a literal "${"); decodes it strictly,
 // reporting unknown and duplicate keys and values of the wrong type; reads
-// the secrets of sasl.password_file and sasl.token_file; applies SetDefaults
-// and runs Validate. It goes on after a problem so as to report every problem
-// at once, each with the position of its value in the file (or of the
-// mapping that lacks it), sorted by line and column.
+// the secrets of sasl.password_file and sasl.token_file; reads the ODCS data
+// contracts that contracts: lists (relative to the directory of name) and
+// appends their products, and the teams they declare that owners: lacks;
+// applies SetDefaults and runs Validate. A problem of a contract's product
+// is placed in the contract file, with the path of the contract's value
+// (slaProperties[1].value); Config.Position still takes config paths.
+//
+// Load goes on after a problem so as to report every problem at once, each
+// with the position of its value in the file (or of the mapping that lacks
+// it), sorted by file (the configuration first, then the contracts in the
+// order they were read), line and column.
 //
 // Problems holds every problem, warnings included. The error is nil when
 // none of them is an error; then Config is complete and valid. Otherwise
@@ -54,7 +61,8 @@ func LoadFile(path string) (*Config, Problems, error) {
 // environment variable that is substituted into a Secret or whose name holds
 // PASSWORD, SECRET, TOKEN, CREDENTIAL, PRIVATE or API_KEY.
 //
-// Load is safe for concurrent use; its only I/O is reading *_file secrets.
+// Load is safe for concurrent use; its only I/O is reading *_file secrets
+// and contracts.
 func Load(name string, data []byte, env func(string) (string, bool)) (*Config, Problems, error) {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
@@ -71,6 +79,7 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, P
 		d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
 	}
 	d.readSecretFiles(&cfg, filepath.Dir(name))
+	contracts := loadContracts(d, &cfg, filepath.Dir(name))
 	cfg.SetDefaults()
 
 	ps := d.problems
@@ -85,6 +94,7 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, P
 			continue
 		}
 		p.Pos = d.position(p.Path)
+		p.Path = contracts.sourcePath(p.Path)
 		ps = append(ps, p)
 	}
 
@@ -96,6 +106,9 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, P
 	}
 	redact(ps, d.secrets)
 	slices.SortStableFunc(ps, func(a, b Problem) int {
+		if fa, fb := contracts.files[a.Pos.File], contracts.files[b.Pos.File]; fa != fb {
+			return fa - fb
+		}
 		if a.Pos.Line != b.Pos.Line {
 			return a.Pos.Line - b.Pos.Line
 		}

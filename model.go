@@ -20,6 +20,11 @@ type Config struct {
 	State          State            `yaml:"state"`
 	Products       []Product        `yaml:"products"`
 	Owners         map[string]Owner `yaml:"owners"`
+	// Contracts are ODCS v3 data contracts, files or directories of *.yaml
+	// and *.yml files, relative to the configuration file's directory. Load
+	// reads them and appends one product to Products for each contract (see
+	// LoadContract for the mapping).
+	Contracts []string `yaml:"contracts"`
 
 	positions map[string]Position // set by Load: path → position of its value
 }
@@ -153,6 +158,10 @@ type Budget struct {
 type Owner struct {
 	SlackChannel string `yaml:"slack_channel"`
 	Mention      string `yaml:"mention"`
+
+	// Contract is the ODCS file whose team made the owner, because
+	// config.yaml does not declare it; "" for an owner of config.yaml.
+	Contract string `yaml:"-"`
 }
 
 // Product is a data product: topics owned by a domain team, with promises.
