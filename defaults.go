@@ -45,6 +45,14 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.State.Dir, defaultStateDir)
 	setDefault(&c.State.Topic, defaultStateTopic)
 	setDefault(&c.State.Flush, defaultStateFlush)
+	if p := c.Push; p != nil {
+		setDefault(&p.Interval, Duration(15*time.Second))
+	}
+	if s := c.Sharding; s != nil {
+		setDefault(&s.Group, "meshwatch")
+		setDefault(&s.Topic, "__meshwatch_shards")
+		setDefault(&s.Partitions, 12)
+	}
 	for i := range c.Products {
 		p := &c.Products[i]
 		setDefault(&p.Tier, defaultTier)

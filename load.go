@@ -64,6 +64,36 @@ func LoadFile(path string) (*Config, Problems, error) {
 // Load is safe for concurrent use; its only I/O is reading *_file secrets
 // and contracts.
 func Load(name string, data []byte, env func(string) (string, bool)) (*Config, Problems, error) {
+	return LoadWith(name, data, env)
+}
+
+// Extension extends Load with a top-level section that a leaf package owns
+// (cost: for package cost), or a further check of the loaded model (CEL
+// rules for package quality), or both. cmd/meshwatch wires them, so that
+// the root package imports no leaf, and every problem of every part is
+// still reported at once, in file order, with its position.
+type Extension struct {
+	// Key is a top-level key decoded, as strictly as the rest, into Into (a
+	// pointer to a struct); "" for a check only.
+	Key  string
+	Into any
+	// Check runs after SetDefaults and Validate, unless the document was
+	// cut short. It returns problems with Path set; Load adds the position.
+	// Config.Position works inside it.
+	Check func(cfg *Config) Problems
+}
+
+// LoadFileWith is LoadFile with extensions.
+func LoadFileWith(path string, ext ...Extension) (*Config, Problems, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("load config: %w", err)
+	}
+	return LoadWith(path, data, os.LookupEnv, ext...)
+}
+
+// LoadWith is Load with extensions.
+func LoadWith(name string, data []byte, env func(string) (string, bool), ext ...Extension) (*Config, Problems, error) {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
 	}
@@ -75,6 +105,7 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, P
 
 	d := newDecoder(name, env)
 	var cfg Config
+	root = d.sections(root, ext)
 	if root != nil {
 		d.decode(root, reflect.ValueOf(&cfg).Elem(), "")
 	}
@@ -88,6 +119,14 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, P
 		// A document cut short holds empty values that Validate would
 		// report by the million.
 		invalid = cfg.Validate()
+	}
+	if !d.tooLarge {
+		cfg.positions = d.pos
+		for _, e := range ext {
+			if e.Check != nil {
+				invalid = append(invalid, e.Check(&cfg)...)
+			}
+		}
 	}
 	for _, p := range invalid {
 		if d.repeats(p.Path) {
@@ -119,6 +158,26 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, P
 	}
 	cfg.positions = d.pos
 	return &cfg, ps, nil
+}
+
+// sections decodes the extensions' keys out of root and returns root
+// without them (a copy: the parsed tree is left as it was).
+func (d *decoder) sections(root *yaml.Node, ext []Extension) *yaml.Node {
+	if root == nil || root.Kind != yaml.MappingNode {
+		return root
+	}
+	keep := *root
+	keep.Content = nil
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		j := slices.IndexFunc(ext, func(e Extension) bool { return e.Key != "" && e.Key == k.Value })
+		if j < 0 {
+			keep.Content = append(keep.Content, k, v)
+			continue
+		}
+		d.decode(v, reflect.ValueOf(ext[j].Into).Elem(), ext[j].Key)
+	}
+	return &keep
 }
 
 // parse parses data into a node tree and returns its root value, nil for an

@@ -190,7 +190,7 @@ func TestLoadEnv(t *testing.T) {
 			name:    "not in keys",
 			product: `, "${KEY}": x}`,
 			env:     map[string]string{"KEY": "description"},
-			wantErr: `t.yaml:5:53: products[0]["${KEY}"]: unknown key "${KEY}"; allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers`,
+			wantErr: `t.yaml:5:53: products[0]["${KEY}"]: unknown key "${KEY}"; allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, cost`,
 		},
 		{
 			name:    "unset",
@@ -470,8 +470,8 @@ owners: {o: {}}
 	// for every path that uses it.
 	_, ps, _ = Load("t.yaml", []byte(strings.Replace(config, "domain: checkout", "domian: checkout", 1)), nil)
 	wantPs := []string{
-		`t.yaml:5:5: products[0].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers`,
-		`t.yaml:5:5: products[1].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers`,
+		`t.yaml:5:5: products[0].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, cost`,
+		`t.yaml:5:5: products[1].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, cost`,
 	}
 	var gotPs []string
 	for _, p := range ps.Errors() {
@@ -538,5 +538,58 @@ func TestLoadTypo(t *testing.T) {
 				t.Errorf("problem paths (-want +got):\n%s\n%v", diff, ps)
 			}
 		})
+	}
+}
+
+func TestLoadWithExtensions(t *testing.T) {
+	const doc = `cluster: {brokers: ["kafka-1:9092"]}
+extra:
+  alpha: not-a-number
+  gamma: 1
+products:
+  - name: checkout.orders.placed
+    domain: checkout
+    owner: orders-team
+    topics: [checkout.orders.placed]
+owners:
+  orders-team: {}
+`
+	var section struct {
+		Alpha int    `yaml:"alpha"`
+		Beta  string `yaml:"beta"`
+	}
+	checked := false
+	ext := []Extension{
+		{Key: "extra", Into: &section},
+		{Check: func(cfg *Config) Problems {
+			checked = true
+			if pos := cfg.Position("products[0].topics[0]"); pos.Line != 9 {
+				t.Errorf("Position in a check = %v, want line 9", pos)
+			}
+			return Problems{{Path: "products[0].owner", Msg: "checked"}}
+		}},
+	}
+	_, ps, err := LoadWith("t.yaml", []byte(doc), nil, ext...)
+	if err == nil {
+		t.Fatal("LoadWith: no error")
+	}
+	want := []string{
+		`t.yaml:3:10: extra.alpha: must be a whole number, got "not-a-number"`,
+		`t.yaml:4:3: extra.gamma: unknown key "gamma"; allowed: alpha, beta`,
+		`t.yaml:8:12: products[0].owner: checked`,
+	}
+	var got []string
+	for _, p := range ps {
+		got = append(got, p.String())
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("problems (-want +got):\n%s", diff)
+	}
+	if !checked {
+		t.Error("the check did not run")
+	}
+	// Without the extension the section is an unknown key.
+	if _, ps, _ := Load("t.yaml", []byte(doc), nil); !strings.Contains(ps.Error(), `t.yaml:2:1: extra: unknown key "extra"`) {
+		t.Errorf("Load without the extension:\n%v", ps)
 	}
 }

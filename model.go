@@ -18,6 +18,8 @@ type Config struct {
 	// and protobuf products are decoded with.
 	SchemaRegistry *SchemaRegistry  `yaml:"schema_registry"`
 	State          State            `yaml:"state"`
+	Push           *Push            `yaml:"push"`
+	Sharding       *Sharding        `yaml:"sharding"`
 	Products       []Product        `yaml:"products"`
 	Owners         map[string]Owner `yaml:"owners"`
 	// Contracts are ODCS v3 data contracts, files or directories of *.yaml
@@ -179,11 +181,37 @@ type Product struct {
 	Quality     Quality         `yaml:"quality"`
 	// DLQTopics are the product's dead-letter topics: records there count
 	// against validity.
-	DLQTopics []string   `yaml:"dlq_topics"`
-	Consumers []Consumer `yaml:"consumers"`
+	DLQTopics []string    `yaml:"dlq_topics"`
+	Consumers []Consumer  `yaml:"consumers"`
+	Cost      ProductCost `yaml:"cost"`
 
 	// Contract is the ODCS file the product was read from, "" for config.yaml.
 	Contract string `yaml:"-"`
+}
+
+// ProductCost holds a product's chargeback settings.
+type ProductCost struct {
+	CostCenter string `yaml:"cost_center"`
+}
+
+// Push sends every metric to a VictoriaMetrics or Prometheus text-import
+// endpoint, for agents nobody scrapes (a sidecar, say).
+type Push struct {
+	// URL is the import endpoint, e.g.
+	// http://victoria-metrics:8428/api/v1/import/prometheus.
+	URL      string            `yaml:"url"`
+	Interval Duration          `yaml:"interval"` // default 15s
+	Labels   map[string]string `yaml:"labels"`   // added to every series, e.g. {instance: pod-1}
+	Token    Secret            `yaml:"token"`    // bearer token, optional
+}
+
+// Sharding spreads the products over several agents through Kafka group
+// membership: agents join Group on Topic (Partitions partitions), and the
+// agent that owns partition hash(product) mod Partitions monitors it.
+type Sharding struct {
+	Group      string `yaml:"group"`      // default meshwatch
+	Topic      string `yaml:"topic"`      // default __meshwatch_shards
+	Partitions int    `yaml:"partitions"` // default 12
 }
 
 // Consumer is a consumer group declared as a consumer of a product, with the
@@ -329,6 +357,9 @@ type SLO struct {
 	Window        string   `yaml:"window"` // "28d" (default), any "Nd", or "month"
 	ConsumerGroup string   `yaml:"consumer_group"`
 	MinEvents     int      `yaml:"min_events"`
+	// TimeZone is the IANA zone whose calendar a window: month follows
+	// (default UTC): the budget resets at midnight on the 1st there.
+	TimeZone string `yaml:"time_zone"`
 }
 
 // Duration is a time.Duration that also accepts days ("28d") in YAML.

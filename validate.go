@@ -58,6 +58,8 @@ func (c *Config) Validate() Problems {
 	v.lag(&c.Lag, c.Collector.Tick)
 	v.schemaRegistry(c.SchemaRegistry)
 	v.state(&c.State)
+	v.push(c.Push)
+	v.sharding(c.Sharding)
 	v.products(c)
 	v.owners(c.Owners)
 	return v.ps
@@ -391,6 +393,13 @@ func (v *validator) slos(path string, slos []SLO) {
 			v.errf(join(sp, "consumer_group"), "is required for sli lag: the consumer group whose lag is measured")
 		case known && s.SLI != SLILag && s.ConsumerGroup != "":
 			v.errf(join(sp, "consumer_group"), "is only used by sli lag, not %s; remove it", s.SLI)
+		}
+		if s.TimeZone != "" {
+			if s.Window != windowMonth {
+				v.errf(join(sp, "time_zone"), "is only used by window: month (a calendar month in that zone), not %s; remove it", quote(s.Window))
+			} else if _, err := time.LoadLocation(s.TimeZone); err != nil {
+				v.errf(join(sp, "time_zone"), "must be an IANA time zone like Europe/Berlin or UTC, got %s", quote(s.TimeZone))
+			}
 		}
 		if s.MinEvents < 0 {
 			v.errf(join(sp, "min_events"), "must be >= 0, got %d", s.MinEvents)

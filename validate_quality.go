@@ -12,6 +12,7 @@ var (
 	ruleName    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 	stateBacks  = []string{StateDir, StateKafka}
 	fieldPathRe = regexp.MustCompile(`^[^.\s]+(\.[^.\s]+)*$`)
+	labelName   = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
 func (v *validator) lag(l *Lag, tick Duration) {
@@ -64,6 +65,37 @@ func (v *validator) state(s *State) {
 	}
 	if s.Flush < Duration(time.Second) {
 		v.errf("state.flush", "must be at least 1s, got %s", s.Flush)
+	}
+}
+
+func (v *validator) push(p *Push) {
+	if p == nil {
+		return
+	}
+	if u, err := url.Parse(p.URL); p.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.errf("push.url", "must be an http(s) URL of a text-import endpoint like http://victoria-metrics:8428/api/v1/import/prometheus, got %s", quote(p.URL))
+	} else if u.User != nil {
+		v.errf("push.url", "must not hold credentials; use push.token")
+	}
+	if p.Interval < Duration(time.Second) {
+		v.errf("push.interval", "must be at least 1s, got %s", p.Interval)
+	}
+	for _, k := range sortedKeys(p.Labels) {
+		if !labelName.MatchString(k) || strings.HasPrefix(k, "__") {
+			v.errf(join("push.labels", k), "must be a Prometheus label name (letters, digits, _; not starting with __), got %s", quote(k))
+		}
+	}
+}
+
+func (v *validator) sharding(s *Sharding) {
+	if s == nil {
+		return
+	}
+	if !topicName.MatchString(s.Topic) {
+		v.errf("sharding.topic", "must be a Kafka topic name, got %s", quote(s.Topic))
+	}
+	if s.Partitions < 1 || s.Partitions > 1000 {
+		v.errf("sharding.partitions", "must be from 1 to 1000, got %d", s.Partitions)
 	}
 }
 
