@@ -1,0 +1,25 @@
+// Package state keeps the agent's state across restarts and failovers: the
+// SLOs' buckets (sla), the alert outbox (alert) and the cost ledger (cost),
+// behind one small key-value [Store]. Consumers declare the part of the
+// interface they use; cmd/meshwatch picks the backend from state.backend.
+//
+//   - [Dir] (state.backend: dir, the default): one file per key in
+//     state.dir. Writes go to a temporary file that is synced and renamed
+//     over the old one, then the directory is synced: a crash leaves the old
+//     value or the new, never a part. Each file starts with a header line
+//     with a CRC-32C and the length, so a truncated or garbled file is
+//     detected; it is renamed to <file>.corrupt-<time> with one log line and
+//     reads as missing, never a crash loop.
+//   - [Kafka] (state.backend: kafka): a compacted topic (state.topic,
+//     default __meshwatch_state, created with cleanup.policy=compact if
+//     missing) whose record keys are the keys. NewKafka reads it to its end
+//     and serves reads from memory; writes produce synchronously; Delete
+//     produces a tombstone. An agent that takes over a product calls Sync
+//     to see what the previous owner wrote. Values set aside move to the key
+//     __aside__/<key>.
+//
+// Values are opaque bytes; what they mean and whether they decode is the
+// consumer's business: a consumer that cannot decode a value calls
+// SetAside. The package exports no metrics (consumers count their loads
+// and flushes) and holds no product logic.
+package state

@@ -1,0 +1,88 @@
+// Package sla turns SLI events into SLOs with error budgets: it accounts
+// good and valid events in time buckets, evaluates budgets, burn rates and
+// multiwindow multi-burn-rate alert decisions every tick, keeps its buckets
+// in a state store across restarts and failovers, and writes the same SLOs
+// as Prometheus rules.
+//
+// # What it owns
+//
+//   - Accounting ([Evaluator.ObserveSLI]): the collector, lag and quality
+//     emit [meshwatch.SLIEvents] once per tick through their Sink; each is
+//     added to the SLO's minute buckets (the last 6 hours, for the 5m … 6h
+//     windows) and coarse buckets (an hour each for windows up to 32 days;
+//     wider for longer windows, at most 768 per window) in the bucket that
+//     holds the end of (From, To]. Buckets hold cumulative counts, so any
+//     window's sum is one subtraction. Memory is fixed by the configuration
+//     (about 17 KiB per 28d SLO) and reported as meshwatch_slo_buckets.
+//   - Windows: rolling Nd (default 28d), counted in whole coarse buckets
+//     (the current hour and the 671 before it), or the calendar month in
+//     Options.Location (UTC by default), whose budget resets at midnight on
+//     the 1st. Burn-rate windows never reset. Burn factors and time to
+//     exhaustion treat a month as 30 days ([MonthWindow]).
+//   - Evaluation ([Evaluate], pure): error budget = 1 − objective; budget
+//     remaining = 1 − (bad / valid) / (1 − objective); burn rate = error
+//     ratio / (1 − objective) over 5m, 30m, 1h, 2h, 6h, 1d, 3d and the
+//     window; the SRE workbook's [AlertRules] with factors derived from the
+//     window (budget share × window hours / long-window hours: 14.4, 6, 3, 1
+//     for 30d; 13.44, 5.6, 2.8, 0.93 for 28d): page on 1h and 5m above f1 or
+//     6h and 30m above f2, ticket on 1d and 2h above f3 or 3d and 6h above
+//     f4. A rule whose long window holds fewer than min_events valid events
+//     is held back and the why says so. Decisions: none, ticket, page,
+//     exhausted (spent, nothing burning fast), no_data (no valid event in the
+//     window: silent is not healthy). Time to exhaustion is the remaining
+//     budget at the 1h burn rate. No number is NaN; an SLI without valid
+//     events has no value (null in JSON, no series in metrics).
+//   - State: every state.flush the buckets of SLOs that changed are written
+//     to the [Store] under [StateKey] (JSON, non-empty buckets only), and
+//     once more when Run stops; Run loads them at start and adds them to
+//     what it already holds, so a restart or a failover loses at most one
+//     flush interval. A value that cannot be decoded is set aside through
+//     the store (one log line) and the SLO starts empty; it never stops
+//     the agent. State of SLOs no longer configured is left in the store.
+//   - /api/v1/slos ([Evaluator.Handler]): [Status] per SLO with every
+//     number needed to recompute budget and decision by hand.
+//   - meshwatch rules ([Rules]): recording rules for each SLO's error
+//     ratio per window and budget remaining, and alerting rules
+//     MeshwatchSLOBurnRatePage and MeshwatchSLOBurnRateTicket with the same
+//     factors and guard, built from meshwatch_slo_good_total and
+//     meshwatch_slo_valid_total. A month is a rolling 30d there.
+//   - meshwatch check ([Tally], [Check], [WriteTable]): an SLO over just a
+//     sampled period — value, objective, met — without buckets or state.
+//
+// It does not measure SLIs (collector, lag, quality), route or send alerts
+// (alert), or choose the state backend (cmd/meshwatch, internal/state).
+//
+// # Concurrency
+//
+// ObserveSLI takes each SLO's mutex for a few additions and does not
+// allocate. Run evaluates every SLO each collector tick into an immutable
+// snapshot; Statuses, the handler and scrapes read the latest snapshot and
+// never sum buckets.
+//
+// # Metrics
+//
+// SLO series carry product, domain, owner, slo and sli.
+//
+//	meshwatch_slo_objective_ratio                          the objective
+//	meshwatch_slo_error_budget_remaining_ratio             1 − (bad/valid)/(1 − objective) over the window
+//	meshwatch_slo_burn_rate{window}                        5m 30m 1h 2h 6h 1d 3d window
+//	meshwatch_slo_sli_ratio{window}                        good/valid; absent without valid events
+//	meshwatch_slo_window_events{window,kind}               good, valid counted in the window
+//	meshwatch_slo_decision{decision}                       1 for the current decision, 0 for the others
+//	meshwatch_slo_time_to_exhaustion_seconds               at the 1h burn rate; absent while nothing burns
+//	meshwatch_slo_window_start_timestamp_seconds           start of the budget window
+//	meshwatch_slo_good_total                               good events received since start (rules use it)
+//	meshwatch_slo_valid_total                              valid events received since start (rules use it)
+//	meshwatch_slo_late_events_total                        SLIEvents older than every bucket, dropped
+//
+// Agent series:
+//
+//	meshwatch_slo_buckets                                  buckets held for all SLOs
+//	meshwatch_slo_bucket_bytes                             their memory
+//	meshwatch_slo_unknown_events_total                     SLIEvents of SLOs not configured, dropped
+//	meshwatch_slo_evaluation_duration_seconds              histogram of one evaluation pass
+//	meshwatch_slo_last_evaluation_timestamp_seconds        when the last pass ran
+//	meshwatch_slo_state_flushes_total{result}              ok, error
+//	meshwatch_slo_state_loads_total{result}                loaded, missing, corrupt, error
+//	meshwatch_slo_state_last_flush_timestamp_seconds       last successful flush
+package sla

@@ -1,0 +1,179 @@
+package sla
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// stateVersion is the version of the stored encoding; another version is
+// set aside as corrupt rather than misread.
+const stateVersion = 1
+
+// saved is the stored form of one SLO's buckets: JSON, so that a state file
+// can be read by hand. Only non-empty buckets are written, each as [start
+// (Unix seconds), good, valid].
+type saved struct {
+	Version int       `json:"version"`
+	Product string    `json:"product"`
+	SLO     string    `json:"slo"`
+	SLI     string    `json:"sli"`
+	Window  string    `json:"window"`
+	SavedAt time.Time `json:"saved_at"`
+	Fine    savedRing `json:"fine"`
+	Coarse  savedRing `json:"coarse"`
+}
+
+type savedRing struct {
+	Resolution int64      `json:"resolution_seconds"`
+	Buckets    [][3]int64 `json:"buckets"`
+}
+
+func saveRing(r *ring) savedRing {
+	s := savedRing{Resolution: r.res, Buckets: [][3]int64{}}
+	for _, b := range r.buckets() {
+		s.Buckets = append(s.Buckets, [3]int64{r.start(b.idx).Unix(), b.c.Good, b.c.Valid})
+	}
+	return s
+}
+
+// encode returns the tracker's stored form and clears its dirty flag.
+func (t *tracker) encode(now time.Time) ([]byte, error) {
+	t.mu.Lock()
+	s := saved{
+		Version: stateVersion, Product: t.key.product, SLO: t.key.slo, SLI: t.sli, Window: t.win.name,
+		SavedAt: now.UTC(), Fine: saveRing(&t.fine), Coarse: saveRing(&t.coarse),
+	}
+	t.dirty = false
+	t.mu.Unlock()
+	return json.Marshal(s)
+}
+
+// decode checks a stored value against t and adds its buckets to t's: events
+// observed before the load are kept. A bucket newer than now is added at now.
+func (t *tracker) decode(b []byte, now time.Time) error {
+	var s saved
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("not a stored SLO: %w", err)
+	}
+	switch {
+	case s.Version != stateVersion:
+		return fmt.Errorf("version %d, want %d", s.Version, stateVersion)
+	case s.Product != t.key.product || s.SLO != t.key.slo:
+		return fmt.Errorf("holds SLO %q of product %q", s.SLO, s.Product)
+	case s.Fine.Resolution <= 0 || s.Coarse.Resolution <= 0:
+		return errors.New("bucket resolution must be > 0")
+	}
+	for _, r := range []savedRing{s.Fine, s.Coarse} {
+		for _, b := range r.Buckets {
+			if b[1] < 0 || b[2] < 0 || b[1] > b[2] {
+				return fmt.Errorf("bucket at %d has good %d and valid %d", b[0], b[1], b[2])
+			}
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	restore(&t.fine, s.Fine, now)
+	restore(&t.coarse, s.Coarse, now)
+	return nil
+}
+
+func restore(r *ring, s savedRing, now time.Time) {
+	nowUnix := now.Unix()
+	bs := make([]bucket, 0, len(s.Buckets))
+	for _, b := range s.Buckets {
+		bs = append(bs, bucket{r.index(time.Unix(min(b[0], nowUnix), 0)), Counts{Good: b[1], Valid: b[2]}})
+	}
+	r.addMany(bs)
+}
+
+// load reads every SLO's state from the store. A value that cannot be
+// decoded is set aside (the store logs it) and the SLO starts empty; an
+// error of the store itself is returned.
+func (e *Evaluator) load(ctx context.Context) error {
+	if e.store == nil {
+		return nil
+	}
+	now := e.now()
+	var loaded, missing, corrupt int
+	for _, t := range e.trackers {
+		b, ok, err := e.store.Get(ctx, t.stateKey)
+		if err != nil {
+			e.m.loads.WithLabelValues("error").Inc()
+			return fmt.Errorf("sla: load state of %s: %w", t.stateKey, err)
+		}
+		if !ok {
+			missing++
+			continue
+		}
+		if err := t.decode(b, now); err != nil {
+			// The store logs the one line that says so, with the reason.
+			corrupt++
+			reason := fmt.Sprintf("SLO %s of product %s cannot be decoded (%v); it starts with an empty budget history", t.key.slo, t.key.product, err)
+			if err := e.store.SetAside(ctx, t.stateKey, reason); err != nil {
+				e.log.Error("SLO state is corrupt and could not be set aside; it starts with an empty budget history and is overwritten at the next flush",
+					"product", t.key.product, "slo", t.key.slo, "key", t.stateKey, "err", err)
+			}
+			continue
+		}
+		loaded++
+	}
+	e.m.loads.WithLabelValues("loaded").Add(float64(loaded))
+	e.m.loads.WithLabelValues("missing").Add(float64(missing))
+	e.m.loads.WithLabelValues("corrupt").Add(float64(corrupt))
+	e.log.Info("SLO state loaded", "loaded", loaded, "missing", missing, "corrupt", corrupt)
+	return nil
+}
+
+// flush writes the state of every SLO that changed since the last flush.
+// SLOs whose write failed stay dirty and are written at the next flush.
+func (e *Evaluator) flush(ctx context.Context) error {
+	if e.store == nil {
+		return nil
+	}
+	now := e.now()
+	entries := make(map[string][]byte)
+	var dirty []*tracker
+	for _, t := range e.trackers {
+		t.mu.Lock()
+		d := t.dirty
+		t.mu.Unlock()
+		if !d {
+			continue
+		}
+		b, err := t.encode(now)
+		if err != nil {
+			return fmt.Errorf("encode %s: %w", t.stateKey, err)
+		}
+		entries[t.stateKey] = b
+		dirty = append(dirty, t)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	var err error
+	if bs, ok := e.store.(batchStore); ok {
+		err = bs.PutMany(ctx, entries)
+	} else {
+		for _, t := range dirty {
+			if perr := e.store.Put(ctx, t.stateKey, entries[t.stateKey]); perr != nil {
+				err = perr
+				break
+			}
+		}
+	}
+	if err != nil {
+		for _, t := range dirty {
+			t.mu.Lock()
+			t.dirty = true
+			t.mu.Unlock()
+		}
+		e.m.flushes.WithLabelValues("error").Inc()
+		return err
+	}
+	e.m.flushes.WithLabelValues("ok").Inc()
+	e.m.lastFlush.Set(float64(now.UnixNano()) / 1e9)
+	return nil
+}

@@ -1,0 +1,233 @@
+package sla
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/kafkatest"
+	"github.com/meshwatch/meshwatch/internal/state"
+)
+
+// agent is one run of an Evaluator, as the agent runs it.
+type agent struct {
+	*harness
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func restartConfig() *meshwatch.Config {
+	cfg := testConfig(latencySLO(0.999, "30d"), meshwatch.SLO{Name: "freshness", SLI: meshwatch.SLIFreshness, Objective: 0.99, Window: "month"})
+	cfg.Collector.Tick = meshwatch.Duration(20 * time.Millisecond)
+	cfg.State.Flush = meshwatch.Duration(50 * time.Millisecond)
+	return cfg
+}
+
+func startAgent(t *testing.T, store Store, now time.Time, log *slog.Logger) *agent {
+	t.Helper()
+	h := newHarness(t, restartConfig(), now, Options{Store: store, Logger: log})
+	ctx, cancel := context.WithCancel(t.Context())
+	a := &agent{harness: h, cancel: cancel, done: make(chan error, 1)}
+	go func() { a.done <- h.e.Run(ctx) }()
+	t.Cleanup(cancel)
+	kafkatest.WaitFor(t, 10*time.Second, func() bool { return h.e.Statuses() != nil }, "first evaluation")
+	return a
+}
+
+func (a *agent) stop(t *testing.T) {
+	t.Helper()
+	a.cancel()
+	select {
+	case err := <-a.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+}
+
+func (a *agent) statuses() map[string]Status {
+	a.e.Evaluate()
+	m := map[string]Status{}
+	for _, st := range a.e.Statuses() {
+		m[st.SLO] = st
+	}
+	return m
+}
+
+func (a *agent) feedBoth(d time.Duration, errRatio float64) {
+	a.feed(testSLO, d, 10000, errRatio)
+	to := a.clk.Now()
+	a.e.ObserveSLI([]meshwatch.SLIEvents{{Product: testProduct, SLO: "freshness", Good: 90, Valid: 100, From: to.Add(-d), To: to}})
+}
+
+// testRestart stops and starts the agent over one store and checks that
+// every budget continues where it was.
+func testRestart(t *testing.T, open func() Store) {
+	start := time.Date(2026, 5, 20, 8, 0, 0, 0, time.UTC)
+	a := startAgent(t, open(), start, nil)
+	a.feedBoth(2*time.Hour, 0.0002)
+	before := a.statuses()
+	a.stop(t)
+	if before[testSLO].Remaining != 0.8 || before["freshness"].Remaining != -9 {
+		t.Fatalf("before the restart: remaining %v and %v", before[testSLO].Remaining, before["freshness"].Remaining)
+	}
+
+	b := startAgent(t, open(), a.clk.Now(), nil)
+	after := b.statuses()
+	for _, slo := range []string{testSLO, "freshness"} {
+		x, y := before[slo], after[slo]
+		if x.Remaining != y.Remaining || x.Good != y.Good || x.Valid != y.Valid || x.Decision != y.Decision || x.Windows != y.Windows {
+			t.Errorf("%s after restart:\n got  %+v\n want %+v", slo, y, x)
+		}
+	}
+	// And it keeps counting on top.
+	b.feedBoth(time.Hour, 0)
+	if st := b.statuses()[testSLO]; st.Valid != before[testSLO].Valid+3600000 {
+		t.Errorf("valid %d after another hour, want %d", st.Valid, before[testSLO].Valid+3600000)
+	}
+	b.stop(t)
+}
+
+func TestRestartDir(t *testing.T) {
+	dir := t.TempDir()
+	testRestart(t, func() Store {
+		s, err := state.NewDir(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestRestartKafka(t *testing.T) {
+	c := kafkatest.New(t)
+	testRestart(t, func() Store {
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		s, err := state.NewKafka(ctx, c.Client(t, kgo.ProducerLinger(0)), state.DefaultTopic, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+// frozenStore drops writes once frozen, like an agent that crashed before
+// its last flush.
+type frozenStore struct {
+	Store
+	frozen atomic.Bool
+	puts   atomic.Int64
+}
+
+func (f *frozenStore) Put(ctx context.Context, key string, value []byte) error {
+	if f.frozen.Load() {
+		return nil
+	}
+	f.puts.Add(1)
+	return f.Store.Put(ctx, key, value)
+}
+
+// TestCrashLosesAtMostOneFlush checks that what was flushed survives a crash
+// and only what came after the last flush is lost.
+func TestCrashLosesAtMostOneFlush(t *testing.T) {
+	dir, err := state.NewDir(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := &frozenStore{Store: dir}
+	a := startAgent(t, fs, t0, nil)
+	a.feed(testSLO, time.Hour, 100, 0.01)
+	flushed := a.statuses()[testSLO]
+	n := fs.puts.Load()
+	kafkatest.WaitFor(t, 10*time.Second, func() bool { return fs.puts.Load() > n }, "a flush")
+	fs.frozen.Store(true)
+	a.feed(testSLO, time.Minute, 100, 0.5) // after the last flush: lost
+	a.stop(t)
+
+	b := startAgent(t, dir, a.clk.Now(), nil)
+	got := b.statuses()[testSLO]
+	if got.Valid != flushed.Valid || got.Good != flushed.Good {
+		t.Errorf("after the crash: good %d valid %d, want the flushed %d and %d", got.Good, got.Valid, flushed.Good, flushed.Valid)
+	}
+	b.stop(t)
+}
+
+// TestCorruptStateSetAside checks that an SLO whose state cannot be decoded
+// starts empty with one clear log line, the bad value set aside, and that
+// the other SLOs load.
+func TestCorruptStateSetAside(t *testing.T) {
+	dirPath := t.TempDir()
+	dir, err := state.NewDir(dirPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, dir, t0, nil)
+	a.feedBoth(time.Hour, 0.001)
+	before := a.statuses()
+	a.stop(t)
+
+	ctx := t.Context()
+	bad := map[string][]byte{
+		"not json":      []byte("{\"version\":1,"),
+		"wrong version": []byte(`{"version":99,"product":"checkout.orders.placed","slo":"latency"}`),
+		"wrong slo":     []byte(`{"version":1,"product":"checkout.orders.placed","slo":"other","fine":{"resolution_seconds":60},"coarse":{"resolution_seconds":3600}}`),
+		"negative":      []byte(`{"version":1,"product":"checkout.orders.placed","slo":"latency","fine":{"resolution_seconds":60,"buckets":[[1,-1,5]]},"coarse":{"resolution_seconds":3600}}`),
+	}
+	for name, v := range bad {
+		t.Run(name, func(t *testing.T) {
+			if err := dir.Put(ctx, StateKey(testProduct, testSLO), v); err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			dir, err := state.NewDir(dirPath, log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := startAgent(t, dir, a.clk.Now(), log)
+			got := b.statuses()
+			if got[testSLO].Valid != 0 || got[testSLO].Decision != DecisionNoData {
+				t.Errorf("corrupt SLO loaded: %+v", got[testSLO])
+			}
+			if got["freshness"].Valid != before["freshness"].Valid {
+				t.Errorf("the other SLO did not load: %+v", got["freshness"])
+			}
+			lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+			if len(lines) != 1 || !strings.Contains(lines[0], "set aside") || !strings.Contains(lines[0], "slo=latency") && !strings.Contains(lines[0], "SLO latency") {
+				t.Errorf("log lines %q, want one that names the SLO and says it was set aside", lines)
+			}
+			if got := gaugeValue(t, b.reg, "meshwatch_slo_state_loads_total", map[string]string{"result": "corrupt"}); got != 1 {
+				t.Errorf("corrupt loads %v, want 1", got)
+			}
+			b.stop(t)
+		})
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,230 @@
+package sla
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Bucket layout. Short burn windows (5m … 6h) are summed from minute
+// buckets; 1d, 3d and the SLO window from coarse buckets of an hour (or
+// more for windows over 32 days, so that a window has at most
+// maxCoarseSlots of them). Memory per SLO is fixed by its window: 361 +
+// window hours + 2 buckets of 16 bytes, about 17 KiB for 28d and 30d, and
+// never more than fineSlots + maxCoarseSlots + 2.
+const (
+	fineResolution = time.Minute
+	fineSlots      = 361 // 6h, the longest short window, and the base of its sum
+	maxCoarseSlots = 768 // coarse buckets per window before they widen past an hour
+	monthDays      = 31
+	windowMonth    = "month"
+)
+
+// ring holds Counts in time buckets of res seconds, the newest at head. A
+// bucket's index is floor((unix + origin) / res); origin aligns buckets to a
+// zone's sub-hour offset so that a month starts on a bucket boundary.
+//
+// Each slot holds the cumulative counts of every bucket up to and including
+// its own since the ring began, so that the sum over any span of the last
+// len(slots)−1 buckets is one subtraction: an evaluation pass costs the same
+// for a 5m window as for a 28d one. Adding to the head bucket — the usual
+// case — touches one slot. Not safe for concurrent use.
+type ring struct {
+	res    int64 // seconds per bucket
+	origin int64 // seconds added before dividing
+	head   int64 // index of the newest bucket, valid once used
+	first  int64 // index of the oldest bucket ever added; cumulative counts before it are 0
+	used   bool
+	cum    []Counts
+}
+
+func newRing(res time.Duration, n int, origin int64) ring {
+	return ring{res: int64(res / time.Second), origin: origin, cum: make([]Counts, n)}
+}
+
+func (r *ring) index(t time.Time) int64 { return floorDiv(t.Unix()+r.origin, r.res) }
+
+func (r *ring) start(idx int64) time.Time { return time.Unix(idx*r.res-r.origin, 0).UTC() }
+
+// oldest returns the index of the oldest bucket whose cumulative counts the
+// ring still holds.
+func (r *ring) oldest() int64 { return r.head - int64(len(r.cum)) + 1 }
+
+// add adds c to bucket idx. Buckets older than the ring holds are dropped
+// and reported false.
+func (r *ring) add(idx int64, c Counts) bool {
+	n := int64(len(r.cum))
+	switch {
+	case !r.used:
+		r.used, r.head, r.first = true, idx, idx
+		r.cum[mod(idx, n)] = Counts{}
+	case idx > r.head:
+		carry := r.cum[mod(r.head, n)]
+		for j := max(r.head+1, idx-n+1); j <= idx; j++ {
+			r.cum[mod(j, n)] = carry
+		}
+		r.head = idx
+	case idx < r.oldest()+1:
+		// The oldest slot is only the base of sums; a bucket there
+		// could not be told from the one before it.
+		return false
+	case idx < r.first:
+		for j := idx; j < r.first; j++ {
+			r.cum[mod(j, n)] = Counts{}
+		}
+		r.first = idx
+	}
+	for j := idx; j <= r.head; j++ {
+		s := &r.cum[mod(j, n)]
+		s.Good += c.Good
+		s.Valid += c.Valid
+	}
+	return true
+}
+
+// at returns the cumulative counts up to and including bucket j. A bucket
+// older than the ring holds reads as the oldest it holds.
+func (r *ring) at(j int64) Counts {
+	switch {
+	case !r.used || j < r.first:
+		return Counts{}
+	case j >= r.head:
+		return r.cum[mod(r.head, int64(len(r.cum)))]
+	}
+	return r.cum[mod(max(j, r.oldest()), int64(len(r.cum)))]
+}
+
+// sum returns the counts of the buckets with index in [from, to].
+func (r *ring) sum(from, to int64) Counts {
+	if from > to {
+		return Counts{}
+	}
+	a, b := r.at(from-1), r.at(to)
+	return Counts{Good: b.Good - a.Good, Valid: b.Valid - a.Valid}
+}
+
+// sumsLast sets out[i] to the counts of the last ks[i] buckets up to and
+// including bucket now.
+func (r *ring) sumsLast(now int64, ks []int64, out []Counts) {
+	for i, k := range ks {
+		out[i] = r.sum(now-k+1, now)
+	}
+}
+
+// bucket is one bucket's counts, for saving and restoring a ring.
+type bucket struct {
+	idx int64
+	c   Counts
+}
+
+// buckets returns every non-empty bucket the ring can tell apart, oldest
+// first.
+func (r *ring) buckets() []bucket {
+	if !r.used {
+		return nil
+	}
+	var bs []bucket
+	prev := r.at(max(r.first, r.oldest()+1) - 1)
+	for j := max(r.first, r.oldest()+1); j <= r.head; j++ {
+		cur := r.at(j)
+		if c := (Counts{Good: cur.Good - prev.Good, Valid: cur.Valid - prev.Valid}); c != (Counts{}) {
+			bs = append(bs, bucket{j, c})
+		}
+		prev = cur
+	}
+	return bs
+}
+
+// addMany adds buckets in any order, rebuilding the ring once; it returns
+// how many were too old to keep.
+func (r *ring) addMany(add []bucket) (dropped int) {
+	all := append(r.buckets(), add...)
+	slices.SortStableFunc(all, func(a, b bucket) int { return cmp.Compare(a.idx, b.idx) })
+	r.used = false
+	clear(r.cum)
+	for _, b := range all {
+		if !r.add(b.idx, b.c) {
+			dropped++
+		}
+	}
+	return dropped
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+func mod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// window is an SLO's window: rolling whole days, or the calendar month in a
+// time zone.
+type window struct {
+	name      string // as configured: "28d" or "month"
+	days      int    // 0 for month
+	loc       *time.Location
+	coarseRes time.Duration
+	coarseN   int      // buckets in the coarse ring
+	windowK   int64    // coarse buckets of a rolling window
+	burnK     [2]int64 // coarse buckets of 1d and 3d
+}
+
+// parseWindow reads "Nd" or "month"; loc is the zone of month windows.
+func parseWindow(s string, loc *time.Location) (window, error) {
+	w := window{name: s, loc: loc}
+	hours := monthDays * 24
+	if s != windowMonth {
+		n, err := strconv.Atoi(strings.TrimSuffix(s, "d"))
+		if err != nil || !strings.HasSuffix(s, "d") || n < 1 {
+			return window{}, fmt.Errorf("window must be Nd (e.g. 28d) or month, got %q", s)
+		}
+		w.days, hours = n, n*24
+	}
+	resH := max(1, (hours+maxCoarseSlots-1)/maxCoarseSlots)
+	w.coarseRes = time.Duration(resH) * time.Hour
+	w.windowK = int64((hours + resH - 1) / resH)
+	w.burnK = [2]int64{int64((24 + resH - 1) / resH), int64((72 + resH - 1) / resH)}
+	// One more than the longest sum, as its base; a month needs one for
+	// the bucket that may straddle the 1st.
+	w.coarseN = int(max(w.windowK, w.burnK[1])) + 2
+	return w, nil
+}
+
+// length is the window's nominal length: N days, or MonthWindow.
+func (w window) length() time.Duration {
+	if w.days == 0 {
+		return MonthWindow
+	}
+	return time.Duration(w.days) * 24 * time.Hour
+}
+
+// monthBounds returns the first instant of now's month in the window's zone
+// and of the next month.
+func (w window) monthBounds(now time.Time) (start, end time.Time) {
+	t := now.In(w.loc)
+	start = time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, w.loc)
+	return start, start.AddDate(0, 1, 0)
+}
+
+// origin returns the ring origin that puts month starts on bucket
+// boundaries: the zone's offset modulo the coarse resolution.
+func (w window) origin(now time.Time) int64 {
+	if w.days != 0 {
+		return 0
+	}
+	start, _ := w.monthBounds(now)
+	_, off := start.Zone()
+	return mod(int64(off), int64(w.coarseRes/time.Second))
+}

@@ -1,0 +1,118 @@
+package sla
+
+import (
+	"sync"
+	"time"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// fineKs are the minute buckets of the short burn windows 5m … 6h.
+var fineKs = [...]int64{5, 30, 60, 120, 360}
+
+// sloKey identifies an SLO in SLIEvents.
+type sloKey struct{ product, slo string }
+
+// tracker accounts one SLO: its buckets and what it needs to evaluate them.
+type tracker struct {
+	// Immutable after newTracker.
+	key       sloKey
+	domain    string
+	owner     string
+	sli       string
+	objective float64
+	minEvents int64
+	win       window
+	labels    []string // product, domain, owner, slo, sli
+	stateKey  string
+
+	mu      sync.Mutex
+	fine    ring
+	coarse  ring
+	total   Counts // since the agent started, for the _total counters
+	dirty   bool   // changed since the last flush
+	dropped int64  // events older than the buckets hold
+}
+
+func newTracker(p *meshwatch.Product, s *meshwatch.SLO, loc *time.Location, now time.Time) (*tracker, error) {
+	w, err := parseWindow(s.Window, loc)
+	if err != nil {
+		return nil, err
+	}
+	return &tracker{
+		key:       sloKey{p.Name, s.Name},
+		domain:    p.Domain,
+		owner:     p.Owner,
+		sli:       s.SLI,
+		objective: float64(s.Objective),
+		minEvents: int64(s.MinEvents),
+		win:       w,
+		labels:    []string{p.Name, p.Domain, p.Owner, s.Name, s.SLI},
+		stateKey:  StateKey(p.Name, s.Name),
+		fine:      newRing(fineResolution, fineSlots, 0),
+		coarse:    newRing(w.coarseRes, w.coarseN, w.origin(now)),
+	}, nil
+}
+
+// StateKey is the key under which the state of one SLO is stored.
+func StateKey(product, slo string) string { return "sla/" + product + "/" + slo }
+
+// buckets returns how many buckets the tracker holds.
+func (t *tracker) buckets() int { return len(t.fine.cum) + len(t.coarse.cum) }
+
+// observe adds c at time at. The caller holds t.mu.
+func (t *tracker) observe(at time.Time, c Counts) {
+	okFine := t.fine.add(t.fine.index(at), c)
+	okCoarse := t.coarse.add(t.coarse.index(at), c)
+	if !okFine && !okCoarse {
+		t.dropped++
+		return
+	}
+	t.total = t.total.add(c)
+	t.dirty = true
+}
+
+// evaluation is what one pass reads of a tracker.
+type evaluation struct {
+	in          Input
+	windowStart time.Time
+	windowEnd   time.Time
+	total       Counts
+	dropped     int64
+}
+
+// read sums the tracker's buckets into the burn windows and the SLO window
+// as of now. Safe for concurrent use.
+func (t *tracker) read(now time.Time) evaluation {
+	ev := evaluation{in: Input{Objective: t.objective, Window: t.win.length(), MinEvents: t.minEvents}}
+	var fine [len(fineKs)]Counts
+	var coarse [2]Counts
+	fi, ci := t.fine.index(now), t.coarse.index(now)
+	var monthFrom int64
+	if t.win.days == 0 {
+		var start time.Time
+		start, ev.windowEnd = t.win.monthBounds(now)
+		ev.windowStart = start.UTC()
+		monthFrom = t.coarse.index(start)
+		if t.coarse.start(monthFrom).Before(start) {
+			monthFrom++ // a bucket straddling the 1st belongs to the month before
+		}
+	} else {
+		ev.windowStart, ev.windowEnd = t.coarse.start(ci-t.win.windowK+1), now
+	}
+
+	t.mu.Lock()
+	t.fine.sumsLast(fi, fineKs[:], fine[:])
+	t.coarse.sumsLast(ci, t.win.burnK[:], coarse[:])
+	if t.win.days == 0 {
+		ev.in.Total = t.coarse.sum(monthFrom, ci)
+	} else {
+		ev.in.Total = t.coarse.sum(ci-t.win.windowK+1, ci)
+	}
+	ev.total, ev.dropped = t.total, t.dropped
+	t.mu.Unlock()
+
+	copy(ev.in.Burn[:Burn1d], fine[:])
+	ev.in.Burn[Burn1d], ev.in.Burn[Burn3d] = coarse[0], coarse[1]
+	return ev
+}
