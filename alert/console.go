@@ -1,0 +1,51 @@
+package alert
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Console writes notifications as text lines, for the demo and for a first
+// look without Slack.
+type Console struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// NewConsole returns a notifier writing to w.
+func NewConsole(w io.Writer) *Console { return &Console{w: w} }
+
+// Name returns "console".
+func (c *Console) Name() string { return "console" }
+
+// Notify writes n: a line for the incident, then one per alert.
+func (c *Console) Notify(_ context.Context, n *Notification, _ *Thread) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s %s", n.Time.UTC().Format(time.RFC3339), strings.ToUpper(n.Kind), headline(n), product(n))
+	if n.Channel != "" {
+		fmt.Fprintf(&b, " → %s", n.Channel)
+	}
+	if n.Mention != "" {
+		fmt.Fprintf(&b, " %s", n.Mention)
+	}
+	fmt.Fprintf(&b, " [incident %s]\n", n.Incident)
+	for i := range n.Alerts {
+		a := &n.Alerts[i]
+		fmt.Fprintf(&b, "  %-8s %s: %s", a.Status, a.title(), stateWord(a))
+		for _, f := range fields(a) {
+			fmt.Fprintf(&b, " · %s %s", strings.ToLower(f.name), f.value)
+		}
+		if a.Change != "" {
+			fmt.Fprintf(&b, " (%s)", a.Change)
+		}
+		b.WriteByte('\n')
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, err := io.WriteString(c.w, b.String())
+	return err
+}

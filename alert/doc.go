@@ -1,0 +1,88 @@
+// Package alert tells data-product owners when a promise is at risk: it owns
+// the alerts' lifecycle, groups them into incidents, routes each incident to
+// the product owner's Slack channel, and delivers its notifications durably
+// to Slack, a webhook, Alertmanager or the console.
+//
+// # What it owns
+//
+//   - Lifecycle. An alert is identified by its labels (alertname, product,
+//     slo or rule or group, severity). Each evaluation the caller passes the
+//     complete set of active conditions to (*Manager).Update: a new alert is
+//     pending until it has held for its For, then firing; a firing alert
+//     missing from the set resolves; a pending one is forgotten.
+//   - Grouping with Alertmanager's semantics. Firing alerts are grouped per
+//     channel, owner and product. A new group is notified group_wait (30s)
+//     after its first alert fired; then, every group_interval (5m), a change
+//     (an alert joined, resolved or changed State) is notified at once and
+//     an unchanged incident again after repeat_interval (4h). An incident
+//     opens with the group's first notification and closes when all its
+//     alerts resolved.
+//   - Inhibition. A firing alert {alertname="ProductUnavailable",
+//     product="P"} mutes P's alerts whose sli label is freshness, latency or
+//     lag: SLO alerts carry sli=<the SLO's indicator>, lag alerts
+//     (alertname ConsumerLag) sli="lag".
+//   - Silences: label matchers (=, !=, =~, !~) with an end, at most 90 days,
+//     kept in the Store, served at /api/v1/silences (SilencesHandler) and
+//     used by `meshwatch silence` through SilenceClient. A muted alert opens
+//     no incident and joins none; an alert already notified stays in its
+//     incident until it resolves, but a fully muted incident is not repeated.
+//   - Routing (Routing): the product's owner gives the channel and the
+//     mention; only a page of a tier-1 product mentions; other alerts go
+//     without mention to the owner's channel, or to TicketChannel when set;
+//     DefaultChannel takes alerts whose owner has no channel; Routes
+//     override channel, mention and timings by label.
+//   - Slack (NewSlack): one root message per incident in Block Kit with
+//     fallback text — header (state, product, what), fields (owner,
+//     objective, current SLI, budget remaining, burn rates, time to
+//     exhaustion), context (topics, cluster, window, since), links (runbook,
+//     dashboard). A change, a repeat and the resolve update the root
+//     (chat.update) and post a reply in its thread. Retry-After is obeyed, at
+//     most one message per second goes to a channel, 5xx and network errors
+//     back off (1s doubling to 5m), and errors retrying cannot fix
+//     (channel_not_found, invalid_auth, not_in_channel…) are counted, logged
+//     once and never retried: the incident's later notifications to Slack
+//     are dropped without a call.
+//   - The outbox. Notifications, open incidents and each incident's Slack
+//     thread (channel, ts) are written to the Store (key StateKey) before
+//     and after each delivery, so a restart loses no notification and posts
+//     no second root message. A notification that could not be delivered
+//     for MaxAge (24h) is dropped. Each integration gets an incident's
+//     notifications in order; incidents do not wait for each other.
+//   - Webhook (NewWebhook): WebhookPayload as JSON, signed with
+//     X-Meshwatch-Signature: sha256=<hex HMAC-SHA256 of the body>.
+//   - Alertmanager (NewAlertmanager): a Forwarder; every firing alert is
+//     posted to /api/v2/alerts when the set changes and every ResendDelay
+//     (1m) with endsAt 4 ResendDelays ahead, and each resolved alert once
+//     with its end. Alertmanager groups and silences them by itself.
+//   - Console (NewConsole), for the demo.
+//
+// No secret leaves: the Slack token, webhook URLs and secrets and the
+// Alertmanager URL appear in no message, log line or error, and the
+// notifiers print as <secret>. Alerts carry names, numbers and links only;
+// the caller must not put a record's payload into labels or annotations.
+//
+// It does not evaluate SLOs or lag (packages sla and lag): cmd/meshwatch
+// turns their outputs into Alerts. It does not implement the Store (package
+// internal/state).
+//
+// # Concurrency
+//
+// Update, the handlers and the silence methods are safe for concurrent
+// use. Run starts, in one errgroup, the dispatch loop and one delivery loop
+// per notifier (and per forwarder); when its context ends it gives the
+// deliveries in flight and those due up to ShutdownTimeout (5s), saves the
+// state and returns.
+//
+// # Metrics
+//
+//	meshwatch_alert_notifications_total{integration,outcome}  success, retry, rate_limited, failed, dropped, expired
+//	meshwatch_alerts_firing{severity}                          firing alerts, muted or not: page, ticket
+//	meshwatch_alerts_pending                                   alerts waiting for their for
+//	meshwatch_alerts_muted{reason}                             firing alerts silenced or inhibited
+//	meshwatch_alert_incidents_open                             incidents notified and not resolved
+//	meshwatch_alert_outbox_depth{integration}                  notifications waiting for delivery
+//	meshwatch_alert_delivery_latency_seconds{integration}      histogram: creation to delivery, retries included
+//	meshwatch_alert_silences_active                            silences in force
+//	meshwatch_alert_state_errors_total{op}                     failed Store reads (load) and writes (save)
+//	meshwatch_alert_slack_requests_total{method,result}        Slack API calls: ok, rate_limited, server_error, network_error, api_error
+package alert

@@ -1,0 +1,752 @@
+package alert
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// Store keeps the Manager's state across restarts (package internal/state
+// implements it). A Put must be atomic: a reader sees the old value or the
+// new one.
+type Store interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Put(ctx context.Context, key string, value []byte) error
+	Delete(ctx context.Context, key string) error
+}
+
+// Keys the Manager writes in the Store.
+const (
+	// StateKey holds the open incidents, the outbox and the threads.
+	StateKey = "alert/state"
+	// SilencesKey holds the silences.
+	SilencesKey = "alert/silences"
+)
+
+// Options configure a Manager. Every field is optional.
+type Options struct {
+	Logger  *slog.Logger
+	Metrics *Metrics
+	// Store keeps incidents, the outbox and silences; without one they live
+	// in memory only and a restart forgets them.
+	Store Store
+	// Now is the clock (default time.Now).
+	Now       func() time.Time
+	Notifiers []Notifier
+	Routing   Routing
+	// ResendDelay is how often forwarders (Alertmanager) get the firing
+	// alerts again when nothing changed (default 1m); a forwarded alert
+	// expires 4 ResendDelays after it was sent.
+	ResendDelay time.Duration
+	// ShutdownTimeout bounds the last delivery pass when Run's context ends
+	// (default 5s).
+	ShutdownTimeout time.Duration
+	// MaxAge drops a notification that could not be delivered for this long
+	// (default 24h): an alert that old tells nobody anything useful.
+	MaxAge time.Duration
+}
+
+// Manager owns the alerts' lifecycle (pending → firing → resolved), groups
+// them into incidents, mutes them with silences and inhibition, and
+// delivers the incidents' notifications durably. All its methods are safe
+// for concurrent use.
+type Manager struct {
+	cfg         *meshwatch.Config
+	products    map[string]*meshwatch.Product
+	routing     Routing
+	log         *slog.Logger
+	metrics     *Metrics
+	store       Store
+	now         func() time.Time
+	notifiers   []Notifier
+	forwarders  []*forwardState
+	resendDelay time.Duration
+	shutdown    time.Duration
+	maxAge      time.Duration
+
+	wakeDispatch chan struct{}
+	wakeDeliver  map[string]chan struct{}
+
+	persistMu sync.Mutex // serialises Store writes of the state
+
+	mu       sync.Mutex
+	alerts   map[string]*tracked // by fingerprint
+	groups   map[string]*group   // by key
+	st       state
+	dirty    bool
+	silences map[string]*Silence
+	logged   map[string]time.Time
+}
+
+// tracked is one alert the Manager knows of.
+type tracked struct {
+	a        Alert
+	activeAt time.Time
+	group    string
+	t        target
+}
+
+// group is the set of alerts of one channel, owner and product, with
+// Alertmanager's timers.
+type group struct {
+	key     string
+	labels  map[string]string
+	channel string
+	t       timings
+	next    time.Time // next flush
+}
+
+// state is what the Manager persists under StateKey.
+type state struct {
+	Version   int                   `json:"version"`
+	Seq       uint64                `json:"seq"`
+	Incidents map[string]*incident  `json:"incidents"` // by group key
+	Outbox    []*entry              `json:"outbox"`    // in Seq order
+	Threads   map[string]*threadRec `json:"threads"`   // by incident "/" integration
+}
+
+// incident is an open incident: what was last notified of a group.
+type incident struct {
+	ID           string            `json:"id"`
+	GroupKey     string            `json:"group_key"`
+	GroupLabels  map[string]string `json:"group_labels"`
+	Channel      string            `json:"channel"`
+	Opened       time.Time         `json:"opened"`
+	LastNotified time.Time         `json:"last_notified"`
+	// Notified are the firing alerts of the last notification, by
+	// fingerprint.
+	Notified map[string]Alert `json:"notified"`
+}
+
+// entry is one notification waiting for one integration.
+type entry struct {
+	Seq         uint64        `json:"seq"`
+	Integration string        `json:"integration"`
+	N           *Notification `json:"notification"`
+	Enqueued    time.Time     `json:"enqueued"`
+	Attempts    int           `json:"attempts"`
+	Next        time.Time     `json:"next"`
+
+	inflight bool
+}
+
+type threadRec struct {
+	Thread
+	// Failed is the reason of a permanent failure: the incident's later
+	// notifications to this integration are dropped without a call.
+	Failed string `json:"failed,omitempty"`
+}
+
+const stateVersion = 1
+
+// New returns a Manager for the products of cfg. It reads the state and the
+// silences from opts.Store; an unreadable state is reported and set aside
+// (with the Store's SetAside, or under StateKey+".corrupt"), so that a bad
+// write never stops alerting.
+// It fails on a Store error and on two notifiers with one name.
+func New(cfg *meshwatch.Config, opts Options) (*Manager, error) {
+	m := &Manager{
+		cfg:          cfg,
+		products:     make(map[string]*meshwatch.Product),
+		routing:      opts.Routing,
+		log:          opts.Logger,
+		metrics:      opts.Metrics,
+		store:        opts.Store,
+		now:          opts.Now,
+		resendDelay:  cmp.Or(opts.ResendDelay, time.Minute),
+		shutdown:     cmp.Or(opts.ShutdownTimeout, 5*time.Second),
+		maxAge:       cmp.Or(opts.MaxAge, 24*time.Hour),
+		wakeDispatch: make(chan struct{}, 1),
+		wakeDeliver:  make(map[string]chan struct{}),
+		alerts:       make(map[string]*tracked),
+		groups:       make(map[string]*group),
+		silences:     make(map[string]*Silence),
+		logged:       make(map[string]time.Time),
+		st:           state{Version: stateVersion, Incidents: map[string]*incident{}, Threads: map[string]*threadRec{}},
+	}
+	if m.log == nil {
+		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	m.log = m.log.With("component", "alert")
+	if m.metrics == nil {
+		m.metrics = NewMetrics(prometheus.NewRegistry())
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.store == nil {
+		m.log.Warn("no state store: incidents, the outbox and silences are kept in memory and lost on restart")
+		m.store = newMemStore()
+	}
+	if cfg == nil {
+		cfg = &meshwatch.Config{}
+		m.cfg = cfg
+	}
+	for i := range cfg.Products {
+		m.products[cfg.Products[i].Name] = &cfg.Products[i]
+	}
+	names := map[string]bool{}
+	for _, n := range opts.Notifiers {
+		if n == nil {
+			continue
+		}
+		if names[n.Name()] {
+			return nil, fmt.Errorf("alert: two notifiers named %q", n.Name())
+		}
+		names[n.Name()] = true
+		m.metrics.initIntegration(n.Name())
+		if f, ok := n.(Forwarder); ok {
+			m.forwarders = append(m.forwarders, &forwardState{f: f, wake: make(chan struct{}, 1)})
+			continue
+		}
+		m.notifiers = append(m.notifiers, n)
+		m.wakeDeliver[n.Name()] = make(chan struct{}, 1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := m.load(ctx); err != nil {
+		return nil, err
+	}
+	m.updateMetrics(m.now())
+	return m, nil
+}
+
+// load reads the state and the silences from the Store.
+func (m *Manager) load(ctx context.Context) error {
+	b, ok, err := m.store.Get(ctx, StateKey)
+	if err != nil {
+		m.metrics.stateErrors.WithLabelValues("load").Inc()
+		return fmt.Errorf("alert: read state: %w", err)
+	}
+	if ok {
+		var st state
+		if err := json.Unmarshal(b, &st); err != nil || st.Version != stateVersion {
+			if err == nil {
+				err = fmt.Errorf("version %d, want %d", st.Version, stateVersion)
+			}
+			m.metrics.stateErrors.WithLabelValues("load").Inc()
+			m.log.Error("alert state is unreadable: set aside, starting without open incidents", "key", StateKey, "err", err)
+			if perr := m.setAside(ctx, StateKey, b, err); perr != nil {
+				return fmt.Errorf("alert: set aside the unreadable state: %w", perr)
+			}
+		} else {
+			m.st = st
+			if m.st.Incidents == nil {
+				m.st.Incidents = map[string]*incident{}
+			}
+			if m.st.Threads == nil {
+				m.st.Threads = map[string]*threadRec{}
+			}
+			// Drop the entries of integrations that are gone: nobody can
+			// deliver them.
+			m.st.Outbox = slices.DeleteFunc(m.st.Outbox, func(e *entry) bool {
+				_, ok := m.wakeDeliver[e.Integration]
+				return !ok || e.N == nil
+			})
+		}
+	}
+	// An open incident needs a group even when none of its alerts comes
+	// back, or it would never resolve.
+	now := m.now()
+	for key, inc := range m.st.Incidents {
+		t := m.routing.defaults()
+		for _, a := range inc.Notified {
+			t = m.routing.route(&a, m.cfg.Owners).timings
+			break
+		}
+		m.groups[key] = &group{key: key, labels: inc.GroupLabels, channel: inc.Channel, t: t, next: now.Add(t.Wait)}
+	}
+
+	b, ok, err = m.store.Get(ctx, SilencesKey)
+	if err != nil {
+		m.metrics.stateErrors.WithLabelValues("load").Inc()
+		return fmt.Errorf("alert: read silences: %w", err)
+	}
+	if ok {
+		var ss []*Silence
+		if err := json.Unmarshal(b, &ss); err != nil {
+			m.metrics.stateErrors.WithLabelValues("load").Inc()
+			m.log.Error("silences are unreadable: set aside", "key", SilencesKey, "err", err)
+			if perr := m.setAside(ctx, SilencesKey, b, err); perr != nil {
+				return fmt.Errorf("alert: set aside the unreadable silences: %w", perr)
+			}
+			return nil
+		}
+		for _, s := range ss {
+			ok := true
+			for i := range s.Matchers {
+				if s.Matchers[i].compile() != nil {
+					ok = false
+				}
+			}
+			if ok {
+				m.silences[s.ID] = s
+			}
+		}
+	}
+	return nil
+}
+
+// setAside keeps an unreadable value out of the way: with the Store's
+// SetAside when it has one (internal/state does), else under key+".corrupt".
+func (m *Manager) setAside(ctx context.Context, key string, value []byte, reason error) error {
+	if sa, ok := m.store.(interface {
+		SetAside(ctx context.Context, key, reason string) error
+	}); ok {
+		return sa.SetAside(ctx, key, reason.Error())
+	}
+	if err := m.store.Put(ctx, key+".corrupt", value); err != nil {
+		return err
+	}
+	return m.store.Delete(ctx, key)
+}
+
+// Update sets the complete set of active conditions at now. An alert new
+// to the Manager is pending until it has been active for its For, then
+// firing; a firing alert absent from alerts (or passed with Active false)
+// resolves; a pending one is forgotten. Update does no I/O: Run notifies.
+func (m *Manager) Update(now time.Time, alerts []Alert) {
+	m.mu.Lock()
+	seen := make(map[string]bool, len(alerts))
+	for i := range alerts {
+		if !alerts[i].Active {
+			continue
+		}
+		a := m.fill(alerts[i])
+		if len(a.Labels) == 0 {
+			m.logOnce("no_labels", "alert without labels ignored")
+			continue
+		}
+		fp := Fingerprint(a.Labels)
+		if seen[fp] {
+			continue
+		}
+		seen[fp] = true
+		t := m.alerts[fp]
+		if t == nil || t.a.Status == StatusResolved {
+			// A resolved alert that comes back is a new occurrence.
+			t = &tracked{activeAt: now, t: m.routing.route(&a, m.cfg.Owners)}
+			t.group = t.t.Channel + "/" + a.Owner + "/" + a.Product
+			m.alerts[fp] = t
+			a.Status = StatusPending
+		} else {
+			a.Status, a.StartsAt = t.a.Status, t.a.StartsAt
+		}
+		a.Fingerprint = fp
+		if a.Status == StatusPending && now.Sub(t.activeAt) >= a.For {
+			// Like Alertmanager, which hears of an alert when it fires, a
+			// group starts with its first firing alert, not a pending one.
+			a.Status, a.StartsAt = StatusFiring, t.activeAt
+			m.ensureGroup(t.group, &a, t.t, now)
+		}
+		t.a = a
+	}
+	for fp, t := range m.alerts {
+		if seen[fp] {
+			continue
+		}
+		switch t.a.Status {
+		case StatusPending:
+			delete(m.alerts, fp)
+		case StatusFiring:
+			t.a.Status, t.a.EndsAt = StatusResolved, now
+			for _, f := range m.forwarders {
+				f.resolved = append(f.resolved, t.a.clone())
+				if len(f.resolved) > maxForwardResolved {
+					f.resolved = f.resolved[len(f.resolved)-maxForwardResolved:]
+				}
+			}
+		}
+	}
+	m.updateMetricsLocked(now)
+	m.mu.Unlock()
+	wake(m.wakeDispatch)
+	for _, f := range m.forwarders {
+		wake(f.wake)
+	}
+}
+
+// fill completes a copy of a from the configuration.
+func (m *Manager) fill(a Alert) Alert {
+	a = a.clone()
+	if a.Labels == nil {
+		a.Labels = map[string]string{}
+	}
+	if a.Product == "" {
+		a.Product = a.Labels[LabelProduct]
+	}
+	if a.Product != "" && a.Labels[LabelProduct] == "" {
+		a.Labels[LabelProduct] = a.Product
+	}
+	if a.SLO == "" {
+		a.SLO = a.Labels[LabelSLO]
+	}
+	if p := m.products[a.Product]; p != nil {
+		a.Domain = cmp.Or(a.Domain, p.Domain)
+		a.Owner = cmp.Or(a.Owner, p.Owner)
+		a.Tier = cmp.Or(a.Tier, p.Tier)
+		if len(a.Topics) == 0 {
+			for _, t := range p.Topics {
+				a.Topics = append(a.Topics, cmp.Or(t.Name, t.Pattern))
+			}
+		}
+	}
+	a.Cluster = cmp.Or(a.Cluster, m.cfg.Cluster.Name)
+	a.Status, a.StartsAt, a.EndsAt, a.Change, a.Fingerprint = "", time.Time{}, time.Time{}, "", ""
+	return a
+}
+
+// ensureGroup creates a's group, key, at now unless it exists: its first
+// flush is group_wait later.
+func (m *Manager) ensureGroup(key string, a *Alert, t target, now time.Time) {
+	if _, ok := m.groups[key]; !ok {
+		labels := map[string]string{"owner": a.Owner, LabelProduct: a.Product}
+		m.groups[key] = &group{key: key, labels: labels, channel: t.Channel, t: t.timings, next: now.Add(t.Wait)}
+	}
+}
+
+// dispatch flushes the groups that are due at now, Alertmanager's way: a
+// new group after group_wait, then every group_interval, notifying a change
+// at once and an unchanged firing incident after repeat_interval. It
+// reports whether it enqueued anything.
+func (m *Manager) dispatch(now time.Time) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.expireSilences(now)
+	unavailable := m.unavailable()
+	before := m.st.Seq
+	for _, key := range slices.Sorted(maps.Keys(m.groups)) {
+		g := m.groups[key]
+		if now.Before(g.next) {
+			continue
+		}
+		m.flush(g, now, unavailable)
+		g.next = now.Add(g.t.Interval)
+		if _, open := m.st.Incidents[key]; !open && !m.hasAlerts(key) {
+			delete(m.groups, key)
+		}
+	}
+	m.updateMetricsLocked(now)
+	return m.st.Seq != before
+}
+
+func (m *Manager) hasAlerts(groupKey string) bool {
+	for _, t := range m.alerts {
+		if t.group == groupKey {
+			return true
+		}
+	}
+	return false
+}
+
+// unavailable returns the products whose ProductUnavailable alert fires.
+func (m *Manager) unavailable() map[string]bool {
+	out := map[string]bool{}
+	for _, t := range m.alerts {
+		if t.a.Status == StatusFiring && t.a.Name() == NameProductUnavailable {
+			out[t.a.Labels[LabelProduct]] = true
+		}
+	}
+	return out
+}
+
+// inhibitedSLIs are the indicators a product's unavailability explains.
+var inhibitedSLIs = map[string]bool{meshwatch.SLIFreshness: true, meshwatch.SLILatency: true, meshwatch.SLILag: true}
+
+// Reasons an alert is muted.
+const (
+	MutedSilenced  = "silenced"
+	MutedInhibited = "inhibited"
+)
+
+// muted returns why a is muted at now, or "".
+func (m *Manager) muted(a *Alert, now time.Time, unavailable map[string]bool) (string, []string) {
+	if a.Name() != NameProductUnavailable && unavailable[a.Labels[LabelProduct]] && inhibitedSLIs[a.Labels[LabelSLI]] {
+		return MutedInhibited, nil
+	}
+	var ids []string
+	for _, s := range m.silences {
+		if s.activeAt(now) && s.matches(a.Labels) {
+			ids = append(ids, s.ID)
+		}
+	}
+	if len(ids) > 0 {
+		slices.Sort(ids)
+		return MutedSilenced, ids
+	}
+	return "", nil
+}
+
+// flush notifies what changed in g since its incident's last notification.
+func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool) {
+	inc := m.st.Incidents[g.key]
+	cur := map[string]*tracked{}
+	anyUnmuted := false
+	for fp, t := range m.alerts {
+		if t.group != g.key {
+			continue
+		}
+		notified := false
+		if inc != nil {
+			_, notified = inc.Notified[fp]
+		}
+		switch t.a.Status {
+		case StatusFiring:
+			muted, _ := m.muted(&t.a, now, unavailable)
+			if muted == "" || notified {
+				cur[fp] = t
+				anyUnmuted = anyUnmuted || muted == ""
+			}
+		case StatusResolved:
+			if !notified {
+				delete(m.alerts, fp) // resolved before anybody heard of it
+			}
+		}
+	}
+	var kind string
+	switch {
+	case inc == nil && len(cur) == 0:
+		return
+	case inc == nil:
+		kind = KindFire
+		m.st.Seq++
+		inc = &incident{
+			ID:       fmt.Sprintf("%s-%d", Fingerprint(map[string]string{"group": g.key}), m.st.Seq),
+			GroupKey: g.key, GroupLabels: g.labels, Channel: g.channel, Opened: now,
+		}
+	case len(cur) == 0:
+		kind = KindResolve
+	case changed(inc.Notified, cur):
+		kind = KindChange
+	case anyUnmuted && now.Sub(inc.LastNotified) >= g.t.Repeat:
+		kind = KindRepeat
+	default:
+		return
+	}
+
+	n := &Notification{
+		Kind: kind, Incident: inc.ID, GroupKey: g.key, GroupLabels: maps.Clone(g.labels),
+		Status: StatusFiring, Channel: g.channel, Opened: inc.Opened, Time: now,
+	}
+	var firing, resolved []Alert
+	for fp, t := range cur {
+		a := t.a.clone()
+		if prev, ok := inc.Notified[fp]; !ok {
+			a.Change = ChangeNew
+		} else if prev.State != a.State {
+			a.Change = ChangeState
+		}
+		if t.t.Page && !n.Page {
+			n.Page, n.Mention = true, t.t.Mention
+		}
+		firing = append(firing, a)
+	}
+	for fp, prev := range inc.Notified {
+		if _, ok := cur[fp]; ok {
+			continue
+		}
+		a := prev.clone()
+		a.EndsAt = now
+		if t := m.alerts[fp]; t != nil && t.a.Status == StatusResolved {
+			a = t.a.clone()
+			delete(m.alerts, fp)
+		}
+		a.Status, a.Change = StatusResolved, ChangeResolved
+		resolved = append(resolved, a)
+	}
+	sortAlerts(firing)
+	sortAlerts(resolved)
+	n.Alerts = append(firing, resolved...)
+	if len(firing) == 0 {
+		n.Status, n.Page, n.Mention = StatusResolved, false, ""
+	}
+
+	inc.LastNotified = now
+	inc.Notified = make(map[string]Alert, len(cur))
+	for fp, t := range cur {
+		inc.Notified[fp] = t.a.clone()
+	}
+	if kind == KindResolve {
+		delete(m.st.Incidents, g.key)
+	} else {
+		m.st.Incidents[g.key] = inc
+	}
+	for _, nt := range m.notifiers {
+		m.st.Seq++
+		m.st.Outbox = append(m.st.Outbox, &entry{Seq: m.st.Seq, Integration: nt.Name(), N: n, Enqueued: now, Next: now})
+	}
+	m.dirty = true
+	m.log.Info("incident notified", "kind", kind, "incident", inc.ID, "channel", g.channel,
+		"owner", g.labels["owner"], "product", g.labels[LabelProduct], "alerts", len(n.Alerts))
+}
+
+func changed(prev map[string]Alert, cur map[string]*tracked) bool {
+	if len(prev) != len(cur) {
+		return true
+	}
+	for fp, t := range cur {
+		p, ok := prev[fp]
+		if !ok || p.State != t.a.State {
+			return true
+		}
+	}
+	return false
+}
+
+// sortAlerts orders pages first, then by title and fingerprint.
+func sortAlerts(as []Alert) {
+	slices.SortFunc(as, func(a, b Alert) int {
+		pa, pb := a.Severity() == SeverityPage, b.Severity() == SeverityPage
+		if pa != pb {
+			if pa {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(a.title(), b.title()), cmp.Compare(a.Fingerprint, b.Fingerprint))
+	})
+}
+
+// nextFlush returns when the next group is due, zero without groups.
+func (m *Manager) nextFlush() time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var next time.Time
+	for _, g := range m.groups {
+		if next.IsZero() || g.next.Before(next) {
+			next = g.next
+		}
+	}
+	return next
+}
+
+// persist writes the state to the Store when it changed. A failure is
+// counted and logged (once a minute); the next persist tries again.
+func (m *Manager) persist(ctx context.Context) {
+	m.persistMu.Lock()
+	defer m.persistMu.Unlock()
+	m.mu.Lock()
+	if !m.dirty {
+		m.mu.Unlock()
+		return
+	}
+	b, err := json.Marshal(&m.st)
+	m.dirty = false
+	m.mu.Unlock()
+	if err == nil {
+		err = m.store.Put(ctx, StateKey, b)
+	}
+	if err != nil {
+		m.metrics.stateErrors.WithLabelValues("save").Inc()
+		m.mu.Lock()
+		m.dirty = true
+		m.logOnce("persist", "alert state not saved", "err", err)
+		m.mu.Unlock()
+	}
+}
+
+// logOnce logs msg at most once a minute per key. The caller holds m.mu.
+func (m *Manager) logOnce(key, msg string, args ...any) {
+	now := time.Now()
+	if last, ok := m.logged[key]; ok && now.Sub(last) < time.Minute {
+		return
+	}
+	m.logged[key] = now
+	m.log.Warn(msg, args...)
+}
+
+func wake(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+func (m *Manager) updateMetrics(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.updateMetricsLocked(now)
+}
+
+func (m *Manager) updateMetricsLocked(now time.Time) {
+	firing := map[string]float64{SeverityPage: 0, SeverityTicket: 0}
+	muted := map[string]float64{MutedSilenced: 0, MutedInhibited: 0}
+	pending := 0.0
+	unavailable := m.unavailable()
+	for _, t := range m.alerts {
+		switch t.a.Status {
+		case StatusFiring:
+			firing[t.a.Severity()]++
+			if r, _ := m.muted(&t.a, now, unavailable); r != "" {
+				muted[r]++
+			}
+		case StatusPending:
+			pending++
+		}
+	}
+	for sev, v := range firing {
+		m.metrics.firing.WithLabelValues(sev).Set(v)
+	}
+	for r, v := range muted {
+		m.metrics.muted.WithLabelValues(r).Set(v)
+	}
+	m.metrics.pending.Set(pending)
+	m.metrics.incidents.Set(float64(len(m.st.Incidents)))
+	depth := map[string]float64{}
+	for name := range m.wakeDeliver {
+		depth[name] = 0
+	}
+	for _, e := range m.st.Outbox {
+		depth[e.Integration]++
+	}
+	for name, v := range depth {
+		m.metrics.outbox.WithLabelValues(name).Set(v)
+	}
+	active := 0.0
+	for _, s := range m.silences {
+		if s.activeAt(now) {
+			active++
+		}
+	}
+	m.metrics.silences.Set(active)
+}
+
+// memStore is the Store of a Manager given none.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func newMemStore() *memStore { return &memStore{m: map[string][]byte{}} }
+
+func (s *memStore) Get(_ context.Context, key string) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	return slices.Clone(v), ok, nil
+}
+
+func (s *memStore) Put(_ context.Context, key string, value []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = slices.Clone(value)
+	return nil
+}
+
+func (s *memStore) Delete(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, key)
+	return nil
+}

@@ -1,0 +1,406 @@
+package alert
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// kinds returns the kinds of ns and, for each, the titles and changes of
+// its alerts.
+func summary(ns []*Notification) []string {
+	var out []string
+	for _, n := range ns {
+		s := n.Kind + ":"
+		for _, a := range n.Alerts {
+			s += " " + a.title() + "/" + a.Status
+			if a.Change != "" {
+				s += "/" + a.Change
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func wantNotifications(t *testing.T, rec *recorder, at string, want ...string) {
+	t.Helper()
+	got := summary(rec.take())
+	if len(got) != len(want) {
+		t.Fatalf("%s: got notifications %q, want %q", at, got, want)
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%s: got notifications %q, want %q", at, got, want)
+		}
+	}
+}
+
+// TestGroupTimings follows Alertmanager's group_wait, group_interval and
+// repeat_interval on a fake clock.
+func TestGroupTimings(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{name: "rec"}
+	m := newTestManager(t, clk, newTestStore(), nil, rec)
+	fresh := sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage)
+	lat := sloAlert("latency", meshwatch.SLILatency, SeverityTicket)
+
+	m.Update(t0, []Alert{fresh})
+	step(t, m, clk, t0.Add(29*time.Second))
+	wantNotifications(t, rec, "before group_wait")
+	step(t, m, clk, t0.Add(30*time.Second))
+	wantNotifications(t, rec, "at group_wait", "fire: freshness/firing/new")
+
+	// A second alert joins: it waits for the group_interval tick.
+	m.Update(t0.Add(time.Minute), []Alert{fresh, lat})
+	step(t, m, clk, t0.Add(time.Minute))
+	step(t, m, clk, t0.Add(5*time.Minute+29*time.Second))
+	wantNotifications(t, rec, "before group_interval")
+	step(t, m, clk, t0.Add(5*time.Minute+30*time.Second))
+	wantNotifications(t, rec, "at group_interval", "change: freshness/firing latency/firing/new")
+
+	// Nothing changes: nothing is sent until repeat_interval has passed
+	// since the last notification.
+	last := t0.Add(5*time.Minute + 30*time.Second)
+	for at := last.Add(5 * time.Minute); at.Before(last.Add(4 * time.Hour)); at = at.Add(5 * time.Minute) {
+		m.Update(at, []Alert{fresh, lat})
+		step(t, m, clk, at)
+	}
+	wantNotifications(t, rec, "before repeat_interval")
+	m.Update(last.Add(4*time.Hour), []Alert{fresh, lat})
+	step(t, m, clk, last.Add(4*time.Hour))
+	wantNotifications(t, rec, "at repeat_interval", "repeat: freshness/firing latency/firing")
+
+	// A state change of the same alert is a change.
+	exhausted := fresh
+	exhausted.State = "exhausted"
+	at := last.Add(4*time.Hour + time.Minute)
+	m.Update(at, []Alert{exhausted, lat})
+	step(t, m, clk, last.Add(4*time.Hour+5*time.Minute))
+	wantNotifications(t, rec, "state change", "change: freshness/firing/changed latency/firing")
+
+	// Everything resolves: the resolve goes out at the next tick, then
+	// the group is gone and a new alert waits group_wait again.
+	at = last.Add(4*time.Hour + 6*time.Minute)
+	m.Update(at, nil)
+	step(t, m, clk, last.Add(4*time.Hour+10*time.Minute))
+	wantNotifications(t, rec, "resolve", "resolve: freshness/resolved/resolved latency/resolved/resolved")
+	if len(m.groups) != 0 {
+		t.Fatalf("groups after resolve: %d, want 0", len(m.groups))
+	}
+	at = last.Add(4*time.Hour + 11*time.Minute)
+	m.Update(at, []Alert{fresh})
+	step(t, m, clk, at.Add(29*time.Second))
+	wantNotifications(t, rec, "new incident before group_wait")
+	step(t, m, clk, at.Add(30*time.Second))
+	got := rec.take()
+	if len(got) != 1 || got[0].Kind != KindFire {
+		t.Fatalf("new incident: got %q, want one fire", summary(got))
+	}
+}
+
+// TestLifecycleFor checks pending → firing after For, and that a pending
+// alert that goes away is never notified.
+func TestLifecycleFor(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{name: "rec"}
+	m := newTestManager(t, clk, newTestStore(), nil, rec)
+	a := sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage)
+	a.For = 2 * time.Minute
+
+	m.Update(t0, []Alert{a})
+	if got := m.Alerts()[0].Status; got != StatusPending {
+		t.Fatalf("status %q, want pending", got)
+	}
+	step(t, m, clk, t0.Add(time.Minute))
+	m.Update(t0.Add(time.Minute), nil) // gone while pending
+	step(t, m, clk, t0.Add(10*time.Minute))
+	wantNotifications(t, rec, "pending then gone")
+	if n := len(m.Alerts()); n != 0 {
+		t.Fatalf("alerts after a pending one went away: %d", n)
+	}
+
+	start := t0.Add(20 * time.Minute)
+	m.Update(start, []Alert{a})
+	m.Update(start.Add(time.Minute), []Alert{a})
+	step(t, m, clk, start.Add(time.Minute))
+	m.Update(start.Add(2*time.Minute), []Alert{a})
+	v := m.Alerts()[0]
+	if v.Status != StatusFiring || !v.StartsAt.Equal(start) {
+		t.Fatalf("after For: status %q starts %v, want firing from %v", v.Status, v.StartsAt, start)
+	}
+	step(t, m, clk, start.Add(2*time.Minute+29*time.Second))
+	wantNotifications(t, rec, "group_wait counts from firing")
+	step(t, m, clk, start.Add(2*time.Minute+30*time.Second))
+	wantNotifications(t, rec, "fired", "fire: freshness/firing/new")
+
+	// Active false means absent.
+	off := a
+	off.Active = false
+	m.Update(start.Add(3*time.Minute), []Alert{off})
+	step(t, m, clk, start.Add(7*time.Minute+30*time.Second))
+	wantNotifications(t, rec, "resolved", "resolve: freshness/resolved/resolved")
+}
+
+// TestRouting covers owner channels, the tier rule, the ticket channel, the
+// default channel and route overrides.
+func TestRouting(t *testing.T) {
+	owners := testConfig().Owners
+	page1 := Alert{Labels: map[string]string{LabelSeverity: SeverityPage, LabelProduct: "p"}, Owner: "orders-team", Tier: 1}
+	ticket1 := Alert{Labels: map[string]string{LabelSeverity: SeverityTicket, LabelProduct: "p"}, Owner: "orders-team", Tier: 1}
+	page3 := Alert{Labels: map[string]string{LabelSeverity: SeverityPage, LabelProduct: "q"}, Owner: "orders-team", Tier: 3}
+	noChannel := Alert{Labels: map[string]string{LabelSeverity: SeverityPage}, Owner: "search-team", Tier: 1}
+	tests := []struct {
+		name    string
+		routing Routing
+		a       Alert
+		want    target
+	}{
+		{"tier 1 page mentions", Routing{}, page1, target{Channel: "#orders-data", Mention: "<!subteam^S123>", Page: true}},
+		{"tier 1 ticket does not", Routing{}, ticket1, target{Channel: "#orders-data"}},
+		{"tier 3 page is a ticket", Routing{}, page3, target{Channel: "#orders-data"}},
+		{"ticket channel", Routing{TicketChannel: "#tickets"}, page3, target{Channel: "#tickets"}},
+		{"ticket channel leaves pages", Routing{TicketChannel: "#tickets"}, page1, target{Channel: "#orders-data", Mention: "<!subteam^S123>", Page: true}},
+		{"default channel", Routing{DefaultChannel: "#data-alerts"}, noChannel, target{Channel: "#data-alerts", Page: true}},
+		{"route override", Routing{Routes: []Route{
+			{Match: map[string]string{"product": "q"}, Channel: "#never"},
+			{Match: map[string]string{"owner": "orders-team", "urgency": "page"}, Channel: "#oncall", Mention: "<@U1>", GroupWait: time.Second},
+		}}, page1, target{Channel: "#oncall", Mention: "<@U1>", Page: true, timings: timings{time.Second, DefaultGroupInterval, DefaultRepeatInterval}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.routing.route(&tt.a, owners)
+			if tt.want.timings == (timings{}) {
+				tt.want.timings = timings{DefaultGroupWait, DefaultGroupInterval, DefaultRepeatInterval}
+			}
+			if got != tt.want {
+				t.Errorf("route = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestInhibition: a firing ProductUnavailable mutes the product's
+// freshness, latency and lag alerts, not its other alerts nor other
+// products'.
+func TestInhibition(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{name: "rec"}
+	reg := prometheus.NewRegistry()
+	m := newTestManager(t, clk, newTestStore(), reg, rec)
+	unavailable := Alert{Active: true, State: "unavailable", Labels: map[string]string{
+		LabelAlertname: NameProductUnavailable, LabelProduct: "checkout.orders.placed", LabelSLI: meshwatch.SLIAvailability, LabelSeverity: SeverityPage,
+	}}
+	lag := Alert{Active: true, State: "STOP", Labels: map[string]string{
+		LabelAlertname: NameConsumerLag, LabelProduct: "checkout.orders.placed", LabelGroup: "fraud-detector", LabelSLI: meshwatch.SLILag, LabelSeverity: SeverityPage,
+	}}
+	other := sloAlert("freshness", meshwatch.SLIFreshness, SeverityTicket)
+	other.Labels[LabelProduct] = "search.clicks.logged"
+	alerts := []Alert{
+		unavailable, lag, other,
+		sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage),
+		sloAlert("latency", meshwatch.SLILatency, SeverityPage),
+		sloAlert("validity", meshwatch.SLIValidity, SeverityTicket),
+	}
+	m.Update(t0, alerts)
+	step(t, m, clk, t0.Add(30*time.Second))
+	got := summary(rec.take())
+	want := []string{
+		"fire: freshness/firing/new", // search.clicks.logged, in #data-alerts
+		"fire: ProductUnavailable/firing/new validity/firing/new",
+	}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("notifications %q, want %q", got, want)
+	}
+	if v := testutil.ToFloat64(m.metrics.muted.WithLabelValues(MutedInhibited)); v != 3 {
+		t.Errorf("meshwatch_alerts_muted{reason=inhibited} = %v, want 3", v)
+	}
+	muted := map[string]string{}
+	for _, v := range m.Alerts() {
+		muted[v.Labels[LabelSLI]+"/"+v.Product] = v.Muted
+	}
+	if muted["lag/checkout.orders.placed"] != MutedInhibited || muted["validity/checkout.orders.placed"] != "" {
+		t.Errorf("muted in /api/v1/alerts: %v", muted)
+	}
+
+	// The product comes back: its still-firing alerts are notified.
+	m.Update(t0.Add(time.Minute), alerts[1:])
+	step(t, m, clk, t0.Add(5*time.Minute+30*time.Second))
+	got = summary(rec.take())
+	want = []string{"change: freshness/firing/new lag of fraud-detector/firing/new latency/firing/new validity/firing ProductUnavailable/resolved/resolved"}
+	if len(got) != 1 || got[0] != want[0] {
+		t.Fatalf("after recovery %q, want %q", got, want)
+	}
+}
+
+// TestSilence: a silence keeps a new alert out of incidents; removing it
+// lets the alert through at the next tick.
+func TestSilence(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{name: "rec"}
+	m := newTestManager(t, clk, newTestStore(), nil, rec)
+	ctx := context.Background()
+	s, err := m.AddSilence(ctx, SilenceRequest{
+		Matchers: []Matcher{{Name: LabelProduct, Value: "checkout.orders.placed"}, {Name: LabelSLO, Op: OpRegex, Value: "fresh.*"}},
+		Duration: "1h", CreatedBy: "ops@example.com", Comment: "maintenance",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Update(t0, []Alert{sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage), sloAlert("latency", meshwatch.SLILatency, SeverityPage)})
+	step(t, m, clk, t0.Add(30*time.Second))
+	wantNotifications(t, rec, "silenced", "fire: latency/firing/new")
+	for _, v := range m.Alerts() {
+		if v.SLO == "freshness" && (v.Muted != MutedSilenced || len(v.SilencedBy) != 1 || v.SilencedBy[0] != s.ID) {
+			t.Errorf("freshness: muted %q by %v, want silenced by %s", v.Muted, v.SilencedBy, s.ID)
+		}
+	}
+	if err := m.RemoveSilence(ctx, s.ID); err != nil {
+		t.Fatal(err)
+	}
+	step(t, m, clk, t0.Add(5*time.Minute+30*time.Second))
+	wantNotifications(t, rec, "unsilenced", "change: freshness/firing/new latency/firing")
+	if err := m.RemoveSilence(ctx, s.ID); err != ErrSilenceNotFound {
+		t.Errorf("second remove: %v, want ErrSilenceNotFound", err)
+	}
+}
+
+// TestSilenceExpires: a silence stops muting at its end.
+func TestSilenceExpires(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{name: "rec"}
+	m := newTestManager(t, clk, newTestStore(), nil, rec)
+	if _, err := m.AddSilence(context.Background(), SilenceRequest{
+		Matchers:  []Matcher{{Name: LabelProduct, Value: "checkout.orders.placed"}},
+		ExpiresAt: t0.Add(2 * time.Minute), CreatedBy: "ops", Comment: "deploy",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	a := sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage)
+	m.Update(t0, []Alert{a})
+	step(t, m, clk, t0.Add(30*time.Second))
+	wantNotifications(t, rec, "silenced")
+	m.Update(t0.Add(5*time.Minute), []Alert{a})
+	step(t, m, clk, t0.Add(5*time.Minute+30*time.Second))
+	wantNotifications(t, rec, "expired", "fire: freshness/firing/new")
+	if n := len(m.Silences()); n != 0 {
+		t.Errorf("silences after expiry: %d", n)
+	}
+}
+
+func TestSilenceValidation(t *testing.T) {
+	now := t0
+	tests := []struct {
+		name string
+		req  SilenceRequest
+	}{
+		{"no matchers", SilenceRequest{Duration: "1h", CreatedBy: "a", Comment: "c"}},
+		{"matches everything", SilenceRequest{Matchers: []Matcher{{Name: "x", Op: OpRegex, Value: ".*"}}, Duration: "1h", CreatedBy: "a", Comment: "c"}},
+		{"bad regex", SilenceRequest{Matchers: []Matcher{{Name: "x", Op: OpRegex, Value: "("}}, Duration: "1h", CreatedBy: "a", Comment: "c"}},
+		{"no end", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, CreatedBy: "a", Comment: "c"}},
+		{"ends before start", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, ExpiresAt: now.Add(-time.Hour), CreatedBy: "a", Comment: "c"}},
+		{"too long", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "365d", CreatedBy: "a", Comment: "c"}},
+		{"no author", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "1h", Comment: "c"}},
+		{"no comment", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "1h", CreatedBy: "a"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := tt.req.silence(now); err == nil {
+				t.Error("accepted, want an error")
+			}
+		})
+	}
+	s, err := (&SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "2d", CreatedBy: "a", Comment: "c"}).silence(now)
+	if err != nil || !s.EndsAt.Equal(now.Add(48*time.Hour)) {
+		t.Errorf("2d silence: %v, ends %v", err, s)
+	}
+}
+
+func TestParseMatcher(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Matcher
+		ok   bool
+	}{
+		{"product=checkout.orders.placed", Matcher{Name: "product", Op: OpEqual, Value: "checkout.orders.placed"}, true},
+		{`slo!="latency"`, Matcher{Name: "slo", Op: OpNotEqual, Value: "latency"}, true},
+		{"product=~checkout\\..*", Matcher{Name: "product", Op: OpRegex, Value: "checkout\\..*"}, true},
+		{"severity!~page|ticket", Matcher{Name: "severity", Op: OpNotRegex, Value: "page|ticket"}, true},
+		{"=x", Matcher{}, false},
+		{"product", Matcher{}, false},
+		{"p=~(", Matcher{}, false},
+	}
+	for _, tt := range tests {
+		got, err := ParseMatcher(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("ParseMatcher(%q) error %v, want ok=%v", tt.in, err, tt.ok)
+			continue
+		}
+		if tt.ok && (got.Name != tt.want.Name || got.Op != tt.want.Op || got.Value != tt.want.Value) {
+			t.Errorf("ParseMatcher(%q) = %+v, want %+v", tt.in, got, tt.want)
+		}
+		if tt.ok {
+			back, err := ParseMatcher(got.String())
+			if err != nil || back.Value != got.Value || back.Op != got.Op {
+				t.Errorf("round trip of %q through %q: %+v, %v", tt.in, got.String(), back, err)
+			}
+		}
+	}
+}
+
+// TestMetrics checks the firing gauge and the outbox depth.
+func TestMetrics(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{name: "rec", errs: []error{context.DeadlineExceeded}}
+	reg := prometheus.NewRegistry()
+	m := newTestManager(t, clk, newTestStore(), reg, rec)
+	m.Update(t0, []Alert{sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage), sloAlert("latency", meshwatch.SLILatency, SeverityTicket), sloAlert("validity", meshwatch.SLIValidity, SeverityTicket)})
+	if v := testutil.ToFloat64(m.metrics.firing.WithLabelValues(SeverityTicket)); v != 2 {
+		t.Errorf("meshwatch_alerts_firing{severity=ticket} = %v, want 2", v)
+	}
+	step(t, m, clk, t0.Add(30*time.Second))
+	if v := testutil.ToFloat64(m.metrics.outbox.WithLabelValues("rec")); v != 1 {
+		t.Errorf("outbox depth after a failed delivery = %v, want 1", v)
+	}
+	drain(t, m, clk, rec, 5)
+	if v := testutil.ToFloat64(m.metrics.outbox.WithLabelValues("rec")); v != 0 {
+		t.Errorf("outbox depth after delivery = %v, want 0", v)
+	}
+	if counter(t, m.metrics, "rec", OutcomeRetry) != 1 || counter(t, m.metrics, "rec", OutcomeSuccess) != 1 {
+		t.Errorf("notifications: retry %v success %v, want 1 and 1", counter(t, m.metrics, "rec", OutcomeRetry), counter(t, m.metrics, "rec", OutcomeSuccess))
+	}
+	if n, err := testutil.GatherAndCount(reg, "meshwatch_alert_delivery_latency_seconds"); err != nil || n != 1 {
+		t.Errorf("delivery latency series: %d, %v", n, err)
+	}
+	for _, name := range []string{
+		"meshwatch_alert_notifications_total", "meshwatch_alerts_firing", "meshwatch_alerts_pending",
+		"meshwatch_alerts_muted", "meshwatch_alert_incidents_open", "meshwatch_alert_outbox_depth",
+		"meshwatch_alert_delivery_latency_seconds", "meshwatch_alert_silences_active",
+		"meshwatch_alert_state_errors_total", "meshwatch_alert_slack_requests_total",
+	} {
+		if n, err := testutil.GatherAndCount(reg, name); err != nil || n == 0 {
+			t.Errorf("%s: %d series, %v", name, n, err)
+		}
+	}
+}
+
+// TestCorruptState: an unreadable state is set aside, not a crash loop.
+func TestCorruptState(t *testing.T) {
+	st := newTestStore()
+	_ = st.Put(context.Background(), StateKey, []byte("{not json"))
+	m := newTestManager(t, newClock(), st, nil, &recorder{name: "rec"})
+	if _, ok, _ := st.Get(context.Background(), StateKey+".corrupt"); !ok {
+		t.Error("the unreadable state was not set aside")
+	}
+	if _, ok, _ := st.Get(context.Background(), StateKey); ok {
+		t.Error("the unreadable state is still under its key")
+	}
+	if v := testutil.ToFloat64(m.metrics.stateErrors.WithLabelValues("load")); v != 1 {
+		t.Errorf("state load errors = %v, want 1", v)
+	}
+}

@@ -1,0 +1,133 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+)
+
+// Kinds of notification in an incident's life.
+const (
+	KindFire    = "fire"    // the incident opens: a root message
+	KindChange  = "change"  // alerts joined, resolved or changed state
+	KindRepeat  = "repeat"  // nothing changed for repeat_interval
+	KindResolve = "resolve" // every alert of the incident resolved: it closes
+)
+
+// Notification is what the Manager tells the integrations about one
+// incident: a group of alerts (one owner, one product, one channel) from the
+// first firing to the last resolve. Its alerts are the incident's firing
+// alerts followed by the ones that resolved since the previous notification.
+type Notification struct {
+	Kind string `json:"kind"`
+	// Incident identifies the incident; notifications of one incident are
+	// delivered to an integration in order.
+	Incident string `json:"incident"`
+	// GroupKey identifies the group (channel, owner, product); a group's
+	// next incident has the same key and a new Incident.
+	GroupKey    string            `json:"group_key"`
+	GroupLabels map[string]string `json:"group_labels"`
+	// Status is StatusFiring while any alert fires, else StatusResolved.
+	Status string `json:"status"`
+	// Channel is the Slack channel the route chose ("" when none).
+	Channel string `json:"channel,omitempty"`
+	// Mention is the owner's mention when the notification pages.
+	Mention string `json:"mention,omitempty"`
+	Page    bool   `json:"page,omitempty"`
+	// Opened is when the incident opened; Time when this notification was made.
+	Opened time.Time `json:"opened"`
+	Time   time.Time `json:"time"`
+	Alerts []Alert   `json:"alerts"`
+}
+
+// Firing returns the notification's firing alerts.
+func (n *Notification) Firing() []Alert {
+	var out []Alert
+	for _, a := range n.Alerts {
+		if a.Status == StatusFiring {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Thread is what an integration remembers of an incident between its
+// notifications: for Slack, the channel ID and ts of the root message. The
+// Manager keeps it in the Store, so that it survives a restart.
+type Thread struct {
+	Channel string `json:"channel,omitempty"`
+	TS      string `json:"ts,omitempty"`
+}
+
+// Notifier is an integration that receives notifications (Slack, a webhook,
+// the console).
+type Notifier interface {
+	// Name is the integration label of the metrics ("slack", "webhook"…);
+	// two notifiers of a Manager must not share one.
+	Name() string
+	// Notify delivers n. th is the incident's thread for this integration,
+	// empty at first; Notify updates it and the Manager persists it even
+	// when Notify fails. An error is retried with backoff unless it is
+	// Permanent; a RetryAfter error is retried after its delay. Notify is
+	// called from one goroutine per notifier.
+	Notify(ctx context.Context, n *Notification, th *Thread) error
+}
+
+// Forwarder is an integration that receives every alert instead of group
+// notifications, because it groups, silences and routes by itself
+// (Alertmanager). The Manager calls Forward with the firing alerts whenever
+// they change and at least every Options.ResendDelay, each with EndsAt
+// set to a time after which the receiver may take it as resolved, and with
+// the alerts that resolved since the last successful call.
+type Forwarder interface {
+	Name() string
+	Forward(ctx context.Context, alerts []Alert) error
+}
+
+// PermanentError is a delivery error that retrying cannot fix
+// (channel_not_found, invalid_auth, a 4xx). The Manager drops the
+// notification, counts it as failed and logs it once; the incident's later
+// notifications to the same integration are dropped without a call.
+type PermanentError struct {
+	Reason string // a short, bounded word: "channel_not_found", "http_404"
+	Err    error
+}
+
+func (e *PermanentError) Error() string { return e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err as a PermanentError with reason.
+func Permanent(reason string, err error) error {
+	return &PermanentError{Reason: reason, Err: err}
+}
+
+// RetryAfterError asks for the notification to be retried no sooner than
+// After (Slack's 429 Retry-After, or the per-channel rate limit).
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// errThrottled is returned by a notifier that holds a message back to keep
+// its own rate limit; it is not a failure.
+var errThrottled = errors.New("throttled by the per-channel rate limit")
+
+// cleanURLError strips the URL from a *url.Error: a webhook URL may hold a
+// secret in its path or query, and errors end up in logs. What remains (the
+// operation and the cause, such as "dial tcp 127.0.0.1:9: connection
+// refused") names no path.
+func cleanURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if ue.Timeout() {
+			return fmt.Errorf("%s: timeout: %w", ue.Op, context.DeadlineExceeded)
+		}
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}

@@ -1,0 +1,218 @@
+package alert
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Matcher operators, Alertmanager's.
+const (
+	OpEqual    = "="
+	OpNotEqual = "!="
+	OpRegex    = "=~"
+	OpNotRegex = "!~"
+)
+
+// Matcher matches one label. A regular expression is anchored at both ends;
+// an absent label matches as the empty string.
+type Matcher struct {
+	Name  string `json:"name"`
+	Op    string `json:"op"` // OpEqual (default), OpNotEqual, OpRegex, OpNotRegex
+	Value string `json:"value"`
+
+	re *regexp.Regexp
+}
+
+// ParseMatcher parses `name=value`, `name!=value`, `name=~regex` or
+// `name!~regex`; the value may be double-quoted.
+func ParseMatcher(s string) (Matcher, error) {
+	i := strings.IndexAny(s, "=!")
+	if i <= 0 {
+		return Matcher{}, fmt.Errorf("matcher %q: want name=value, name!=value, name=~regex or name!~regex", s)
+	}
+	m := Matcher{Name: strings.TrimSpace(s[:i])}
+	rest := s[i:]
+	for _, op := range []string{OpRegex, OpNotRegex, OpNotEqual, OpEqual} {
+		if strings.HasPrefix(rest, op) {
+			m.Op, m.Value = op, strings.TrimSpace(rest[len(op):])
+			break
+		}
+	}
+	if m.Op == "" {
+		return Matcher{}, fmt.Errorf("matcher %q: want name=value, name!=value, name=~regex or name!~regex", s)
+	}
+	if len(m.Value) >= 2 && m.Value[0] == '"' && m.Value[len(m.Value)-1] == '"' {
+		v, err := strconv.Unquote(m.Value)
+		if err != nil {
+			return Matcher{}, fmt.Errorf("matcher %q: bad quoted value: %w", s, err)
+		}
+		m.Value = v
+	}
+	return m, m.compile()
+}
+
+// String returns the matcher as ParseMatcher reads it.
+func (m Matcher) String() string { return m.Name + m.op() + fmt.Sprintf("%q", m.Value) }
+
+func (m Matcher) op() string {
+	if m.Op == "" {
+		return OpEqual
+	}
+	return m.Op
+}
+
+func (m *Matcher) compile() error {
+	if m.Name == "" {
+		return errors.New("matcher: empty label name")
+	}
+	switch m.op() {
+	case OpEqual, OpNotEqual:
+	case OpRegex, OpNotRegex:
+		re, err := regexp.Compile("^(?:" + m.Value + ")$")
+		if err != nil {
+			return fmt.Errorf("matcher %s: %w", m.Name, err)
+		}
+		m.re = re
+	default:
+		return fmt.Errorf("matcher %s: operator %q: want =, !=, =~ or !~", m.Name, m.Op)
+	}
+	return nil
+}
+
+// Matches reports whether labels satisfy the matcher. It is valid after
+// compile.
+func (m *Matcher) Matches(labels map[string]string) bool {
+	v := labels[m.Name]
+	switch m.op() {
+	case OpEqual:
+		return v == m.Value
+	case OpNotEqual:
+		return v != m.Value
+	case OpRegex:
+		return m.re != nil && m.re.MatchString(v)
+	case OpNotRegex:
+		return m.re != nil && !m.re.MatchString(v)
+	}
+	return false
+}
+
+// Silence mutes the alerts all its matchers match from StartsAt to
+// EndsAt. A silenced alert opens no incident and joins none; an alert that
+// was already notified stays in its incident until it resolves, but the
+// incident is not repeated while all its alerts are muted.
+type Silence struct {
+	ID        string    `json:"id"`
+	Matchers  []Matcher `json:"matchers"`
+	StartsAt  time.Time `json:"starts_at"`
+	EndsAt    time.Time `json:"ends_at"`
+	CreatedBy string    `json:"created_by"`
+	Comment   string    `json:"comment"`
+}
+
+// SilenceRequest is the body of POST /api/v1/silences. Either ExpiresAt or
+// Duration (a Go duration such as "2h", or "1d") gives the end.
+type SilenceRequest struct {
+	Matchers  []Matcher `json:"matchers"`
+	StartsAt  time.Time `json:"starts_at,omitzero"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	Duration  string    `json:"duration,omitempty"`
+	CreatedBy string    `json:"created_by"`
+	Comment   string    `json:"comment"`
+}
+
+// maxSilence bounds a silence: a forgotten one must not mute a product
+// forever.
+const maxSilence = 90 * 24 * time.Hour
+
+// silence validates r and makes the silence it asks for at now.
+func (r *SilenceRequest) silence(now time.Time) (*Silence, error) {
+	var errs []error
+	if len(r.Matchers) == 0 {
+		errs = append(errs, errors.New("matchers: at least one is required"))
+	}
+	ms := make([]Matcher, len(r.Matchers))
+	matchesEmpty := true
+	for i, m := range r.Matchers {
+		if err := m.compile(); err != nil {
+			errs = append(errs, fmt.Errorf("matchers[%d]: %w", i, err))
+			continue
+		}
+		if !m.Matches(map[string]string{}) {
+			matchesEmpty = false
+		}
+		ms[i] = m
+	}
+	if len(r.Matchers) > 0 && matchesEmpty {
+		errs = append(errs, errors.New("matchers: they match an alert without labels, so every alert: name at least one label value"))
+	}
+	if strings.TrimSpace(r.CreatedBy) == "" {
+		errs = append(errs, errors.New("created_by: required"))
+	}
+	if strings.TrimSpace(r.Comment) == "" {
+		errs = append(errs, errors.New("comment: required"))
+	}
+	start := r.StartsAt
+	if start.IsZero() || start.Before(now) {
+		start = now
+	}
+	end := r.ExpiresAt
+	switch {
+	case r.Duration != "" && !end.IsZero():
+		errs = append(errs, errors.New("give expires_at or duration, not both"))
+	case r.Duration != "":
+		d, err := parseDuration(r.Duration)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("duration: want a positive duration such as 2h or 1d, got %q", r.Duration))
+		}
+		end = start.Add(d)
+	case end.IsZero():
+		errs = append(errs, errors.New("expires_at or duration: required"))
+	}
+	if !end.IsZero() && !end.After(start) {
+		errs = append(errs, fmt.Errorf("expires_at: must be after %s, got %s", start.Format(time.RFC3339), end.Format(time.RFC3339)))
+	}
+	if end.Sub(start) > maxSilence {
+		errs = append(errs, fmt.Errorf("a silence lasts at most %s, got %s", maxSilence, end.Sub(start)))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	return &Silence{
+		ID: hex.EncodeToString(id[:]), Matchers: ms, StartsAt: start.UTC(), EndsAt: end.UTC(),
+		CreatedBy: r.CreatedBy, Comment: r.Comment,
+	}, nil
+}
+
+// parseDuration reads a Go duration, or whole days as "Nd".
+func parseDuration(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		var days int
+		if _, err := fmt.Sscanf(n, "%d", &days); err == nil && fmt.Sprint(days) == n {
+			return time.Duration(days) * 24 * time.Hour, nil
+		}
+	}
+	return time.ParseDuration(s)
+}
+
+// activeAt reports whether s mutes at now.
+func (s *Silence) activeAt(now time.Time) bool {
+	return !now.Before(s.StartsAt) && now.Before(s.EndsAt)
+}
+
+// matches reports whether s's matchers all match labels.
+func (s *Silence) matches(labels map[string]string) bool {
+	for i := range s.Matchers {
+		if !s.Matchers[i].Matches(labels) {
+			return false
+		}
+	}
+	return true
+}
