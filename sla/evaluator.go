@@ -38,7 +38,8 @@ type Options struct {
 	// nothing is loaded or flushed (meshwatch check, tests).
 	Store Store
 	Now   func() time.Time // default time.Now
-	// Location is the time zone of window: month (default UTC): the budget
+	// Location is the time zone of window: month for SLOs without a
+	// time_zone (default UTC): the budget
 	// resets at midnight on the 1st there.
 	Location *time.Location
 }
@@ -113,7 +114,15 @@ func New(cfg *meshwatch.Config, o Options) (*Evaluator, error) {
 	for i := range cfg.Products {
 		p := &cfg.Products[i]
 		for j := range p.SLOs {
-			t, err := newTracker(p, &p.SLOs[j], o.Location, now)
+			loc := o.Location
+			if tz := p.SLOs[j].TimeZone; tz != "" {
+				// Validated at load; a zone the system lacks falls back to
+				// Options.Location rather than losing the SLO.
+				if l, err := time.LoadLocation(tz); err == nil {
+					loc = l
+				}
+			}
+			t, err := newTracker(p, &p.SLOs[j], loc, now)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("products[%d].slos[%d]: %w", i, j, err))
 				continue

@@ -173,37 +173,50 @@ func TestEvaluatorNoDataThenData(t *testing.T) {
 }
 
 // TestMonthReset checks that a calendar-month budget resets at midnight on
-// the 1st in the configured zone, including one with a half-hour offset.
+// the 1st in the configured zone, including one with a half-hour offset;
+// the zone comes from the SLO's time_zone, or Options.Location without one.
 func TestMonthReset(t *testing.T) {
 	for _, zone := range []string{"UTC", "America/New_York", "Asia/Kolkata"} {
-		t.Run(zone, func(t *testing.T) {
-			loc, err := time.LoadLocation(zone)
-			if err != nil {
-				t.Skip(err)
+		for _, perSLO := range []bool{false, true} {
+			name := zone + "/option"
+			if perSLO {
+				name = zone + "/time_zone"
 			}
-			first := time.Date(2026, 4, 1, 0, 0, 0, 0, loc)
-			h := newHarness(t, testConfig(latencySLO(0.999, "month")), first.Add(-2*time.Hour), Options{Location: loc})
-			h.feed(testSLO, 110*time.Minute, 10000, 0.0005) // ends 10m before the 1st
-			st := h.status()
-			if st.Remaining != 0.5 || st.Valid != 6600000 {
-				t.Fatalf("in March: remaining %v of %d valid, want 0.5", st.Remaining, st.Valid)
-			}
-			if !st.WindowStart.Equal(time.Date(2026, 3, 1, 0, 0, 0, 0, loc)) || !st.WindowEnd.Equal(first) {
-				t.Errorf("March window [%v, %v)", st.WindowStart, st.WindowEnd)
-			}
-			h.feed(testSLO, 20*time.Minute, 1000, 0) // 10m into April
-			st = h.status()
-			if st.Valid != 60000 || st.Bad != 0 || st.Remaining != 1 {
-				t.Fatalf("in April: %d bad of %d valid, remaining %v; want only April's 60000 good", st.Bad, st.Valid, st.Remaining)
-			}
-			if !st.WindowStart.Equal(first) || !st.WindowEnd.Equal(first.AddDate(0, 1, 0)) {
-				t.Errorf("April window [%v, %v)", st.WindowStart, st.WindowEnd)
-			}
-			// The burn windows do not reset: the errors of March still burn.
-			if st.Windows[Burn1h].BurnRate == 0 {
-				t.Errorf("1h burn reset with the month")
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				loc, err := time.LoadLocation(zone)
+				if err != nil {
+					t.Skip(err)
+				}
+				first := time.Date(2026, 4, 1, 0, 0, 0, 0, loc)
+				cfg := testConfig(latencySLO(0.999, "month"))
+				opts := Options{Location: loc}
+				if perSLO {
+					cfg.Products[0].SLOs[0].TimeZone = zone
+					opts = Options{}
+				}
+				h := newHarness(t, cfg, first.Add(-2*time.Hour), opts)
+				h.feed(testSLO, 110*time.Minute, 10000, 0.0005) // ends 10m before the 1st
+				st := h.status()
+				if st.Remaining != 0.5 || st.Valid != 6600000 {
+					t.Fatalf("in March: remaining %v of %d valid, want 0.5", st.Remaining, st.Valid)
+				}
+				if !st.WindowStart.Equal(time.Date(2026, 3, 1, 0, 0, 0, 0, loc)) || !st.WindowEnd.Equal(first) {
+					t.Errorf("March window [%v, %v)", st.WindowStart, st.WindowEnd)
+				}
+				h.feed(testSLO, 20*time.Minute, 1000, 0) // 10m into April
+				st = h.status()
+				if st.Valid != 60000 || st.Bad != 0 || st.Remaining != 1 {
+					t.Fatalf("in April: %d bad of %d valid, remaining %v; want only April's 60000 good", st.Bad, st.Valid, st.Remaining)
+				}
+				if !st.WindowStart.Equal(first) || !st.WindowEnd.Equal(first.AddDate(0, 1, 0)) {
+					t.Errorf("April window [%v, %v)", st.WindowStart, st.WindowEnd)
+				}
+				// The burn windows do not reset: the errors of March still burn.
+				if st.Windows[Burn1h].BurnRate == 0 {
+					t.Errorf("1h burn reset with the month")
+				}
+			})
+		}
 	}
 }
 
