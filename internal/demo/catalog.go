@@ -92,7 +92,14 @@ func Catalog(brokers []string) *meshwatch.Config {
 				Topics:      []meshwatch.TopicSelector{{Name: OrdersPlaced}},
 				Format:      meshwatch.FormatJSON,
 				EventTime:   meshwatch.EventTime{Field: "placed_at", Format: meshwatch.TimeFormatUnixMs},
-				SLOs:        slos(),
+				SLOs: append(slos(), meshwatch.SLO{
+					Name: "fraud-lag", SLI: meshwatch.SLILag, ConsumerGroup: "fraud-detector",
+					Threshold: meshwatch.Duration(30 * time.Second), Objective: 0.99,
+				}),
+				Consumers: []meshwatch.Consumer{
+					{Group: "fraud-detector", Owner: "fraud-team"},
+					{Group: "order-analytics", Owner: "analytics-team"},
+				},
 			},
 			{
 				Name:        TransactionsSettled,
@@ -104,6 +111,7 @@ func Catalog(brokers []string) *meshwatch.Config {
 				Format:      meshwatch.FormatJSON,
 				EventTime:   meshwatch.EventTime{Header: "x-event-time", Format: meshwatch.TimeFormatRFC3339},
 				SLOs:        slos(),
+				Consumers:   []meshwatch.Consumer{{Group: "ledger-writer", Owner: "finance-team"}},
 			},
 			{
 				Name:        ParcelsScanned,
@@ -115,6 +123,7 @@ func Catalog(brokers []string) *meshwatch.Config {
 				Format:      meshwatch.FormatJSON,
 				EventTime:   meshwatch.EventTime{Field: "event.ts", Format: meshwatch.TimeFormatUnixMs},
 				SLOs:        slos(),
+				Consumers:   []meshwatch.Consumer{{Group: "parcel-tracker", Owner: "customer-comms-team"}},
 			},
 			{
 				Name:        CartsUpdated,

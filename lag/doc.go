@@ -1,0 +1,100 @@
+// Package lag measures the consumer lag of every data product's groups:
+// offset lag, time lag and a status, per partition and per group, and the
+// lag SLI.
+//
+// # What it owns
+//
+//   - The groups of a product: every consumer group with committed offsets
+//     on the product's topics, and every group the product declares under
+//     consumers (or names in a lag SLO), with the consumer's owner
+//     (meshwatch.UnknownOwner when undeclared), Kafka's group state and its
+//     members. A topic selected by two products belongs to the first, as in
+//     the collector. A declared group without committed offsets on the
+//     product's topics (one that does not exist, or never consumed) is
+//     reported with NoData: state Dead when Kafka does not know it, no
+//     status (every meshwatch_consumer_status series 0), no lag series, and
+//     its lag SLO events are not valid (no data is silent, not perfect).
+//   - Offset lag per group and partition: end offset − committed offset,
+//     clamped at 0 (the two come from two brokers at two moments). A
+//     partition of the group's topics that it never committed is reported as
+//     such (Committed nil), with no lag and no status.
+//   - Time lag (Compute, pure): for a lagging partition, now − the timestamp
+//     of the record at the committed offset, read with direct fetch requests
+//     to the leaders (method "exact"), at most lag.exact_fetches new reads per
+//     pass; a record is read once while the committed offset stays. Beyond
+//     the budget, or when the record is gone, it is interpolated from the
+//     partition's sampled (end offset, time) history (method
+//     "interpolated"), which never overstates by more than one pass and does
+//     not spike on bursts. Caught up is 0; never negative, never NaN. The
+//     end offsets of every product topic are sampled each pass, so a group
+//     that starts lagging has a history; the history keeps 64 points per
+//     partition, idle runs as two, older points thinned.
+//   - Data loss: a committed offset below the log start (records expired
+//     unread); retention risk: time lag / retention.ms of the topic.
+//   - The time-lag distribution of each group over the last 5m (one sample
+//     per pass, p50 and p99 read through an HDR histogram).
+//   - Status (Evaluate, pure) per partition, and per group as its worst
+//     partition: OK, WARN (time lag growing), REWIND (committed offset below
+//     the highest seen), STALL (behind, a member is assigned the partition,
+//     no commit progress), STOP (the same with no member), LOST (committed
+//     below the log start), on time and commit progress, with hysteresis of
+//     lag.passes consecutive passes. STALL and STOP need Options.StuckAfter
+//     without progress (default 6 passes, at least 1m) and as much time lag.
+//   - The lag SLI: per pass and lag SLO, one event, good when the group's
+//     time lag (its largest partition's) is within the threshold.
+//
+// It never joins a group, commits or produces: groups and offsets are read
+// with admin requests (ListGroups, OffsetFetch, DescribeGroups,
+// ListOffsets, DescribeConfigs, Metadata) and records with sessionless
+// fetch requests. It does not evaluate SLOs (package sla) or alert.
+// Groups of the KIP-848 consumer protocol are seen through their committed
+// offsets; DescribeGroups reports their state and members only for classic
+// groups.
+//
+// # Concurrency
+//
+// Run makes a pass every lag.interval; a pass is bounded in time and its
+// result is swapped in whole. Snapshot and a scrape read the last snapshot
+// and never call Kafka; series of groups and partitions that are gone
+// disappear with it.
+//
+// # Metrics
+//
+// Group series carry the labels product, group and owner (the consumer's
+// owner); only the two lag series are per partition.
+//
+//	meshwatch_consumer_lag_records{topic,partition}          end − committed (committed partitions only)
+//	meshwatch_consumer_lag_seconds{topic,partition,method}   time lag, method exact or interpolated
+//	meshwatch_consumer_group_lag_records                     sum over the group's partitions
+//	meshwatch_consumer_group_lag_seconds{method}             largest partition time lag
+//	meshwatch_consumer_status{status}                        1 for the current status, 0 for the others
+//	meshwatch_consumer_group_state{state}                    1 for Kafka's group state (Dead: does not exist)
+//	meshwatch_consumer_group_members                         members of the group
+//	meshwatch_consumer_group_no_data                         1 while the group has no committed offset
+//	meshwatch_consumer_uncommitted_partitions                partitions of its topics never committed
+//	meshwatch_consumer_retention_risk_ratio                  largest time lag / retention.ms
+//	meshwatch_consumer_data_loss                             1 while a committed offset is below the log start
+//	meshwatch_consumer_lost_records                          records between those offsets and the log start
+//	meshwatch_consumer_lag_hdr_seconds{quantile}             p50, p99 of the group time lag over 5m
+//	meshwatch_consumer_lag_hdr_window_samples                passes behind those quantiles
+//
+// Agent series:
+//
+//	meshwatch_lag_pass_duration_seconds                      histogram of pass time
+//	meshwatch_lag_pass_errors_total{step}                    list_groups, fetch_offsets, metadata, describe_groups, end_offsets, start_offsets, topic_configs
+//	meshwatch_lag_exact_reads_total{result}                  ok, error, timeout, over_budget
+//	meshwatch_lag_last_pass_timestamp_seconds                when the last pass sampled the offsets
+//	meshwatch_lag_groups                                     product groups at the last pass
+//
+// With lag.kafka_lag_exporter_metrics (default on), kafka-lag-exporter's
+// names and labels too, over the partitions of product topics:
+//
+//	kafka_consumergroup_group_lag{cluster_name,group,topic,partition,member_host,consumer_id,client_id}
+//	kafka_consumergroup_group_lag_seconds{cluster_name,group,topic,partition,member_host,consumer_id,client_id}
+//	kafka_consumergroup_group_max_lag{cluster_name,group}
+//	kafka_consumergroup_group_max_lag_seconds{cluster_name,group}
+//	kafka_consumergroup_group_sum_lag{cluster_name,group}
+//
+// A partition no member is assigned has member_host, consumer_id and
+// client_id "unknown", as in kafka-lag-exporter.
+package lag
