@@ -1,0 +1,91 @@
+// Package quality checks the contents of sampled records against their
+// product's promises and turns the results into completeness, validity and
+// volume SLI events.
+//
+// # What it owns
+//
+//   - Decoding, once per sampled record, shared by every rule: JSON (read
+//     lazily: top-level keys are indexed in one pass, values converted only
+//     when a rule reads them); Avro and Protobuf in the Confluent wire format
+//     (magic byte 0, 4-byte schema id, Protobuf message indexes) with schemas
+//     from a Confluent-compatible registry (franz-go pkg/sr, basic or bearer
+//     auth, TLS), compiled once and cached by id; raw for the rest.
+//     Tombstones (nil values) are not checked. An undecodable record is
+//     counted with its reason — not_json, bad_magic_byte, unknown_schema_id,
+//     truncated, schema_mismatch, registry_unavailable — and is invalid (and
+//     incomplete when the product has required fields). It is never fatal
+//     and never logged per record; a schema id the registry did not serve is
+//     asked again only after a backoff (5 s doubling to 1 min).
+//   - Required fields (dotted paths, present and non-null) → completeness.
+//   - CEL rules (cel-go) over message, key, headers, timestamp, topic,
+//     partition and offset → validity. Rules are compiled once; Check reports
+//     syntax and type errors with the file position of the rule. A rule with
+//     a comprehension runs under a cost limit (CostLimit) so that it cannot
+//     stall the agent; a rule that errs (a missing field, a type mismatch,
+//     the limit) counts as error and the record as invalid.
+//   - Sequence gaps and duplicates per producer key (or per partition) with
+//     bounded memory: beyond max_keys the idlest producer is forgotten. Each
+//     expected sequence number is a completeness event, a missing one a bad
+//     one. A partition the collector skipped (Skipped) is not judged across
+//     the skip, so the counts are exact only when a product is sampled whole.
+//   - Volume: records appended per one-minute window (end-offset deltas) ≥
+//     min_per_minute; silent partitions.
+//   - Dead-letter topics: records appended there (end-offset deltas) count
+//     against validity, scaled by the product's sample ratio so that the
+//     share is DLQ / (product + DLQ). Their reasons come from the
+//     __rule.name or __connect.errors.exception.class.name header, read with
+//     direct fetch requests (at most 1 MiB per tick), at most 20 distinct
+//     reasons per product (then other); a header value that is not a plain
+//     name counts as other.
+//   - Confluent ruleSet.domainRules of type CEL and CEL_FIELD (with an
+//     optional "guard ; expr" and tags) and metadata.properties (owner, …)
+//     of each avro/protobuf product's <topic>-value subject, read every
+//     Options.RefreshInterval and evaluated like config rules.
+//   - The report behind /api/v1/products/{name}/quality (Engine.Quality,
+//     Engine.Handler): counts per rule and, for failures, the places (topic,
+//     partition, offset) of the last five records.
+//
+// No payload value, key or header value ever leaves the package: not in a
+// log line, a metric label, an error, an SLI event or the report. CEL
+// evaluation errors, which may quote a value, are counted and dropped.
+//
+// It does not sample Kafka (package collector, which calls ObserveRecord and
+// Skipped), load ODCS contracts (the root package), or evaluate SLOs
+// (package sla, fed through Sink).
+//
+// # Concurrency
+//
+// ObserveRecord and Skipped are called from the collector's poll goroutine;
+// they hold the product's mutex, so products are checked independently.
+// Run ticks every collector.tick and refreshes ruleSets; its Kafka requests
+// never run on the per-record path. A registry fetch for a schema id not yet
+// cached happens once, on the record that first carries it.
+//
+// # Metrics
+//
+// Product series carry the labels product, domain and owner.
+//
+//	meshwatch_quality_records_total{rule,result}          records checked by a rule: pass, fail, error (pre-initialised)
+//	meshwatch_quality_checked_total                       records the rules looked at
+//	meshwatch_quality_undecodable_total{reason}           not_json, bad_magic_byte, unknown_schema_id, truncated,
+//	                                                      schema_mismatch, registry_unavailable
+//	meshwatch_quality_required_missing_total{field}       records missing a required field
+//	meshwatch_quality_completeness_events_total{result}   good, bad
+//	meshwatch_quality_validity_events_total{result}       good, bad
+//	meshwatch_quality_sequence_missing_total              sequence numbers skipped
+//	meshwatch_quality_sequence_duplicates_total           numbers not above the producer's last
+//	meshwatch_quality_sequence_resets_total               producers that started a new sequence
+//	meshwatch_quality_sequence_evictions_total            producers forgotten beyond max_keys
+//	meshwatch_quality_sequence_keys                       producers tracked
+//	meshwatch_quality_volume_records_per_minute           over the last volume window
+//	meshwatch_quality_silent_partitions                   partitions without a new record for a minute
+//	meshwatch_quality_dlq_records_total                   records appended to the dead-letter topics
+//	meshwatch_quality_dlq_reasons_total{reason}           dead-lettered records read, by reason
+//	meshwatch_quality_rules{source}                       rules evaluated: config, registry
+//
+// Agent series:
+//
+//	meshwatch_quality_schema_fetches_total{result}        schema fetches by id: ok or an undecodable reason
+//	meshwatch_quality_ruleset_refreshes_total{result}     ok, not_found, error
+//	meshwatch_quality_tick_errors_total{step}             end_offsets, metadata, dlq_fetch
+package quality

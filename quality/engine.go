@@ -1,0 +1,542 @@
+package quality
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+	"github.com/buger/jsonparser"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// Sink receives the SLI events of every tick, in one call per tick. The SLO
+// engine implements it; cmd/meshwatch wires it. ObserveSLI must not block for
+// long: it runs on the engine's tick.
+type Sink interface {
+	ObserveSLI(events []meshwatch.SLIEvents)
+}
+
+// Options tune an Engine. Only Metrics is required.
+type Options struct {
+	Logger  *slog.Logger
+	Metrics *Metrics // required
+	Sink    Sink     // optional
+	// Now is the clock of ticks and volume windows (default time.Now).
+	Now func() time.Time
+	// Kafka is a client of the cluster, used for end offsets (volume, the
+	// dead-letter share) and to read dead-letter records' headers by direct
+	// fetch requests; it is never assigned partitions or a group. Without it
+	// volume and dead-letter topics are not measured.
+	Kafka *kgo.Client
+	// Registry is the schema registry client (default: one made from
+	// cfg.SchemaRegistry with NewRegistryClient).
+	Registry *sr.Client
+	// RegistryTimeout bounds one registry request (default 5s).
+	RegistryTimeout time.Duration
+	// RefreshInterval is how often each subject's latest schema is read
+	// for its ruleSet and metadata (default 1m).
+	RefreshInterval time.Duration
+}
+
+// Engine decodes every sampled record once, checks it against its product's
+// rules and turns the results into completeness, validity and volume SLI
+// events. Create it with New and start it with Run. ObserveRecord, Skipped
+// and Quality are safe for concurrent use.
+type Engine struct {
+	cfg      *meshwatch.Config
+	log      *slog.Logger
+	m        *Metrics
+	sink     Sink
+	now      func() time.Time
+	kafka    *kgo.Client
+	tick     time.Duration
+	refresh  time.Duration
+	schemas  *schemas
+	fieldEnv *cel.Env
+	logs     *onceEvery
+
+	products []*product
+	byName   map[string]*product
+
+	tickMu   sync.Mutex // serialises ticks: Run's and the final one
+	lastTick time.Time
+}
+
+// New compiles the rules of cfg's products. cfg must have been validated;
+// New returns Check's problems as its error when a rule does not compile.
+func New(cfg *meshwatch.Config, o Options) (*Engine, error) {
+	if o.Metrics == nil {
+		return nil, errors.New("quality: Options.Metrics is required")
+	}
+	if ps := Check(cfg); ps.Err() != nil {
+		return nil, ps
+	}
+	e := &Engine{
+		cfg:     cfg,
+		log:     o.Logger,
+		m:       o.Metrics,
+		sink:    o.Sink,
+		now:     o.Now,
+		kafka:   o.Kafka,
+		tick:    cfg.Collector.Tick.Std(),
+		refresh: o.RefreshInterval,
+		byName:  make(map[string]*product, len(cfg.Products)),
+		logs:    &onceEvery{interval: time.Minute},
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	e.log = e.log.With("component", "quality")
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.tick <= 0 {
+		e.tick = 10 * time.Second
+	}
+	if e.refresh <= 0 {
+		e.refresh = time.Minute
+	}
+	timeout := o.RegistryTimeout
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	cl := o.Registry
+	if cl == nil && cfg.SchemaRegistry != nil && cfg.SchemaRegistry.URL != "" {
+		var err error
+		if cl, err = NewRegistryClient(cfg.SchemaRegistry); err != nil {
+			return nil, err
+		}
+	}
+	e.schemas = &schemas{cl: cl, timeout: timeout, now: e.now, log: e.log, m: e.m, logs: e.logs, byID: map[uint32]*schemaEntry{}}
+	env, err := newRuleEnv()
+	if err != nil {
+		return nil, err
+	}
+	if e.fieldEnv, err = newFieldEnv(); err != nil {
+		return nil, err
+	}
+	for i := range cfg.Products {
+		p, err := newProduct(&cfg.Products[i], env, e.m)
+		if err != nil {
+			return nil, err
+		}
+		e.products = append(e.products, p)
+		e.byName[p.p.Name] = p
+	}
+	e.lastTick = e.now()
+	return e, nil
+}
+
+// RecordRef names a record by its place, never its contents.
+type RecordRef struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	Offset    int64  `json:"offset"`
+}
+
+// lastFailures is how many failing records a rule remembers.
+const lastFailures = 5
+
+// rule is one compiled validity rule and its counts.
+type rule struct {
+	name, expr, source string
+	prg                cel.Program
+	// A Confluent CEL_FIELD rule runs per field: guard (optional) then prg.
+	field *fieldRule
+
+	counters [3]prometheus.Counter // pass, fail, error
+	counts   [3]int64
+	last     [lastFailures]RecordRef
+	lastN    int
+}
+
+// eval runs the rule on the record bound to act and reports whether it
+// passed. Errors (a missing field, a type mismatch, the cost limit) are
+// counted as error and do not pass; their text, which may quote a value, is
+// dropped.
+func (ru *rule) eval(act *activation, fa *fieldActivation, rec *kgo.Record) bool {
+	res := 2 // error
+	if ru.field != nil {
+		res = ru.field.eval(fa)
+	} else {
+		out, _, err := ru.prg.Eval(act)
+		switch {
+		case err != nil:
+		case out == types.True:
+			res = 0
+		case out == types.False:
+			res = 1
+		}
+	}
+	ru.counters[res].Inc()
+	ru.counts[res]++
+	if res == 0 {
+		return true
+	}
+	ru.last[ru.lastN%lastFailures] = RecordRef{Topic: rec.Topic, Partition: rec.Partition, Offset: rec.Offset}
+	ru.lastN++
+	return false
+}
+
+// counts are a product's SLI event counts since the last tick.
+type counts struct {
+	records                   int64 // sampled records checked
+	validGood, validBad       int64
+	completeGood, completeBad int64
+}
+
+// product is one product's rules and state. mu guards everything that
+// changes after New.
+type product struct {
+	p        *meshwatch.Product
+	format   string
+	pm       *productMetrics
+	m        *Metrics
+	required [][]string
+	missing  []prometheus.Counter
+	seqField []string
+	seqKey   []string
+	hasSLO   map[string]bool // SLI kinds the product has SLOs of
+
+	mu         sync.Mutex
+	rules      []*rule
+	topicRules map[string][]*rule // registry ruleSet rules by topic
+	subjects   map[string]*subjectInfo
+	seq        *sequencer
+	tick       counts
+	total      totals
+	obj        jsonObject
+	act        activation
+	fact       fieldActivation
+	idx        []int
+	seed       maphash.Seed
+	cur        current
+	volume     volumeState
+	dlq        dlqState
+}
+
+// current is the record being checked: its decoded form and schema.
+type current struct {
+	tree   map[string]any
+	schema *Schema
+	md     protoreflect.MessageDescriptor
+}
+
+// totals are a product's counts since start, for the report.
+type totals struct {
+	records     int64
+	undecodable [numReasons]int64
+	missing     []int64
+	seqMissing  int64
+	seqDup      int64
+	seqReset    int64
+	seqEvicted  int64
+	validGood   int64
+	validBad    int64
+	complGood   int64
+	complBad    int64
+}
+
+func newProduct(p *meshwatch.Product, env *cel.Env, m *Metrics) (*product, error) {
+	ps := &product{
+		p:        p,
+		format:   p.Format,
+		pm:       m.forProduct(p),
+		m:        m,
+		hasSLO:   map[string]bool{},
+		seed:     maphash.MakeSeed(),
+		subjects: map[string]*subjectInfo{},
+	}
+	if ps.format == "" {
+		ps.format = meshwatch.FormatRaw
+	}
+	for _, s := range p.SLOs {
+		ps.hasSLO[s.SLI] = true
+	}
+	mv := m.missing.MustCurryWith(ps.pm.labels)
+	for _, f := range p.Quality.Required {
+		ps.required = append(ps.required, splitPath(f))
+		ps.missing = append(ps.missing, mv.WithLabelValues(f))
+	}
+	ps.total.missing = make([]int64, len(ps.required))
+	for _, r := range p.Quality.Rules {
+		prg, err := compileExpr(env, r.Expr)
+		if err != nil {
+			return nil, err
+		}
+		ps.rules = append(ps.rules, &rule{name: r.Name, expr: r.Expr, source: r.Source, prg: prg, counters: m.ruleCounters(ps.pm, r.Name)})
+	}
+	m.rulesLoaded.MustCurryWith(ps.pm.labels).WithLabelValues("config").Set(float64(len(ps.rules)))
+	m.rulesLoaded.MustCurryWith(ps.pm.labels).WithLabelValues("registry").Set(0)
+	ps.dlq = dlqState{ends: map[partKey]int64{}, next: map[partKey]int64{}, reasons: map[string]int64{}, counter: map[string]prometheus.Counter{}}
+	if len(p.DLQTopics) > 0 {
+		ps.dlq.counter[ReasonLabelUnknown] = m.dlqReasons.MustCurryWith(ps.pm.labels).WithLabelValues(ReasonLabelUnknown)
+	}
+	if s := p.Quality.Sequence; s != nil {
+		ps.seq = newSequencer(s.MaxKeys)
+		ps.seqField = splitPath(s.Field)
+		ps.seqKey = splitPath(s.Key)
+	}
+	return ps, nil
+}
+
+// ObserveRecord checks one sampled record of the product against its
+// rules: it decodes the value once, evaluates the required fields, the CEL
+// rules and the sequence on it, and counts the results. Records of unknown
+// products and tombstones (a nil value) are ignored. It never logs and
+// never fails; an undecodable record is counted with its reason. It is safe
+// for concurrent use; calls for one product are serialised.
+func (e *Engine) ObserveRecord(product string, r *kgo.Record) {
+	p := e.byName[product]
+	if p == nil || r == nil || r.Value == nil {
+		return
+	}
+	p.mu.Lock()
+	p.observe(e, r)
+	p.mu.Unlock()
+}
+
+// Skipped tells the engine that records of the partition were fetched but
+// not observed (the sampling budget was spent): a producer's sequence is not
+// judged across the skip. It is safe for concurrent use.
+func (e *Engine) Skipped(product, topic string, partition int32) {
+	p := e.byName[product]
+	if p == nil || p.seq == nil {
+		return
+	}
+	p.mu.Lock()
+	p.seq.skipped(topic, partition)
+	p.mu.Unlock()
+}
+
+func (p *product) observe(e *Engine, r *kgo.Record) {
+	p.pm.checked.Inc()
+	p.tick.records++
+	p.total.records++
+	msg, reason := p.decode(e, r)
+	if reason != ReasonOK {
+		p.pm.undecodable[reason].Inc()
+		p.total.undecodable[reason]++
+		p.tick.validBad++
+		if len(p.required) > 0 {
+			p.tick.completeBad++
+		}
+		return
+	}
+	valid := true
+	if len(p.rules) > 0 || len(p.topicRules) > 0 {
+		p.act.reset(r, msg)
+		p.fact.reset(msg, p.cur)
+		for _, ru := range p.rules {
+			if !ru.eval(&p.act, &p.fact, r) {
+				valid = false
+			}
+		}
+		if trs := p.topicRules[r.Topic]; trs != nil {
+			for _, ru := range trs {
+				if !ru.eval(&p.act, &p.fact, r) {
+					valid = false
+				}
+			}
+		}
+		p.act.reset(nil, nil)
+	}
+	if valid {
+		p.tick.validGood++
+	} else {
+		p.tick.validBad++
+	}
+	if len(p.required) > 0 {
+		complete := true
+		for i, path := range p.required {
+			if !p.present(path) {
+				complete = false
+				p.missing[i].Inc()
+				p.total.missing[i]++
+			}
+		}
+		if complete {
+			p.tick.completeGood++
+		} else {
+			p.tick.completeBad++
+		}
+	}
+	if p.seq != nil {
+		p.observeSeq(r)
+	}
+	p.cur = current{}
+}
+
+func (p *product) observeSeq(r *kgo.Record) {
+	n, ok := p.int64At(p.seqField)
+	if !ok {
+		return
+	}
+	var key uint64
+	if p.seqKey == nil {
+		key = maphash.String(p.seed, r.Topic) ^ uint64(uint32(r.Partition))*0x9e3779b97f4a7c15
+	} else if key, ok = p.hashAt(p.seqKey); !ok {
+		return
+	}
+	res := p.seq.observe(r.Topic, r.Partition, key, n)
+	p.tick.completeGood += res.expected - res.missing
+	p.tick.completeBad += res.missing
+	if res.missing > 0 {
+		p.pm.seqMissing.Add(float64(res.missing))
+		p.total.seqMissing += res.missing
+	}
+	if res.dup {
+		p.pm.seqDup.Inc()
+		p.total.seqDup++
+	}
+	if res.reset {
+		p.pm.seqReset.Inc()
+		p.total.seqReset++
+	}
+	if res.evicted {
+		p.pm.seqEvicted.Inc()
+		p.total.seqEvicted++
+	}
+}
+
+// decode decodes r's value by the product's format and returns it as the
+// CEL value of message.
+func (p *product) decode(e *Engine, r *kgo.Record) (ref.Val, Reason) {
+	switch p.format {
+	case meshwatch.FormatJSON:
+		if !p.obj.reset(r.Value) {
+			return nil, ReasonNotJSON
+		}
+		return &p.obj, ReasonOK
+	case meshwatch.FormatAvro, meshwatch.FormatProtobuf:
+		id, payload, reason := ParseWire(r.Value)
+		if reason != ReasonOK {
+			return nil, reason
+		}
+		sch, reason := e.schemas.get(id)
+		if reason != ReasonOK {
+			return nil, reason
+		}
+		var tree map[string]any
+		switch sch.Type {
+		case sr.TypeAvro:
+			v, reason := DecodeAvro(sch.Avro, payload)
+			if reason != ReasonOK {
+				return nil, reason
+			}
+			m, ok := v.(map[string]any)
+			if !ok {
+				m = map[string]any{"value": v} // a schema that is not a record
+			}
+			tree = m
+		case sr.TypeProtobuf:
+			var rest []byte
+			p.idx, rest, reason = ParseMessageIndexes(payload, p.idx)
+			if reason != ReasonOK {
+				return nil, reason
+			}
+			md := MessageByIndexes(sch.Proto, p.idx)
+			if md == nil {
+				return nil, ReasonSchemaMismatch
+			}
+			if tree, reason = DecodeProtobuf(md, rest); reason != ReasonOK {
+				return nil, reason
+			}
+			p.cur.md = md
+		default:
+			return nil, ReasonSchemaMismatch
+		}
+		p.cur.tree, p.cur.schema = tree, sch
+		return types.DefaultTypeAdapter.NativeToValue(tree), ReasonOK
+	}
+	// raw: the value is bytes.
+	p.cur.tree = nil
+	return types.DefaultTypeAdapter.NativeToValue(map[string]any{}), ReasonOK
+}
+
+// present reports whether path is in the current record and not null.
+func (p *product) present(path []string) bool {
+	if p.format == meshwatch.FormatJSON {
+		_, typ, ok := p.obj.path(path)
+		return ok && typ != jsonparser.Null
+	}
+	v, ok := treeAt(p.cur.tree, path)
+	return ok && v != nil
+}
+
+func treeAt(m map[string]any, path []string) (any, bool) {
+	var v any = m
+	for _, k := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = mm[k]; !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// int64At reads an integer (or a string of digits) at path.
+func (p *product) int64At(path []string) (int64, bool) {
+	if p.format == meshwatch.FormatJSON {
+		v, typ, ok := p.obj.path(path)
+		if !ok {
+			return 0, false
+		}
+		switch typ {
+		case jsonparser.Number, jsonparser.String:
+			n, err := jsonparser.ParseInt(v)
+			return n, err == nil
+		}
+		return 0, false
+	}
+	v, _ := treeAt(p.cur.tree, path)
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case uint64:
+		return int64(n), n <= 1<<63-1
+	case string:
+		i, err := strconv.ParseInt(n, 10, 64)
+		return i, err == nil
+	}
+	return 0, false
+}
+
+// hashAt hashes the value at path; the producer key is kept only as this
+// hash.
+func (p *product) hashAt(path []string) (uint64, bool) {
+	if p.format == meshwatch.FormatJSON {
+		v, typ, ok := p.obj.path(path)
+		if !ok || typ == jsonparser.Null {
+			return 0, false
+		}
+		return maphash.Bytes(p.seed, v), true
+	}
+	v, _ := treeAt(p.cur.tree, path)
+	switch k := v.(type) {
+	case string:
+		return maphash.String(p.seed, k), true
+	case []byte:
+		return maphash.Bytes(p.seed, k), true
+	case int64:
+		return maphash.Bytes(p.seed, binary.BigEndian.AppendUint64(make([]byte, 0, 8), uint64(k))), true
+	case uint64:
+		return maphash.Bytes(p.seed, binary.BigEndian.AppendUint64(make([]byte, 0, 8), k)), true
+	}
+	return 0, false
+}

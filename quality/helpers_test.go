@@ -1,0 +1,110 @@
+package quality
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// loadConfig loads a config.yaml for a test; header supplies the cluster.
+func loadConfig(t testing.TB, yaml string) *meshwatch.Config {
+	t.Helper()
+	if !strings.Contains(yaml, "cluster:") {
+		yaml = "cluster: {brokers: [\"127.0.0.1:9092\"]}\n" + yaml
+	}
+	if !strings.Contains(yaml, "owners:") {
+		yaml += "owners: {shop-team: {slack_channel: \"#shop\"}}\n"
+	}
+	cfg, _, err := meshwatch.Load("config.yaml", []byte(yaml), nil)
+	if err != nil {
+		t.Fatalf("load config: %v", err)
+	}
+	return cfg
+}
+
+// fakeClock is a clock a test moves by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// sink keeps every SLI event.
+type sink struct {
+	mu     sync.Mutex
+	events []meshwatch.SLIEvents
+}
+
+func (s *sink) ObserveSLI(evs []meshwatch.SLIEvents) {
+	s.mu.Lock()
+	s.events = append(s.events, evs...)
+	s.mu.Unlock()
+}
+
+// sum adds up the good and valid events of one SLO.
+func (s *sink) sum(slo string) (good, valid int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.events {
+		if e.SLO == slo {
+			good += e.Good
+			valid += e.Valid
+		}
+	}
+	return good, valid
+}
+
+// newEngine builds an engine for cfg with a fresh registry of metrics.
+func newEngine(t testing.TB, cfg *meshwatch.Config, o Options) (*Engine, *prometheus.Registry, *sink) {
+	t.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	o.Metrics = NewMetrics(reg)
+	s := &sink{}
+	if o.Sink == nil {
+		o.Sink = s
+	}
+	e, err := New(cfg, o)
+	if err != nil {
+		t.Fatalf("quality.New: %v", err)
+	}
+	return e, reg, s
+}
+
+func newRegistry() *prometheus.Registry { return prometheus.NewPedanticRegistry() }
+
+// gatherText returns every metric of reg in the text format.
+func gatherText(t testing.TB, reg *prometheus.Registry) string {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}

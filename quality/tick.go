@@ -1,0 +1,455 @@
+package quality
+
+import (
+	"context"
+	"errors"
+	"math"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// volumeWindow is the window of the volume SLI.
+const volumeWindow = time.Minute
+
+// Bounds of the dead-letter reads of one tick, so that a flood into a DLQ
+// costs the agent little: the reasons are a sample.
+const (
+	dlqMaxPartitionBytes = 256 << 10
+	dlqMaxBytes          = 1 << 20
+	// maxReasons bounds the distinct reason labels of a product; further
+	// reasons count as other.
+	maxReasons = 20
+)
+
+// Reasons of dead-lettered records that have no reason of their own.
+const (
+	ReasonLabelUnknown = "unknown" // no reason header
+	ReasonLabelOther   = "other"   // a reason beyond the bound, or not a plain name
+)
+
+// dlqReasonHeaders are the headers that tell why a record was dead-lettered,
+// in order of preference: Confluent data-contract rules, then Kafka Connect.
+// Their values are rule or exception class names, never payload; values that
+// are not plain names are counted as other all the same.
+var dlqReasonHeaders = []string{"__rule.name", "__connect.errors.exception.class.name"}
+
+var plainName = regexp.MustCompile(`^[A-Za-z0-9_.:$-]{1,100}$`)
+
+// volumeState is a product's traffic by end offsets. Owned by the tick.
+type volumeState struct {
+	ends     map[partKey]int64
+	moved    map[partKey]time.Time // last time the end offset moved
+	start    time.Time             // of the current volume window; zero before the first offsets
+	count    int64                 // records appended in the current window
+	lastRate float64
+	topics   []string // the product's topics at the last listing
+}
+
+// dlqState is a product's dead-letter traffic. Owned by the tick.
+type dlqState struct {
+	ends    map[partKey]int64
+	next    map[partKey]int64 // next offset to read reasons from
+	carry   float64           // fraction of a scaled DLQ event not yet emitted
+	records int64             // total, for the report
+	reasons map[string]int64  // by reason label, for the report
+	counter map[string]prometheus.Counter
+}
+
+// Run ticks every collector.tick until ctx is done: it emits the
+// completeness, validity and volume SLI events of the interval, measures
+// volume and the dead-letter share from end offsets, reads dead-lettered
+// records' reasons, and every Options.RefreshInterval reads the subjects'
+// ruleSets and metadata from the registry. On return it makes a final flush
+// of the counts (without Kafka requests). Run returns nil.
+func (e *Engine) Run(ctx context.Context) error {
+	t := time.NewTicker(e.tick)
+	defer t.Stop()
+	var lastRefresh time.Time
+	for {
+		if e.now().Sub(lastRefresh) >= e.refresh {
+			lastRefresh = e.now()
+			e.refreshRuleSets(ctx, e.knownTopics())
+		}
+		select {
+		case <-ctx.Done():
+			e.doTick(context.WithoutCancel(ctx), false)
+			return nil
+		case <-t.C:
+			e.doTick(ctx, true)
+		}
+	}
+}
+
+// knownTopics returns each product's topics: the named ones and those its
+// patterns matched at the last end-offset listing.
+func (e *Engine) knownTopics() map[*product][]string {
+	out := make(map[*product][]string, len(e.products))
+	for _, p := range e.products {
+		var ts []string
+		for _, s := range p.p.Topics {
+			if s.Name != "" {
+				ts = append(ts, s.Name)
+			}
+		}
+		p.mu.Lock()
+		ts = append(ts, p.volume.topics...)
+		p.mu.Unlock()
+		slices.Sort(ts)
+		out[p] = slices.Compact(ts)
+	}
+	return out
+}
+
+// doTick flushes the counts of the interval since the last tick into SLI
+// events and metrics. With kafka it first lists end offsets for volume and
+// the dead-letter share, and reads dead-letter reasons.
+func (e *Engine) doTick(ctx context.Context, kafka bool) {
+	e.tickMu.Lock()
+	defer e.tickMu.Unlock()
+	now := e.now()
+	from := e.lastTick
+	e.lastTick = now
+
+	var ends kadm.ListedOffsets
+	if kafka && e.kafka != nil && e.needsOffsets() {
+		var err error
+		ends, err = e.listEnds(ctx)
+		if err != nil {
+			e.m.tickErrors.WithLabelValues("end_offsets").Inc()
+			if e.logs.ok("end_offsets", now) {
+				e.log.Warn("list end offsets", "err", err)
+			}
+			ends = nil
+		}
+	}
+	var events []meshwatch.SLIEvents
+	for _, p := range e.products {
+		produced, dlq, windows, good := e.offsetDeltas(p, ends, now)
+		p.mu.Lock()
+		c := p.tick
+		p.tick = counts{}
+		// Dead-lettered records count against validity in proportion to
+		// the share of the product the agent samples.
+		if dlq > 0 {
+			ratio := 1.0
+			if produced > 0 {
+				ratio = min(1, float64(c.records)/float64(produced))
+			}
+			scaled := float64(dlq)*ratio + p.dlq.carry
+			n := math.Floor(scaled)
+			p.dlq.carry = scaled - n
+			c.validBad += int64(n)
+		}
+		p.total.validGood += c.validGood
+		p.total.validBad += c.validBad
+		p.total.complGood += c.completeGood
+		p.total.complBad += c.completeBad
+		if p.seq != nil {
+			p.pm.seqKeys.Set(float64(p.seq.len()))
+		}
+		p.mu.Unlock()
+		p.pm.validGood.Add(float64(c.validGood))
+		p.pm.validBad.Add(float64(c.validBad))
+		p.pm.completeGood.Add(float64(c.completeGood))
+		p.pm.completeBad.Add(float64(c.completeBad))
+		for _, s := range p.p.SLOs {
+			ev := meshwatch.SLIEvents{Product: p.p.Name, SLO: s.Name, SLI: s.SLI, From: from, To: now}
+			switch s.SLI {
+			case meshwatch.SLICompleteness:
+				ev.Good, ev.Valid = c.completeGood, c.completeGood+c.completeBad
+			case meshwatch.SLIValidity:
+				ev.Good, ev.Valid = c.validGood, c.validGood+c.validBad
+			case meshwatch.SLIVolume:
+				ev.Good, ev.Valid = good, windows
+			default:
+				continue
+			}
+			events = append(events, ev)
+		}
+	}
+	if kafka && e.kafka != nil && ends != nil {
+		e.readDLQReasons(ctx)
+	}
+	if e.sink != nil && len(events) > 0 {
+		e.sink.ObserveSLI(events)
+	}
+}
+
+func (e *Engine) needsOffsets() bool {
+	for _, p := range e.products {
+		if p.p.Quality.Volume != nil || len(p.p.DLQTopics) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// listEnds lists the end offsets of every product and dead-letter topic:
+// all topics when a product selects topics by pattern.
+func (e *Engine) listEnds(ctx context.Context) (kadm.ListedOffsets, error) {
+	var topics []string
+	all := false
+	for _, p := range e.products {
+		for _, s := range p.p.Topics {
+			if s.Pattern != "" {
+				all = true
+			}
+			topics = append(topics, s.Name)
+		}
+		topics = append(topics, p.p.DLQTopics...)
+	}
+	if all {
+		topics = nil
+	} else {
+		slices.Sort(topics)
+		topics = slices.Compact(topics)
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.tick)
+	defer cancel()
+	ends, err := kadm.NewClient(e.kafka).ListEndOffsets(ctx, topics...)
+	if err != nil {
+		var se *kadm.ShardErrors
+		if !errors.As(err, &se) || se.AllFailed {
+			return nil, err
+		}
+	}
+	return ends, nil
+}
+
+// offsetDeltas updates the product's volume and dead-letter state from the
+// end offsets and returns the records appended since the last tick to its
+// topics and to its dead-letter topics, and the volume windows that closed
+// (and how many were good). Only the tick calls it.
+func (e *Engine) offsetDeltas(p *product, ends kadm.ListedOffsets, now time.Time) (produced, dlq, windows, good int64) {
+	if ends == nil {
+		return 0, 0, 0, 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v := &p.volume
+	if v.ends == nil {
+		v.ends, v.moved = map[partKey]int64{}, map[partKey]time.Time{}
+	}
+	v.topics = v.topics[:0]
+	silent := 0
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Err != nil || o.Offset < 0 {
+			return
+		}
+		k := partKey{o.Topic, o.Partition}
+		switch {
+		case slices.Contains(p.p.DLQTopics, o.Topic):
+			if prev, ok := p.dlq.ends[k]; ok && o.Offset > prev {
+				dlq += o.Offset - prev
+			}
+			if _, ok := p.dlq.next[k]; !ok {
+				p.dlq.next[k] = o.Offset // reasons from now on
+			}
+			p.dlq.ends[k] = o.Offset
+		case selects(p.p, o.Topic):
+			v.topics = append(v.topics, o.Topic)
+			prev, ok := v.ends[k]
+			if ok && o.Offset > prev {
+				produced += o.Offset - prev
+				v.moved[k] = now
+			}
+			if !ok {
+				v.moved[k] = now
+			}
+			v.ends[k] = o.Offset
+			if now.Sub(v.moved[k]) >= volumeWindow {
+				silent++
+			}
+		}
+	})
+	slices.Sort(v.topics)
+	v.topics = slices.Compact(v.topics)
+	p.dlq.records += dlq
+	if dlq > 0 {
+		p.pm.dlqRecords.Add(float64(dlq))
+	}
+	p.pm.silent.Set(float64(silent))
+
+	if p.p.Quality.Volume == nil {
+		return produced, dlq, 0, 0
+	}
+	if v.start.IsZero() {
+		v.start = now // the first listing is the baseline
+		return produced, dlq, 0, 0
+	}
+	v.count += produced
+	elapsed := now.Sub(v.start)
+	if elapsed < volumeWindow {
+		return produced, dlq, 0, 0
+	}
+	windows = int64(elapsed / volumeWindow)
+	v.lastRate = float64(v.count) / elapsed.Minutes()
+	if v.lastRate >= p.p.Quality.Volume.MinPerMinute {
+		good = windows
+	}
+	p.pm.volume.Set(v.lastRate)
+	v.count = 0
+	v.start = v.start.Add(time.Duration(windows) * volumeWindow)
+	return produced, dlq, windows, good
+}
+
+func selects(p *meshwatch.Product, topic string) bool {
+	for _, s := range p.Topics {
+		if s.Matches(topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// readDLQReasons reads what was appended to the dead-letter topics since the
+// last tick (bounded per tick) with fetch requests to the partitions'
+// leaders, and counts each record's reason header.
+func (e *Engine) readDLQReasons(ctx context.Context) {
+	type want struct {
+		p    *product
+		k    partKey
+		from int64
+	}
+	var wants []want
+	var topics []string
+	for _, p := range e.products {
+		p.mu.Lock()
+		for k, next := range p.dlq.next {
+			if end := p.dlq.ends[k]; end > next {
+				wants = append(wants, want{p, k, next})
+				topics = append(topics, k.topic)
+			}
+		}
+		p.mu.Unlock()
+	}
+	if len(wants) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.tick)
+	defer cancel()
+	slices.Sort(topics)
+	md, err := kadm.NewClient(e.kafka).Metadata(ctx, slices.Compact(topics)...)
+	if err != nil {
+		e.m.tickErrors.WithLabelValues("metadata").Inc()
+		return
+	}
+	// One fetch request per leader.
+	reqs := map[int32]*kmsg.FetchRequest{}
+	byID := map[[16]byte]string{}
+	for _, w := range wants {
+		td, ok := md.Topics[w.k.topic]
+		if !ok || td.Err != nil {
+			continue
+		}
+		pd, ok := td.Partitions[w.k.partition]
+		if !ok || pd.Leader < 0 {
+			continue
+		}
+		byID[td.ID] = td.Topic
+		req := reqs[pd.Leader]
+		if req == nil {
+			req = kmsg.NewPtrFetchRequest()
+			req.ReplicaID = -1
+			req.MaxWaitMillis = 0
+			req.MinBytes = 1
+			req.MaxBytes = dlqMaxBytes
+			req.SessionEpoch = -1
+			reqs[pd.Leader] = req
+		}
+		i := slices.IndexFunc(req.Topics, func(t kmsg.FetchRequestTopic) bool { return t.Topic == w.k.topic })
+		if i < 0 {
+			t := kmsg.NewFetchRequestTopic()
+			t.Topic, t.TopicID = w.k.topic, td.ID
+			req.Topics = append(req.Topics, t)
+			i = len(req.Topics) - 1
+		}
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition = w.k.partition
+		rp.FetchOffset = w.from
+		rp.PartitionMaxBytes = dlqMaxPartitionBytes
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
+	owners := map[partKey]*product{}
+	for _, w := range wants {
+		owners[w.k] = w.p
+	}
+	for leader, req := range reqs {
+		resp, err := e.kafka.Broker(int(leader)).Request(ctx, req)
+		if err != nil {
+			e.m.tickErrors.WithLabelValues("dlq_fetch").Inc()
+			continue
+		}
+		for _, rt := range resp.(*kmsg.FetchResponse).Topics {
+			topic := rt.Topic
+			if topic == "" {
+				topic = byID[rt.TopicID]
+			}
+			for i := range rt.Partitions {
+				rp := &rt.Partitions[i]
+				k := partKey{topic, rp.Partition}
+				p := owners[k]
+				if p == nil {
+					continue
+				}
+				p.mu.Lock()
+				from := p.dlq.next[k]
+				p.mu.Unlock()
+				fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: from, Topic: topic, Partition: rp.Partition}, rp, kgo.DefaultDecompressor(), nil)
+				if fp.Err != nil {
+					e.m.tickErrors.WithLabelValues("dlq_fetch").Inc()
+					continue
+				}
+				p.mu.Lock()
+				for _, r := range fp.Records {
+					p.countDLQReason(dlqReason(r))
+					if r.Offset >= p.dlq.next[k] {
+						p.dlq.next[k] = r.Offset + 1
+					}
+				}
+				p.mu.Unlock()
+			}
+		}
+	}
+}
+
+// dlqReason returns the reason a dead-lettered record's headers give.
+func dlqReason(r *kgo.Record) string {
+	for _, h := range dlqReasonHeaders {
+		for _, rh := range r.Headers {
+			if rh.Key == h {
+				if plainName.Match(rh.Value) {
+					return string(rh.Value)
+				}
+				return ReasonLabelOther
+			}
+		}
+	}
+	return ReasonLabelUnknown
+}
+
+// countDLQReason counts one dead-lettered record by reason, keeping at most
+// maxReasons distinct labels. The caller holds p.mu.
+func (p *product) countDLQReason(reason string) {
+	c, ok := p.dlq.counter[reason]
+	if !ok {
+		if len(p.dlq.counter) >= maxReasons && reason != ReasonLabelOther {
+			reason = ReasonLabelOther
+			c, ok = p.dlq.counter[reason]
+		}
+		if !ok {
+			c = p.m.dlqReasons.MustCurryWith(p.pm.labels).WithLabelValues(reason)
+			p.dlq.counter[reason] = c
+		}
+	}
+	c.Inc()
+	p.dlq.reasons[reason]++
+}
