@@ -317,3 +317,6 @@ func (c *Config) Validate(products []string) meshwatch.Problems {
 	}
 	return ps
 }
+
+// MarshalYAML writes d as a date ("2026-01-01"), as it is read.
+func (d Date) MarshalYAML() (any, error) { return d.Format(time.DateOnly), nil }

@@ -11,8 +11,11 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
+	"go.yaml.in/yaml/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/internal/demo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
@@ -27,7 +30,9 @@ bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 	ports := fs.String("ports", "19092,19093,19094", "the three broker ports of the embedded Kafka (0 for random)")
 	listen := fs.String("http.listen", "127.0.0.1:9477", "address of the agent's HTTP server")
 	runFor := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
-	configOut := fs.String("config-out", "", "write the config the demo uses to this file, so other commands can point at the demo's cluster")
+	configOut := fs.String("config-out", "", "write the config the demo uses to this file, so other commands (check, report, silence) can point at the demo")
+	stateDir := fs.String("state", "meshwatch-demo-state", "state directory: SLO budgets, alert outbox and the cost ledger")
+	slackURL := fs.String("slack-api-url", "", "send the demo's alerts to this Slack Web API (with a bot token in SLACK_BOT_TOKEN) instead of the console")
 	var lf logFlags
 	lf.register(fs)
 	log, code, ok := lf.parse(fs, args, stderr)
@@ -63,17 +68,22 @@ bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 
 	cfg := demo.Catalog(kc.Addrs())
 	cfg.HTTP.Listen = *listen
-	cfg.SetDefaults()
-	if errs := cfg.Validate().Errors(); len(errs) > 0 {
-		fmt.Fprintf(stderr, "meshwatch demo: the demo catalog is invalid (a bug):\n%v\n", errs)
+	cfg.State.Dir = *stateDir
+	set := &settings{Config: cfg, Cost: demoCost(), Alerting: &alerting{Console: true, GroupWait: meshwatch.Duration(5 * time.Second)}}
+	if *slackURL != "" {
+		token, ok := os.LookupEnv("SLACK_BOT_TOKEN")
+		if !ok || token == "" {
+			fmt.Fprintln(stderr, "meshwatch demo: -slack-api-url needs a bot token in the environment variable SLACK_BOT_TOKEN")
+			return exitUsage
+		}
+		set.Alerting = &alerting{Slack: &slackSettings{Token: meshwatch.Secret(token), APIURL: *slackURL}, GroupWait: set.Alerting.GroupWait}
+	}
+	if err := validateSettings(set); err != nil {
+		fmt.Fprintf(stderr, "meshwatch demo: the demo catalog is invalid (a bug):\n%v\n", err)
 		return exitFailed
 	}
 	if *configOut != "" {
-		b, err := cfg.YAML()
-		if err == nil {
-			err = os.WriteFile(*configOut, b, 0o644)
-		}
-		if err != nil {
+		if err := writeSettings(*configOut, set); err != nil {
 			fmt.Fprintf(stderr, "meshwatch demo: -config-out: %v\n", err)
 			return exitFailed
 		}
@@ -92,7 +102,13 @@ bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 		fmt.Fprintf(stderr, "meshwatch demo: creating topics: %v\n", err)
 		return exitFailed
 	}
-	app, err := NewApp(cfg, log, AppOptions{})
+	cons, err := demo.NewConsumers(kc.Addrs(), log)
+	if err != nil {
+		fmt.Fprintf(stderr, "meshwatch demo: %v\n", err)
+		return exitFailed
+	}
+	defer cons.Close()
+	app, err := NewApp(set, log, AppOptions{Stdout: stdout})
 	if err != nil {
 		fmt.Fprintf(stderr, "meshwatch demo: %v\n", err)
 		return exitFailed
@@ -102,6 +118,7 @@ bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return prod.Run(gctx) })
+	g.Go(func() error { return cons.Run(gctx) })
 	g.Go(func() error { return app.Run(gctx) })
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
 		fmt.Fprintf(stderr, "meshwatch demo: %v\n", err)
@@ -123,11 +140,81 @@ func printLegend(w io.Writer, addr string, brokers []string, configOut string, r
 	for _, s := range demo.Scenarios() {
 		fmt.Fprintf(w, "  %-32s %-9s %s\n", s.Product, s.Behaviour, s.Expect)
 	}
-	fmt.Fprintf(w, "\nWhere to look (give it a minute):\n")
+	fmt.Fprintf(w, "\nConsumer groups (lag):\n")
+	for _, s := range demo.ConsumerScenarios() {
+		fmt.Fprintf(w, "  %-32s %-14s %s\n", s.Group, s.Behaviour, s.Product)
+	}
+	fmt.Fprintf(w, "\nWhere to look (give it a minute; alerts print here):\n")
 	fmt.Fprintf(w, "  curl -s http://%s/metrics | grep -E 'meshwatch_(latency_hdr_seconds|freshness_seconds|available|sample_ratio)\\{'\n", addr)
+	fmt.Fprintf(w, "  curl -s http://%s/api/v1/slos            budgets, burn rates, decisions and why\n", addr)
+	fmt.Fprintf(w, "  curl -s http://%s/api/v1/products/%s/lag\n", addr, demo.OrdersPlaced)
+	fmt.Fprintf(w, "  curl -s http://%s/api/v1/products/%s/quality\n", addr, demo.OrdersPlaced)
+	fmt.Fprintf(w, "  curl -s 'http://%s/api/v1/chargeback?format=csv'\n", addr)
+	if configOut != "" {
+		fmt.Fprintf(w, "  meshwatch report chargeback -config %s -format focus\n", configOut)
+		fmt.Fprintf(w, "  meshwatch check -config %s -product %s -for 30s\n", configOut, demo.CartsUpdated)
+	}
 	if runFor > 0 {
 		fmt.Fprintf(w, "\nStopping after %v; Ctrl-C stops it sooner.\n\n", runFor)
 	} else {
 		fmt.Fprintf(w, "\nCtrl-C stops it.\n\n")
 	}
+}
+
+// demoCost is the demo's chargeback: a list-price rate card, sampled every
+// 10 s so that a one-minute demo already has ledger rows.
+func demoCost() *cost.Config {
+	m := func(s string) cost.Money {
+		v, err := cost.ParseMoney(s)
+		if err != nil {
+			panic(err) // constants below
+		}
+		return v
+	}
+	return &cost.Config{
+		Currency: "USD",
+		RateCard: []cost.Rate{{
+			From:           cost.Date{Time: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
+			StorageGiBHour: m("0.000137"), PartitionHour: m("0.0015"),
+			IngressGiB: m("0.01"), EgressGiB: m("0.02"), CrossAZGiB: m("0.01"),
+		}},
+		Sample: meshwatch.Duration(10 * time.Second),
+	}
+}
+
+// validateSettings applies defaults and checks a configuration built in
+// code (the demo's) exactly as a loaded one is checked.
+func validateSettings(set *settings) error {
+	set.SetDefaults()
+	var ps meshwatch.Problems
+	ps = append(ps, set.Validate()...)
+	for _, e := range set.extensions() {
+		if e.Check != nil {
+			ps = append(ps, e.Check(set.Config)...)
+		}
+	}
+	return ps.Err()
+}
+
+// writeSettings writes set as a config file that loads back to it.
+func writeSettings(path string, set *settings) error {
+	b, err := set.YAML()
+	if err != nil {
+		return err
+	}
+	sections := map[string]any{}
+	if set.Cost != nil {
+		sections["cost"] = set.Cost
+	}
+	if set.Alerting != nil {
+		sections["alerting"] = set.Alerting
+	}
+	if len(sections) > 0 {
+		more, err := yaml.Marshal(sections)
+		if err != nil {
+			return err
+		}
+		b = append(b, more...)
+	}
+	return os.WriteFile(path, b, 0o644)
 }

@@ -31,15 +31,20 @@ const (
 	exitUsage  = 2
 )
 
-const usage = `meshwatch watches streaming data products on Kafka: end-to-end latency,
-freshness, availability and throughput per product, as Prometheus metrics.
+const usage = `meshwatch watches streaming data products on Kafka: latency, freshness,
+availability, quality and consumer lag per product, error budgets with
+burn-rate alerts to the owner in Slack, and what each product costs.
 
 Usage:
   meshwatch <command> [flags]
 
 Commands:
   run        run the agent (the daemon): meshwatch run -config config.yaml
-  validate   check a config file and print every problem: meshwatch validate -config config.yaml
+  validate   check a config file (and its contracts) and print every problem
+  check      sample products for a while and exit 1 if an SLO is not met (a CI gate)
+  rules      write the SLOs as Prometheus recording and alerting rules
+  silence    add, list or remove alert silences of a running agent
+  report     write a chargeback report (CSV, FOCUS 1.3 or JSON) from the ledger
   demo       run the agent against an embedded Kafka with synthetic data products
   version    print the version
 
@@ -60,6 +65,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdValidate(rest, stdout, stderr)
 	case "demo":
 		return cmdDemo(ctx, rest, stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, rest, stdout, stderr)
+	case "rules":
+		return cmdRules(rest, stdout, stderr)
+	case "silence":
+		return cmdSilence(ctx, rest, stdout, stderr)
+	case "report":
+		return cmdReport(ctx, rest, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "meshwatch", version)
 		return exitOK
@@ -136,22 +149,6 @@ func (l *logFlags) logger(w io.Writer) (*slog.Logger, error) {
 	}
 }
 
-// loadConfig loads and validates a config file, printing every problem to
-// stderr. It returns nil when the config has errors.
-func loadConfig(path string, stderr io.Writer) *meshwatch.Config {
-	cfg, problems, err := meshwatch.LoadFile(path)
-	for _, p := range problems {
-		fmt.Fprintln(stderr, p)
-	}
-	if err != nil {
-		if len(problems) == 0 {
-			fmt.Fprintf(stderr, "meshwatch: %v\n", err)
-		}
-		return nil
-	}
-	return cfg
-}
-
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("validate", `meshwatch validate -config FILE
 
@@ -162,7 +159,8 @@ included, then "ok" when there is no error. Exits 1 on any error.`, stderr)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	cfg, problems, err := meshwatch.LoadFile(*path)
+	set := &settings{}
+	cfg, problems, err := meshwatch.LoadFileWith(*path, set.extensions()...)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p)
 	}
@@ -196,14 +194,14 @@ it in order within 5s.`, stderr)
 	if !ok {
 		return code
 	}
-	cfg := loadConfig(*path, stderr)
-	if cfg == nil {
+	set := loadSettings(*path, stderr)
+	if set == nil {
 		return exitFailed
 	}
 	if *listen != "" {
-		cfg.HTTP.Listen = *listen
+		set.HTTP.Listen = *listen
 	}
-	app, err := NewApp(cfg, log, AppOptions{})
+	app, err := NewApp(set, log, AppOptions{})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFailed

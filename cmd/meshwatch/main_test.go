@@ -153,7 +153,8 @@ func TestAppEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	app, err := NewApp(cfg, slog.New(slog.NewTextHandler(&logs, nil)), AppOptions{})
+	cfg.State.Dir = t.TempDir()
+	app, err := NewApp(&settings{Config: cfg}, slog.New(slog.NewTextHandler(&logs, nil)), AppOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,6 +321,7 @@ func TestRunCommand(t *testing.T) {
 			yaml := `cluster:
   brokers: [` + strings.Join(kc.Addrs(), ", ") + `]
   sasl: {mechanism: SCRAM-SHA-256, username: meshwatch, password_file: kafka-password}
+state: {dir: ` + filepath.Join(dir, "state") + `}
 products:
   - name: checkout.orders.placed
     domain: checkout

@@ -132,7 +132,7 @@ func NewProducers(brokers []string, logger *slog.Logger, opts ...Option) (*Produ
 		return nil, fmt.Errorf("demo: new client: %w", err)
 	}
 	records := map[string]func(*rand.Rand, time.Time) *kgo.Record{
-		OrdersPlaced:        orderPlaced,
+		OrdersPlaced:        func(rng *rand.Rand, now time.Time) *kgo.Record { return OrderWithInvalid(rng, now, OrdersPlaced) },
 		TransactionsSettled: transactionSettled,
 		ParcelsScanned:      parcelScanned,
 		CartsUpdated:        cartUpdated,

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/cost"
+	"github.com/meshwatch/meshwatch/lag"
+	"github.com/meshwatch/meshwatch/sla"
+)
+
+// Alert names of the conditions the bridge raises besides the alert
+// package's own.
+const (
+	nameProductStale = "ProductStale" // newer than the freshness threshold: nothing arrived
+	nameCostBudget   = "CostBudget"
+)
+
+// bridge turns what the sources and the SLO evaluator say into alerts: every
+// tick it hands the alert manager the complete set of conditions that hold,
+// so that a condition that no longer holds resolves. The leaves never import
+// each other; this is where their vocabularies meet.
+type bridge struct {
+	a    *App
+	now  func() time.Time
+	tick time.Duration
+}
+
+func newBridge(a *App, now func() time.Time) *bridge {
+	if now == nil {
+		now = time.Now
+	}
+	return &bridge{a: a, now: now, tick: a.cfg.Collector.Tick.Std()}
+}
+
+// Run updates the alert manager every tick, and once more on shutdown so
+// that the final evaluation is not lost.
+func (b *bridge) Run(ctx context.Context) error {
+	t := time.NewTicker(b.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			b.a.alerts.Update(b.now(), b.alerts())
+			return nil
+		case <-t.C:
+			b.a.alerts.Update(b.now(), b.alerts())
+		}
+	}
+}
+
+// alerts returns every condition that holds now.
+func (b *bridge) alerts() []alert.Alert {
+	var out []alert.Alert
+	byName := map[string]*meshwatch.Product{}
+	for i := range b.a.cfg.Products {
+		p := &b.a.cfg.Products[i]
+		byName[p.Name] = p
+		out = append(out, b.productAlerts(p)...)
+		out = append(out, b.lagAlerts(p)...)
+	}
+	for _, st := range b.a.slo.Statuses() {
+		if p := byName[st.Product]; p != nil {
+			if a, ok := b.sloAlert(p, st); ok {
+				out = append(out, a)
+			}
+		}
+	}
+	if b.a.meter != nil {
+		for _, ba := range b.a.meter.BudgetAlerts() {
+			out = append(out, budgetAlert(ba, byName))
+		}
+	}
+	return out
+}
+
+// severity says whether a condition of p pages: only on tier 1.
+func severity(p *meshwatch.Product) string {
+	if p.Tier == 1 {
+		return alert.SeverityPage
+	}
+	return alert.SeverityTicket
+}
+
+// productAlerts: unavailable (no leader, too few in-sync replicas, failing
+// fetches) and stale (nothing newer than the freshness threshold).
+func (b *bridge) productAlerts(p *meshwatch.Product) []alert.Alert {
+	st, ok := b.a.col.Status(p.Name)
+	if !ok || !st.Ticked {
+		return nil
+	}
+	var out []alert.Alert
+	if !st.Available {
+		out = append(out, alert.Alert{
+			Labels: map[string]string{
+				alert.LabelAlertname: alert.NameProductUnavailable, alert.LabelProduct: p.Name,
+				alert.LabelSeverity: severity(p),
+			},
+			Annotations: map[string]string{
+				"summary":     fmt.Sprintf("%s is unavailable", p.Name),
+				"description": "Problems: " + strings.Join(st.Problems, "; "),
+			},
+			Active: true,
+			State:  "unavailable",
+		})
+	}
+	for _, s := range p.SLOs {
+		if s.SLI != meshwatch.SLIFreshness || st.Freshness <= s.Threshold.Std() {
+			continue
+		}
+		what := fmt.Sprintf("the newest event is %s old", st.Freshness.Round(time.Second))
+		if st.Silent {
+			what = fmt.Sprintf("no event for %s", st.Freshness.Round(time.Second))
+		}
+		out = append(out, alert.Alert{
+			Labels: map[string]string{
+				alert.LabelAlertname: nameProductStale, alert.LabelProduct: p.Name,
+				alert.LabelSLO: s.Name, alert.LabelSLI: meshwatch.SLIFreshness,
+				alert.LabelSeverity: severity(p),
+			},
+			Annotations: map[string]string{
+				"summary":     fmt.Sprintf("%s is stale: %s (threshold %s)", p.Name, what, s.Threshold),
+				"description": "Freshness is the time since the newest event time seen on the product's topics.",
+			},
+			Active: true, State: "stale", SLO: s.Name, Objective: float64(s.Objective), Window: s.Window,
+		})
+		break
+	}
+	return out
+}
+
+// lagAlerts: a consumer group of the product that stopped, stalls or lost
+// data. The product's owner hears of it; the group's owner is named.
+func (b *bridge) lagAlerts(p *meshwatch.Product) []alert.Alert {
+	pl, ok := b.a.lag.Snapshot(p.Name)
+	if !ok {
+		return nil
+	}
+	var out []alert.Alert
+	for _, g := range pl.Groups {
+		var why string
+		switch g.Status {
+		case lag.StatusStop:
+			why = "is not committing while behind"
+		case lag.StatusStall:
+			why = "commits without progress while behind"
+		case lag.StatusLost:
+			why = fmt.Sprintf("lost %d records: they expired before it read them", g.LostRecords)
+		default:
+			continue
+		}
+		sev := alert.SeverityTicket
+		if g.Status == lag.StatusLost || (p.Tier == 1 && g.Declared) {
+			sev = severity(p)
+		}
+		out = append(out, alert.Alert{
+			Labels: map[string]string{
+				alert.LabelAlertname: alert.NameConsumerLag, alert.LabelProduct: p.Name,
+				alert.LabelGroup: g.Group, alert.LabelSLI: meshwatch.SLILag, alert.LabelSeverity: sev,
+			},
+			Annotations: map[string]string{
+				"summary": fmt.Sprintf("consumer group %s (%s) of %s %s", g.Group, g.Owner, p.Name, why),
+				"description": fmt.Sprintf("Status %s; %d records and %.0fs behind (%s); retention risk %.0f%%.",
+					g.Status, g.LagRecords, g.LagSeconds, g.Method, 100*g.RetentionRisk),
+			},
+			Active: true, State: g.Status,
+		})
+	}
+	return out
+}
+
+// sloAlert: a burn-rate decision or a spent budget.
+func (b *bridge) sloAlert(p *meshwatch.Product, st sla.Status) (alert.Alert, bool) {
+	var name, sev string
+	switch st.Decision {
+	case sla.DecisionPage:
+		name, sev = alert.NameSLOBurnRate, alert.SeverityPage
+		if p.Tier != 1 {
+			sev = alert.SeverityTicket // tier decides who is woken up
+		}
+	case sla.DecisionTicket:
+		name, sev = alert.NameSLOBurnRate, alert.SeverityTicket
+	case sla.DecisionExhausted:
+		name, sev = alert.NameSLOBudgetExhausted, alert.SeverityTicket
+	default:
+		return alert.Alert{}, false
+	}
+	a := alert.Alert{
+		Labels: map[string]string{
+			alert.LabelAlertname: name, alert.LabelProduct: p.Name,
+			alert.LabelSLO: st.SLO, alert.LabelSLI: st.SLI, alert.LabelSeverity: sev,
+		},
+		Annotations: map[string]string{
+			"summary":     fmt.Sprintf("%s: SLO %s is burning its error budget", p.Name, st.SLO),
+			"description": st.Why,
+		},
+		Active: true, State: st.Decision,
+		SLO: st.SLO, Objective: st.Objective, Window: st.Window,
+	}
+	if name == alert.NameSLOBudgetExhausted {
+		a.Annotations["summary"] = fmt.Sprintf("%s: the error budget of SLO %s is spent", p.Name, st.SLO)
+	}
+	if w := st.Windows[sla.NumBurnWindows]; w.SLI.OK {
+		v := w.SLI.V
+		a.SLI = &v
+	}
+	rem := st.Remaining
+	a.BudgetRemaining = &rem
+	for _, i := range []int{sla.Burn5m, sla.Burn1h, sla.Burn6h, sla.Burn1d} {
+		a.BurnRates = append(a.BurnRates, alert.BurnRate{Window: sla.BurnWindows[i].Name, Rate: st.Windows[i].BurnRate})
+	}
+	if st.TimeToExhaustion.OK {
+		a.TimeToExhaustion = time.Duration(st.TimeToExhaustion.V * float64(time.Second))
+	}
+	return a, true
+}
+
+// budgetAlert: a chargeback budget crossed a threshold this month.
+func budgetAlert(ba cost.BudgetAlert, byName map[string]*meshwatch.Product) alert.Alert {
+	labels := map[string]string{alert.LabelAlertname: nameCostBudget, alert.LabelSeverity: alert.SeverityTicket}
+	a := alert.Alert{Active: true, Owner: ba.Owner, Annotations: map[string]string{"summary": ba.String()}}
+	if ba.Product != "" {
+		labels[alert.LabelProduct] = ba.Product
+		if p := byName[ba.Product]; p != nil {
+			a.Owner = p.Owner
+		}
+	} else {
+		labels["cost_center"] = ba.CostCenter
+	}
+	if ba.Forecast {
+		a.State = "forecast"
+	} else {
+		a.State = fmt.Sprintf("%d%%", ba.Threshold)
+	}
+	a.Labels = labels
+	return a
+}

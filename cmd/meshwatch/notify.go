@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/cost"
+)
+
+// notifiers builds the notifiers the alerting section asks for, plus the
+// test's.
+func (a *App) notifiers(o AppOptions) ([]alert.Notifier, error) {
+	var ns []alert.Notifier
+	al := a.set.Alerting
+	if al != nil {
+		if s := al.Slack; s != nil {
+			ns = append(ns, alert.NewSlack(alert.SlackOptions{
+				Token: s.Token, APIURL: s.APIURL, Logger: a.log,
+				PerChannelInterval: s.PerChannelInterval.Std(),
+			}))
+		}
+		if w := al.Webhook; w != nil {
+			ns = append(ns, alert.NewWebhook(w.URL.Reveal(), w.Secret))
+		}
+		if am := al.Alertmanager; am != nil {
+			ns = append(ns, alert.NewAlertmanager(am.URL))
+		}
+		if al.Console {
+			out := o.Stdout
+			if out == nil {
+				out = os.Stdout
+			}
+			ns = append(ns, alert.NewConsole(out))
+		}
+	}
+	return append(ns, o.Notifiers...), nil
+}
+
+// summary posts a chargeback summary to the owner's Slack channel, or the
+// finance channel, when Slack is configured; it is logged otherwise.
+func (a *App) summary(s cost.Summary) {
+	al := a.set.Alerting
+	channel := ""
+	if s.Finance {
+		if al != nil {
+			channel = al.FinanceChannel
+		}
+	} else if o, ok := a.cfg.Owners[s.Owner]; ok {
+		channel = o.SlackChannel
+	}
+	if al == nil || al.Slack == nil || channel == "" {
+		a.log.Info("chargeback summary (no Slack channel to send it to)", "owner", s.Owner, "finance", s.Finance, "period", s.Period, "total", s.Total.String(), "currency", s.Currency)
+		return
+	}
+	opts := []slack.Option{}
+	if al.Slack.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(al.Slack.APIURL))
+	}
+	api := slack.New(al.Slack.Token.Reveal(), opts...)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, _, err := api.PostMessageContext(ctx, channel, slack.MsgOptionText(s.Text(), false)); err != nil {
+		a.log.Warn("posting a chargeback summary to Slack failed", "channel", channel, "err", err)
+	}
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// onceEvery allows a log line per key at most once per interval: a
+// repeating error is logged once and counted, not logged in a loop.
+type onceEvery struct {
+	interval time.Duration
+	mu       sync.Mutex
+	last     map[string]time.Time
+}
+
+func (o *onceEvery) allow(key string) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	now := time.Now()
+	if t, ok := o.last[key]; ok && now.Sub(t) < o.interval {
+		return false
+	}
+	if o.last == nil {
+		o.last = map[string]time.Time{}
+	}
+	o.last[key] = now
+	return true
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// strconvQuote quotes a label value for VictoriaMetrics' extra labels.
+func strconvQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
+}
