@@ -185,6 +185,11 @@ func (b *bridge) sloAlert(p *meshwatch.Product, st sla.Status) (alert.Alert, boo
 	case sla.DecisionTicket:
 		name, sev = alert.NameSLOBurnRate, alert.SeverityTicket
 	case sla.DecisionExhausted:
+		if st.Valid < st.MinEvents {
+			// The low-traffic guard holds for a spent budget too: 3 bad
+			// events of 5 say little about a promise.
+			return alert.Alert{}, false
+		}
 		name, sev = alert.NameSLOBudgetExhausted, alert.SeverityTicket
 	default:
 		return alert.Alert{}, false
