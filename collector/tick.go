@@ -51,8 +51,8 @@ type tickResult struct {
 
 // tick reads metadata and end offsets, probes unsampled partitions for
 // freshness, and evaluates every product.
-func (c *Collector) tick(ctx context.Context, interval time.Duration) {
-	ctx, cancel := context.WithTimeout(ctx, max(interval, 2*time.Second))
+func (c *Collector) tick(parent context.Context, interval time.Duration) {
+	ctx, cancel := context.WithTimeout(parent, max(interval, 2*time.Second))
 	defer cancel()
 	r := c.routes.Load()
 
@@ -65,6 +65,12 @@ func (c *Collector) tick(ctx context.Context, interval time.Duration) {
 		if endErr == nil {
 			endErr = ends.Error()
 		}
+	}
+	if parent.Err() != nil {
+		// Shutdown cut the tick short: its failed requests say nothing of
+		// the product, so the tick is dropped rather than counted as an
+		// outage (it would be one bad availability event per restart).
+		return
 	}
 	c.tickError("metadata", metaErr)
 	c.tickError("end_offsets", endErr)
@@ -93,6 +99,9 @@ func (c *Collector) tick(ctx context.Context, interval time.Duration) {
 		})
 	}
 	c.probeFreshness(ctx, now, interval, moved)
+	if parent.Err() != nil {
+		return // cut short while probing: freshness would look staler than it is
+	}
 
 	results := make(map[*productState]*tickResult, len(c.products))
 	for _, ps := range c.products {
