@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: all build test test-short demo bench fuzz lint clean
+.PHONY: all build test test-short demo smoke bench fuzz lint clean
 
 all: build
 
@@ -25,17 +25,42 @@ test-short: ## the suite without the slow load tests
 demo: ## the agent against an embedded Kafka with synthetic products (Ctrl-C stops it)
 	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/meshwatch demo -config-out demo.yaml
 
-bench: ## benchmarks that hold the performance budgets (run twice; compare ratios)
+smoke: ## the demo for 30s on free ports, then validate and report on what it wrote
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	$(GO) build -o "$$d/meshwatch" ./cmd/meshwatch && \
+	"$$d/meshwatch" demo -for 30s -ports 0,0,0 -http.listen 127.0.0.1:0 \
+		-state "$$d/state" -config-out "$$d/demo.yaml" >"$$d/out" 2>"$$d/log" && \
+	{ grep -q FIRE "$$d/out" || { echo "smoke: the demo fired no alert"; cat "$$d/out"; exit 1; }; } && \
+	"$$d/meshwatch" validate -config "$$d/demo.yaml" && \
+	"$$d/meshwatch" report chargeback -config "$$d/demo.yaml" -format focus >/dev/null && \
+	echo "smoke ok"
+
+# The benchmarks hold the performance budgets; compare the ratios they report
+# (agent/plain, ms/pass, ns/event), not absolute times. The Kafka-backed ones
+# set up an in-process cluster and run a fixed number of iterations.
+bench: ## the benchmarks of collector, lag, quality and sla (about a minute; cost has none)
 	$(GO) test -run '^$$' -bench . -benchmem -count 2 -timeout 30m ./collector/
+	$(GO) test -run '^$$' -bench '^BenchmarkLagPass$$' -benchtime 10x -timeout 30m ./lag/
+	$(GO) test -run '^$$' -bench '^BenchmarkLagCompute$$' -benchmem ./lag/
+	$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 2x -timeout 30m ./quality/
+	$(GO) test -run '^$$' -bench '^BenchmarkRules$$' -benchmem ./quality/
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./sla/
 
 fuzz: ## each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadContract$$' -fuzztime $(FUZZTIME) .
 	$(GO) test -run '^$$' -fuzz '^FuzzExtractHeader$$' -fuzztime $(FUZZTIME) ./collector/
 	$(GO) test -run '^$$' -fuzz '^FuzzExtractField$$' -fuzztime $(FUZZTIME) ./collector/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseWire$$' -fuzztime $(FUZZTIME) ./quality/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseMessageIndexes$$' -fuzztime $(FUZZTIME) ./quality/
+	$(GO) test -run '^$$' -fuzz '^FuzzJSON$$' -fuzztime $(FUZZTIME) ./quality/
+	$(GO) test -run '^$$' -fuzz '^FuzzAvro$$' -fuzztime $(FUZZTIME) ./quality/
+	$(GO) test -run '^$$' -fuzz '^FuzzAvroRoundTrip$$' -fuzztime $(FUZZTIME) ./quality/
+	$(GO) test -run '^$$' -fuzz '^FuzzProtobuf$$' -fuzztime $(FUZZTIME) ./quality/
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet $(PKGS)
 
 clean:
-	rm -rf bin demo.yaml
+	rm -rf bin demo.yaml meshwatch-demo-state

@@ -91,6 +91,7 @@ func (v *validator) sharding(s *Sharding) {
 	if s == nil {
 		return
 	}
+	v.warnf("sharding", "is not implemented yet: this agent monitors every product, so run one agent per cluster")
 	if !topicName.MatchString(s.Topic) {
 		v.errf("sharding.topic", "must be a Kafka topic name, got %s", quote(s.Topic))
 	}
