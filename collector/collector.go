@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/logonce"
 )
 
 // Sink receives the SLI events of every tick, in one call per tick. The SLO
@@ -91,7 +92,7 @@ type Collector struct {
 	held       map[*partState]*productState // partitions held back after fetch errors; assignMu
 	rediscover chan struct{}
 	nextBroker atomic.Uint32 // round robin of brokerRequest
-	logs       onceEvery
+	logs       logonce.Limiter
 	flushMu    sync.Mutex // serialises SLI flushes: the tick's and the final one
 	lastFlush  time.Time  // end of the last SLI flush; flushMu
 }
@@ -182,7 +183,7 @@ func New(cfg *meshwatch.Config, kopts []kgo.Opt, o Options) (*Collector, error) 
 		c.byName[ps.p.Name] = ps
 	}
 	c.routes.Store(&routes{topics: map[string]*topicRoute{}})
-	c.logs.interval = time.Minute
+	c.logs.Interval = time.Minute
 	return c, nil
 }
 
@@ -303,7 +304,7 @@ func (c *Collector) fetchError(r *routes, topic string, partition int32, err err
 	default:
 		tr.ps.retryErrs.Add(1)
 	}
-	if c.logs.allow("fetch:" + tr.ps.p.Name) {
+	if c.logs.Allow("fetch:" + tr.ps.p.Name) {
 		c.log.Warn("fetch error; partition retried with backoff (repeats are counted in meshwatch_fetch_errors_total, logged at most once a minute)",
 			"product", tr.ps.p.Name, "topic", topic, "partition", partition, "err", err)
 	}
@@ -498,7 +499,7 @@ func (c *Collector) discoveryLoop(ctx context.Context) {
 				return
 			}
 			c.m.discoveries.WithLabelValues("error").Inc()
-			if c.logs.allow("discover") {
+			if c.logs.Allow("discover") {
 				c.log.Warn("topic discovery failed; retrying", "err", err)
 			}
 			next = min(retry, interval)
@@ -533,7 +534,7 @@ func (c *Collector) discover(ctx context.Context) error {
 	for _, ps := range c.products {
 		for _, sel := range ps.p.Topics {
 			if sel.Pattern == "" {
-				if _, ok := tds[sel.Name]; !ok && c.logs.allow("missing:"+ps.p.Name+"/"+sel.Name) {
+				if _, ok := tds[sel.Name]; !ok && c.logs.Allow("missing:"+ps.p.Name+"/"+sel.Name) {
 					c.log.Warn("topic of product does not exist", "product", ps.p.Name, "topic", sel.Name)
 				}
 			}
@@ -546,7 +547,7 @@ func (c *Collector) discover(ctx context.Context) error {
 			if owner, ok := next.topics[t]; ok {
 				if owner.ps != ps {
 					conflicts++
-					if c.logs.allow("conflict:" + t) {
+					if c.logs.Allow("conflict:" + t) {
 						c.log.Warn("topic claimed by two products; the first keeps it", "topic", t, "product", owner.ps.p.Name, "other", ps.p.Name)
 					}
 				}
@@ -593,7 +594,7 @@ func (c *Collector) discover(ctx context.Context) error {
 			}
 		} else {
 			c.m.tickErrors.WithLabelValues("topic_configs").Inc()
-			if c.logs.allow("configs") {
+			if c.logs.Allow("configs") {
 				c.log.Warn("cannot read topic configs; keeping the min.insync.replicas known so far (1 for new topics)", "err", err)
 			}
 		}
@@ -729,27 +730,6 @@ func (c *Collector) updateQuantiles(scratch *hdr.Histogram) {
 			}
 		}
 	}
-}
-
-// onceEvery rate-limits log lines by key.
-type onceEvery struct {
-	interval time.Duration
-	mu       sync.Mutex
-	last     map[string]time.Time
-}
-
-func (o *onceEvery) allow(key string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	now := time.Now()
-	if t, ok := o.last[key]; ok && now.Sub(t) < o.interval {
-		return false
-	}
-	if o.last == nil {
-		o.last = map[string]time.Time{}
-	}
-	o.last[key] = now
-	return true
 }
 
 // topicMeta is one topic of a metadata answer.

@@ -193,7 +193,7 @@ func (c *Collector) tickError(step string, err error) {
 		return
 	}
 	c.m.tickErrors.WithLabelValues(step).Inc()
-	if c.logs.allow("tick:" + step) {
+	if c.logs.Allow("tick:" + step) {
 		c.log.Warn("tick step failed; availability and throughput of this tick are affected (counted in meshwatch_tick_errors_total, logged at most once a minute)",
 			"step", step, "err", err)
 	}

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/logonce"
 )
 
 // Sink receives the lag SLI events of every pass, in one call per pass with
@@ -80,7 +81,7 @@ type Monitor struct {
 	lastAt   time.Time
 	seq      uint64
 	scratch  *hdr.Histogram
-	logs     onceEvery
+	logs     logonce.Limiter
 
 	snap   atomic.Pointer[snapshot]
 	passes atomic.Uint64 // passes completed, for tests
@@ -189,7 +190,7 @@ func New(cfg *meshwatch.Config, client *kgo.Client, o Options) *Monitor {
 	}
 	mo.started = mo.now()
 	mo.lastAt = mo.started
-	mo.logs.interval = time.Minute
+	mo.logs.Interval = time.Minute
 	if mo.m != nil {
 		mo.m.attach(mo)
 	}
@@ -221,7 +222,7 @@ func (m *Monitor) runPass(ctx context.Context) {
 	if m.m != nil {
 		m.m.passSeconds.Observe(time.Since(start).Seconds())
 	}
-	if err != nil && ctx.Err() == nil && m.logs.allow("pass") {
+	if err != nil && ctx.Err() == nil && m.logs.Allow("pass") {
 		m.log.Warn("lag pass failed; keeping the last snapshot (repeats are counted in meshwatch_lag_pass_errors_total, logged at most once a minute)", "err", err)
 	}
 }
@@ -727,7 +728,7 @@ func (b *build) readExact(ctx context.Context) {
 		m.m.reads.WithLabelValues("timeout").Add(float64(st.timeouts))
 		m.m.reads.WithLabelValues("over_budget").Add(float64(over))
 	}
-	if st.timeouts > 0 && m.logs.allow("read-timeout") {
+	if st.timeouts > 0 && m.logs.Allow("read-timeout") {
 		m.log.Warn("exact reads timed out; those time lags are interpolated", "timeouts", st.timeouts, "timeout", m.readTimeout)
 	}
 }
@@ -858,25 +859,4 @@ func (s *snapshot) group(product, group string) (GroupLag, bool) {
 		}
 	}
 	return GroupLag{}, false
-}
-
-// onceEvery rate-limits log lines by key.
-type onceEvery struct {
-	interval time.Duration
-	mu       sync.Mutex
-	last     map[string]time.Time
-}
-
-func (o *onceEvery) allow(key string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	now := time.Now()
-	if t, ok := o.last[key]; ok && now.Sub(t) < o.interval {
-		return false
-	}
-	if o.last == nil {
-		o.last = map[string]time.Time{}
-	}
-	o.last[key] = now
-	return true
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -79,28 +78,6 @@ func writeJSON(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-// onceEvery allows a log line per key at most once per interval: a
-// repeating error is logged once and counted, not logged in a loop.
-type onceEvery struct {
-	interval time.Duration
-	mu       sync.Mutex
-	last     map[string]time.Time
-}
-
-func (o *onceEvery) allow(key string) bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	now := time.Now()
-	if t, ok := o.last[key]; ok && now.Sub(t) < o.interval {
-		return false
-	}
-	if o.last == nil {
-		o.last = map[string]time.Time{}
-	}
-	o.last[key] = now
-	return true
 }
 
 func sortedKeys[V any](m map[string]V) []string {

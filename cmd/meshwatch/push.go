@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/logonce"
 )
 
 // pusher pushes every metric of the agent's registry to a VictoriaMetrics
@@ -26,7 +27,7 @@ type pusher struct {
 	opts     metrics.PushOptions
 	gather   prometheus.Gatherer
 	log      *slog.Logger
-	logs     onceEvery
+	logs     logonce.Limiter
 }
 
 func newPusher(cfg meshwatch.Push, gather prometheus.Gatherer, log *slog.Logger) *pusher {
@@ -45,20 +46,20 @@ func newPusher(cfg meshwatch.Push, gather prometheus.Gatherer, log *slog.Logger)
 	if cfg.Token != "" {
 		p.opts.Headers = []string{"Authorization: Bearer " + cfg.Token.Reveal()}
 	}
-	p.logs.interval = time.Minute
+	p.logs.Interval = time.Minute
 	return p
 }
 
 // write renders the registry in the Prometheus text format.
 func (p *pusher) write(w io.Writer) {
 	mfs, err := p.gather.Gather()
-	if err != nil && p.logs.allow("gather") {
+	if err != nil && p.logs.Allow("gather") {
 		p.log.Warn("gathering metrics for push", "err", err)
 	}
 	var buf bytes.Buffer
 	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
 	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil && p.logs.allow("encode") {
+		if err := enc.Encode(mf); err != nil && p.logs.Allow("encode") {
 			p.log.Warn("encoding a metric family for push", "metric", mf.GetName(), "err", err)
 		}
 	}
@@ -84,7 +85,7 @@ func (p *pusher) Run(ctx context.Context) error {
 }
 
 func (p *pusher) push(ctx context.Context) {
-	if err := metrics.PushMetricsExt(ctx, p.url, p.write, &p.opts); err != nil && p.logs.allow("push") {
+	if err := metrics.PushMetricsExt(ctx, p.url, p.write, &p.opts); err != nil && p.logs.Allow("push") {
 		// The error names the URL with its credentials redacted by the library.
 		p.log.Warn("pushing metrics failed; retried at the next interval (logged at most once a minute)", "err", err)
 	}
