@@ -27,11 +27,7 @@ const maxSecretFile = 64 << 10
 // directory of path. The error is non-nil when the file cannot be read or
 // the configuration has errors; see Load.
 func LoadFile(path string) (*Config, Problems, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("load config: %w", err)
-	}
-	return Load(path, data, os.LookupEnv)
+	return LoadFileWith(path)
 }
 
 // Load parses, checks and completes a configuration. name is the file name

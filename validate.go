@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -429,10 +430,22 @@ func validWindow(w string) bool {
 	return n <= maxWindowDays
 }
 
+// IsSlackChannel reports whether ch is a Slack channel name ("#orders-data")
+// or channel ID ("C0123456789").
+func IsSlackChannel(ch string) bool {
+	return slackChannel.MatchString(ch) || slackChannelID.MatchString(ch)
+}
+
+// IsHTTPURL reports whether s is an absolute http or https URL with a host.
+func IsHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
 func (v *validator) owners(owners map[string]Owner) {
 	for _, key := range sortedKeys(owners) {
 		ch := owners[key].SlackChannel
-		if ch == "" || slackChannel.MatchString(ch) || slackChannelID.MatchString(ch) {
+		if ch == "" || IsSlackChannel(ch) {
 			continue
 		}
 		hint := ""

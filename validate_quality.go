@@ -15,6 +15,12 @@ var (
 	labelName   = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
+// hasUser reports whether the URL s holds credentials.
+func hasUser(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.User != nil
+}
+
 func (v *validator) lag(l *Lag, tick Duration) {
 	// An interval taken from collector.tick is reported there.
 	if l.Interval < Duration(time.Second) && l.Interval != tick {
@@ -35,9 +41,9 @@ func (v *validator) schemaRegistry(r *SchemaRegistry) {
 	const p = "schema_registry"
 	if r.URL == "" {
 		v.errf(join(p, "url"), "is required, e.g. http://schema-registry:8081")
-	} else if u, err := url.Parse(r.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	} else if !IsHTTPURL(r.URL) {
 		v.errf(join(p, "url"), "must be an http:// or https:// URL like http://schema-registry:8081, got %s", quote(r.URL))
-	} else if u.User != nil {
+	} else if hasUser(r.URL) {
 		v.errf(join(p, "url"), "must not hold credentials; use username and password (or password_file)")
 	}
 	hasPassword := r.Password != "" || r.PasswordFile != ""
@@ -72,9 +78,9 @@ func (v *validator) push(p *Push) {
 	if p == nil {
 		return
 	}
-	if u, err := url.Parse(p.URL); p.URL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !IsHTTPURL(p.URL) {
 		v.errf("push.url", "must be an http(s) URL of a text-import endpoint like http://victoria-metrics:8428/api/v1/import/prometheus, got %s", quote(p.URL))
-	} else if u.User != nil {
+	} else if hasUser(p.URL) {
 		v.errf("push.url", "must not hold credentials; use push.token")
 	}
 	if p.Interval < Duration(time.Second) {

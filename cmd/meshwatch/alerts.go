@@ -78,13 +78,8 @@ func (b *bridge) alerts() []alert.Alert {
 	return out
 }
 
-// severity says whether a condition of p pages: only on tier 1.
-func severity(p *meshwatch.Product) string {
-	if p.Tier == 1 {
-		return alert.SeverityPage
-	}
-	return alert.SeverityTicket
-}
+// The bridge gives each condition the severity of the condition itself; the
+// alert package applies the product's tier (only tier 1 pages a person).
 
 // productAlerts: unavailable (no leader, too few in-sync replicas, failing
 // fetches) and stale (nothing newer than the freshness threshold).
@@ -98,7 +93,7 @@ func (b *bridge) productAlerts(p *meshwatch.Product) []alert.Alert {
 		out = append(out, alert.Alert{
 			Labels: map[string]string{
 				alert.LabelAlertname: alert.NameProductUnavailable, alert.LabelProduct: p.Name,
-				alert.LabelSeverity: severity(p),
+				alert.LabelSeverity: alert.SeverityPage,
 			},
 			Annotations: map[string]string{
 				"summary":     fmt.Sprintf("%s is unavailable", p.Name),
@@ -120,7 +115,7 @@ func (b *bridge) productAlerts(p *meshwatch.Product) []alert.Alert {
 			Labels: map[string]string{
 				alert.LabelAlertname: nameProductStale, alert.LabelProduct: p.Name,
 				alert.LabelSLO: s.Name, alert.LabelSLI: meshwatch.SLIFreshness,
-				alert.LabelSeverity: severity(p),
+				alert.LabelSeverity: alert.SeverityPage,
 			},
 			Annotations: map[string]string{
 				"summary":     fmt.Sprintf("%s is stale: %s (threshold %s)", p.Name, what, s.Threshold),
@@ -154,8 +149,8 @@ func (b *bridge) lagAlerts(p *meshwatch.Product) []alert.Alert {
 			continue
 		}
 		sev := alert.SeverityTicket
-		if g.Status == lag.StatusLost || (p.Tier == 1 && g.Declared) {
-			sev = severity(p)
+		if g.Status == lag.StatusLost || g.Declared {
+			sev = alert.SeverityPage
 		}
 		out = append(out, alert.Alert{
 			Labels: map[string]string{
@@ -179,9 +174,6 @@ func (b *bridge) sloAlert(p *meshwatch.Product, st sla.Status) (alert.Alert, boo
 	switch st.Decision {
 	case sla.DecisionPage:
 		name, sev = alert.NameSLOBurnRate, alert.SeverityPage
-		if p.Tier != 1 {
-			sev = alert.SeverityTicket // tier decides who is woken up
-		}
 	case sla.DecisionTicket:
 		name, sev = alert.NameSLOBurnRate, alert.SeverityTicket
 	case sla.DecisionExhausted:

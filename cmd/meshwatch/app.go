@@ -142,13 +142,10 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 	}
 	a.lag = lag.New(cfg, a.kc, lag.Options{Logger: log, Metrics: lag.NewMetrics(reg, cfg.Lag.LagExporterMetrics()), Sink: sink})
 
-	notifiers, err := a.notifiers(o)
-	if err != nil {
-		return nil, err
-	}
+	am := alert.NewMetrics(reg)
 	a.alerts, err = alert.New(cfg, alert.Options{
-		Logger: log, Metrics: alert.NewMetrics(reg), Store: a.store, Now: o.Now,
-		Notifiers: notifiers, Routing: set.Alerting.routing(),
+		Logger: log, Metrics: am, Store: a.store, Now: o.Now,
+		Notifiers: a.notifiers(o, am), Routing: set.Alerting.routing(),
 	})
 	if err != nil {
 		return nil, err

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/url"
-	"regexp"
 	"strconv"
 
 	"github.com/meshwatch/meshwatch"
@@ -63,8 +61,6 @@ type webhookSettings struct {
 	Secret meshwatch.Secret `yaml:"secret"`
 }
 
-var slackChannel = regexp.MustCompile(`^(#[^\s#]+|[CG][A-Z0-9]{6,})$`)
-
 // extensions returns the loader extensions that fill s's sections and
 // check what the root package cannot: CEL rules and cost settings.
 func (s *settings) extensions() []meshwatch.Extension {
@@ -96,7 +92,7 @@ func (a *alerting) validate() meshwatch.Problems {
 		ps = append(ps, meshwatch.Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	channel := func(path, ch string) {
-		if ch != "" && !slackChannel.MatchString(ch) {
+		if ch != "" && !meshwatch.IsSlackChannel(ch) {
 			errf(path, "must be a channel name like \"#data-alerts\" or a channel ID like C0123ABCD, got %s", strconv.Quote(ch))
 		}
 	}
@@ -115,7 +111,7 @@ func (a *alerting) validate() meshwatch.Problems {
 		if s.Token == "" {
 			errf("alerting.slack.token", "is required: a bot token with chat:write, e.g. ${SLACK_BOT_TOKEN}")
 		}
-		if s.APIURL != "" && !httpURL(s.APIURL) {
+		if s.APIURL != "" && !meshwatch.IsHTTPURL(s.APIURL) {
 			errf("alerting.slack.api_url", "must be an http(s) URL like https://slack.com/api/, got %s", strconv.Quote(s.APIURL))
 		}
 	}
@@ -126,19 +122,14 @@ func (a *alerting) validate() meshwatch.Problems {
 		}
 		channel(p+".channel", r.Channel)
 	}
-	if w := a.Webhook; w != nil && !httpURL(w.URL.Reveal()) {
+	if w := a.Webhook; w != nil && !meshwatch.IsHTTPURL(w.URL.Reveal()) {
 		// The URL is a secret: it is not echoed.
 		errf("alerting.webhook.url", "must be an http(s) URL")
 	}
-	if am := a.Alertmanager; am != nil && !httpURL(am.URL) {
+	if am := a.Alertmanager; am != nil && !meshwatch.IsHTTPURL(am.URL) {
 		errf("alerting.alertmanager.url", "must be an http(s) URL like http://alertmanager:9093, got %s", strconv.Quote(am.URL))
 	}
 	return ps
-}
-
-func httpURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // routing converts the alerting section into the alert package's routing.

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -16,14 +14,14 @@ import (
 )
 
 // notifiers builds the notifiers the alerting section asks for, plus the
-// test's.
-func (a *App) notifiers(o AppOptions) ([]alert.Notifier, error) {
+// test's. Slack reports its requests in m.
+func (a *App) notifiers(o AppOptions, m *alert.Metrics) []alert.Notifier {
 	var ns []alert.Notifier
 	al := a.set.Alerting
 	if al != nil {
 		if s := al.Slack; s != nil {
 			ns = append(ns, alert.NewSlack(alert.SlackOptions{
-				Token: s.Token, APIURL: s.APIURL, Logger: a.log,
+				Token: s.Token, APIURL: s.APIURL, Logger: a.log, Metrics: m,
 				PerChannelInterval: s.PerChannelInterval.Std(),
 			}))
 		}
@@ -41,7 +39,7 @@ func (a *App) notifiers(o AppOptions) ([]alert.Notifier, error) {
 			ns = append(ns, alert.NewConsole(out))
 		}
 	}
-	return append(ns, o.Notifiers...), nil
+	return append(ns, o.Notifiers...)
 }
 
 // summary posts a chargeback summary to the owner's Slack channel, or the
@@ -78,18 +76,4 @@ func writeJSON(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-// strconvQuote quotes a label value for VictoriaMetrics' extra labels.
-func strconvQuote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
 }

@@ -5,7 +5,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,8 +42,8 @@ func newPusher(cfg meshwatch.Push, gather prometheus.Gatherer, log *slog.Logger)
 		opts:     metrics.PushOptions{Method: http.MethodPost},
 	}
 	var labels []string
-	for _, k := range sortedKeys(cfg.Labels) {
-		labels = append(labels, k+"="+strconvQuote(cfg.Labels[k]))
+	for _, k := range slices.Sorted(maps.Keys(cfg.Labels)) {
+		labels = append(labels, k+"="+strconv.Quote(cfg.Labels[k]))
 	}
 	p.opts.ExtraLabels = strings.Join(labels, ",")
 	if cfg.Token != "" {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -207,7 +206,7 @@ func TestAgentTellsTheOwnerInSlack(t *testing.T) {
 		t.Fatal("the agent did not stop within its shutdown timeout")
 	}
 	<-prodDone
-	if bytes.Contains([]byte(logs.String()), []byte(token)) {
+	if strings.Contains(logs.String(), token) {
 		t.Error("the bot token appears in the log")
 	}
 }

@@ -18,28 +18,10 @@ const rfc3339Milli = "2006-01-02T15:04:05.000Z07:00"
 
 var (
 	currencies = []string{"EUR", "EUR", "EUR", "USD", "GBP"}
-	channels   = []string{"web", "web", "ios", "android"}
 	methods    = []string{"card", "card", "card", "paypal", "apple_pay"}
 	hubsEU     = []string{"AMS-1", "FRA-2", "MAD-1", "WAW-1"}
 	hubsUS     = []string{"JFK-1", "ORD-3", "LAX-2", "DFW-1"}
 )
-
-// orderPlaced is a checkout.orders.placed event; placed_at, the event time,
-// is now in Unix milliseconds.
-func orderPlaced(rng *rand.Rand, now time.Time) *kgo.Record {
-	id := appendID(nil, "ord-", rng)
-	items := 1 + rng.IntN(6)
-	v := openObj(224).
-		bytes("order_id", id).
-		bytes("customer_id", customerID(rng)).
-		money("order_total", int64(items)*(499+rng.Int64N(9500))).
-		str("currency", pick(rng, currencies)).
-		num("items", int64(items)).
-		str("channel", pick(rng, channels)).
-		num("placed_at", now.UnixMilli()).
-		close()
-	return &kgo.Record{Topic: OrdersPlaced, Key: id, Value: v, Timestamp: now}
-}
 
 // transactionSettled is a payments.transactions.settled event whose event
 // time, in the x-event-time header and in settled_at, is 2–5 s before now:
