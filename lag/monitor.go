@@ -67,6 +67,7 @@ type Monitor struct {
 	readTimeout time.Duration
 	rules       Rules
 	products    []*product
+	declared    map[string]bool // every product's declared groups
 	started     time.Time
 
 	passMu sync.Mutex     // one pass at a time; guards everything below
@@ -187,6 +188,12 @@ func New(cfg *meshwatch.Config, client *kgo.Client, o Options) *Monitor {
 			}
 		}
 		mo.products = append(mo.products, pr)
+	}
+	mo.declared = map[string]bool{}
+	for _, pr := range mo.products {
+		for _, g := range pr.declared {
+			mo.declared[g] = true
+		}
 	}
 	mo.started = mo.now()
 	mo.lastAt = mo.started
@@ -352,7 +359,6 @@ func (m *Monitor) pass(ctx context.Context) error {
 			if gd == nil {
 				continue
 			}
-			d := d
 			gd.desc = &d
 			for i := range d.Members {
 				mem := &d.Members[i]
@@ -516,12 +522,7 @@ func (m *Monitor) productOf(topic string) int {
 }
 
 func (m *Monitor) isDeclared(group string) bool {
-	for _, p := range m.products {
-		if slices.Contains(p.declared, group) {
-			return true
-		}
-	}
-	return false
+	return m.declared[group]
 }
 
 // sweep forgets the partitions and groups the pass did not see, except
@@ -772,6 +773,7 @@ func (b *build) finish() *snapshot {
 		g.Partitions = make([]PartitionLag, 0, len(e.parts))
 		var maxTime time.Duration
 		data := false
+		x := exp[g.Group] // created with the group's first partition with data
 		for _, in := range e.parts {
 			pp := PartitionLag{Topic: in.p.topic, Partition: in.p.partition, End: in.off.End, LogStart: in.off.LogStart}
 			if mem := in.assigned; mem != nil {
@@ -816,7 +818,6 @@ func (b *build) finish() *snapshot {
 			if r := m.retain[in.p.topic]; r.ms > 0 && !r.compact {
 				g.RetentionRisk = max(g.RetentionRisk, float64(l.Time.Milliseconds())/float64(r.ms))
 			}
-			x := exp[g.Group]
 			if x == nil {
 				x = &exporterGroup{group: g.Group}
 				exp[g.Group] = x

@@ -66,6 +66,7 @@ func readRecords(ctx context.Context, cl *kgo.Client, leaders leaderOf, wants []
 		// One round: every pending partition at its lowest pending offset,
 		// grouped by leader.
 		reqs := map[int32]*kmsg.FetchRequest{}
+		topicIdx := map[int32]map[string]int{} // leader → topic → index in its request's Topics
 		names := map[[16]byte]string{}
 		for p, offs := range pending {
 			leader, id, ok := leaders(p)
@@ -84,14 +85,16 @@ func readRecords(ctx context.Context, cl *kgo.Client, leaders leaderOf, wants []
 				req.SessionID = 0
 				req.SessionEpoch = -1 // a full fetch without a session
 				reqs[leader] = req
+				topicIdx[leader] = map[string]int{}
 			}
-			i := slices.IndexFunc(req.Topics, func(t kmsg.FetchRequestTopic) bool { return t.Topic == p.topic })
-			if i < 0 {
+			i, ok := topicIdx[leader][p.topic]
+			if !ok {
 				t := kmsg.NewFetchRequestTopic()
 				t.Topic, t.TopicID = p.topic, id
 				names[id] = p.topic
 				req.Topics = append(req.Topics, t)
 				i = len(req.Topics) - 1
+				topicIdx[leader][p.topic] = i
 			}
 			rp := kmsg.NewFetchRequestTopicPartition()
 			rp.Partition = p.partition

@@ -3,6 +3,9 @@ package quality
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -102,7 +105,9 @@ func protoOrder(t testing.TB, md protoreflect.MessageDescriptor, total float64, 
 	ts := timestamppb.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	m.Set(f.ByName("placed_at"), protoreflect.ValueOfMessage(dynamicpbFrom(ts, f.ByName("placed_at").Message())))
 	m.Mutable(f.ByName("counts")).Map().Set(protoreflect.ValueOfString("a").MapKey(), protoreflect.ValueOfInt64(2))
-	b, err := proto.Marshal(m)
+	// Deterministic: dynamicpb otherwise writes the fields in random order,
+	// and the truncation cases rely on the last bytes being a field's middle.
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,6 +285,38 @@ func TestProtobufThroughRegistry(t *testing.T) {
 	}
 }
 
+// slowTransport delays every registry request, so that concurrent cache
+// misses overlap.
+type slowTransport struct{}
+
+func (slowTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	time.Sleep(50 * time.Millisecond)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestRegistryConcurrentMissesFetchOnce(t *testing.T) {
+	reg := srtest.New(t)
+	id := reg.MustRegister(t, "orders-value", sr.Schema{Schema: orderAvsc})
+	cl, err := sr.NewClient(sr.URLs(reg.URL()), sr.HTTPClient(&http.Client{Transport: slowTransport{}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &schemas{cl: cl, timeout: 5 * time.Second, now: time.Now, log: slog.New(slog.DiscardHandler), logs: &onceEvery{interval: time.Minute}, byID: map[uint32]*schemaEntry{}}
+	before := reg.Requests()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if sch, r := s.get(uint32(id)); r != ReasonOK || sch == nil {
+				t.Errorf("get = %v, %s", sch, r)
+			}
+		})
+	}
+	wg.Wait()
+	if n := reg.Requests() - before; n != 1 {
+		t.Errorf("16 concurrent misses of one id made %d registry requests, want 1", n)
+	}
+}
+
 func TestRegistryAuth(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -322,6 +359,13 @@ func TestDecodeJSON(t *testing.T) {
 		{`[1,2]`, false},
 		{`"text"`, false},
 		{`{"a":1} trailing`, false},
+		{`{"a":1} x}`, false},
+		{`{"a":1}}`, false},
+		{`{}}`, false},
+		{"{\"a\":1}  ", true},
+		{"{\"a\":1}\n", true},
+		{"{\"a\": \"x\" ,\"b\":[1,{\"c\":null}] , \"d\":true }\r\n", true},
+		{"{ }\t", true},
 		{`{"a":`, false},
 		{`not json`, false},
 		{``, false},

@@ -3,6 +3,7 @@ package quality
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"log/slog"
 	"strconv"
@@ -64,6 +65,7 @@ type Engine struct {
 	tick     time.Duration
 	refresh  time.Duration
 	schemas  *schemas
+	ruleEnv  *cel.Env
 	fieldEnv *cel.Env
 	logs     *onceEvery
 
@@ -74,14 +76,11 @@ type Engine struct {
 	lastTick time.Time
 }
 
-// New compiles the rules of cfg's products. cfg must have been validated;
-// New returns Check's problems as its error when a rule does not compile.
+// New compiles the rules of cfg's products. cfg must have been validated,
+// Check included; New returns an error when a rule does not compile.
 func New(cfg *meshwatch.Config, o Options) (*Engine, error) {
 	if o.Metrics == nil {
 		return nil, errors.New("quality: Options.Metrics is required")
-	}
-	if ps := Check(cfg); ps.Err() != nil {
-		return nil, ps
 	}
 	e := &Engine{
 		cfg:     cfg,
@@ -120,15 +119,15 @@ func New(cfg *meshwatch.Config, o Options) (*Engine, error) {
 		}
 	}
 	e.schemas = &schemas{cl: cl, timeout: timeout, now: e.now, log: e.log, m: e.m, logs: e.logs, byID: map[uint32]*schemaEntry{}}
-	env, err := newRuleEnv()
-	if err != nil {
+	var err error
+	if e.ruleEnv, err = newRuleEnv(); err != nil {
 		return nil, err
 	}
 	if e.fieldEnv, err = newFieldEnv(); err != nil {
 		return nil, err
 	}
 	for i := range cfg.Products {
-		p, err := newProduct(&cfg.Products[i], env, e.m)
+		p, err := newProduct(&cfg.Products[i], e.ruleEnv, e.m)
 		if err != nil {
 			return nil, err
 		}
@@ -274,7 +273,7 @@ func newProduct(p *meshwatch.Product, env *cel.Env, m *Metrics) (*product, error
 	for _, r := range p.Quality.Rules {
 		prg, err := compileExpr(env, r.Expr)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("product %s: rule %s: %w", p.Name, r.Name, err)
 		}
 		ps.rules = append(ps.rules, &rule{name: r.Name, expr: r.Expr, source: r.Source, prg: prg, counters: m.ruleCounters(ps.pm, r.Name)})
 	}
@@ -463,8 +462,12 @@ func (p *product) decode(e *Engine, r *kgo.Record) (ref.Val, Reason) {
 	}
 	// raw: the value is bytes.
 	p.cur.tree = nil
-	return types.DefaultTypeAdapter.NativeToValue(map[string]any{}), ReasonOK
+	return emptyMessage, ReasonOK
 }
+
+// emptyMessage is message for raw records: an empty map. CEL values are
+// immutable, so one serves every record.
+var emptyMessage = types.DefaultTypeAdapter.NativeToValue(map[string]any{})
 
 // present reports whether path is in the current record and not null.
 func (p *product) present(path []string) bool {

@@ -27,6 +27,7 @@ type jsonObject struct {
 	raw     []byte
 	indexed bool
 	bad     bool // the object is malformed past the point the index reached
+	end     int  // offset in raw just past the last value, or past '{' when empty
 	entries []jsonEntry
 	full    ref.Val // materialised map, built on demand
 }
@@ -48,9 +49,21 @@ func (o *jsonObject) reset(raw []byte) bool {
 	if !o.index() {
 		return false
 	}
-	// ObjectEach stops at the closing brace; what follows must be space.
-	end := bytes.LastIndexByte(raw, '}')
-	return end >= 0 && len(bytes.TrimSpace(raw[end+1:])) == 0
+	// ObjectEach stops at the closing brace, which follows the last value
+	// after optional space; what follows it must be space.
+	i := o.end
+	for i < len(raw) && isSpace(raw[i]) {
+		i++
+	}
+	if i == len(raw) || raw[i] != '}' {
+		return false
+	}
+	for i++; i < len(raw); i++ {
+		if !isSpace(raw[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func (o *jsonObject) index() bool {
@@ -68,8 +81,10 @@ func (o *jsonObject) index() bool {
 		o.bad = true
 		return false
 	}
-	err := jsonparser.ObjectEach(raw, func(key, value []byte, typ jsonparser.ValueType, _ int) error {
+	o.end = i + 1
+	err := jsonparser.ObjectEach(raw, func(key, value []byte, typ jsonparser.ValueType, end int) error {
 		o.entries = append(o.entries, jsonEntry{key: key, val: value, typ: typ})
+		o.end = end
 		return nil
 	})
 	if err != nil {
@@ -275,7 +290,7 @@ func (o *jsonObject) Iterator() traits.Iterator {
 	if m, ok := o.materialise().(traits.Mapper); ok {
 		return m.Iterator()
 	}
-	return types.NewStringList(types.DefaultTypeAdapter, nil).(traits.Lister).Iterator()
+	return types.NewStringList(types.DefaultTypeAdapter, nil).Iterator()
 }
 
 // Size implements traits.Sizer.

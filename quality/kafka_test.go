@@ -90,8 +90,9 @@ products:
 	}
 }
 
-// TestRunFlushesOnShutdown checks that Run ticks and that its final flush
-// emits what the last interval counted.
+// TestRunFlushesOnShutdown checks that Run returns nil when cancelled and
+// that its final flush emits what the last interval counted. It does not
+// wait for a periodic tick.
 func TestRunFlushesOnShutdown(t *testing.T) {
 	cfg := loadConfig(t, jsonConfig(`      rules: [{name: ok, expr: "true"}]`))
 	e, _, s := newEngine(t, cfg, Options{})

@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/bufbuild/protocompile"
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
+	"golang.org/x/sync/singleflight"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/meshwatch/meshwatch"
@@ -116,6 +118,8 @@ type schemas struct {
 
 	mu   sync.RWMutex
 	byID map[uint32]*schemaEntry
+	// flight makes concurrent misses of one id share one fetch.
+	flight singleflight.Group
 }
 
 // get returns the schema with id, fetching and compiling it on first use.
@@ -123,14 +127,34 @@ type schemas struct {
 // ReasonRegistryUnavailable when it cannot be asked (until the retry time),
 // and ReasonSchemaMismatch when the schema cannot be compiled.
 func (s *schemas) get(id uint32) (*Schema, Reason) {
-	s.mu.RLock()
-	e := s.byID[id]
-	s.mu.RUnlock()
-	if e != nil && (e.schema != nil || s.now().Before(e.retryAt)) {
+	if e, ok := s.cached(id); ok {
 		return e.schema, e.reason
 	}
 	if s.cl == nil {
 		return nil, ReasonRegistryUnavailable
+	}
+	v, _, _ := s.flight.Do(strconv.FormatUint(uint64(id), 10), func() (any, error) {
+		return s.load(id), nil
+	})
+	e := v.(*schemaEntry)
+	return e.schema, e.reason
+}
+
+// cached returns the cache slot of id, and whether it answers without a
+// request: a schema, or a failure not due for retry.
+func (s *schemas) cached(id uint32) (*schemaEntry, bool) {
+	s.mu.RLock()
+	e := s.byID[id]
+	s.mu.RUnlock()
+	return e, e != nil && (e.schema != nil || s.now().Before(e.retryAt))
+}
+
+// load fetches and compiles the schema with id and caches the outcome. get
+// runs one load of an id at a time.
+func (s *schemas) load(id uint32) *schemaEntry {
+	e, ok := s.cached(id)
+	if ok {
+		return e // a load that just finished filled it
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
@@ -152,7 +176,7 @@ func (s *schemas) get(id uint32) (*Schema, Reason) {
 	s.mu.Lock()
 	s.byID[id] = ne
 	s.mu.Unlock()
-	return sch, reason
+	return ne
 }
 
 func (s *schemas) fetch(ctx context.Context, id uint32) (*Schema, Reason, error) {

@@ -75,7 +75,7 @@ func compileExpr(env *cel.Env, expr string) (cel.Program, error) {
 		return nil, fmt.Errorf("CEL expression must be a condition (bool), but it is of type %s", t)
 	}
 	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
-	if needsCostLimit(env, ast) {
+	if needsCostLimit(ast) {
 		opts = append(opts, cel.CostLimit(CostLimit))
 	}
 	prg, err := env.Program(ast, opts...)
@@ -158,7 +158,7 @@ func splitPath(p string) []string {
 // the size of the record: only comprehensions (all, exists, map, filter)
 // can. Others run without cost tracking, which would cost an allocation per
 // evaluation.
-func needsCostLimit(_ *cel.Env, a *cel.Ast) bool {
+func needsCostLimit(a *cel.Ast) bool {
 	found := false
 	celast.PostOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
 		if e.Kind() == celast.ComprehensionKind {

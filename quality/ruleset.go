@@ -78,10 +78,6 @@ func (e *Engine) refreshRuleSets(ctx context.Context, topics map[*product][]stri
 	if cl == nil {
 		return
 	}
-	env, err := newRuleEnv()
-	if err != nil {
-		return
-	}
 	for _, p := range e.products {
 		if p.format != meshwatch.FormatAvro && p.format != meshwatch.FormatProtobuf {
 			continue
@@ -112,7 +108,7 @@ func (e *Engine) refreshRuleSets(ctx context.Context, topics map[*product][]stri
 			if old != nil && old.meta.Version == ss.Version && old.meta.SchemaID == ss.ID {
 				continue
 			}
-			si := e.compileSubject(env, p, topic, ss)
+			si := e.compileSubject(p, topic, ss)
 			p.mu.Lock()
 			p.subjects[topic] = si
 			p.installTopicRules()
@@ -145,7 +141,7 @@ func (p *product) installTopicRules() {
 	p.m.rulesLoaded.MustCurryWith(p.pm.labels).WithLabelValues("registry").Set(float64(n))
 }
 
-func (e *Engine) compileSubject(env *cel.Env, p *product, topic string, ss sr.SubjectSchema) *subjectInfo {
+func (e *Engine) compileSubject(p *product, topic string, ss sr.SubjectSchema) *subjectInfo {
 	si := &subjectInfo{meta: SubjectMetadata{Topic: topic, Subject: ss.Subject, Version: ss.Version, SchemaID: ss.ID}}
 	if ss.Subject == "" {
 		si.meta.Subject = topic + "-value"
@@ -185,7 +181,7 @@ func (e *Engine) compileSubject(env *cel.Env, p *product, topic string, ss sr.Su
 		ru := &rule{name: name, expr: r.Expr, source: source}
 		var err error
 		if r.Type == ruleTypeCEL {
-			ru.prg, err = compileExpr(env, r.Expr)
+			ru.prg, err = compileExpr(e.ruleEnv, r.Expr)
 		} else {
 			ru.field, err = compileFieldRule(e.fieldEnv, r.Expr, r.Tags)
 		}

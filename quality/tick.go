@@ -43,6 +43,9 @@ var dlqReasonHeaders = []string{"__rule.name", "__connect.errors.exception.class
 
 var plainName = regexp.MustCompile(`^[A-Za-z0-9_.:$-]{1,100}$`)
 
+// dlqDecompressor is shared by every dead-letter read: it pools its buffers.
+var dlqDecompressor = kgo.DefaultDecompressor()
+
 // volumeState is a product's traffic by end offsets. Owned by the tick.
 type volumeState struct {
 	ends     map[partKey]int64
@@ -344,6 +347,7 @@ func (e *Engine) readDLQReasons(ctx context.Context) {
 	}
 	// One fetch request per leader.
 	reqs := map[int32]*kmsg.FetchRequest{}
+	topicIdx := map[int32]map[string]int{} // leader → topic → index in its request's Topics
 	byID := map[[16]byte]string{}
 	for _, w := range wants {
 		td, ok := md.Topics[w.k.topic]
@@ -364,13 +368,15 @@ func (e *Engine) readDLQReasons(ctx context.Context) {
 			req.MaxBytes = dlqMaxBytes
 			req.SessionEpoch = -1
 			reqs[pd.Leader] = req
+			topicIdx[pd.Leader] = map[string]int{}
 		}
-		i := slices.IndexFunc(req.Topics, func(t kmsg.FetchRequestTopic) bool { return t.Topic == w.k.topic })
-		if i < 0 {
+		i, ok := topicIdx[pd.Leader][w.k.topic]
+		if !ok {
 			t := kmsg.NewFetchRequestTopic()
 			t.Topic, t.TopicID = w.k.topic, td.ID
 			req.Topics = append(req.Topics, t)
 			i = len(req.Topics) - 1
+			topicIdx[pd.Leader][w.k.topic] = i
 		}
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition = w.k.partition
@@ -403,7 +409,7 @@ func (e *Engine) readDLQReasons(ctx context.Context) {
 				p.mu.Lock()
 				from := p.dlq.next[k]
 				p.mu.Unlock()
-				fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: from, Topic: topic, Partition: rp.Partition}, rp, kgo.DefaultDecompressor(), nil)
+				fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: from, Topic: topic, Partition: rp.Partition}, rp, dlqDecompressor, nil)
 				if fp.Err != nil {
 					e.m.tickErrors.WithLabelValues("dlq_fetch").Inc()
 					continue
