@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"maps"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -183,18 +182,4 @@ func Fingerprint(labels map[string]string) string {
 		h.Write([]byte{0xff})
 	}
 	return hex.EncodeToString(h.Sum(nil)[:8])
-}
-
-// labelString formats labels as {a="1", b="2"} for logs and errors.
-func labelString(labels map[string]string) string {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, k := range slices.Sorted(maps.Keys(labels)) {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(k + "=\"" + labels[k] + "\"")
-	}
-	b.WriteByte('}')
-	return b.String()
 }

@@ -107,9 +107,6 @@ func postable(a *Alert) postableAlert {
 	if !a.EndsAt.IsZero() {
 		p.EndsAt = a.EndsAt.UTC()
 	}
-	if a.StartsAt.IsZero() {
-		p.StartsAt = time.Time{}
-	}
 	return p
 }
 

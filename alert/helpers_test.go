@@ -372,18 +372,3 @@ func newSlackFor(f *fakeSlack, clk *fakeClock, logger *slog.Logger) *Slack {
 		HTTPClient: &http.Client{Timeout: 5 * time.Second},
 	})
 }
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		// Polling, not synchronising: the condition is re-checked.
-		select {
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}

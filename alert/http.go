@@ -87,8 +87,10 @@ func (m *Manager) RemoveSilence(ctx context.Context, id string) error {
 	return nil
 }
 
-// expireSilences forgets the silences that ended. The caller holds m.mu;
-// the Store is updated at the next save.
+// expireSilences forgets the silences that ended. The caller holds m.mu.
+// The Store is not written here: it keeps the ended silences until the
+// next AddSilence or RemoveSilence saves them, and a Manager that reads
+// them back forgets them at its first dispatch.
 func (m *Manager) expireSilences(now time.Time) {
 	for id, s := range m.silences {
 		if !now.Before(s.EndsAt) {

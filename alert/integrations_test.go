@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
 // TestWebhook verifies the signature the way a receiver would and checks
@@ -129,14 +130,14 @@ func TestAlertmanager(t *testing.T) {
 	})
 	base := "http://" + addr
 	hc := &http.Client{Timeout: 2 * time.Second}
-	waitFor(t, 20*time.Second, "alertmanager ready", func() bool {
+	kafkatest.WaitFor(t, 20*time.Second, func() bool {
 		resp, err := hc.Get(base + "/-/ready")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
-	})
+	}, "alertmanager ready")
 
 	am := NewAlertmanager(base)
 	m, err := New(testConfig(), Options{Store: newTestStore(), Notifiers: []Notifier{am}})
@@ -155,7 +156,7 @@ func TestAlertmanager(t *testing.T) {
 		Annotations map[string]string `json:"annotations"`
 		Status      struct{ State string }
 	}
-	waitFor(t, 10*time.Second, "the alert in /api/v2/alerts", func() bool {
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
 		resp, err := hc.Get(base + "/api/v2/alerts")
 		if err != nil {
 			return false
@@ -163,7 +164,7 @@ func TestAlertmanager(t *testing.T) {
 		defer resp.Body.Close()
 		got = nil
 		return json.NewDecoder(resp.Body).Decode(&got) == nil && len(got) > 0
-	})
+	}, "the alert in /api/v2/alerts")
 	l := got[0].Labels
 	if len(got) != 1 || l[LabelAlertname] != NameSLOBurnRate || l[LabelProduct] != "checkout.orders.placed" ||
 		l[LabelSLO] != "freshness" || l[LabelSeverity] != SeverityPage || l["owner"] != "orders-team" ||

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/logonce"
 )
 
 // Store keeps the Manager's state across restarts (package internal/state
@@ -86,7 +87,8 @@ type Manager struct {
 	st       state
 	dirty    bool
 	silences map[string]*Silence
-	logged   map[string]time.Time
+
+	logs logonce.Limiter // one warning per key a minute, on m.now
 }
 
 // tracked is one alert the Manager knows of.
@@ -172,7 +174,6 @@ func New(cfg *meshwatch.Config, opts Options) (*Manager, error) {
 		alerts:       make(map[string]*tracked),
 		groups:       make(map[string]*group),
 		silences:     make(map[string]*Silence),
-		logged:       make(map[string]time.Time),
 		st:           state{Version: stateVersion, Incidents: map[string]*incident{}, Threads: map[string]*threadRec{}},
 	}
 	if m.log == nil {
@@ -185,6 +186,7 @@ func New(cfg *meshwatch.Config, opts Options) (*Manager, error) {
 	if m.now == nil {
 		m.now = time.Now
 	}
+	m.logs.Interval, m.logs.Now = time.Minute, m.now
 	if m.store == nil {
 		m.log.Warn("no state store: incidents, the outbox and silences are kept in memory and lost on restart")
 		m.store = newMemStore()
@@ -656,14 +658,11 @@ func (m *Manager) persist(ctx context.Context) {
 	}
 }
 
-// logOnce logs msg at most once a minute per key. The caller holds m.mu.
+// logOnce logs msg at most once a minute per key.
 func (m *Manager) logOnce(key, msg string, args ...any) {
-	now := time.Now()
-	if last, ok := m.logged[key]; ok && now.Sub(last) < time.Minute {
-		return
+	if m.logs.Allow(key) {
+		m.log.Warn(msg, args...)
 	}
-	m.logged[key] = now
-	m.log.Warn(msg, args...)
 }
 
 func wake(ch chan struct{}) {

@@ -2,6 +2,7 @@ package alert
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -402,5 +403,30 @@ func TestCorruptState(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(m.metrics.stateErrors.WithLabelValues("load")); v != 1 {
 		t.Errorf("state load errors = %v, want 1", v)
+	}
+}
+
+// TestPersistFailure: a failed state save is counted, and the next persist
+// writes the state.
+func TestPersistFailure(t *testing.T) {
+	ctx, clk, st := context.Background(), newClock(), newTestStore()
+	m := newTestManager(t, clk, st, nil, &recorder{name: "rec"})
+	st.fail = errors.New("store down")
+	m.Update(t0, []Alert{sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage)})
+	clk.Set(t0.Add(time.Hour))
+	if !m.dispatch(clk.Now()) {
+		t.Fatal("nothing enqueued")
+	}
+	m.persist(ctx)
+	if v := testutil.ToFloat64(m.metrics.stateErrors.WithLabelValues("save")); v != 1 {
+		t.Errorf("state save errors = %v, want 1", v)
+	}
+	if _, ok, _ := st.Get(ctx, StateKey); ok || st.puts != 0 {
+		t.Fatalf("state written by a failing store (%d puts)", st.puts)
+	}
+	st.fail = nil
+	m.persist(ctx)
+	if _, ok, _ := st.Get(ctx, StateKey); !ok || st.puts != 1 {
+		t.Errorf("state not written on the next persist (%d puts)", st.puts)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
 const testToken = "xoxb-test-0000000000-abcdefTOKEN"
@@ -269,7 +270,7 @@ func TestRunRetryAfter(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 	m.Update(time.Now(), []Alert{sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage)})
-	waitFor(t, 10*time.Second, "delivery", func() bool { return fs.total() == 2 })
+	kafkatest.WaitFor(t, 10*time.Second, func() bool { return fs.total() == 2 }, "delivery")
 	fs.mu.Lock()
 	gap := fs.times[1].Sub(fs.times[0])
 	fs.mu.Unlock()

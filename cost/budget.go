@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -218,21 +219,12 @@ func (m *Meter) budgetOwner(b Budget) string {
 		}
 		return ""
 	}
-	for _, team := range sortedMapKeys(m.cc.CostCenters) {
+	for _, team := range slices.Sorted(maps.Keys(m.cc.CostCenters)) {
 		if m.cc.CostCenters[team] == b.CostCenter {
 			return team
 		}
 	}
 	return ""
-}
-
-func sortedMapKeys(m map[string]string) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // Summary is a chargeback summary for one team (or for finance) over a
@@ -309,13 +301,7 @@ func summaries(rows []Row, period string, from, to time.Time, currency, finance 
 		return s
 	}
 	var out []Summary
-	for _, owner := range slices.Sorted(func(yield func(string) bool) {
-		for k := range byOwner {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, owner := range slices.Sorted(maps.Keys(byOwner)) {
 		out = append(out, mk(owner, false, byOwner[owner]))
 	}
 	if withFinance {
@@ -346,7 +332,10 @@ func (m *Meter) CloseMonth(ctx context.Context, month time.Time) error {
 			if _, ok := m.open[h]; ok {
 				continue // still being metered: closed at its end
 			}
-			_, ok, err := m.ledger.Hour(ctx, h)
+			// Existence only: the ledger's Store holds an hour's record
+			// under hourKey once the hour is closed (an unreadable one
+			// fails the close below, in Ledger.Rows).
+			_, ok, err := m.ledger.store.Get(ctx, hourKey(h))
 			if err != nil {
 				m.mu.Unlock()
 				return err

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/logonce"
 )
 
 // Options are the dependencies of a Meter.
@@ -79,7 +80,8 @@ type Meter struct {
 	estSecs int64
 	alerts  []BudgetAlert
 	fired   map[string]map[int]bool // budget name → thresholds fired this month
-	lastErr time.Time
+
+	logs logonce.Limiter // one warning per step a minute
 }
 
 type mtdKey struct{ product, domain, owner, costCenter, component string }
@@ -124,6 +126,7 @@ func New(cfg *meshwatch.Config, cc Config, opts Options) (*Meter, error) {
 		mtd:  map[mtdKey]Money{}, est: map[mtdKey]Money{},
 		fired: map[string]map[int]bool{},
 	}
+	m.logs = logonce.Limiter{Interval: time.Minute, Now: m.now}
 	if opts.Kafka != nil {
 		m.adm = kadm.NewClient(opts.Kafka)
 	}
@@ -215,17 +218,10 @@ func (m *Meter) cronLoop(ctx context.Context) error {
 	}
 }
 
-// logError logs err at most once a minute and counts it.
+// logError counts err and logs it at most once a minute per step.
 func (m *Meter) logError(step string, err error) {
 	m.metrics.errors.WithLabelValues(step).Inc()
-	m.mu.Lock()
-	now := m.now()
-	quiet := now.Sub(m.lastErr) < time.Minute
-	if !quiet {
-		m.lastErr = now
-	}
-	m.mu.Unlock()
-	if !quiet {
+	if m.logs.Allow(step) {
 		m.log.Warn("cost step failed", "step", step, "err", err)
 	}
 }
@@ -302,7 +298,7 @@ func (m *Meter) advance(ctx context.Context, cur *sample) error {
 	defer m.mu.Unlock()
 	d := integrate(m.open, m.prev, cur)
 	m.prev = cur
-	m.metrics.observeUsage(m.pricer, m.cfg, cur, d)
+	m.metrics.observeUsage(m.pricer, cur, d)
 
 	var errs []error
 	now := m.now()
@@ -318,11 +314,12 @@ func (m *Meter) advance(ctx context.Context, cur *sample) error {
 	}
 	curHour := cur.At.UTC().Truncate(time.Hour)
 	if a := m.open[curHour]; a != nil {
-		rows := m.pricer.Allocate(a.usage(), now)
+		u := a.usage()
+		rows := m.pricer.Allocate(u, now)
 		if err := m.ledger.PutOpen(ctx, curHour, rows, m.cc.Currency); err != nil {
 			errs = append(errs, err)
 		}
-		m.setEstimateLocked(rows, a.usage().Seconds)
+		m.setEstimateLocked(rows, u.Seconds)
 	}
 	if err := m.saveLocked(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("cost: save meter state: %w", err))

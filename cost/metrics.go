@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/meshwatch/meshwatch"
 )
 
 // costLabels are carried by the cost series of a product or pool.
@@ -185,7 +183,7 @@ func labelsOf(pr *Pricer, topic string) (string, string, string) {
 }
 
 // observeUsage updates the usage series after a sample.
-func (m *Metrics) observeUsage(pr *Pricer, _ *meshwatch.Config, cur *sample, d delta) {
+func (m *Metrics) observeUsage(pr *Pricer, cur *sample, d delta) {
 	storage := map[[3]string]float64{}
 	parts := map[[3]string]float64{}
 	for topic, ps := range cur.Topics {

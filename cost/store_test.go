@@ -2,17 +2,14 @@ package cost
 
 import (
 	"context"
-	"maps"
 	"slices"
-	"strings"
 	"sync"
 )
 
 // memStore is the in-memory Store of the tests.
 type memStore struct {
-	mu   sync.Mutex
-	m    map[string][]byte
-	puts int
+	mu sync.Mutex
+	m  map[string][]byte
 }
 
 func newMemStore() *memStore { return &memStore{m: map[string][]byte{}} }
@@ -28,7 +25,6 @@ func (s *memStore) Put(_ context.Context, key string, value []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m[key] = slices.Clone(value)
-	s.puts++
 	return nil
 }
 
@@ -37,16 +33,4 @@ func (s *memStore) Delete(_ context.Context, key string) error {
 	defer s.mu.Unlock()
 	delete(s.m, key)
 	return nil
-}
-
-func (s *memStore) keys(prefix string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, k := range slices.Sorted(maps.Keys(s.m)) {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, k)
-		}
-	}
-	return out
 }

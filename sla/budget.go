@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -265,7 +264,7 @@ func explain(in Input, res Result) string {
 		rr := res.Rules[fired]
 		why = fmt.Sprintf("burn rate %s over %s and %s over %s, both above %s (%s of the %s budget within %s)",
 			fmtBurn(rr.LongBurn), rr.Long, fmtBurn(rr.ShortBurn), rr.Short, fmtBurn(rr.Factor),
-			fmtPercent(AlertRules[fired].BudgetShare), fmtWindow(in.Window), rr.Long)
+			fmtPercent(AlertRules[fired].BudgetShare), promDuration(in.Window), rr.Long)
 	case DecisionExhausted:
 		why = fmt.Sprintf("error budget spent: %s errors over the window against a budget of %s, no burn-rate rule fires",
 			fmtPercent(in.Total.ErrorRatio()), fmtPercent(res.ErrorBudget))
@@ -314,11 +313,4 @@ func roundSig(f float64, n int) float64 {
 		return f
 	}
 	return p
-}
-
-func fmtWindow(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return strconv.FormatInt(int64(d/(24*time.Hour)), 10) + "d"
-	}
-	return strings.TrimSuffix(d.String(), "0s")
 }
