@@ -3,12 +3,14 @@ package alert
 import (
 	"cmp"
 	"context"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +58,17 @@ type Options struct {
 	// MaxAge drops a notification that could not be delivered for this long
 	// (default 24h): an alert that old tells nobody anything useful.
 	MaxAge time.Duration
+	// Shard, when set, splits incidents, the outbox and threads by shard:
+	// each alert's group belongs to the shard Shard names, and each shard's
+	// state is kept under StateKey+"/"+shard, so that an agent that takes a
+	// shard over from another reads exactly that shard's incidents and
+	// continues them (scale-out). Groups of different shards never merge.
+	Shard func(a *Alert) string
+	// Shards are the shards this Manager owns: it loads them at New and
+	// writes them on every change (an owned shard without incidents is
+	// written empty, so a resolved incident does not come back with the
+	// next owner). Used only with Shard.
+	Shards []string
 }
 
 // Manager owns the alerts' lifecycle (pending → firing → resolved), groups
@@ -75,11 +88,14 @@ type Manager struct {
 	resendDelay time.Duration
 	shutdown    time.Duration
 	maxAge      time.Duration
+	shardOf     func(a *Alert) string
+	shards      []string
 
 	wakeDispatch chan struct{}
 	wakeDeliver  map[string]chan struct{}
 
-	persistMu sync.Mutex // serialises Store writes of the state
+	persistMu sync.Mutex        // serialises Store writes of the state
+	written   map[string][]byte // with shards: what each shard key holds; under persistMu
 
 	mu       sync.Mutex
 	alerts   map[string]*tracked // by fingerprint
@@ -169,6 +185,9 @@ func New(cfg *meshwatch.Config, opts Options) (*Manager, error) {
 		resendDelay:  cmp.Or(opts.ResendDelay, time.Minute),
 		shutdown:     cmp.Or(opts.ShutdownTimeout, 5*time.Second),
 		maxAge:       cmp.Or(opts.MaxAge, 24*time.Hour),
+		shardOf:      opts.Shard,
+		shards:       opts.Shards,
+		written:      make(map[string][]byte),
 		wakeDispatch: make(chan struct{}, 1),
 		wakeDeliver:  make(map[string]chan struct{}),
 		alerts:       make(map[string]*tracked),
@@ -224,38 +243,39 @@ func New(cfg *meshwatch.Config, opts Options) (*Manager, error) {
 	return m, nil
 }
 
-// load reads the state and the silences from the Store.
+// load reads the state and the silences from the Store: the state under
+// StateKey, or with shards that of each owned shard.
 func (m *Manager) load(ctx context.Context) error {
-	b, ok, err := m.store.Get(ctx, StateKey)
-	if err != nil {
-		m.metrics.stateErrors.WithLabelValues("load").Inc()
-		return fmt.Errorf("alert: read state: %w", err)
-	}
-	if ok {
-		var st state
-		if err := json.Unmarshal(b, &st); err != nil || st.Version != stateVersion {
-			if err == nil {
-				err = fmt.Errorf("version %d, want %d", st.Version, stateVersion)
-			}
-			m.metrics.stateErrors.WithLabelValues("load").Inc()
-			m.log.Error("alert state is unreadable: set aside, starting without open incidents", "key", StateKey, "err", err)
-			if perr := m.setAside(ctx, StateKey, b, err); perr != nil {
-				return fmt.Errorf("alert: set aside the unreadable state: %w", perr)
-			}
-		} else {
+	if m.shardOf == nil {
+		st, ok, err := m.loadState(ctx, StateKey)
+		if err != nil {
+			return err
+		}
+		if ok {
 			m.st = st
-			if m.st.Incidents == nil {
-				m.st.Incidents = map[string]*incident{}
+		}
+	} else {
+		for _, sh := range m.shards {
+			st, ok, err := m.loadState(ctx, shardKey(sh))
+			if err != nil {
+				return err
 			}
-			if m.st.Threads == nil {
-				m.st.Threads = map[string]*threadRec{}
+			if !ok {
+				continue
 			}
-			// Drop the entries of integrations that are gone: nobody can
-			// deliver them.
-			m.st.Outbox = slices.DeleteFunc(m.st.Outbox, func(e *entry) bool {
-				_, ok := m.wakeDeliver[e.Integration]
-				return !ok || e.N == nil
-			})
+			m.st.Seq = max(m.st.Seq, st.Seq)
+			maps.Copy(m.st.Incidents, st.Incidents)
+			maps.Copy(m.st.Threads, st.Threads)
+			m.st.Outbox = append(m.st.Outbox, st.Outbox...)
+		}
+		// Each shard numbered its entries on its own: keep their order,
+		// number them anew after every sequence number already used.
+		slices.SortStableFunc(m.st.Outbox, func(a, b *entry) int {
+			return cmp.Or(a.Enqueued.Compare(b.Enqueued), cmp.Compare(a.Seq, b.Seq))
+		})
+		for _, e := range m.st.Outbox {
+			m.st.Seq++
+			e.Seq = m.st.Seq
 		}
 	}
 	// An open incident needs a group even when none of its alerts comes
@@ -270,11 +290,21 @@ func (m *Manager) load(ctx context.Context) error {
 		m.groups[key] = &group{key: key, labels: inc.GroupLabels, channel: inc.Channel, t: t, next: now.Add(t.Wait)}
 	}
 
-	b, ok, err = m.store.Get(ctx, SilencesKey)
+	return m.ReloadSilences(ctx)
+}
+
+// ReloadSilences reads the silences from the Store again, replacing those
+// in memory: agents that share a Store (scale-out) call it after syncing
+// it, so that a silence added through any agent mutes every agent's
+// alerts. An unreadable value is set aside and leaves the silences as they
+// are.
+func (m *Manager) ReloadSilences(ctx context.Context) error {
+	b, ok, err := m.store.Get(ctx, SilencesKey)
 	if err != nil {
 		m.metrics.stateErrors.WithLabelValues("load").Inc()
 		return fmt.Errorf("alert: read silences: %w", err)
 	}
+	silences := make(map[string]*Silence)
 	if ok {
 		var ss []*Silence
 		if err := json.Unmarshal(b, &ss); err != nil {
@@ -293,12 +323,61 @@ func (m *Manager) load(ctx context.Context) error {
 				}
 			}
 			if ok {
-				m.silences[s.ID] = s
+				silences[s.ID] = s
 			}
 		}
 	}
+	m.mu.Lock()
+	changed := !maps.EqualFunc(m.silences, silences, func(a, b *Silence) bool { return a.ID == b.ID && a.EndsAt.Equal(b.EndsAt) })
+	m.silences = silences
+	m.mu.Unlock()
+	if changed {
+		m.updateMetrics(m.now())
+		wake(m.wakeDispatch)
+	}
 	return nil
 }
+
+// loadState reads one state key; an unreadable one is set aside and
+// reported as absent.
+func (m *Manager) loadState(ctx context.Context, key string) (state, bool, error) {
+	b, ok, err := m.store.Get(ctx, key)
+	if err != nil {
+		m.metrics.stateErrors.WithLabelValues("load").Inc()
+		return state{}, false, fmt.Errorf("alert: read state %s: %w", key, err)
+	}
+	if !ok {
+		return state{}, false, nil
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil || st.Version != stateVersion {
+		if err == nil {
+			err = fmt.Errorf("version %d, want %d", st.Version, stateVersion)
+		}
+		m.metrics.stateErrors.WithLabelValues("load").Inc()
+		m.log.Error("alert state is unreadable: set aside, starting without its open incidents", "key", key, "err", err)
+		if perr := m.setAside(ctx, key, b, err); perr != nil {
+			return state{}, false, fmt.Errorf("alert: set aside the unreadable state %s: %w", key, perr)
+		}
+		return state{}, false, nil
+	}
+	if st.Incidents == nil {
+		st.Incidents = map[string]*incident{}
+	}
+	if st.Threads == nil {
+		st.Threads = map[string]*threadRec{}
+	}
+	// Drop the entries of integrations that are gone: nobody can deliver
+	// them.
+	st.Outbox = slices.DeleteFunc(st.Outbox, func(e *entry) bool {
+		_, ok := m.wakeDeliver[e.Integration]
+		return !ok || e.N == nil
+	})
+	return st, true, nil
+}
+
+// shardKey is the Store key of one shard's state.
+func shardKey(shard string) string { return StateKey + "/" + shard }
 
 // setAside keeps an unreadable value out of the way: with the Store's
 // SetAside when it has one (internal/state does), else under key+".corrupt".
@@ -340,6 +419,10 @@ func (m *Manager) Update(now time.Time, alerts []Alert) {
 			// A resolved alert that comes back is a new occurrence.
 			t = &tracked{activeAt: now, t: m.routing.route(&a, m.cfg.Owners)}
 			t.group = t.t.Channel + "/" + a.Owner + "/" + a.Product
+			if m.shardOf != nil {
+				// The key ends with the shard: see groupShard.
+				t.group += "#" + m.shardOf(&a)
+			}
 			m.alerts[fp] = t
 			a.Status = StatusPending
 		} else {
@@ -633,8 +716,10 @@ func (m *Manager) nextFlush() time.Time {
 	return next
 }
 
-// persist writes the state to the Store when it changed. A failure is
-// counted and logged (once a minute); the next persist tries again.
+// persist writes the state to the Store when it changed: under StateKey,
+// or with shards one key per shard, only those whose content changed. A
+// failure is counted and logged (once a minute); the next persist tries
+// again.
 func (m *Manager) persist(ctx context.Context) {
 	m.persistMu.Lock()
 	defer m.persistMu.Unlock()
@@ -643,11 +728,30 @@ func (m *Manager) persist(ctx context.Context) {
 		m.mu.Unlock()
 		return
 	}
-	b, err := json.Marshal(&m.st)
+	var (
+		entries map[string][]byte
+		err     error
+	)
+	if m.shardOf == nil {
+		var b []byte
+		if b, err = json.Marshal(&m.st); err == nil {
+			entries = map[string][]byte{StateKey: b}
+		}
+	} else {
+		entries, err = m.splitState()
+	}
 	m.dirty = false
 	m.mu.Unlock()
-	if err == nil {
-		err = m.store.Put(ctx, StateKey, b)
+	for key, b := range entries {
+		if err != nil {
+			break
+		}
+		if m.shardOf != nil && bytes.Equal(m.written[key], b) {
+			continue
+		}
+		if err = m.store.Put(ctx, key, b); err == nil && m.shardOf != nil {
+			m.written[key] = b
+		}
 	}
 	if err != nil {
 		m.metrics.stateErrors.WithLabelValues("save").Inc()
@@ -656,6 +760,59 @@ func (m *Manager) persist(ctx context.Context) {
 		m.logOnce("persist", "alert state not saved", "err", err)
 		m.mu.Unlock()
 	}
+}
+
+// splitState marshals the state of every owned shard, and of any other
+// shard that has incidents here, by Store key. A thread goes with its
+// incident, or with the outbox entry that still needs it; one that neither
+// needs is dropped. The caller holds m.mu.
+func (m *Manager) splitState() (map[string][]byte, error) {
+	parts := make(map[string]*state)
+	part := func(shard string) *state {
+		p := parts[shard]
+		if p == nil {
+			p = &state{Version: stateVersion, Seq: m.st.Seq, Incidents: map[string]*incident{}, Threads: map[string]*threadRec{}}
+			parts[shard] = p
+		}
+		return p
+	}
+	for _, sh := range m.shards {
+		part(sh)
+	}
+	shardOfIncident := make(map[string]string)
+	for key, inc := range m.st.Incidents {
+		sh := groupShard(key)
+		part(sh).Incidents[key] = inc
+		shardOfIncident[inc.ID] = sh
+	}
+	for _, e := range m.st.Outbox {
+		sh := groupShard(e.N.GroupKey)
+		part(sh).Outbox = append(part(sh).Outbox, e)
+		shardOfIncident[e.N.Incident] = sh
+	}
+	for key, th := range m.st.Threads {
+		id, _, _ := strings.Cut(key, "/")
+		if sh, ok := shardOfIncident[id]; ok {
+			part(sh).Threads[key] = th
+		}
+	}
+	out := make(map[string][]byte, len(parts))
+	for sh, p := range parts {
+		b, err := json.Marshal(p)
+		if err != nil {
+			return nil, err
+		}
+		out[shardKey(sh)] = b
+	}
+	return out, nil
+}
+
+// groupShard is the shard a group key ends with (Options.Shard).
+func groupShard(key string) string {
+	if i := strings.LastIndexByte(key, '#'); i >= 0 {
+		return key[i+1:]
+	}
+	return ""
 }
 
 // logOnce logs msg at most once a minute per key.
