@@ -1,9 +1,9 @@
 package alert
 
 import (
+	"bytes"
 	"cmp"
 	"context"
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
