@@ -52,6 +52,7 @@ func (c *Config) SetDefaults() {
 		setDefault(&s.Group, "meshwatch")
 		setDefault(&s.Topic, "__meshwatch_shards")
 		setDefault(&s.Partitions, 12)
+		setDefault(&s.SessionTimeout, Duration(10*time.Second))
 	}
 	for i := range c.Products {
 		p := &c.Products[i]

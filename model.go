@@ -207,11 +207,20 @@ type Push struct {
 
 // Sharding spreads the products over several agents through Kafka group
 // membership: agents join Group on Topic (Partitions partitions), and the
-// agent that owns partition hash(product) mod Partitions monitors it.
+// agent that owns partition hash(product) mod Partitions monitors it. It
+// needs the kafka state backend, from which a new owner reads a product's
+// state.
 type Sharding struct {
 	Group      string `yaml:"group"`      // default meshwatch
 	Topic      string `yaml:"topic"`      // default __meshwatch_shards
 	Partitions int    `yaml:"partitions"` // default 12
+	// SessionTimeout is how long the group waits for an agent that stopped
+	// heartbeating before its products move to the others (default 10s).
+	SessionTimeout Duration `yaml:"session_timeout"`
+	// InstanceID makes the agent a static group member (KIP-345), so a
+	// restart within the session timeout keeps its products without a
+	// rebalance; it must be unique per agent, e.g. the pod name. Optional.
+	InstanceID string `yaml:"instance_id"`
 }
 
 // Consumer is a consumer group declared as a consumer of a product, with the

@@ -60,7 +60,7 @@ func (c *Config) Validate() Problems {
 	v.schemaRegistry(c.SchemaRegistry)
 	v.state(&c.State)
 	v.push(c.Push)
-	v.sharding(c.Sharding)
+	v.sharding(c.Sharding, &c.State)
 	v.products(c)
 	v.owners(c.Owners)
 	return v.ps

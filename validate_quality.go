@@ -93,11 +93,19 @@ func (v *validator) push(p *Push) {
 	}
 }
 
-func (v *validator) sharding(s *Sharding) {
+func (v *validator) sharding(s *Sharding, st *State) {
 	if s == nil {
 		return
 	}
-	v.warnf("sharding", "is not implemented yet: this agent monitors every product, so run one agent per cluster")
+	if st.Backend != StateKafka {
+		v.errf("sharding", "needs state.backend: kafka, so that the agent that takes a product over reads its budgets and incidents; got state.backend: %s", st.Backend)
+	}
+	if s.Group == "" {
+		v.errf("sharding.group", "must name the consumer group the agents share")
+	}
+	if s.SessionTimeout < Duration(time.Second) || s.SessionTimeout > Duration(5*time.Minute) {
+		v.errf("sharding.session_timeout", "must be from 1s to 5m, got %s", s.SessionTimeout)
+	}
 	if !topicName.MatchString(s.Topic) {
 		v.errf("sharding.topic", "must be a Kafka topic name, got %s", quote(s.Topic))
 	}

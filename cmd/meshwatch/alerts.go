@@ -25,16 +25,17 @@ const (
 // so that a condition that no longer holds resolves. The leaves never import
 // each other; this is where their vocabularies meet.
 type bridge struct {
-	a    *App
+	a    *core
+	all  *meshwatch.Config // every product, for cost alerts on any of them
 	now  func() time.Time
 	tick time.Duration
 }
 
-func newBridge(a *App, now func() time.Time) *bridge {
+func newBridge(c *core, all *meshwatch.Config, now func() time.Time) *bridge {
 	if now == nil {
 		now = time.Now
 	}
-	return &bridge{a: a, now: now, tick: a.cfg.Collector.Tick.Std()}
+	return &bridge{a: c, all: all, now: now, tick: c.cfg.Collector.Tick.Std()}
 }
 
 // Run updates the alert manager every tick, and once more on shutdown so
@@ -71,8 +72,15 @@ func (b *bridge) alerts() []alert.Alert {
 		}
 	}
 	if b.a.meter != nil {
+		all := byName
+		if b.all != b.a.cfg {
+			all = make(map[string]*meshwatch.Product, len(b.all.Products))
+			for i := range b.all.Products {
+				all[b.all.Products[i].Name] = &b.all.Products[i]
+			}
+		}
 		for _, ba := range b.a.meter.BudgetAlerts() {
-			out = append(out, budgetAlert(ba, byName))
+			out = append(out, budgetAlert(ba, all))
 		}
 	}
 	return out

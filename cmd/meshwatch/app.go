@@ -11,17 +11,20 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/collector"
 	"github.com/meshwatch/meshwatch/cost"
+	"github.com/meshwatch/meshwatch/internal/shard"
 	"github.com/meshwatch/meshwatch/internal/state"
 	"github.com/meshwatch/meshwatch/lag"
 	"github.com/meshwatch/meshwatch/quality"
@@ -47,13 +50,44 @@ const shutdownTimeout = 5 * time.Second
 // registry and one state store behind one HTTP server. Create it with
 // NewApp, start it with Run (or release it with Close if it never runs);
 // tests run it in-process.
+//
+// The measuring parts form a core, built for the products the agent
+// monitors. Without sharding that is every product, for the agent's whole
+// life. With sharding the agent joins the agents' group and monitors the
+// products of the coordination partitions it owns: each time they change it
+// stops the core (which flushes budgets and incidents to the state topic),
+// reads the state topic to its end, and builds a core for its new products,
+// which continues their budgets and incidents from there.
 type App struct {
-	cfg    *meshwatch.Config
-	set    *settings
-	log    *slog.Logger
+	cfg   *meshwatch.Config
+	set   *settings
+	log   *slog.Logger
+	opts  AppOptions
+	kopts []kgo.Opt
+	reg   *prometheus.Registry // the agent's own metrics: runtime, build, shards
+	kc    *kgo.Client          // admin requests and direct reads: never a group member
+	store stateStore
+	srv   *http.Server
+	ln    net.Listener
+
+	member     *shard.Member // with sharding
+	shardM     *shardMetrics // with sharding
+	running    *running      // with sharding: the current core; under coreMu
+	coreFailed chan error    // with sharding: the core cannot run
+
+	coreMu sync.Mutex // serialises core changes
+	cur    atomic.Pointer[core]
+
+	stages    stages
+	closeOnce sync.Once
+}
+
+// core is what measures a set of products: built by newCore, started with
+// start, stopped (and its state flushed) with stop.
+type core struct {
+	cfg    *meshwatch.Config // the products it monitors
 	reg    *prometheus.Registry
-	kc     *kgo.Client // admin requests and direct reads: never a group member
-	store  stateStore
+	fence  *fencedStore
 	col    *collector.Collector
 	lag    *lag.Monitor
 	qual   *quality.Engine
@@ -61,11 +95,7 @@ type App struct {
 	alerts *alert.Manager
 	bridge *bridge
 	meter  *cost.Meter
-	srv    *http.Server
-	ln     net.Listener
-
-	stages    stages
-	closeOnce sync.Once
+	stages stages
 }
 
 // stateStore is what every stateful package needs of the state backend.
@@ -91,7 +121,8 @@ type AppOptions struct {
 
 // NewApp builds the agent for a validated config and binds its HTTP listener,
 // so that Addr is known before Run. It opens the state store: a directory,
-// or the state topic, which it reads to its end.
+// or the state topic, which it reads to its end. With sharding it joins the
+// agents' group; the products come with the first assignment.
 func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 	cfg := set.Config
 	kopts, err := kafkaOpts(cfg.Cluster)
@@ -105,7 +136,7 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(),
 	)
-	a := &App{cfg: cfg, set: set, log: log, reg: reg}
+	a := &App{cfg: cfg, set: set, log: log, reg: reg, opts: o, kopts: kopts}
 	a.stages.log = log
 	defer func() {
 		if err != nil {
@@ -119,61 +150,30 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 		return nil, err
 	}
 
-	a.slo, err = sla.New(cfg, sla.Options{Logger: log, Metrics: sla.NewMetrics(reg), Store: a.store})
-	if err != nil {
-		return nil, err
-	}
-	sink := fanout{a.slo}
-	if o.Sink != nil {
-		sink = append(sink, o.Sink)
-	}
-	a.qual, err = quality.New(cfg, quality.Options{Logger: log, Metrics: quality.NewMetrics(reg), Sink: sink, Kafka: a.kc})
-	if err != nil {
-		return nil, err
-	}
-	a.col, err = collector.New(cfg, kopts, collector.Options{
-		Logger:  log,
-		Metrics: collector.NewMetrics(reg),
-		Sink:    sink,
-		Records: a.qual,
-	})
-	if err != nil {
-		return nil, err
-	}
-	a.lag = lag.New(cfg, a.kc, lag.Options{Logger: log, Metrics: lag.NewMetrics(reg, cfg.Lag.LagExporterMetrics()), Sink: sink})
-
-	am := alert.NewMetrics(reg)
-	a.alerts, err = alert.New(cfg, alert.Options{
-		Logger: log, Metrics: am, Store: a.store, Now: o.Now,
-		Notifiers: a.notifiers(o, am), Routing: set.Alerting.routing(),
-	})
-	if err != nil {
-		return nil, err
-	}
-	if set.Cost != nil {
-		a.meter, err = cost.New(cfg, *set.Cost, cost.Options{
-			Logger: log, Metrics: cost.NewMetrics(reg), Store: a.store, Kafka: a.kc,
-			Notify:     a.summary,
-			CostCenter: func(p *meshwatch.Product) string { return p.Cost.CostCenter },
+	if sh := cfg.Sharding; sh != nil {
+		a.shardM = newShardMetrics(reg)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		a.member, err = shard.Join(ctx, kopts, shard.Options{
+			Group: sh.Group, Topic: sh.Topic, Partitions: sh.Partitions,
+			SessionTimeout: sh.SessionTimeout.Std(), InstanceID: sh.InstanceID,
+			Logger: log, OnChange: a.reshard,
 		})
 		if err != nil {
 			return nil, err
 		}
+		a.coreFailed = make(chan error, 1)
+		a.stages.add(stageSources, component{"shard", a.member.Run}, component{"shard-core", a.watchCore})
+	} else {
+		c, err := a.newCore(cfg, a.store, true, nil)
+		if err != nil {
+			return nil, err
+		}
+		a.cur.Store(c)
+		a.stages.add(stageSources, component{"core", c.run})
 	}
-	a.bridge = newBridge(a, o.Now)
-
-	a.stages.add(stageSources,
-		component{"collector", a.col.Run},
-		component{"lag", a.lag.Run},
-		component{"quality", a.qual.Run},
-	)
-	if a.meter != nil {
-		a.stages.add(stageSources, component{"cost", a.meter.Run})
-	}
-	a.stages.add(stageEval, component{"sla", a.slo.Run}, component{"alert-bridge", a.bridge.Run})
-	a.stages.add(stageDeliver, component{"alert", a.alerts.Run})
 	if cfg.Push != nil {
-		a.stages.add(stagePush, component{"push", newPusher(*cfg.Push, reg, log).Run})
+		a.stages.add(stagePush, component{"push", newPusher(*cfg.Push, a.gatherer(), log).Run})
 	}
 
 	a.ln, err = net.Listen("tcp", cfg.HTTP.Listen)
@@ -183,6 +183,116 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
 }
+
+// newCore builds the measuring parts for the products of cfg on store.
+// withCost runs the cost meter, which meters the whole cluster (a.cfg's
+// products), so exactly one core in the fleet may have it. shards, with
+// sharding, are the coordination partitions cfg's products come from.
+func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, shards []int32) (_ *core, err error) {
+	log, o := a.log, a.opts
+	c := &core{cfg: cfg, reg: prometheus.NewRegistry(), fence: &fencedStore{stateStore: store}}
+	c.stages.log = log
+	defer func() {
+		if err != nil {
+			c.release()
+		}
+	}()
+	c.slo, err = sla.New(cfg, sla.Options{Logger: log, Metrics: sla.NewMetrics(c.reg), Store: c.fence})
+	if err != nil {
+		return nil, err
+	}
+	sink := fanout{c.slo}
+	if o.Sink != nil {
+		sink = append(sink, o.Sink)
+	}
+	c.qual, err = quality.New(cfg, quality.Options{Logger: log, Metrics: quality.NewMetrics(c.reg), Sink: sink, Kafka: a.kc})
+	if err != nil {
+		return nil, err
+	}
+	c.col, err = collector.New(cfg, a.kopts, collector.Options{
+		Logger:  log,
+		Metrics: collector.NewMetrics(c.reg),
+		Sink:    sink,
+		Records: c.qual,
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.lag = lag.New(cfg, a.kc, lag.Options{Logger: log, Metrics: lag.NewMetrics(c.reg, cfg.Lag.LagExporterMetrics()), Sink: sink})
+
+	am := alert.NewMetrics(c.reg)
+	ao := alert.Options{
+		Logger: log, Metrics: am, Store: c.fence, Now: o.Now,
+		Notifiers: a.notifiers(o, am), Routing: a.set.Alerting.routing(),
+	}
+	if a.cfg.Sharding != nil {
+		ao.Shard, ao.Shards = a.alertShards(shards, withCost)
+	}
+	// The alert manager routes with every product's owner and tier: a
+	// cost alert may name a product another agent monitors.
+	c.alerts, err = alert.New(withProducts(a.cfg, cfg), ao)
+	if err != nil {
+		return nil, err
+	}
+	if withCost && a.set.Cost != nil {
+		c.meter, err = cost.New(a.cfg, *a.set.Cost, cost.Options{
+			Logger: log, Metrics: cost.NewMetrics(c.reg), Store: c.fence, Kafka: a.kc,
+			Notify:     a.summary,
+			CostCenter: func(p *meshwatch.Product) string { return p.Cost.CostCenter },
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	c.bridge = newBridge(c, a.cfg, o.Now)
+
+	c.stages.add(stageSources,
+		component{"collector", c.col.Run},
+		component{"lag", c.lag.Run},
+		component{"quality", c.qual.Run},
+	)
+	if c.meter != nil {
+		c.stages.add(stageSources, component{"cost", c.meter.Run})
+	}
+	c.stages.add(stageEval, component{"sla", c.slo.Run}, component{"alert-bridge", c.bridge.Run})
+	c.stages.add(stageDeliver, component{"alert", c.alerts.Run})
+	return c, nil
+}
+
+// withProducts returns all with only the products of own, for the alert
+// manager: it routes with all's owners, and knows the products it alerts on.
+func withProducts(all, own *meshwatch.Config) *meshwatch.Config {
+	if all == own {
+		return all
+	}
+	cp := *own
+	cp.Owners = all.Owners
+	cp.Products = all.Products
+	return &cp
+}
+
+// run runs the core until ctx is done, then stops it in order (the final
+// evaluation flushes the state).
+func (c *core) run(ctx context.Context) error {
+	c.stages.start()
+	select {
+	case <-ctx.Done():
+	case name := <-c.stages.exited:
+		c.stages.log.Error("component stopped on its own; shutting down", "component", name)
+	}
+	return c.stop()
+}
+
+// stop stops the core's stages within shutdownTimeout.
+func (c *core) stop() error {
+	deadline, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	return c.stages.stop(deadline)
+}
+
+// release frees what a core that never ran acquired: nothing today, the
+// collector's client is created by Run.
+func (c *core) release() {}
 
 // openStore opens the configured state backend.
 func openStore(cfg *meshwatch.Config, kc *kgo.Client, log *slog.Logger) (stateStore, error) {
@@ -232,11 +342,33 @@ func buildInfo() prometheus.Collector {
 // Addr is the address the HTTP server listens on.
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
-// Collector returns the agent's collector.
-func (a *App) Collector() *collector.Collector { return a.col }
+// Collector returns the collector of the agent's current core, nil while a
+// sharded agent owns no products.
+func (a *App) Collector() *collector.Collector {
+	if c := a.cur.Load(); c != nil {
+		return c.col
+	}
+	return nil
+}
+
+// gatherer gathers the agent's own metrics and its current core's: a core
+// that stopped takes its series with it, so no two agents ever export the
+// same product.
+func (a *App) gatherer() prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		gs := prometheus.Gatherers{a.reg}
+		if c := a.cur.Load(); c != nil {
+			gs = append(gs, c.reg)
+		}
+		return gs.Gather()
+	})
+}
 
 // release frees what NewApp acquired; Run does it on return.
 func (a *App) release() {
+	if a.member != nil {
+		a.member.Close() // leaves the group: the core stops and flushes first
+	}
 	if a.ln != nil {
 		_ = a.ln.Close()
 	}
@@ -250,7 +382,7 @@ func (a *App) release() {
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer(), promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}))
@@ -258,36 +390,54 @@ func (a *App) routes() http.Handler {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !a.col.Ready() {
+		c := a.cur.Load()
+		switch {
+		case c == nil && a.member != nil:
+			fmt.Fprintln(w, "ready: standby, this agent owns no products right now")
+		case c == nil:
+			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+		case !c.col.Ready():
 			http.Error(w, "not ready: product topics not resolved yet", http.StatusServiceUnavailable)
-			return
+		default:
+			fmt.Fprintln(w, "ready")
 		}
-		fmt.Fprintln(w, "ready")
 	})
-	mux.Handle("GET /api/v1/slos", a.slo.Handler())
-	mux.Handle("GET /api/v1/products/{name}/quality", a.qual.Handler())
-	mux.HandleFunc("GET /api/v1/products/{name}/lag", func(w http.ResponseWriter, r *http.Request) {
-		pl, ok := a.lag.Snapshot(r.PathValue("name"))
-		if !ok {
-			http.Error(w, "no such product, or no lag pass yet", http.StatusNotFound)
-			return
-		}
-		writeJSON(w, pl)
-	})
-	mux.Handle("GET /api/v1/alerts", a.alerts.AlertsHandler())
-	mux.Handle("/api/v1/silences", a.alerts.SilencesHandler())
-	mux.Handle("/api/v1/silences/", a.alerts.SilencesHandler())
-	if a.meter != nil {
-		mux.Handle("GET /api/v1/chargeback", a.meter.Handler())
-	} else {
-		mux.HandleFunc("GET /api/v1/chargeback", func(w http.ResponseWriter, _ *http.Request) {
-			http.Error(w, "chargeback is off: add a cost: section with a rate card to the config", http.StatusNotFound)
+	mux.Handle("GET /api/v1/slos", a.onCore(func(c *core) http.Handler { return c.slo.Handler() }))
+	mux.Handle("GET /api/v1/products/{name}/quality", a.onCore(func(c *core) http.Handler { return c.qual.Handler() }))
+	mux.Handle("GET /api/v1/products/{name}/lag", a.onCore(func(c *core) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			pl, ok := c.lag.Snapshot(r.PathValue("name"))
+			if !ok {
+				http.Error(w, "no such product here, or no lag pass yet", http.StatusNotFound)
+				return
+			}
+			writeJSON(w, pl)
 		})
-	}
+	}))
+	mux.Handle("GET /api/v1/alerts", a.onCore(func(c *core) http.Handler { return c.alerts.AlertsHandler() }))
+	silences := a.onCore(func(c *core) http.Handler { return c.alerts.SilencesHandler() })
+	mux.Handle("/api/v1/silences", silences)
+	mux.Handle("/api/v1/silences/", silences)
+	mux.Handle("GET /api/v1/chargeback", a.onCore(func(c *core) http.Handler {
+		if c.meter != nil {
+			return c.meter.Handler()
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			if a.set.Cost == nil {
+				http.Error(w, "chargeback is off: add a cost: section with a rate card to the config", http.StatusNotFound)
+				return
+			}
+			http.Error(w, "chargeback is served by the agent that owns coordination partition 0 (sharding); ask that one", http.StatusNotFound)
+		})
+	}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		n := 0
+		if c := a.cur.Load(); c != nil {
+			n = len(c.cfg.Products)
+		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		fmt.Fprintf(w, `<html><head><title>meshwatch</title></head><body><h1>meshwatch %s</h1>
-<p>Watching %d data products.</p>
+<p>Watching %d of %d data products.</p>
 <ul>
 <li><a href="/metrics">/metrics</a> Prometheus metrics</li>
 <li><a href="/api/v1/slos">/api/v1/slos</a> every SLO: budget, burn rates, decision and why</li>
@@ -296,9 +446,22 @@ func (a *App) routes() http.Handler {
 <li><a href="/api/v1/chargeback">/api/v1/chargeback</a> cost per product and team</li>
 <li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
 </ul>
-</body></html>`, version, len(a.cfg.Products))
+</body></html>`, version, n, len(a.cfg.Products))
 	})
 	return mux
+}
+
+// onCore serves a request with the current core's handler, or says that
+// this agent monitors nothing right now.
+func (a *App) onCore(h func(c *core) http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c := a.cur.Load()
+		if c == nil {
+			http.Error(w, "this agent owns no products right now (sharding: another agent monitors them); ask another agent", http.StatusServiceUnavailable)
+			return
+		}
+		h(c).ServeHTTP(w, r)
+	})
 }
 
 // Run runs the agent until ctx is done, then shuts down in order within

@@ -1,0 +1,269 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/meshwatch/meshwatch/internal/kafkatest"
+)
+
+// fleetConfig writes a sharded config with n products, one topic each.
+func fleetConfig(t *testing.T, kc *kafkatest.Cluster, n int) string {
+	t.Helper()
+	var b strings.Builder
+	fmt.Fprintf(&b, `cluster: {brokers: [%s]}
+http: {listen: "127.0.0.1:0"}
+collector: {tick: 1s}
+state: {backend: kafka, topic: __meshwatch_state_fleet, flush: 1s}
+sharding: {group: meshwatch-fleet, topic: __meshwatch_shards_fleet, partitions: 12, session_timeout: 6s}
+owners:
+  team-a: {}
+  team-b: {}
+  team-c: {}
+products:
+`, strings.Join(kc.Addrs(), ", "))
+	for i := range n {
+		topic := fmt.Sprintf("fleet.item%02d.updated", i)
+		kc.MustCreateTopic(t, topic, 1, 1, nil)
+		fmt.Fprintf(&b, `  - name: %s
+    domain: fleet
+    owner: team-%c
+    topics: [%s]
+    slos:
+      - {name: availability, sli: availability, objective: 99%%, window: 7d}
+`, topic, 'a'+rune(i%3), topic)
+	}
+	path := filepath.Join(t.TempDir(), "fleet.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// agent is one running App of the fleet.
+type agent struct {
+	app    *App
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func (g *agent) stop() error {
+	g.cancel()
+	return <-g.done
+}
+
+// productSeries returns, per product, the largest value of the family's
+// series with the labels of match (all of them) on the agent's /metrics.
+func productSeries(t *testing.T, a *App, family string, match map[string]string) map[string]float64 {
+	t.Helper()
+	mfs, err := a.gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != family {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range match {
+				if labels[k] != v {
+					continue series
+				}
+			}
+			v := m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			if old, ok := out[labels["product"]]; !ok || v > old {
+				out[labels["product"]] = v
+			}
+		}
+	}
+	return out
+}
+
+// TestScaleOut runs three agents on one sharded config of 30 products: each
+// product is monitored (and exported) by exactly one of them; when one
+// stops, the other two take its products over within the session timeout
+// plus a tick, and their error budgets continue from the state topic.
+func TestScaleOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three agents")
+	}
+	kc := kafkatest.New(t)
+	const nProducts = 30
+	path := fleetConfig(t, kc, nProducts)
+
+	var agents []*agent
+	var logs []*syncBuffer
+	for range 3 {
+		set := loadSettings(path, os.Stderr)
+		if set == nil {
+			t.Fatal("the fleet config does not load")
+		}
+		var buf syncBuffer
+		logs = append(logs, &buf)
+		app, err := NewApp(set, slog.New(slog.NewTextHandler(&buf, nil)), AppOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		g := &agent{app: app, cancel: cancel, done: make(chan error, 1)}
+		go func() { g.done <- app.Run(ctx) }()
+		agents = append(agents, g)
+	}
+	stopped := map[int]bool{}
+	defer func() {
+		for i, g := range agents {
+			if !stopped[i] {
+				if err := g.stop(); err != nil {
+					t.Errorf("agent %d: %v", i, err)
+				}
+			}
+		}
+		if t.Failed() {
+			for i, l := range logs {
+				t.Logf("agent %d log:\n%s", i, l.String())
+			}
+		}
+	}()
+
+	// owners maps each product to the agents that export it.
+	owners := func(family string, match map[string]string) map[string][]int {
+		out := map[string][]int{}
+		for i, g := range agents {
+			if stopped[i] {
+				continue
+			}
+			for p := range productSeries(t, g.app, family, match) {
+				out[p] = append(out[p], i)
+			}
+		}
+		return out
+	}
+	exactlyOnce := func(o map[string][]int) bool {
+		if len(o) != nProducts {
+			return false
+		}
+		for _, as := range o {
+			if len(as) != 1 {
+				return false
+			}
+		}
+		return true
+	}
+	valid := map[string]string{"kind": "valid"}
+	families := []string{"meshwatch_product_info", "meshwatch_available", "meshwatch_slo_error_budget_remaining_ratio"}
+	// spread says whether each product is exported by exactly one agent,
+	// in every family, and every live agent has a share.
+	spread := func() bool {
+		busy := map[int]bool{}
+		for _, as := range owners("meshwatch_slo_window_events", valid) {
+			busy[as[0]] = true
+		}
+		if len(busy) != 3-len(stopped) || !exactlyOnce(owners("meshwatch_slo_window_events", valid)) {
+			return false
+		}
+		for _, f := range families {
+			if !exactlyOnce(owners(f, nil)) {
+				return false
+			}
+		}
+		return true
+	}
+	kafkatest.WaitFor(t, 60*time.Second, spread, "the 30 products were never each exported by exactly one of the 3 agents: %v", owners("meshwatch_slo_window_events", valid))
+
+	// Let budgets accumulate, then stop agent 0 and note what its products
+	// had counted.
+	before := productSeries(t, agents[0].app, "meshwatch_slo_window_events", valid)
+	kafkatest.WaitFor(t, 20*time.Second, func() bool {
+		now := productSeries(t, agents[0].app, "meshwatch_slo_window_events", valid)
+		for p, v := range now {
+			if v < before[p]+3 {
+				return false
+			}
+		}
+		return len(now) > 0
+	}, "agent 0's products never counted 3 more availability events")
+	counted := productSeries(t, agents[0].app, "meshwatch_slo_window_events", valid)
+	moved := slices.Sorted(func(yield func(string) bool) {
+		for p := range counted {
+			if !yield(p) {
+				return
+			}
+		}
+	})
+	t.Logf("agent 0 monitors %d products; stopping it", len(moved))
+	stoppedAt := time.Now()
+	if err := agents[0].stop(); err != nil {
+		t.Errorf("agent 0: %v", err)
+	}
+	stopped[0] = true
+
+	// Takeover: the first value each moved product shows on its new owner
+	// must continue the budget (loaded from the state topic), not restart
+	// from zero.
+	first := map[string]float64{}
+	var mu sync.Mutex
+	var tookOver time.Duration
+	twice := map[string][]int{}
+	kafkatest.WaitFor(t, 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		// Never two sources of one product, not even mid-handover.
+		for p, as := range owners("meshwatch_slo_window_events", valid) {
+			if len(as) > 1 {
+				twice[p] = as
+			}
+		}
+		for _, i := range []int{1, 2} {
+			for p, v := range productSeries(t, agents[i].app, "meshwatch_slo_window_events", valid) {
+				if _, seen := first[p]; !seen && slices.Contains(moved, p) {
+					first[p] = v
+				}
+			}
+		}
+		if spread() {
+			tookOver = time.Since(stoppedAt)
+			return true
+		}
+		return false
+	}, "the survivors never took agent 0's products over: %v", owners("meshwatch_slo_window_events", valid))
+	if len(twice) > 0 {
+		t.Errorf("during the takeover these products were exported by two agents: %v", twice)
+	}
+	const session, tick = 6 * time.Second, time.Second
+	t.Logf("takeover of %d products took %s", len(moved), tookOver.Round(time.Millisecond))
+	if tookOver > session+tick+2*time.Second {
+		t.Errorf("takeover took %s, want within the session timeout (%s) plus a tick", tookOver, session)
+	}
+	for _, p := range moved {
+		if first[p] < counted[p] {
+			t.Errorf("%s: budget restarted on its new owner: %v valid events, had %v", p, first[p], counted[p])
+		}
+	}
+	// Cost and cluster-wide work: exactly one agent owns partition 0.
+	zero := 0
+	for i, g := range agents {
+		if stopped[i] {
+			continue
+		}
+		if slices.Contains(g.app.member.Owned(), 0) {
+			zero++
+		}
+	}
+	if zero != 1 {
+		t.Errorf("%d agents own partition 0, want 1", zero)
+	}
+}
