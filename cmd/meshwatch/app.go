@@ -24,6 +24,7 @@ import (
 	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/collector"
 	"github.com/meshwatch/meshwatch/cost"
+	"github.com/meshwatch/meshwatch/internal/logonce"
 	"github.com/meshwatch/meshwatch/internal/shard"
 	"github.com/meshwatch/meshwatch/internal/state"
 	"github.com/meshwatch/meshwatch/lag"
@@ -74,6 +75,7 @@ type App struct {
 	shardM     *shardMetrics // with sharding
 	running    *running      // with sharding: the current core; under coreMu
 	coreFailed chan error    // with sharding: the core cannot run
+	syncLogs   logonce.Limiter
 
 	coreMu sync.Mutex // serialises core changes
 	cur    atomic.Pointer[core]
@@ -163,7 +165,8 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 			return nil, err
 		}
 		a.coreFailed = make(chan error, 1)
-		a.stages.add(stageSources, component{"shard", a.member.Run}, component{"shard-core", a.watchCore})
+		a.stages.add(stageSources, component{"shard", a.member.Run}, component{"shard-core", a.watchCore}, component{"state-sync", a.syncState})
+		a.syncLogs.Interval = time.Minute
 	} else {
 		c, err := a.newCore(cfg, a.store, true, nil)
 		if err != nil {

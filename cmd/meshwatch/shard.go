@@ -100,7 +100,7 @@ func newShardMetrics(reg prometheus.Registerer) *shardMetrics {
 			Name: "meshwatch_shard_handover_seconds", Help: "How long the last change took: stopping and flushing the old products, reading the state topic, starting the new ones.",
 		}),
 		syncErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "meshwatch_shard_state_sync_errors_total", Help: "Failed reads of the state topic before taking products over.",
+			Name: "meshwatch_shard_state_sync_errors_total", Help: "Failed reads of the state topic: before taking products over, and the periodic read of the other agents' silences.",
 		}),
 	}
 	for _, c := range []string{"gained", "revoked", "lost"} {
@@ -195,6 +195,41 @@ func (a *App) watchCore(ctx context.Context) error {
 		return nil
 	case err := <-a.coreFailed:
 		return err
+	}
+}
+
+// syncState keeps a sharded agent's view of the shared state current: every
+// state.flush it reads what the other agents wrote to the state topic and
+// reloads the silences, so that a silence added through any agent mutes
+// the alerts of every agent within that time.
+func (a *App) syncState(ctx context.Context) error {
+	k, ok := a.store.(*state.Kafka)
+	if !ok {
+		<-ctx.Done()
+		return nil
+	}
+	t := time.NewTicker(a.cfg.State.Flush.Std())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := k.Sync(sctx)
+		if err == nil {
+			if c := a.cur.Load(); c != nil {
+				err = c.alerts.ReloadSilences(sctx)
+			}
+		}
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			a.shardM.syncErrors.Inc()
+			if a.syncLogs.Allow("sync") {
+				a.log.Warn("cannot read the other agents' state (silences)", "err", err)
+			}
+		}
 	}
 }
 

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -183,6 +185,28 @@ func TestScaleOut(t *testing.T) {
 		return true
 	}
 	kafkatest.WaitFor(t, 60*time.Second, spread, "the 30 products were never each exported by exactly one of the 3 agents: %v", owners("meshwatch_slo_window_events", valid))
+
+	// A silence added through one agent reaches the others through the
+	// state topic.
+	body := `{"matchers":[{"name":"product","value":"fleet.item01.updated"}],"duration":"1h","created_by":"sre","comment":"broker upgrade"}`
+	req, _ := http.NewRequest(http.MethodPost, "http://"+agents[1].app.Addr()+"/api/v1/silences", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added struct {
+		ID string `json:"id"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&added)
+	resp.Body.Close()
+	if err != nil || added.ID == "" {
+		t.Fatalf("adding a silence: %s %v", resp.Status, err)
+	}
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		_, got := get(t, "http://"+agents[2].app.Addr()+"/api/v1/silences")
+		return strings.Contains(got, added.ID)
+	}, "the silence added through agent 1 never reached agent 2")
 
 	// Let budgets accumulate, then stop agent 0 and note what its products
 	// had counted.
