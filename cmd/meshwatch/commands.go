@@ -62,7 +62,8 @@ directory, no alert is sent, and the consumer groups are only read.`, stderr)
 		return exitUsage
 	}
 	// A check is a bystander: its own scratch state, no alerts, no cost, no
-	// push, and an HTTP port nobody needs to know.
+	// push, never a member of the agents' group (it would take products
+	// from them), and an HTTP port nobody needs to know.
 	scratch, err := os.MkdirTemp("", "meshwatch-check-")
 	if err != nil {
 		fmt.Fprintf(stderr, "meshwatch check: %v\n", err)
@@ -70,7 +71,7 @@ directory, no alert is sent, and the consumer groups are only read.`, stderr)
 	}
 	defer os.RemoveAll(scratch)
 	set.State = meshwatch.State{Backend: meshwatch.StateDir, Dir: scratch, Flush: set.State.Flush}
-	set.Alerting, set.Cost, set.Push = nil, nil, nil
+	set.Alerting, set.Cost, set.Push, set.Sharding = nil, nil, nil, nil
 	set.HTTP.Listen = "127.0.0.1:0"
 
 	tally := &sla.Tally{}

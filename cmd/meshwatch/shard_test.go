@@ -8,11 +8,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
@@ -289,5 +292,52 @@ func TestScaleOut(t *testing.T) {
 	}
 	if zero != 1 {
 		t.Errorf("%d agents own partition 0, want 1", zero)
+	}
+}
+
+// TestCheckStaysOutOfTheFleet: meshwatch check on a sharded config measures
+// the product itself and never joins the agents' group, where it would take
+// products away from the running agents.
+func TestCheckStaysOutOfTheFleet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("samples for a few seconds")
+	}
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "checkout.orders.placed", 1, 1, nil)
+	path := writeConfig(t, kc, "checkout.orders.placed", "sharding: {group: fleet-check, topic: __fleet_check_shards}\n")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := regexp.MustCompile(`(?m)^state: .*$`).ReplaceAllString(string(b), "state: {backend: kafka, topic: __fleet_check_state}")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		tk := time.NewTicker(50 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tk.C:
+				pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+				_ = kc.Produce(pctx, &kgo.Record{Topic: "checkout.orders.placed", Value: []byte(`{"total": 3}`), Timestamp: time.Now()})
+				pcancel()
+			}
+		}
+	}()
+	code, out, errOut := runCmd(t, context.Background(), "check", "-config", path, "-for", "3s")
+	if code != exitOK {
+		t.Errorf("check on a sharded config: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	groups, err := kc.Admin(t).ListGroups(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(groups.Groups(), "fleet-check") {
+		t.Errorf("check joined the agents' group: groups %v", groups.Groups())
 	}
 }
