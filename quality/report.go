@@ -158,7 +158,7 @@ func (e *Engine) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		if !ok {
 			w.WriteHeader(http.StatusNotFound)
-			_ = json.NewEncoder(w).Encode(map[string]string{"error": "no such product"})
+			_ = json.NewEncoder(w).Encode(map[string]string{"error": "no such product on this agent"})
 			return
 		}
 		enc := json.NewEncoder(w)

@@ -75,7 +75,11 @@ type App struct {
 	shardM     *shardMetrics // with sharding
 	running    *running      // with sharding: the current core; under coreMu
 	coreFailed chan error    // with sharding: the core cannot run
-	syncLogs   logonce.Limiter
+	coreExited chan string   // with sharding: a component of the core stopped on its own
+	// standbyAlerts serves the silences while a sharded agent owns no
+	// products.
+	standbyAlerts *alert.Manager
+	syncLogs      logonce.Limiter
 
 	coreMu sync.Mutex // serialises core changes
 	cur    atomic.Pointer[core]
@@ -165,6 +169,11 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 			return nil, err
 		}
 		a.coreFailed = make(chan error, 1)
+		a.coreExited = make(chan string, 64)
+		if a.standbyAlerts, err = a.standby(); err != nil {
+			return nil, err
+		}
+		reg.MustRegister(standbyReady{a})
 		a.stages.add(stageSources, component{"shard", a.member.Run}, component{"shard-core", a.watchCore}, component{"state-sync", a.syncState})
 		a.syncLogs.Interval = time.Minute
 	} else {
@@ -395,6 +404,8 @@ func (a *App) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		c := a.cur.Load()
 		switch {
+		case c == nil && a.member != nil && !a.member.Joined():
+			http.Error(w, "not ready: joining the agents' group", http.StatusServiceUnavailable)
 		case c == nil && a.member != nil:
 			fmt.Fprintln(w, "ready: standby, this agent owns no products right now")
 		case c == nil:
@@ -418,7 +429,15 @@ func (a *App) routes() http.Handler {
 		})
 	}))
 	mux.Handle("GET /api/v1/alerts", a.onCore(func(c *core) http.Handler { return c.alerts.AlertsHandler() }))
-	silences := a.onCore(func(c *core) http.Handler { return c.alerts.SilencesHandler() })
+	silences := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if c := a.cur.Load(); c != nil {
+			c.alerts.SilencesHandler().ServeHTTP(w, r)
+		} else if a.standbyAlerts != nil {
+			a.standbyAlerts.SilencesHandler().ServeHTTP(w, r)
+		} else {
+			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+		}
+	})
 	mux.Handle("/api/v1/silences", silences)
 	mux.Handle("/api/v1/silences/", silences)
 	mux.Handle("GET /api/v1/chargeback", a.onCore(func(c *core) http.Handler {

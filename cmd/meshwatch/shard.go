@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -71,8 +72,6 @@ func (f *fencedStore) PutMany(ctx context.Context, entries map[string][]byte) er
 // running is the core a sharded agent runs now.
 type running struct {
 	c      *core
-	cancel context.CancelFunc
-	done   chan struct{}
 	shards []int32
 }
 
@@ -119,6 +118,12 @@ func (a *App) reshard(ch shard.Change) {
 	a.coreMu.Lock()
 	defer a.coreMu.Unlock()
 	start := time.Now()
+	if a.running == nil && len(ch.Owned) == 0 {
+		// Joined with nothing to own, or lost nothing: stand by.
+		a.shardM.partitions.Set(0)
+		a.shardM.products.Set(0)
+		return
+	}
 	before := 0
 	if r := a.running; r != nil {
 		before = len(r.shards)
@@ -126,8 +131,9 @@ func (a *App) reshard(ch shard.Change) {
 			r.c.fence.fenced.Store(true)
 		}
 		a.cur.Store(nil)
-		r.cancel()
-		<-r.done
+		if err := r.c.stop(); err != nil {
+			a.log.Error("stopping the products handed over", "err", err)
+		}
 		a.running = nil
 	}
 	switch {
@@ -161,18 +167,12 @@ func (a *App) reshard(ch shard.Change) {
 		a.failCore(err)
 		return
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{c: c, cancel: cancel, done: make(chan struct{}), shards: ch.Owned}
-	go func() {
-		defer close(r.done)
-		if err := c.run(ctx); err != nil {
-			a.log.Error("core stopped with errors", "err", err)
-		}
-		if ctx.Err() == nil {
-			a.failCore(errors.New("a component stopped on its own"))
-		}
-	}()
-	a.running = r
+	// The core's stages are its run group; a component that exits on its
+	// own is reported on coreExited, which watchCore turns into the
+	// agent's shutdown.
+	c.stages.exited = a.coreExited
+	c.stages.start()
+	a.running = &running{c: c, shards: ch.Owned}
 	a.cur.Store(c)
 	a.shardM.handover.Set(time.Since(start).Seconds())
 	a.log.Info("monitoring the products of the owned partitions", "partitions", ch.Owned, "products", len(cfg.Products), "cost", slices.Contains(ch.Owned, 0), "took", time.Since(start).Round(time.Millisecond).String())
@@ -188,13 +188,40 @@ func (a *App) failCore(err error) {
 }
 
 // watchCore is the sharded agent's component that stops the agent when its
-// core fails.
+// core cannot start or one of its components stops on its own: its
+// products then move to the other agents.
 func (a *App) watchCore(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
 	case err := <-a.coreFailed:
 		return err
+	case name := <-a.coreExited:
+		return fmt.Errorf("%s stopped on its own", name)
+	}
+}
+
+// standby answers what needs an alert manager while the agent owns no
+// products: the silences, which live in the shared state.
+func (a *App) standby() (*alert.Manager, error) {
+	return alert.New(a.cfg, alert.Options{
+		Logger: a.log, Metrics: alert.NewMetrics(prometheus.NewRegistry()), Store: a.store,
+		Shard: func(*alert.Alert) string { return "" }, // owns no shard: loads no incident
+	})
+}
+
+// standbyReady exports meshwatch_ready while a sharded agent has joined its
+// group and owns no products (a core exports its own): standing by is
+// ready.
+type standbyReady struct{ a *App }
+
+var readyDesc = prometheus.NewDesc("meshwatch_ready", "1 once every product's topics were resolved.", nil, nil)
+
+func (s standbyReady) Describe(ch chan<- *prometheus.Desc) { ch <- readyDesc }
+
+func (s standbyReady) Collect(ch chan<- prometheus.Metric) {
+	if s.a.cur.Load() == nil && s.a.member.Joined() {
+		ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, 1)
 	}
 }
 
@@ -221,6 +248,8 @@ func (a *App) syncState(ctx context.Context) error {
 		if err == nil {
 			if c := a.cur.Load(); c != nil {
 				err = c.alerts.ReloadSilences(sctx)
+			} else {
+				err = a.standbyAlerts.ReloadSilences(sctx)
 			}
 		}
 		cancel()

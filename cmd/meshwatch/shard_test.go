@@ -350,3 +350,97 @@ func TestCheckStaysOutOfTheFleet(t *testing.T) {
 		t.Errorf("check joined the agents' group: groups %v", groups.Groups())
 	}
 }
+
+// TestStandbyAgent: with more agents than coordination partitions, the
+// extra agent stands by: ready once it joined, exporting meshwatch_ready
+// and no product, and it still takes silences, which reach the owner.
+func TestStandbyAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two agents")
+	}
+	kc := kafkatest.New(t)
+	path := fleetConfig(t, kc, 3)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), "partitions: 12", "partitions: 1", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var agents []*agent
+	for range 2 {
+		set := loadSettings(path, os.Stderr)
+		if set == nil {
+			t.Fatal("config does not load")
+		}
+		app, err := NewApp(set, slog.New(slog.DiscardHandler), AppOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		g := &agent{app: app, cancel: cancel, done: make(chan error, 1)}
+		go func() { g.done <- app.Run(ctx) }()
+		agents = append(agents, g)
+		defer func() {
+			if err := g.stop(); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	var owner, standby *App
+	kafkatest.WaitFor(t, 30*time.Second, func() bool {
+		for i, g := range agents {
+			if len(productSeries(t, g.app, "meshwatch_product_info", nil)) == 3 && g.app.member.Joined() && agents[1-i].app.member.Joined() {
+				owner, standby = g.app, agents[1-i].app
+				return true
+			}
+		}
+		return false
+	}, "no agent came to own the 3 products with the other one joined")
+
+	code, body := get(t, "http://"+standby.Addr()+"/readyz")
+	if code != http.StatusOK || !strings.Contains(body, "standby") {
+		t.Errorf("standby /readyz = %d %q, want 200 and standby", code, body)
+	}
+	mfs, err := standby.gatherer().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := false
+	for _, mf := range mfs {
+		if mf.GetName() == "meshwatch_ready" && len(mf.GetMetric()) == 1 && mf.GetMetric()[0].GetGauge().GetValue() == 1 {
+			ready = true
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "product" {
+					t.Errorf("the standby agent exports %s for product %s", mf.GetName(), l.GetValue())
+				}
+			}
+		}
+	}
+	if !ready {
+		t.Error("the standby agent does not export meshwatch_ready 1")
+	}
+	if _, err := owner.gatherer().Gather(); err != nil {
+		t.Errorf("the owner's metrics do not gather: %v", err)
+	}
+
+	body = `{"matchers":[{"name":"product","value":"fleet.item01.updated"}],"duration":"1h","created_by":"sre","comment":"maintenance"}`
+	resp, err := http.Post("http://"+standby.Addr()+"/api/v1/silences", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added struct {
+		ID string `json:"id"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&added)
+	resp.Body.Close()
+	if err != nil || added.ID == "" {
+		t.Fatalf("adding a silence on the standby agent: %s %v", resp.Status, err)
+	}
+	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+		_, got := get(t, "http://"+owner.Addr()+"/api/v1/silences")
+		return strings.Contains(got, added.ID)
+	}, "the silence added on the standby agent never reached the owner")
+}

@@ -37,10 +37,13 @@ func (s *stages) add(stage int, cs ...component) {
 	s.stages[stage] = append(s.stages[stage], cs...)
 }
 
-// start runs every component. Exited receives the name of any component
-// that returns before stop: the agent is then broken and should stop.
+// start runs every component. Exited (made here unless set before) receives
+// the name of any component that returns before stop: the agent is then
+// broken and should stop.
 func (s *stages) start() {
-	s.exited = make(chan string, 64)
+	if s.exited == nil { // else the owner's channel
+		s.exited = make(chan string, 64)
+	}
 	for _, st := range s.stages {
 		ctx, cancel := context.WithCancel(context.Background())
 		s.cancels = append(s.cancels, cancel)

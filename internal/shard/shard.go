@@ -60,7 +60,8 @@ type Options struct {
 	InstanceID string
 	Logger     *slog.Logger
 	// OnChange is called, one call at a time, each time the owned
-	// partitions change. When partitions are revoked it is called before
+	// partitions change, and once at the first assignment even when it is
+	// empty. When partitions are revoked it is called before
 	// they go to another member, so whatever it flushes is there for the
 	// next owner to read. It must return within the rebalance timeout.
 	OnChange func(Change)
@@ -74,8 +75,9 @@ type Member struct {
 
 	closeOnce sync.Once
 
-	mu    sync.Mutex
-	owned map[int32]bool
+	mu     sync.Mutex
+	owned  map[int32]bool
+	joined bool // the first assignment arrived
 }
 
 // Join creates the coordination topic if it does not exist (with
@@ -176,6 +178,14 @@ func (m *Member) Run(ctx context.Context) error {
 // closes the client. Safe to call more than once.
 func (m *Member) Close() { m.closeOnce.Do(m.cl.Close) }
 
+// Joined reports whether the member has had its first assignment (which
+// may be empty: more agents than partitions).
+func (m *Member) Joined() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.joined
+}
+
 // Owned returns the partitions owned now, sorted.
 func (m *Member) Owned() []int32 {
 	m.mu.Lock()
@@ -204,10 +214,14 @@ func (m *Member) lost(_ context.Context, _ *kgo.Client, parts map[string][]int32
 	m.change(parts[m.o.Topic], false, true)
 }
 
-// change applies one callback; franz-go never runs two at once.
+// change applies one callback; franz-go never runs two at once. The first
+// assignment is reported even when empty, so that the user knows it joined.
 func (m *Member) change(parts []int32, add, lost bool) {
 	m.mu.Lock()
-	changed := false
+	changed := add && !m.joined
+	if add {
+		m.joined = true
+	}
 	for _, p := range parts {
 		if m.owned[p] != add {
 			changed = true
