@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: all build test test-short demo smoke bench fuzz lint clean
+.PHONY: all build test test-short e2e demo smoke bench fuzz lint clean
 
 all: build
 
@@ -21,6 +21,9 @@ test: ## the whole suite with the race detector, then the load tests without it 
 
 test-short: ## the suite without the slow load tests
 	$(GO) test -race -short -count=1 $(PKGS)
+
+e2e: ## the dashboards' queries and the agent rules on a real Prometheus scraping the demo (needs prometheus)
+	$(GO) test -tags e2e -count=1 -timeout 10m -run '^TestE2E' -v ./cmd/meshwatch/
 
 demo: ## the agent against an embedded Kafka with synthetic products (Ctrl-C stops it)
 	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/meshwatch demo -config-out demo.yaml

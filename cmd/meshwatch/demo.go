@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -28,38 +29,62 @@ synthetic data products in three domains — one healthy, one whose events
 arrive 2–5 s late, one that falls silent for a minute every few minutes, one
 bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 	ports := fs.String("ports", "19092,19093,19094", "the three broker ports of the embedded Kafka (0 for random)")
-	listen := fs.String("http.listen", "127.0.0.1:9477", "address of the agent's HTTP server")
-	runFor := fs.Duration("for", 0, "stop after this long (0: until interrupted)")
-	configOut := fs.String("config-out", "", "write the config the demo uses to this file, so other commands (check, report, silence) can point at the demo")
-	stateDir := fs.String("state", "meshwatch-demo-state", "state directory: SLO budgets, alert outbox and the cost ledger")
-	slackURL := fs.String("slack-api-url", "", "send the demo's alerts to this Slack Web API (with a bot token in SLACK_BOT_TOKEN) instead of the console")
+	var o demoOptions
+	fs.StringVar(&o.listen, "http.listen", "127.0.0.1:9477", "address of the agent's HTTP server")
+	fs.DurationVar(&o.runFor, "for", 0, "stop after this long (0: until interrupted)")
+	fs.StringVar(&o.configOut, "config-out", "", "write the config the demo uses to this file, so other commands (check, report, silence) can point at the demo")
+	fs.StringVar(&o.stateDir, "state", "meshwatch-demo-state", "state directory: SLO budgets, alert outbox and the cost ledger")
+	fs.StringVar(&o.slackURL, "slack-api-url", "", "send the demo's alerts to this Slack Web API (with a bot token in SLACK_BOT_TOKEN) instead of the console")
 	var lf logFlags
 	lf.register(fs)
 	log, code, ok := lf.parse(fs, args, stderr)
 	if !ok {
 		return code
 	}
-	var portList []int
 	for _, p := range strings.Split(*ports, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(p))
 		if err != nil || n < 0 || n > 65535 {
 			fmt.Fprintf(stderr, "meshwatch demo: -ports: want three port numbers separated by commas, got %q\n", *ports)
 			return exitUsage
 		}
-		portList = append(portList, n)
+		o.ports = append(o.ports, n)
 	}
-	if len(portList) != 3 {
-		fmt.Fprintf(stderr, "meshwatch demo: -ports: want three ports, got %d\n", len(portList))
+	if len(o.ports) != 3 {
+		fmt.Fprintf(stderr, "meshwatch demo: -ports: want three ports, got %d\n", len(o.ports))
 		return exitUsage
 	}
-	if *runFor > 0 {
+	return runDemo(ctx, o, log, stdout, stderr)
+}
+
+// demoOptions are the settings of a demo run, from the demo's flags.
+type demoOptions struct {
+	ports     []int // the three broker ports, 0 for random
+	listen    string
+	runFor    time.Duration // 0: until ctx is done
+	configOut string
+	stateDir  string
+	slackURL  string
+	// listening, when set, is called with the agent's HTTP address once it
+	// listens and before it runs, so that a test can run the demo in-process
+	// with -http.listen 127.0.0.1:0 and find it.
+	listening func(addr string)
+}
+
+// unallocatedTopic is a demo topic that no product claims, so that the
+// chargeback has an __unallocated__ row as a real cluster does.
+const unallocatedTopic = "sandbox.scratch"
+
+// runDemo runs the demo until ctx is done or o.runFor has passed and
+// returns the exit code.
+func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stderr io.Writer) int {
+	if o.runFor > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *runFor)
+		ctx, cancel = context.WithTimeout(ctx, o.runFor)
 		defer cancel()
 	}
 
-	fmt.Fprintf(stdout, "Starting an embedded Kafka on 127.0.0.1:%d,%d,%d …\n", portList[0], portList[1], portList[2])
-	kc, err := kafkatest.Start(kfake.Ports(portList...))
+	fmt.Fprintf(stdout, "Starting an embedded Kafka on 127.0.0.1:%d,%d,%d …\n", o.ports[0], o.ports[1], o.ports[2])
+	kc, err := kafkatest.Start(kfake.Ports(o.ports...))
 	if err != nil {
 		fmt.Fprintf(stderr, "meshwatch demo: cannot start the embedded Kafka: %v\n(are the ports taken? choose others with -ports)\n", err)
 		return exitFailed
@@ -67,23 +92,23 @@ bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 	defer kc.Close()
 
 	cfg := demo.Catalog(kc.Addrs())
-	cfg.HTTP.Listen = *listen
-	cfg.State.Dir = *stateDir
+	cfg.HTTP.Listen = o.listen
+	cfg.State.Dir = o.stateDir
 	set := &settings{Config: cfg, Cost: demoCost(), Alerting: &alerting{Console: true, GroupWait: meshwatch.Duration(5 * time.Second)}}
-	if *slackURL != "" {
+	if o.slackURL != "" {
 		token, ok := os.LookupEnv("SLACK_BOT_TOKEN")
 		if !ok || token == "" {
 			fmt.Fprintln(stderr, "meshwatch demo: -slack-api-url needs a bot token in the environment variable SLACK_BOT_TOKEN")
 			return exitUsage
 		}
-		set.Alerting = &alerting{Slack: &slackSettings{Token: meshwatch.Secret(token), APIURL: *slackURL}, GroupWait: set.Alerting.GroupWait}
+		set.Alerting = &alerting{Slack: &slackSettings{Token: meshwatch.Secret(token), APIURL: o.slackURL}, GroupWait: set.Alerting.GroupWait}
 	}
 	if err := validateSettings(set); err != nil {
 		fmt.Fprintf(stderr, "meshwatch demo: the demo catalog is invalid (a bug):\n%v\n", err)
 		return exitFailed
 	}
-	if *configOut != "" {
-		if err := writeSettings(*configOut, set); err != nil {
+	if o.configOut != "" {
+		if err := writeSettings(o.configOut, set); err != nil {
 			fmt.Fprintf(stderr, "meshwatch demo: -config-out: %v\n", err)
 			return exitFailed
 		}
@@ -97,6 +122,9 @@ bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 	defer prod.Close()
 	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err = prod.CreateTopics(setup)
+	if err == nil {
+		err = kc.CreateTopic(setup, unallocatedTopic, 3, 3, nil)
+	}
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "meshwatch demo: creating topics: %v\n", err)
@@ -114,7 +142,10 @@ bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 		return exitFailed
 	}
 	defer app.Close()
-	printLegend(stdout, app.Addr(), kc.Addrs(), *configOut, *runFor)
+	printLegend(stdout, app.Addr(), kc.Addrs(), o.configOut, o.runFor)
+	if o.listening != nil {
+		o.listening(app.Addr())
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return prod.Run(gctx) })
@@ -149,7 +180,7 @@ func printLegend(w io.Writer, addr string, brokers []string, configOut string, r
 	fmt.Fprintf(w, "  curl -s http://%s/api/v1/slos            budgets, burn rates, decisions and why\n", addr)
 	fmt.Fprintf(w, "  curl -s http://%s/api/v1/products/%s/lag\n", addr, demo.OrdersPlaced)
 	fmt.Fprintf(w, "  curl -s http://%s/api/v1/products/%s/quality\n", addr, demo.OrdersPlaced)
-	fmt.Fprintf(w, "  curl -s 'http://%s/api/v1/chargeback?format=csv'\n", addr)
+	fmt.Fprintf(w, "  curl -s 'http://%s/api/v1/chargeback?format=csv'   (%s is a topic no product claims: __unallocated__)\n", addr, unallocatedTopic)
 	if configOut != "" {
 		fmt.Fprintf(w, "  meshwatch report chargeback -config %s -format focus\n", configOut)
 		fmt.Fprintf(w, "  meshwatch check -config %s -product %s -for 30s\n", configOut, demo.CartsUpdated)
@@ -162,7 +193,9 @@ func printLegend(w io.Writer, addr string, brokers []string, configOut string, r
 }
 
 // demoCost is the demo's chargeback: a list-price rate card, sampled every
-// 10 s so that a one-minute demo already has ledger rows.
+// 10 s so that a one-minute demo already has ledger rows. Cost centers,
+// a capacity (what products leave of it is __idle__) and two budgets give
+// the Chargeback dashboard what a real cluster would show.
 func demoCost() *cost.Config {
 	m := func(s string) cost.Money {
 		v, err := cost.ParseMoney(s)
@@ -178,6 +211,16 @@ func demoCost() *cost.Config {
 			StorageGiBHour: m("0.000137"), PartitionHour: m("0.0015"),
 			IngressGiB: m("0.01"), EgressGiB: m("0.02"), CrossAZGiB: m("0.01"),
 		}},
+		Capacity: cost.Capacity{StorageGiB: 1, Partitions: 24},
+		CostCenters: map[string]string{
+			"orders-team": "CC-1042", "payments-team": "CC-2001", "logistics-team": "CC-3007",
+			"fraud-team": "CC-2001", "finance-team": "CC-2001", "analytics-team": "CC-1042",
+			"customer-comms-team": "CC-3007", cost.DefaultPlatformOwner: "CC-9000",
+		},
+		Budgets: []cost.Budget{
+			{Product: demo.OrdersPlaced, Monthly: m("25")},
+			{CostCenter: "CC-2001", Monthly: m("40")},
+		},
 		Sample: meshwatch.Duration(10 * time.Second),
 	}
 }

@@ -1,0 +1,306 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/meshwatch/meshwatch/dashboards"
+	"github.com/meshwatch/meshwatch/internal/kafkatest"
+)
+
+// demoRun is `meshwatch demo` running in-process.
+type demoRun struct {
+	addr           string // the agent's HTTP address
+	stdout, stderr syncBuffer
+}
+
+// startDemo runs the demo in-process, as `meshwatch demo -ports 0,0,0
+// -http.listen 127.0.0.1:0` with its state in a temporary directory, waits
+// until the agent listens, and stops it (checking that it stops cleanly)
+// when the test ends.
+func startDemo(t *testing.T) *demoRun {
+	t.Helper()
+	d := &demoRun{}
+	ctx, cancel := context.WithCancel(context.Background())
+	listening := make(chan string, 1)
+	done := make(chan int, 1)
+	o := demoOptions{
+		ports:     []int{0, 0, 0},
+		listen:    "127.0.0.1:0",
+		stateDir:  filepath.Join(t.TempDir(), "state"),
+		listening: func(addr string) { listening <- addr },
+	}
+	log := slog.New(slog.NewTextHandler(&d.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	go func() { done <- runDemo(ctx, o, log, &d.stdout, &d.stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != exitOK {
+				t.Errorf("demo exited %d\n%s", code, d.stderr.String())
+			}
+		case <-time.After(shutdownTimeout + 10*time.Second):
+			t.Error("the demo did not stop within its shutdown timeout")
+		}
+	})
+	timeout := time.NewTimer(time.Minute)
+	defer timeout.Stop()
+	select {
+	case d.addr = <-listening:
+	case code := <-done:
+		t.Fatalf("demo exited %d before listening\n%s", code, d.stderr.String())
+	case <-timeout.C:
+		t.Fatal("the demo did not listen within a minute")
+	}
+	return d
+}
+
+// generatedByPrometheus are the series the dashboards and rules read that
+// Prometheus makes rather than the agent: the scrape's up, and the rule
+// manager's ALERTS. No other name may be missing from the agent.
+var generatedByPrometheus = []string{"up", "ALERTS"}
+
+// targetLabels are the labels Prometheus adds to every scraped series.
+var targetLabels = []string{"job", "instance"}
+
+// selector is a series selector of a dashboard query or rule, expanded.
+type selector struct {
+	query    dashboards.Query
+	name     string
+	matchers []*labels.Matcher
+}
+
+// dashboardSelectors returns every series selector of every dashboard and
+// rule, with Grafana's variables expanded to ".*".
+func dashboardSelectors(t *testing.T) []selector {
+	t.Helper()
+	qs, err := dashboards.Queries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []selector
+	for _, q := range qs {
+		e, err := parser.ParseExpr(dashboards.Expand(q.Expr, dashboards.DefaultIntervals, ".*"))
+		if err != nil {
+			t.Fatalf("%s: %v (go test ./dashboards/ says more)", q, err)
+		}
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok {
+				s := selector{query: q, name: vs.Name}
+				for _, m := range vs.LabelMatchers {
+					if m.Name == labels.MetricName {
+						s.name = m.Value
+						continue
+					}
+					s.matchers = append(s.matchers, m)
+				}
+				out = append(out, s)
+			}
+			return nil
+		})
+	}
+	if len(out) < 100 {
+		t.Fatalf("only %d selectors in the dashboards and rules", len(out))
+	}
+	return out
+}
+
+// family returns the metric family that exposes series name: the family of
+// that name, or the histogram or summary whose _bucket, _sum or _count it is.
+func family(fams map[string]*dto.MetricFamily, name string) (*dto.MetricFamily, bool) {
+	if f, ok := fams[name]; ok {
+		return f, true
+	}
+	for suffix, types := range map[string][]dto.MetricType{
+		"_bucket": {dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM},
+		"_sum":    {dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM, dto.MetricType_SUMMARY},
+		"_count":  {dto.MetricType_HISTOGRAM, dto.MetricType_GAUGE_HISTOGRAM, dto.MetricType_SUMMARY},
+	} {
+		base, ok := strings.CutSuffix(name, suffix)
+		if !ok {
+			continue
+		}
+		if f, ok := fams[base]; ok && slices.Contains(types, f.GetType()) {
+			return f, true
+		}
+	}
+	return nil, false
+}
+
+// unmet returns what the agent's metrics fams lack for s: the metric, or a
+// series whose labels can match s's matchers ("" when nothing is missing).
+// A label a matcher names must exist on the metric (Prometheus matches a
+// missing label as empty, so a misspelt label would silently match
+// everything); an = matcher's value, and a =~ matcher's pattern, must
+// match some series.
+func unmet(fams map[string]*dto.MetricFamily, s selector) string {
+	if slices.Contains(generatedByPrometheus, s.name) {
+		return ""
+	}
+	f, ok := family(fams, s.name)
+	if !ok {
+		return "metric " + s.name
+	}
+	// The matchers of one selector must all match one series.
+	for _, m := range f.GetMetric() {
+		lv := map[string]string{}
+		for _, lp := range m.GetLabel() {
+			lv[lp.GetName()] = lp.GetValue()
+		}
+		match := true
+		for _, mt := range s.matchers {
+			v, ok := lv[mt.Name]
+			if !ok && slices.Contains(targetLabels, mt.Name) {
+				continue
+			}
+			if !ok && (mt.Type == labels.MatchEqual || mt.Type == labels.MatchRegexp) {
+				match = false
+				break
+			}
+			if !mt.Matches(v) {
+				match = false
+				break
+			}
+		}
+		if match {
+			return ""
+		}
+	}
+	var ms []string
+	for _, m := range s.matchers {
+		ms = append(ms, m.String())
+	}
+	return fmt.Sprintf("series %s{%s}", s.name, strings.Join(ms, ", "))
+}
+
+// scrapeFamilies reads the agent's /metrics in the text format.
+func scrapeFamilies(t *testing.T, addr string) (map[string]*dto.MetricFamily, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return p.TextToMetricFamilies(resp.Body)
+}
+
+// lines prints the current list when a wait times out.
+type lines []string
+
+func (l *lines) String() string { return "\n\t" + strings.Join(*l, "\n\t") }
+
+// TestDashboardMetricsExist runs the demo and requires every metric that a
+// dashboard or an agent rule references — and a series with every label
+// and value its selector names — to be on the agent's /metrics.
+func TestDashboardMetricsExist(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for up to a minute")
+	}
+	sels := dashboardSelectors(t)
+	d := startDemo(t)
+
+	var missing lines
+	var last time.Time
+	kafkatest.WaitFor(t, 40*time.Second, func() bool {
+		if time.Since(last) < 500*time.Millisecond {
+			return false // a scrape every half second is enough
+		}
+		last = time.Now()
+		fams, err := scrapeFamilies(t, d.addr)
+		if err != nil {
+			missing = lines{err.Error()}
+			return false
+		}
+		missing = missing[:0]
+		seen := map[string]bool{}
+		for _, s := range sels {
+			if u := unmet(fams, s); u != "" && !seen[u+s.query.String()] {
+				seen[u+s.query.String()] = true
+				missing = append(missing, fmt.Sprintf("%s: no %s", s.query, u))
+			}
+		}
+		return len(missing) == 0
+	}, "the demo's /metrics lacks what these dashboard queries and rules read:%v", &missing)
+}
+
+// TestUnmet checks the metric lookup of TestDashboardMetricsExist on a
+// fixed exposition, so that it is known to fail when it should.
+func TestUnmet(t *testing.T) {
+	const text = `# TYPE meshwatch_tick_duration_seconds histogram
+meshwatch_tick_duration_seconds_bucket{le="1"} 1
+meshwatch_tick_duration_seconds_bucket{le="+Inf"} 1
+meshwatch_tick_duration_seconds_sum 0.5
+meshwatch_tick_duration_seconds_count 1
+# TYPE meshwatch_slo_burn_rate gauge
+meshwatch_slo_burn_rate{product="a.b.c",slo="latency",window="1h"} 2
+# TYPE meshwatch_ready gauge
+meshwatch_ready 1
+`
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		expr string
+		ok   bool
+	}{
+		{`rate(meshwatch_tick_duration_seconds_bucket[1m])`, true},
+		{`meshwatch_tick_duration_seconds_count`, true},
+		{`meshwatch_slo_burn_rate{product=~".*", window="1h", job=~".*", instance="x:1"}`, true},
+		{`up == 0 or ALERTS`, true},
+		{`meshwatch_ready_total`, false},
+		{`meshwatch_slo_burn_rate_bucket`, false},                         // a gauge has no buckets
+		{`meshwatch_slo_burn_rate{window="2h"}`, false},                   // no such value
+		{`meshwatch_slo_burn_rate{prodcut=~".*"}`, false},                 // no such label
+		{`meshwatch_slo_burn_rate{product=~"x.*", slo="latency"}`, false}, // no series matches both
+		{`meshwatch_slo_burn_rate{slo!="freshness", owner!="x"}`, true},
+	}
+	for _, tt := range tests {
+		e, err := parser.ParseExpr(tt.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var problems []string
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok {
+				s := selector{name: vs.Name}
+				for _, m := range vs.LabelMatchers {
+					if m.Name != labels.MetricName {
+						s.matchers = append(s.matchers, m)
+					}
+				}
+				if u := unmet(fams, s); u != "" {
+					problems = append(problems, u)
+				}
+			}
+			return nil
+		})
+		if ok := len(problems) == 0; ok != tt.ok {
+			t.Errorf("%s: met = %v %v, want %v", tt.expr, ok, problems, tt.ok)
+		}
+	}
+}
