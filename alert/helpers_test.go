@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshwatch/meshwatch"
+	statestore "github.com/meshwatch/meshwatch/internal/state"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -53,37 +54,22 @@ func (c *fakeClock) Set(t time.Time) {
 
 // testStore is an in-memory Store that can be made to fail.
 type testStore struct {
+	*statestore.Mem
 	mu   sync.Mutex
-	m    map[string][]byte
-	fail error
+	fail error // returned by Put while set
 	puts int
 }
 
-func newTestStore() *testStore { return &testStore{m: map[string][]byte{}} }
+func newTestStore() *testStore { return &testStore{Mem: statestore.NewMem()} }
 
-func (s *testStore) Get(_ context.Context, key string) ([]byte, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[key]
-	return slices.Clone(v), ok, nil
-}
-
-func (s *testStore) Put(_ context.Context, key string, value []byte) error {
+func (s *testStore) Put(ctx context.Context, key string, value []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
 		return s.fail
 	}
 	s.puts++
-	s.m[key] = slices.Clone(value)
-	return nil
-}
-
-func (s *testStore) Delete(_ context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
-	return nil
+	return s.Mem.Put(ctx, key, value)
 }
 
 // recorder is a Notifier that keeps what it is sent.

@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/logonce"
+	statestore "github.com/meshwatch/meshwatch/internal/state"
 )
 
 // Store keeps the Manager's state across restarts (package internal/state
@@ -208,7 +209,7 @@ func New(cfg *meshwatch.Config, opts Options) (*Manager, error) {
 	m.logs.Interval, m.logs.Now = time.Minute, m.now
 	if m.store == nil {
 		m.log.Warn("no state store: incidents, the outbox and silences are kept in memory and lost on restart")
-		m.store = newMemStore()
+		m.store = statestore.NewMem()
 	}
 	if cfg == nil {
 		cfg = &meshwatch.Config{}
@@ -876,33 +877,4 @@ func (m *Manager) updateMetricsLocked(now time.Time) {
 		}
 	}
 	m.metrics.silences.Set(active)
-}
-
-// memStore is the Store of a Manager given none.
-type memStore struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func newMemStore() *memStore { return &memStore{m: map[string][]byte{}} }
-
-func (s *memStore) Get(_ context.Context, key string) ([]byte, bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[key]
-	return slices.Clone(v), ok, nil
-}
-
-func (s *memStore) Put(_ context.Context, key string, value []byte) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[key] = slices.Clone(value)
-	return nil
-}
-
-func (s *memStore) Delete(_ context.Context, key string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, key)
-	return nil
 }

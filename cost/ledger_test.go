@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/meshwatch/meshwatch/internal/state"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -53,7 +55,7 @@ func ordersUsage(hour time.Time) Usage {
 func TestCloseTwiceWritesOneSetOfRows(t *testing.T) {
 	ctx := context.Background()
 	p := newTestPricer(t, nil)
-	l := NewLedger(newMemStore())
+	l := NewLedger(state.NewMem())
 	u := ordersUsage(hour0)
 	first, err := l.Close(ctx, u, p.Allocate(u, hour0.Add(time.Hour)), "USD", hour0.Add(time.Hour))
 	if err != nil || len(first) == 0 {
@@ -74,7 +76,7 @@ func TestCloseTwiceWritesOneSetOfRows(t *testing.T) {
 
 func TestRestateClosedHourEmitsCorrections(t *testing.T) {
 	ctx := context.Background()
-	l := NewLedger(newMemStore())
+	l := NewLedger(state.NewMem())
 	u := ordersUsage(hour0)
 	closedAt := hour0.Add(time.Hour)
 	p := newTestPricer(t, nil)
@@ -136,10 +138,10 @@ func TestRestateClosedHourEmitsCorrections(t *testing.T) {
 
 // goldenLedger is a small ledger: two closed hours, a correction to the
 // first, and the open hour's estimate.
-func goldenLedger(t *testing.T) *memStore {
+func goldenLedger(t *testing.T) *state.Mem {
 	t.Helper()
 	ctx := context.Background()
-	store := newMemStore()
+	store := state.NewMem()
 	l := NewLedger(store)
 	p := newTestPricer(t, func(c *Config) { c.Capacity = Capacity{StorageGiB: 10} })
 	for i := range 2 {
@@ -259,7 +261,7 @@ func TestFOCUSReport(t *testing.T) {
 }
 
 func TestReportErrors(t *testing.T) {
-	store := newMemStore()
+	store := state.NewMem()
 	var buf bytes.Buffer
 	if err := Report(context.Background(), store, hour0, hour0, FormatCSV, &buf); err == nil {
 		t.Error("an empty range is not an error")
@@ -268,7 +270,9 @@ func TestReportErrors(t *testing.T) {
 		t.Error("an unknown format is not an error")
 	}
 	// A corrupt hour is reported, the others still written.
-	store.m[hourKey(hour0)] = []byte("{not json")
+	if err := store.Put(context.Background(), hourKey(hour0), []byte("{not json")); err != nil {
+		t.Fatal(err)
+	}
 	buf.Reset()
 	if err := Report(context.Background(), store, hour0, hour0.Add(time.Hour), FormatCSV, &buf); err == nil {
 		t.Error("a corrupt hour is not reported")

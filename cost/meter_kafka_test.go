@@ -18,6 +18,7 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
+	"github.com/meshwatch/meshwatch/internal/state"
 )
 
 // clock is a settable clock for the meter.
@@ -96,7 +97,7 @@ func TestMeterOnKafka(t *testing.T) {
 	ctx := t.Context()
 
 	clk := &clock{t: hour0}
-	store := newMemStore()
+	store := state.NewMem()
 	reg := prometheus.NewRegistry()
 	cfg := &meshwatch.Config{Cluster: meshwatch.Cluster{Name: "test"}, Products: testProducts()}
 	m, err := New(cfg, Config{RateCard: []Rate{testRate(t)}, Reports: Reports{Dir: t.TempDir()}},
@@ -208,7 +209,7 @@ func TestRunSamplesAndStops(t *testing.T) {
 	c := kafkatest.New(t)
 	c.MustCreateTopic(t, orders, 1, 3, nil)
 	m, err := New(&meshwatch.Config{Products: testProducts()}, Config{Sample: meshwatch.Duration(time.Second)},
-		Options{Store: newMemStore(), Kafka: c.Client(t)})
+		Options{Store: state.NewMem(), Kafka: c.Client(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/state"
 )
 
 func TestConfigYAMLAndValidate(t *testing.T) {
@@ -85,7 +86,7 @@ func newTestMeter(t *testing.T, clk *clock, mutate func(*Config), opts Options) 
 		mutate(&cc)
 	}
 	if opts.Store == nil {
-		opts.Store = newMemStore()
+		opts.Store = state.NewMem()
 	}
 	opts.Now = clk.Now
 	m, err := New(&meshwatch.Config{Cluster: meshwatch.Cluster{Name: "test"}, Products: testProducts()}, cc, opts)
