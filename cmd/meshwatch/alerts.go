@@ -26,7 +26,7 @@ const (
 // each other; this is where their vocabularies meet.
 type bridge struct {
 	a    *core
-	all  *meshwatch.Config // every product, for cost alerts on any of them
+	all  map[string]*meshwatch.Product // every product, for cost alerts on any of them
 	now  func() time.Time
 	tick time.Duration
 }
@@ -35,7 +35,11 @@ func newBridge(c *core, all *meshwatch.Config, now func() time.Time) *bridge {
 	if now == nil {
 		now = time.Now
 	}
-	return &bridge{a: c, all: all, now: now, tick: c.cfg.Collector.Tick.Std()}
+	byName := make(map[string]*meshwatch.Product, len(all.Products))
+	for i := range all.Products {
+		byName[all.Products[i].Name] = &all.Products[i]
+	}
+	return &bridge{a: c, all: byName, now: now, tick: c.cfg.Collector.Tick.Std()}
 }
 
 // Run updates the alert manager every tick, and once more on shutdown so
@@ -72,15 +76,8 @@ func (b *bridge) alerts() []alert.Alert {
 		}
 	}
 	if b.a.meter != nil {
-		all := byName
-		if b.all != b.a.cfg {
-			all = make(map[string]*meshwatch.Product, len(b.all.Products))
-			for i := range b.all.Products {
-				all[b.all.Products[i].Name] = &b.all.Products[i]
-			}
-		}
 		for _, ba := range b.a.meter.BudgetAlerts() {
-			out = append(out, budgetAlert(ba, all))
+			out = append(out, budgetAlert(ba, b.all))
 		}
 	}
 	return out

@@ -109,6 +109,7 @@ type stateStore interface {
 	sla.Store
 	alert.Store
 	cost.Store
+	PutMany(ctx context.Context, entries map[string][]byte) error
 }
 
 // AppOptions tune NewApp; the zero value is the production setting.
@@ -157,7 +158,15 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 	}
 
 	if sh := cfg.Sharding; sh != nil {
+		// Everything reshard uses is set before joining: the first
+		// assignment may arrive before Join returns.
 		a.shardM = newShardMetrics(reg)
+		a.coreFailed = make(chan error, 1)
+		a.coreExited = make(chan string, 64)
+		a.syncLogs.Interval = time.Minute
+		if a.standbyAlerts, err = a.standby(); err != nil {
+			return nil, err
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		a.member, err = shard.Join(ctx, kopts, shard.Options{
@@ -168,14 +177,8 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 		if err != nil {
 			return nil, err
 		}
-		a.coreFailed = make(chan error, 1)
-		a.coreExited = make(chan string, 64)
-		if a.standbyAlerts, err = a.standby(); err != nil {
-			return nil, err
-		}
 		reg.MustRegister(standbyReady{a})
 		a.stages.add(stageSources, component{"shard", a.member.Run}, component{"shard-core", a.watchCore}, component{"state-sync", a.syncState})
-		a.syncLogs.Interval = time.Minute
 	} else {
 		c, err := a.newCore(cfg, a.store, true, nil)
 		if err != nil {
@@ -200,15 +203,11 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 // withCost runs the cost meter, which meters the whole cluster (a.cfg's
 // products), so exactly one core in the fleet may have it. shards, with
 // sharding, are the coordination partitions cfg's products come from.
-func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, shards []int32) (_ *core, err error) {
+func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, shards []int32) (*core, error) {
 	log, o := a.log, a.opts
 	c := &core{cfg: cfg, reg: prometheus.NewRegistry(), fence: &fencedStore{stateStore: store}}
 	c.stages.log = log
-	defer func() {
-		if err != nil {
-			c.release()
-		}
-	}()
+	var err error
 	c.slo, err = sla.New(cfg, sla.Options{Logger: log, Metrics: sla.NewMetrics(c.reg), Store: c.fence})
 	if err != nil {
 		return nil, err
@@ -240,9 +239,9 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	if a.cfg.Sharding != nil {
 		ao.Shard, ao.Shards = a.alertShards(shards, withCost)
 	}
-	// The alert manager routes with every product's owner and tier: a
-	// cost alert may name a product another agent monitors.
-	c.alerts, err = alert.New(withProducts(a.cfg, cfg), ao)
+	// The alert manager knows every product, for routing: a cost alert
+	// may name a product another agent monitors.
+	c.alerts, err = alert.New(a.cfg, ao)
 	if err != nil {
 		return nil, err
 	}
@@ -271,18 +270,6 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	return c, nil
 }
 
-// withProducts returns all with only the products of own, for the alert
-// manager: it routes with all's owners, and knows the products it alerts on.
-func withProducts(all, own *meshwatch.Config) *meshwatch.Config {
-	if all == own {
-		return all
-	}
-	cp := *own
-	cp.Owners = all.Owners
-	cp.Products = all.Products
-	return &cp
-}
-
 // run runs the core until ctx is done, then stops it in order (the final
 // evaluation flushes the state).
 func (c *core) run(ctx context.Context) error {
@@ -301,10 +288,6 @@ func (c *core) stop() error {
 	defer cancel()
 	return c.stages.stop(deadline)
 }
-
-// release frees what a core that never ran acquired: nothing today, the
-// collector's client is created by Run.
-func (c *core) release() {}
 
 // openStore opens the configured state backend.
 func openStore(cfg *meshwatch.Config, kc *kgo.Client, log *slog.Logger) (stateStore, error) {

@@ -50,23 +50,11 @@ func (f *fencedStore) SetAside(ctx context.Context, key, reason string) error {
 	return f.stateStore.SetAside(ctx, key, reason)
 }
 
-// PutMany writes in one batch when the store can (the SLO evaluator's
-// flush), else key by key.
 func (f *fencedStore) PutMany(ctx context.Context, entries map[string][]byte) error {
 	if f.fenced.Load() {
 		return errStoreFenced
 	}
-	if b, ok := f.stateStore.(interface {
-		PutMany(context.Context, map[string][]byte) error
-	}); ok {
-		return b.PutMany(ctx, entries)
-	}
-	for k, v := range entries {
-		if err := f.stateStore.Put(ctx, k, v); err != nil {
-			return err
-		}
-	}
-	return nil
+	return f.stateStore.PutMany(ctx, entries)
 }
 
 // running is the core a sharded agent runs now.
