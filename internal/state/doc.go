@@ -17,6 +17,8 @@
 //     produces a tombstone. An agent that takes over a product calls Sync
 //     to see what the previous owner wrote. Values set aside move to the key
 //     __aside__/<key>.
+//   - [Mem]: a map in memory, for a component given no store (alert) and
+//     for tests; values set aside move to <key>.corrupt.
 //
 // Values are opaque bytes; what they mean and whether they decode is the
 // consumer's business: a consumer that cannot decode a value calls
