@@ -2,6 +2,9 @@ package lag
 
 import (
 	"math"
+	"math/rand/v2"
+	"slices"
+	"sort"
 	"testing"
 	"time"
 
@@ -143,6 +146,50 @@ func TestInterpolateBurst(t *testing.T) {
 		want := at(float64(s)).Sub(truth[c])
 		if d := l.Time - want; d < -time.Second || d > time.Second || math.IsNaN(l.Time.Seconds()) {
 			t.Fatalf("t=%ds: time lag %v, truth %v", s, l.Time, want)
+		}
+	}
+}
+
+// TestInterpolateWithinOneInterval checks Compute's promise on uneven
+// traffic sampled at uneven times: the interpolated time lag of any
+// committed offset is less than the interval between the samples around it
+// away from the truth, however the records arrived within it.
+func TestInterpolateWithinOneInterval(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4)) // fixed: the same histories every run
+	for run := range 100 {
+		var h history
+		var truth []time.Time // append time of each offset
+		now := at(0)
+		h.add(0, now)
+		for range 40 {
+			// An interval of 1 ms to 2 s with 0 to 3 records, or a
+			// burst of up to 150, appended at random times in it.
+			d := time.Duration(1+rng.Int64N(2000)) * time.Millisecond
+			n := rng.IntN(4)
+			if rng.IntN(4) == 0 {
+				n *= 50
+			}
+			ts := make([]time.Time, n)
+			for i := range ts {
+				ts[i] = now.Add(time.Duration(1 + rng.Int64N(int64(d))))
+			}
+			slices.SortFunc(ts, time.Time.Compare)
+			truth = append(truth, ts...)
+			now = now.Add(d)
+			h.add(int64(len(truth)), now)
+		}
+		for c := range truth {
+			l := Compute(Offsets{Committed: int64(c), End: int64(len(truth))}, h.points, time.Time{}, now)
+			i := sort.Search(len(h.points), func(i int) bool { return h.points[i].Offset > int64(c) })
+			if i == 0 || i == len(h.points) {
+				t.Fatalf("run %d: offset %d outside the history %v", run, c, h.points)
+			}
+			gap := h.points[i].Time.Sub(h.points[i-1].Time)
+			want := now.Sub(truth[c])
+			if d := l.Time - want; d <= -gap || d >= gap || l.LowerBound || l.Method != MethodInterpolated {
+				t.Fatalf("run %d, offset %d: time lag %v (%s, lower bound %v), truth %v: %v apart, want less than the %v between the samples around it",
+					run, c, l.Time, l.Method, l.LowerBound, want, d, gap)
+			}
 		}
 	}
 }

@@ -1,12 +1,17 @@
 package quality
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/hamba/avro/v2"
@@ -285,36 +290,56 @@ func TestProtobufThroughRegistry(t *testing.T) {
 	}
 }
 
-// slowTransport delays every registry request, so that concurrent cache
-// misses overlap.
-type slowTransport struct{}
-
-func (slowTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	time.Sleep(50 * time.Millisecond)
-	return http.DefaultTransport.RoundTrip(r)
+// gatedRegistry answers GET /schemas/ids/{id} with orderAvsc, in memory,
+// once its gate is open, and counts the requests.
+type gatedRegistry struct {
+	gate     chan struct{}
+	requests atomic.Int64
 }
 
-func TestRegistryConcurrentMissesFetchOnce(t *testing.T) {
-	reg := srtest.New(t)
-	id := reg.MustRegister(t, "orders-value", sr.Schema{Schema: orderAvsc})
-	cl, err := sr.NewClient(sr.URLs(reg.URL()), sr.HTTPClient(&http.Client{Transport: slowTransport{}}))
+func (g *gatedRegistry) RoundTrip(r *http.Request) (*http.Response, error) {
+	g.requests.Add(1)
+	<-g.gate
+	body, err := json.Marshal(map[string]string{"schema": orderAvsc})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	s := &schemas{cl: cl, timeout: 5 * time.Second, now: time.Now, log: slog.New(slog.DiscardHandler), logs: &onceEvery{interval: time.Minute}, byID: map[uint32]*schemaEntry{}}
-	before := reg.Requests()
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			if sch, r := s.get(uint32(id)); r != ReasonOK || sch == nil {
-				t.Errorf("get = %v, %s", sch, r)
-			}
-		})
-	}
-	wg.Wait()
-	if n := reg.Requests() - before; n != 1 {
-		t.Errorf("16 concurrent misses of one id made %d registry requests, want 1", n)
-	}
+	return &http.Response{
+		StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/vnd.schemaregistry.v1+json"}},
+		Body: io.NopCloser(bytes.NewReader(body)), ContentLength: int64(len(body)), Request: r,
+	}, nil
+}
+
+// TestRegistryConcurrentMissesFetchOnce holds the registry's answer until
+// all 16 concurrent misses of one id are blocked, on that request or on
+// each other: then there must have been one request, however the machine
+// scheduled them.
+func TestRegistryConcurrentMissesFetchOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg := &gatedRegistry{gate: make(chan struct{})}
+		cl, err := sr.NewClient(sr.URLs("http://registry.invalid"), sr.HTTPClient(&http.Client{Transport: reg}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &schemas{cl: cl, timeout: 5 * time.Second, now: time.Now, log: slog.New(slog.DiscardHandler), logs: &onceEvery{interval: time.Minute}, byID: map[uint32]*schemaEntry{}}
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				if sch, r := s.get(7); r != ReasonOK || sch == nil {
+					t.Errorf("get = %v, %s", sch, r)
+				}
+			})
+		}
+		synctest.Wait()
+		if n := reg.requests.Load(); n != 1 {
+			t.Errorf("16 concurrent misses of one id made %d registry requests, want 1", n)
+		}
+		close(reg.gate)
+		wg.Wait()
+		if n := reg.requests.Load(); n != 1 {
+			t.Errorf("16 misses of one id made %d registry requests in all, want 1", n)
+		}
+	})
 }
 
 func TestRegistryAuth(t *testing.T) {

@@ -167,19 +167,17 @@ func TestCostLimitStopsPathologicalRule(t *testing.T) {
 	e, _, _ := newEngine(t, cfg, Options{})
 	var b strings.Builder
 	b.WriteString(`{"xs":[0`)
-	for i := 1; i < 2000; i++ {
+	for i := 1; i < 100; i++ {
 		b.WriteString("," + strconv.Itoa(i))
 	}
 	b.WriteString("]}")
-	start := time.Now()
+	// 10⁶ steps, far over CostLimit, that end in a pass: an error is the
+	// limit stopping the rule, and without it the rule passes within
+	// seconds. How long the rule ran is not checked: that is up to the
+	// machine.
 	e.ObserveRecord("shop.orders.placed", &kgo.Record{Topic: "orders", Value: []byte(b.String())})
 	if got := ruleCounts(t, e, "shop.orders.placed")["quadratic"]; got != [3]int64{0, 0, 1} {
 		t.Errorf("pathological rule = %v, want an error (cost limit)", got)
-	}
-	// 8·10⁹ steps without the limit; with it, far below a second even
-	// under -race. Not a speed assertion: a stall would take minutes.
-	if d := time.Since(start); d > 30*time.Second {
-		t.Errorf("the rule ran %v", d)
 	}
 }
 

@@ -54,6 +54,19 @@ type options struct {
 	flapEvery, flapSilence time.Duration
 	burstEvery, burstFor   time.Duration
 	clientOpts             []kgo.Opt
+
+	// The clock of the producers: now stamps the start and rate-limits the
+	// error log; ticker paces the loops, and each tick's time stamps the
+	// records it produces. Tests replace them to run in virtual time.
+	now          func() time.Time
+	ticker       func(d time.Duration) (ticks <-chan time.Time, stop func())
+	flushTimeout time.Duration
+}
+
+// realTicker is the default ticker of options.
+func realTicker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }
 
 // WithFlapping sets how often the flapping product falls silent and for how
@@ -120,6 +133,7 @@ func NewProducers(brokers []string, logger *slog.Logger, opts ...Option) (*Produ
 	o := options{
 		flapEvery: defaultFlapEvery, flapSilence: defaultFlapSilence,
 		burstEvery: defaultBurstEvery, burstFor: defaultBurstFor,
+		now: time.Now, ticker: realTicker, flushTimeout: flushTimeout,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -195,7 +209,7 @@ func (p *Producers) Run(ctx context.Context) error {
 	}
 	err := g.Wait()
 
-	flushCtx, cancelFlush := context.WithTimeout(recCtx, flushTimeout)
+	flushCtx, cancelFlush := context.WithTimeout(recCtx, p.opts.flushTimeout)
 	defer cancelFlush()
 	if ferr := p.cl.Flush(flushCtx); ferr != nil {
 		p.logger.Warn("demo producers stopped before every record was delivered", "err", ferr)
@@ -212,28 +226,31 @@ func (p *Producers) Run(ctx context.Context) error {
 func (p *Producers) Close() { p.closeOnce.Do(p.cl.Close) }
 
 // produce runs gen until ctx is done. Each tick produces the records its
-// rate owes since the previous tick, so a late tick catches up.
+// rate owes since the previous tick, so a late tick catches up; they are
+// stamped with the tick's time, so that what a product promises about its
+// timestamps and its rate holds in the clock's time, however late the loop
+// runs.
 func (p *Producers) produce(ctx, recCtx context.Context, gen *generator) error {
 	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	promise := func(r *kgo.Record, err error) { p.delivered(gen, r, err) }
-	start := time.Now()
+	start := p.opts.now()
 	last := start
 	var owed float64
-	tick := time.NewTicker(tickInterval)
-	defer tick.Stop()
+	ticks, stop := p.opts.ticker(tickInterval)
+	defer stop()
 	for {
+		var now time.Time
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-tick.C:
+		case now = <-ticks:
 		}
-		now := time.Now()
 		rate := p.opts.rate(gen.Behaviour, now.Sub(start))
 		// Catch up at most a second after a stall, not the whole stall.
 		owed = min(owed+rate*now.Sub(last).Seconds(), max(rate, 1))
 		last = now
 		for ; owed >= 1; owed-- {
-			p.cl.TryProduce(recCtx, gen.record(rng, time.Now()), promise)
+			p.cl.TryProduce(recCtx, gen.record(rng, now), promise)
 		}
 	}
 }
@@ -246,7 +263,7 @@ func (p *Producers) delivered(gen *generator, r *kgo.Record, err error) {
 		return
 	}
 	n := gen.failed.Add(1)
-	now := time.Now().UnixNano()
+	now := p.opts.now().UnixNano()
 	last := gen.lastLog.Load()
 	if now-last < int64(errorLogInterval) || !gen.lastLog.CompareAndSwap(last, now) {
 		return

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,13 +23,18 @@ import (
 )
 
 // Shortened periods: within runFor the flapping product is silent twice for
-// 500ms and the bursty product bursts twice for 300ms.
+// 500ms and the bursty product bursts twice for 300ms. The producers run on
+// a fakeClock, so these are virtual times: the test takes as long as the
+// machine needs, and produces the same records however busy it is.
 const (
 	runFor      = 2200 * time.Millisecond
 	flapEvery   = time.Second
 	flapSilence = 500 * time.Millisecond
 	burstEvery  = time.Second
 	burstFor    = 300 * time.Millisecond
+
+	// hang bounds each wait of these tests; it only catches a hang.
+	hang = time.Minute
 )
 
 func allTopics() []string {
@@ -38,17 +45,103 @@ func allTopics() []string {
 	return topics
 }
 
-// runProducers runs p for d and returns what Run returned.
-func runProducers(t *testing.T, p *Producers, d time.Duration) error {
+// fakeClock is a virtual clock for Producers. Each producer loop's ticker
+// is an unbuffered channel; advance sends the ticks that fall due, in time
+// order, each to a loop ready to take it, so every loop sees every tick and
+// stamps its records with the tick's time.
+type fakeClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	tickers []*fakeTicker
+}
+
+type fakeTicker struct {
+	c    chan time.Time
+	d    time.Duration
+	next time.Time
+}
+
+// newFakeClock returns a clock at t0, truncated to the millisecond so that
+// times survive the record timestamps' precision.
+func newFakeClock(t0 time.Time) *fakeClock {
+	return &fakeClock{now: t0.Truncate(time.Millisecond)}
+}
+
+// option makes the producers run on c. Their flush waits up to hang: on a
+// fake clock the records of the whole run are buffered at once, and how fast
+// they are delivered is not what these tests check.
+func (c *fakeClock) option() Option {
+	return func(o *options) {
+		o.now, o.ticker, o.flushTimeout = c.Now, c.ticker, hang
+	}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) ticker(d time.Duration) (<-chan time.Time, func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	tk := &fakeTicker{c: make(chan time.Time), d: d, next: c.now.Add(d)}
+	c.tickers = append(c.tickers, tk)
+	return tk.c, func() {}
+}
+
+func (c *fakeClock) numTickers() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.tickers)
+}
+
+// advance moves the clock to to, delivering every tick due up to it.
+func (c *fakeClock) advance(t *testing.T, to time.Time) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), d)
+	deadline := time.NewTimer(hang)
+	defer deadline.Stop()
+	for {
+		c.mu.Lock()
+		var due *fakeTicker
+		for _, tk := range c.tickers {
+			if !tk.next.After(to) && (due == nil || tk.next.Before(due.next)) {
+				due = tk
+			}
+		}
+		if due == nil {
+			c.now = to
+			c.mu.Unlock()
+			return
+		}
+		at := due.next
+		due.next = at.Add(due.d)
+		c.now = at
+		c.mu.Unlock()
+		select {
+		case due.c <- at:
+		case <-deadline.C:
+			t.Fatalf("a producer loop did not take its tick at %v", at)
+		}
+	}
+}
+
+// runVirtual runs p on clk for d of virtual time and returns what Run
+// returned: it waits for every producer loop to start, delivers the ticks
+// of d, and then ends the run.
+func runVirtual(t *testing.T, p *Producers, clk *fakeClock, d time.Duration) error {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
+	kafkatest.WaitFor(t, hang, func() bool { return clk.numTickers() == len(p.gens) }, "%d producer loops started", len(p.gens))
+	clk.advance(t, clk.Now().Add(d))
+	cancel()
 	select {
 	case err := <-done:
 		return err
-	case <-time.After(d + 2*flushTimeout):
+	case <-time.After(hang):
 		t.Fatal("Run did not return after its context was done")
 		return nil
 	}
@@ -58,7 +151,9 @@ func TestProducers(t *testing.T) {
 	c := kafkatest.New(t)
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p, err := NewProducers(c.Addrs(), logger, WithFlapping(flapEvery, flapSilence), WithBursts(burstEvery, burstFor))
+	clk := newFakeClock(time.Now())
+	t0 := clk.Now()
+	p, err := NewProducers(c.Addrs(), logger, WithFlapping(flapEvery, flapSilence), WithBursts(burstEvery, burstFor), clk.option())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +174,7 @@ func TestProducers(t *testing.T) {
 		}
 	}
 
-	if err := runProducers(t, p, runFor); err != nil {
+	if err := runVirtual(t, p, clk, runFor); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if err := p.Run(t.Context()); !errors.Is(err, ErrRunTwice) {
@@ -97,10 +192,20 @@ func TestProducers(t *testing.T) {
 		}
 	}
 
+	// Every record was delivered and counted, and is stamped with a tick
+	// of the run.
+	for _, g := range p.gens {
+		if n := int64(len(byProduct[g.Product])); g.produced.Load() != n || g.failed.Load() != 0 {
+			t.Errorf("%s: counted %d produced and %d failed; %d records on its topics", g.Product, g.produced.Load(), g.failed.Load(), n)
+		}
+	}
 	for product, recs := range byProduct {
 		for _, r := range recs {
 			if len(r.Key) == 0 || !json.Valid(r.Value) {
 				t.Fatalf("%s: record without a key or with invalid JSON: key %q, value %q", product, r.Key, r.Value)
+			}
+			if at := r.Timestamp.Sub(t0); at <= 0 || at > runFor || at%tickInterval != 0 {
+				t.Fatalf("%s: record timestamp t0%+v, want a tick of the run (every %v up to %v)", product, at, tickInterval, runFor)
 			}
 		}
 	}
@@ -119,26 +224,41 @@ func TestProducers(t *testing.T) {
 		if v.OrderID != string(r.Key) || v.OrderTotal == 0 || len(v.Currency) != 3 {
 			t.Fatalf("orders: incomplete payload %s", r.Value)
 		}
-		if d := r.Timestamp.Sub(time.UnixMilli(v.PlacedAt)); d < 0 || d > 10*time.Millisecond {
-			t.Fatalf("orders: placed_at is %v before the record timestamp, want ~0", d)
+		if v.PlacedAt != r.Timestamp.UnixMilli() {
+			t.Fatalf("orders: placed_at %d, record timestamp %d; want the same", v.PlacedAt, r.Timestamp.UnixMilli())
 		}
 	}
 
-	// Late: the x-event-time header (RFC 3339) is 2–5 s before the record
-	// was produced.
+	// Late: the x-event-time header (RFC 3339), and settled_at, are 2–5 s
+	// before the record was produced, spread over that range.
+	lo, hi := time.Duration(math.MaxInt64), time.Duration(0)
 	for _, r := range byProduct[TransactionsSettled] {
 		h := header(r, "x-event-time")
 		at, err := time.Parse(time.RFC3339, h)
 		if err != nil {
 			t.Fatalf("payments: x-event-time %q: %v", h, err)
 		}
-		if d := r.Timestamp.Sub(at); d < 1800*time.Millisecond || d > 5200*time.Millisecond {
-			t.Fatalf("payments: event time %v before produce time, want 2-5s (±0.2s)", d)
+		var v struct {
+			SettledAt string `json:"settled_at"`
 		}
+		mustUnmarshal(t, r, &v)
+		if v.SettledAt != h {
+			t.Fatalf("payments: settled_at %q, x-event-time %q; want the same", v.SettledAt, h)
+		}
+		// Both times are whole milliseconds: the delay, drawn from
+		// [2s, 5s), is truncated down to one.
+		d := r.Timestamp.Sub(at)
+		if d < 2*time.Second || d > 5*time.Second {
+			t.Fatalf("payments: event time %v before produce time, want 2-5s", d)
+		}
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if hi-lo < time.Second {
+		t.Errorf("payments: event times %v to %v before produce time, want spread over 2-5s", lo, hi)
 	}
 
 	// Flapping: event.ts (Unix ms) is the produce time, and the product
-	// fell silent.
+	// fell silent for flapSilence once every flapEvery.
 	var parcelTimes []time.Time
 	for _, r := range byProduct[ParcelsScanned] {
 		var v struct {
@@ -151,26 +271,55 @@ func TestProducers(t *testing.T) {
 		if v.ParcelID != string(r.Key) {
 			t.Fatalf("parcels: key %q, parcel_id %q", r.Key, v.ParcelID)
 		}
-		if d := r.Timestamp.Sub(time.UnixMilli(v.Event.TS)); d < 0 || d > 10*time.Millisecond {
-			t.Fatalf("parcels: event.ts is %v before the record timestamp, want ~0", d)
+		if v.Event.TS != r.Timestamp.UnixMilli() {
+			t.Fatalf("parcels: event.ts %d, record timestamp %d; want the same", v.Event.TS, r.Timestamp.UnixMilli())
 		}
 		parcelTimes = append(parcelTimes, r.Timestamp)
 	}
-	if gap := maxGap(parcelTimes); gap < flapSilence-100*time.Millisecond {
-		t.Errorf("flapping: longest silence %v, want about %v", gap, flapSilence)
+	// Steady traffic has a record at least every 1/steadyRate, give or
+	// take a tick; a silence ends with the first tick after it.
+	steadyGap := time.Duration(float64(time.Second)/steadyRate) + tickInterval
+	silences := gaps(parcelTimes, steadyGap)
+	if want := int(runFor / flapEvery); len(silences) != want {
+		t.Errorf("flapping: silences %v, want %d", silences, want)
 	}
-	if gap := maxGap(timestamps(byProduct[OrdersPlaced])); gap > flapSilence/2 {
-		t.Errorf("healthy: longest silence %v, want steady traffic", gap)
+	for _, g := range silences {
+		if g < flapSilence || g > flapSilence+tickInterval {
+			t.Errorf("flapping: silent for %v, want %v (up to one tick of %v more)", g, flapSilence, tickInterval)
+		}
+	}
+	for _, product := range []string{OrdersPlaced, TransactionsSettled} {
+		if g := gaps(timestamps(byProduct[product]), steadyGap); len(g) > 0 {
+			t.Errorf("%s: silences %v, want steady traffic (gaps up to %v)", product, g, steadyGap)
+		}
 	}
 
-	// Rates: steady ~50/s; bursty ~5/s plus two bursts of ~600.
-	secs := runFor.Seconds()
-	if n := len(byProduct[OrdersPlaced]); n < int(0.6*steadyRate*secs) || n > int(1.5*steadyRate*secs) {
-		t.Errorf("healthy: %d records in %v, want about %v", n, runFor, steadyRate*secs)
+	// Rates: steady 50/s, except for the flapping product's silences; the
+	// bursty product 5/s plus two bursts of 2000/s for burstFor. Each
+	// count may be off by the fractions of records owed at the edges.
+	var inBurst, quiet int
+	for _, r := range byProduct[CartsUpdated] {
+		if r.Timestamp.Sub(t0)%burstEvery >= burstEvery-burstFor {
+			inBurst++
+		} else {
+			quiet++
+		}
 	}
-	wantBurst := 2 * burstRate * burstFor.Seconds()
-	if n := len(byProduct[CartsUpdated]); n < int(0.6*wantBurst) {
-		t.Errorf("bursty: %d records in %v, want about %v", n, runFor, wantBurst)
+	burstTime := (runFor / burstEvery) * burstFor // whole bursts only
+	for _, c := range []struct {
+		what string
+		n    int
+		want float64
+	}{
+		{"healthy", len(byProduct[OrdersPlaced]), steadyRate * runFor.Seconds()},
+		{"late", len(byProduct[TransactionsSettled]), steadyRate * runFor.Seconds()},
+		{"flapping", len(parcelTimes), steadyRate * (runFor - time.Duration(len(silences))*flapSilence).Seconds()},
+		{"bursty in bursts", inBurst, burstRate * burstTime.Seconds()},
+		{"bursty between bursts", quiet, quietRate * (runFor - burstTime).Seconds()},
+	} {
+		if math.Abs(float64(c.n)-c.want) > 2 {
+			t.Errorf("%s: %d records in %v, want %v", c.what, c.n, runFor, c.want)
+		}
 	}
 
 	// Nothing of a payload reached the log.
@@ -192,7 +341,8 @@ func TestProducersLogErrorsWithoutPayload(t *testing.T) {
 	c := kafkatest.New(t)
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	p, err := NewProducers(c.Addrs(), logger)
+	clk := newFakeClock(time.Now())
+	p, err := NewProducers(c.Addrs(), logger, clk.option())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +357,10 @@ func TestProducersLogErrorsWithoutPayload(t *testing.T) {
 	})
 	defer fault.Remove()
 
-	if err := runProducers(t, p, time.Second); err != nil {
+	// A second of virtual time: every failure is within errorLogInterval
+	// of the first.
+	const d = time.Second
+	if err := runVirtual(t, p, clk, d); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 
@@ -223,16 +376,15 @@ func TestProducersLogErrorsWithoutPayload(t *testing.T) {
 			t.Errorf("log contains payload fragment %q:\n%s", leak, out)
 		}
 	}
-	var failed int64
 	for _, g := range p.gens {
-		if g.Product == TransactionsSettled {
-			failed = g.failed.Load()
-		} else if g.failed.Load() != 0 {
+		switch {
+		case g.Product != TransactionsSettled && g.failed.Load() != 0:
 			t.Errorf("%s: %d failures, want 0", g.Product, g.failed.Load())
+		case g.Product == TransactionsSettled:
+			if want := steadyRate * d.Seconds(); g.produced.Load() != 0 || math.Abs(float64(g.failed.Load())-want) > 2 {
+				t.Errorf("%s: %d produced, %d failures counted; want every record of %v (%v) failed", g.Product, g.produced.Load(), g.failed.Load(), d, want)
+			}
 		}
-	}
-	if failed < 10 {
-		t.Errorf("%s: %d failures counted, want every record of ~1s", TransactionsSettled, failed)
 	}
 }
 
@@ -292,7 +444,7 @@ func consumeAll(t *testing.T, c *kafkatest.Cluster, topics []string) map[string]
 		want += o.Offset
 	})
 	cl := c.Client(t, kgo.ConsumePartitions(assign))
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), hang)
 	defer cancel()
 	got := map[string][]*kgo.Record{}
 	var n int64
@@ -336,12 +488,15 @@ func timestamps(recs []*kgo.Record) []time.Time {
 	return ts
 }
 
-// maxGap returns the longest time between consecutive times.
-func maxGap(ts []time.Time) time.Duration {
+// gaps returns the times between consecutive times, sorted, that are
+// longer than over.
+func gaps(ts []time.Time, over time.Duration) []time.Duration {
 	slices.SortFunc(ts, time.Time.Compare)
-	var gap time.Duration
+	var out []time.Duration
 	for i := 1; i < len(ts); i++ {
-		gap = max(gap, ts[i].Sub(ts[i-1]))
+		if g := ts[i].Sub(ts[i-1]); g > over {
+			out = append(out, g)
+		}
 	}
-	return gap
+	return out
 }
