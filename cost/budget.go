@@ -3,6 +3,7 @@ package cost
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/meshwatch/meshwatch/internal/state"
 )
 
 // BudgetThresholds are the shares of a monthly budget, in percent, at which
@@ -56,6 +59,15 @@ func (m *Meter) BudgetAlerts() []BudgetAlert {
 	return slices.Clone(m.alerts)
 }
 
+// BudgetsChecked reports whether BudgetAlerts is known for the current
+// month: the meter has read this month's budget state since it started.
+// Until then an empty BudgetAlerts means nothing. Safe for concurrent use.
+func (m *Meter) BudgetsChecked() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.mtdOf.IsZero() && m.mtdOf.Equal(monthStart(m.now()))
+}
+
 // forecastAfter is how much of a month must have passed before a forecast
 // can fire: a projection from the first hours is noise.
 const forecastAfter = 24 * time.Hour
@@ -69,7 +81,12 @@ func (m *Meter) refreshMTDLocked(ctx context.Context, force bool) bool {
 	}
 	if !month.Equal(m.mtdOf) {
 		m.alerts, m.fired = nil, map[string]map[int]bool{}
-		m.loadFiredLocked(ctx, month)
+		if err := m.loadFiredLocked(ctx, month); err != nil {
+			// Going on would alert every threshold again and overwrite
+			// the state: nothing fires until it is read (the next check).
+			m.logError(stepState, err)
+			return false
+		}
 	}
 	rows, err := m.ledger.Rows(ctx, month, m.now().Add(time.Hour))
 	if err != nil && len(rows) == 0 {
@@ -98,14 +115,15 @@ type firedState struct {
 	Alerts []BudgetAlert    `json:"alerts"`
 }
 
-func (m *Meter) loadFiredLocked(ctx context.Context, month time.Time) {
-	b, ok, err := m.opts.Store.Get(ctx, keyBudget+month.Format("2006-01"))
-	if err != nil || !ok {
-		return
-	}
+// loadFiredLocked reads the thresholds that fired in month. A corrupt
+// state is set aside (they may fire again); an error of the store is
+// returned.
+func (m *Meter) loadFiredLocked(ctx context.Context, month time.Time) error {
 	var st firedState
-	if json.Unmarshal(b, &st) != nil {
-		return
+	ok, err := m.ledger.get(ctx, keyBudget+month.Format("2006-01"), &st, "budget state of "+month.Format("2006-01"),
+		"the budget thresholds already crossed this month alert again")
+	if err != nil || !ok {
+		return err
 	}
 	for name, ts := range st.Fired {
 		m.fired[name] = map[int]bool{}
@@ -114,6 +132,7 @@ func (m *Meter) loadFiredLocked(ctx context.Context, month time.Time) {
 		}
 	}
 	m.alerts = st.Alerts
+	return nil
 }
 
 func (m *Meter) saveFiredLocked(ctx context.Context, month time.Time) error {
@@ -164,6 +183,10 @@ func (m *Meter) checkBudgetsLocked(ctx context.Context, now time.Time) {
 	m.refreshMTDLocked(ctx, false)
 	month := monthStart(now)
 	m.metrics.setMonth(m, now)
+	// Until this month's fired thresholds and month-to-date have been read
+	// (refreshMTDLocked failed), nothing fires: the sums may be last
+	// month's, and thresholds that fired would fire again.
+	canFire := m.mtdOf.Equal(month)
 	changed := false
 	for _, b := range m.cc.Budgets {
 		match := func(k mtdKey) bool { return k.product == b.Product }
@@ -193,6 +216,9 @@ func (m *Meter) checkBudgetsLocked(ctx context.Context, now time.Time) {
 			if m.opts.Budget != nil {
 				m.opts.Budget(a)
 			}
+		}
+		if !canFire {
+			continue
 		}
 		for _, t := range BudgetThresholds {
 			if !m.fired[name][t] && mulDiv(int64(t), b.Monthly, 100) <= spent {
@@ -332,10 +358,10 @@ func (m *Meter) CloseMonth(ctx context.Context, month time.Time) error {
 			if _, ok := m.open[h]; ok {
 				continue // still being metered: closed at its end
 			}
-			// Existence only: the ledger's Store holds an hour's record
-			// under hourKey once the hour is closed (an unreadable one
-			// fails the close below, in Ledger.Rows).
-			_, ok, err := m.ledger.store.Get(ctx, hourKey(h))
+			// A corrupt record is set aside and reads as missing: the
+			// hour is billed as __idle__, so the month still sums to the
+			// bill.
+			_, ok, err := m.ledger.Hour(ctx, h)
 			if err != nil {
 				m.mu.Unlock()
 				return err
@@ -378,6 +404,13 @@ func (m *Meter) closePeriod(ctx context.Context, period string, from, to time.Ti
 	}
 	key := keyReports + name
 	_, done, err := m.opts.Store.Get(ctx, key)
+	if errors.Is(err, state.ErrCorrupt) {
+		// The marker was written, so the summaries were sent; the store
+		// set the damaged file aside. Write it again rather than send
+		// them twice.
+		m.metrics.errors.WithLabelValues(stepState).Inc()
+		done, err = true, m.opts.Store.Put(ctx, key, []byte(m.now().Format(time.RFC3339)))
+	}
 	if err != nil {
 		return err
 	}

@@ -40,7 +40,17 @@
 //     rows; closing it again unchanged writes nothing. The open hour is
 //     stored as an estimate after every sample, so reports include it
 //     (x_IsEstimate). The meter's own position (last sample, open hours)
-//     is stored too, so a restart resumes.
+//     is stored too, so a restart resumes. A stored value that is corrupt
+//     (the store found it damaged, or it does not decode) is set aside with
+//     one Error line from the store and counted as a failed "state" step,
+//     and the meter goes on without it: metering starts afresh, the open
+//     estimate waits for the next sample, a ledger hour is missing until it
+//     is closed again (invoice mode bills it as __idle__), the month's
+//     budget thresholds may alert again. A store that cannot be read fails
+//     the step that read it (samples and budget checks try again at the
+//     next sample) rather than have its values overwritten. Report and
+//     Handler set nothing aside themselves: there a corrupt hour is an
+//     error, reported after the other rows.
 //   - Closes on robfig/cron schedules (UTC): the daily close writes
 //     chargeback-YYYY-MM-DD.csv and .focus.csv to reports.dir and sends each
 //     owner a Summary; the monthly close (invoice mode: bills the hours
@@ -86,7 +96,7 @@
 //	meshwatch_cost_budget_forecast_ratio{budget}                               forecast / budget
 //	meshwatch_cost_budget_alerts_total{budget}                                 thresholds crossed
 //	meshwatch_cost_samples_total{result}                                       ok, error
-//	meshwatch_cost_errors_total{step}                                          sample, daily_close, monthly_close
+//	meshwatch_cost_errors_total{step}                                          sample, daily_close, monthly_close, state
 //	meshwatch_cost_tail_reads_total{result}                                    ok, fallback
 //	meshwatch_cost_hours_closed_total                                          hours written to the ledger
 //	meshwatch_cost_correction_rows_total                                       correction rows written

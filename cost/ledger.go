@@ -6,14 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/meshwatch/meshwatch/internal/state"
 )
 
 // Store is the key-value state the ledger lives in (the agent's state
-// directory or state topic). Implementations must make each Put atomic.
+// directory or state topic); internal/state's stores implement it.
+// Implementations must make each Put atomic. Get reports a value the store
+// found damaged with an error wrapping state.ErrCorrupt, after setting it
+// aside. SetAside moves a value the meter cannot decode out of the way,
+// keeping it for inspection, and logs one line with the reason.
 type Store interface {
 	Get(ctx context.Context, key string) ([]byte, bool, error)
 	Put(ctx context.Context, key string, value []byte) error
 	Delete(ctx context.Context, key string) error
+	SetAside(ctx context.Context, key, reason string) error
 }
 
 // Keys of the ledger in the store.
@@ -80,26 +87,59 @@ func (h *HourRecord) net() map[rowKey]*Row {
 }
 
 // Ledger is the hourly ledger in a Store. It is safe for concurrent use as
-// far as the Store is; the Meter is its only writer.
+// far as the Store is; the Meter is its only writer. A ledger from
+// NewLedger only reads what it finds: a corrupt hour or open estimate is
+// an error. The Meter's ledger (Meter.Ledger) sets a corrupt value aside,
+// logs and counts it, and goes on without it, so that one damaged hour
+// does not stop the closes.
 type Ledger struct {
 	store Store
+	// corrupt, set by the Meter, handles a corrupt value; nil makes it an
+	// error. See Meter.setAside.
+	corrupt func(ctx context.Context, key, what, effect string, decodeErr error) error
 }
 
 // NewLedger returns the ledger kept in store.
 func NewLedger(store Store) *Ledger { return &Ledger{store: store} }
+
+// get reads the JSON value of key into v and reports whether there was
+// one. what names the value in errors ("ledger hour 2026-05-01T13"),
+// effect says what going on without it means. A corrupt value — one the
+// store found damaged and set aside (state.ErrCorrupt), or one that does
+// not decode — is an error, unless l.corrupt handles it: then it reads as
+// missing. Any other error of the store is returned.
+func (l *Ledger) get(ctx context.Context, key string, v any, what, effect string) (bool, error) {
+	b, ok, err := l.store.Get(ctx, key)
+	switch {
+	case errors.Is(err, state.ErrCorrupt):
+		if l.corrupt == nil {
+			return false, fmt.Errorf("cost: %s is unreadable: %w", what, err)
+		}
+		return false, l.corrupt(ctx, key, what, effect, nil)
+	case err != nil:
+		return false, fmt.Errorf("cost: read %s: %w", what, err)
+	case !ok:
+		return false, nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		if l.corrupt == nil {
+			return false, fmt.Errorf("cost: %s is unreadable: %w", what, err)
+		}
+		return false, l.corrupt(ctx, key, what, effect, err)
+	}
+	return true, nil
+}
 
 func hourKey(hour time.Time) string { return keyLedger + hour.UTC().Format(hourLayout) }
 
 // Hour returns the record of the hour starting at hour, and false if the
 // hour was never closed.
 func (l *Ledger) Hour(ctx context.Context, hour time.Time) (*HourRecord, bool, error) {
-	b, ok, err := l.store.Get(ctx, hourKey(hour))
+	var h HourRecord
+	ok, err := l.get(ctx, hourKey(hour), &h, "ledger hour "+hour.UTC().Format(hourLayout),
+		"the hour is missing from the ledger and the reports until it is closed again (in invoice mode the month close bills it as __idle__)")
 	if err != nil || !ok {
 		return nil, false, err
-	}
-	var h HourRecord
-	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, false, fmt.Errorf("cost: ledger hour %s is unreadable: %w", hour.UTC().Format(hourLayout), err)
 	}
 	return &h, true, nil
 }
@@ -202,13 +242,11 @@ func (l *Ledger) PutOpen(ctx context.Context, hour time.Time, rows []Row, curren
 
 // Open returns the stored estimate of the open hour, if any.
 func (l *Ledger) Open(ctx context.Context) (time.Time, []Row, error) {
-	b, ok, err := l.store.Get(ctx, keyOpen)
+	var rec openRecord
+	ok, err := l.get(ctx, keyOpen, &rec, "open hour's estimate",
+		"the open hour is missing from reports until the next sample writes its estimate")
 	if err != nil || !ok {
 		return time.Time{}, nil, err
-	}
-	var rec openRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return time.Time{}, nil, fmt.Errorf("cost: open hour is unreadable: %w", err)
 	}
 	return rec.Hour, rec.Rows, nil
 }

@@ -127,6 +127,7 @@ func New(cfg *meshwatch.Config, cc Config, opts Options) (*Meter, error) {
 		fired: map[string]map[int]bool{},
 	}
 	m.logs = logonce.Limiter{Interval: time.Minute, Now: m.now}
+	m.ledger.corrupt = m.setAside
 	if opts.Kafka != nil {
 		m.adm = kadm.NewClient(opts.Kafka)
 	}
@@ -226,6 +227,35 @@ func (m *Meter) logError(step string, err error) {
 	}
 }
 
+// stepState is the step that counts stored values the meter could not
+// use: corrupt ones (set aside, or failing to be) and failed reads of the
+// month's budget state, which no other step reports (a failed read of the
+// meter's position fails the sample, of a ledger hour the close).
+const stepState = "state"
+
+// setAside handles a stored value of the meter that is corrupt (the
+// ledger's hours and open estimate, the meter's position, the budgets'
+// fired thresholds): the store found it damaged and set it aside already
+// (decodeErr nil), or it does not decode and is set aside here with a
+// reason that says what (what) and what going on without it means
+// (effect). Either way the store logs the one Error line, the "state"
+// step counts it, and the caller goes on without the value. A value that
+// cannot be set aside is logged at Error and returned as an error: it is
+// still in place, and going on without it would overwrite it.
+func (m *Meter) setAside(ctx context.Context, key, what, effect string, decodeErr error) error {
+	m.metrics.errors.WithLabelValues(stepState).Inc()
+	if decodeErr == nil {
+		return nil
+	}
+	reason := fmt.Sprintf("the cost %s cannot be decoded (%v); %s", what, decodeErr, effect)
+	if err := m.opts.Store.SetAside(ctx, key, reason); err != nil {
+		m.log.Error("cost state is corrupt and could not be set aside; it is left in place and the step that read it fails until it is fixed",
+			"key", key, "reason", reason, "err", err)
+		return fmt.Errorf("cost: the %s (%s) cannot be decoded and could not be set aside: %w", what, key, err)
+	}
+	return nil
+}
+
 // meterState is what the meter persists after every sample.
 type meterState struct {
 	Prev *sample   `json:"prev"`
@@ -233,23 +263,24 @@ type meterState struct {
 	Hour time.Time `json:"hour"`
 }
 
-func (m *Meter) loadLocked(ctx context.Context) {
+// loadLocked reads the meter's position (last sample, open hours) once,
+// before the first sample. A corrupt one is set aside and metering starts
+// afresh; an error of the store is returned and the load is tried again at
+// the next sample, so that a position that could not be read is not
+// overwritten by the first save.
+func (m *Meter) loadLocked(ctx context.Context) error {
 	if m.loaded {
-		return
-	}
-	m.loaded = true
-	b, ok, err := m.opts.Store.Get(ctx, keyMeter)
-	if err != nil || !ok {
-		if err != nil {
-			m.log.Warn("cost meter state unreadable; metering starts afresh", "err", err)
-		}
-		return
+		return nil
 	}
 	var st meterState
-	if err := json.Unmarshal(b, &st); err != nil {
-		m.log.Warn("cost meter state is corrupt; set aside, metering starts afresh", "err", err)
-		_ = m.opts.Store.Put(ctx, keyMeter+".corrupt", b)
-		return
+	ok, err := m.ledger.get(ctx, keyMeter, &st, "meter state",
+		"metering starts afresh, and the usage between the last sample before the restart and the first after it is not metered")
+	if err != nil {
+		return fmt.Errorf("%w (metering waits until it can be read)", err)
+	}
+	m.loaded = true
+	if !ok {
+		return nil
 	}
 	m.prev = st.Prev
 	for _, a := range st.Open {
@@ -257,6 +288,7 @@ func (m *Meter) loadLocked(ctx context.Context) {
 			m.open[a.Hour] = a
 		}
 	}
+	return nil
 }
 
 func (m *Meter) saveLocked(ctx context.Context) error {
@@ -279,9 +311,13 @@ func (m *Meter) Sample(ctx context.Context) error {
 		return errors.New("cost: Sample needs Options.Kafka")
 	}
 	m.mu.Lock()
-	m.loadLocked(ctx)
+	err := m.loadLocked(ctx)
 	prev := m.prev
 	m.mu.Unlock()
+	if err != nil {
+		m.metrics.samples.WithLabelValues("error").Inc()
+		return err
+	}
 
 	cur, err := m.read(ctx, prev)
 	if err != nil {

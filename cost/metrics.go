@@ -108,7 +108,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"result"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_cost_errors_total",
-			Help: "Failed cost steps: sample, daily_close, monthly_close.",
+			Help: "Failed cost steps: sample, daily_close, monthly_close, and state (a stored value was corrupt and set aside, or the month's budget state could not be read).",
 		}, []string{"step"}),
 		tailReads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_cost_tail_reads_total",
@@ -137,7 +137,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"ok", "error"} {
 		m.samples.WithLabelValues(r)
 	}
-	for _, s := range []string{"sample", "daily_close", "monthly_close"} {
+	for _, s := range []string{"sample", "daily_close", "monthly_close", stepState} {
 		m.errors.WithLabelValues(s)
 	}
 	for _, r := range []string{"ok", "fallback"} {

@@ -39,6 +39,8 @@
 //     flush interval. A value that cannot be decoded is set aside through
 //     the store (one log line) and the SLO starts empty; it never stops
 //     the agent. State of SLOs no longer configured is left in the store.
+//     [CheckStateKeys], a check of the loader, rejects product and SLO
+//     names whose state file name would be longer than a file name may be.
 //   - /api/v1/slos ([Evaluator.Handler]): [Status] per SLO with every
 //     number needed to recompute budget and decision by hand.
 //   - meshwatch rules ([Rules]): recording rules for each SLO's error

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/meshwatch/meshwatch/internal/state"
 )
 
 // stateVersion is the version of the stored encoding; another version is
@@ -89,9 +91,11 @@ func restore(r *ring, s savedRing, now time.Time) {
 	r.addMany(bs)
 }
 
-// load reads every SLO's state from the store. A value that cannot be
-// decoded is set aside (the store logs it) and the SLO starts empty; an
-// error of the store itself is returned.
+// load reads every SLO's state from the store. A value the store found
+// corrupt (state.ErrCorrupt: set aside and logged by the store) or that
+// cannot be decoded (set aside here; the store logs it) is counted as
+// corrupt and the SLO starts empty; any other error of the store is
+// returned.
 func (e *Evaluator) load(ctx context.Context) error {
 	if e.store == nil {
 		return nil
@@ -100,6 +104,10 @@ func (e *Evaluator) load(ctx context.Context) error {
 	var loaded, missing, corrupt int
 	for _, t := range e.trackers {
 		b, ok, err := e.store.Get(ctx, t.stateKey)
+		if errors.Is(err, state.ErrCorrupt) {
+			corrupt++
+			continue
+		}
 		if err != nil {
 			e.m.loads.WithLabelValues("error").Inc()
 			return fmt.Errorf("sla: load state of %s: %w", t.stateKey, err)

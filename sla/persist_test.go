@@ -3,7 +3,10 @@ package sla
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +27,10 @@ type agent struct {
 	done   chan error
 }
 
+// hang bounds each wait for an agent's Run. It only catches a hang: Run
+// works on real timers, which a busy machine may run late.
+const hang = time.Minute
+
 func restartConfig() *meshwatch.Config {
 	cfg := testConfig(latencySLO(0.999, "30d"), meshwatch.SLO{Name: "freshness", SLI: meshwatch.SLIFreshness, Objective: 0.99, Window: "month"})
 	cfg.Collector.Tick = meshwatch.Duration(20 * time.Millisecond)
@@ -38,7 +45,7 @@ func startAgent(t *testing.T, store Store, now time.Time, log *slog.Logger) *age
 	a := &agent{harness: h, cancel: cancel, done: make(chan error, 1)}
 	go func() { a.done <- h.e.Run(ctx) }()
 	t.Cleanup(cancel)
-	kafkatest.WaitFor(t, 10*time.Second, func() bool { return h.e.Statuses() != nil }, "first evaluation")
+	kafkatest.WaitFor(t, hang, func() bool { return h.e.Statuses() != nil }, "first evaluation")
 	return a
 }
 
@@ -50,7 +57,7 @@ func (a *agent) stop(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Run: %v", err)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(hang):
 		t.Fatal("Run did not return")
 	}
 }
@@ -123,19 +130,46 @@ func TestRestartKafka(t *testing.T) {
 }
 
 // frozenStore drops writes once frozen, like an agent that crashed before
-// its last flush.
+// its last flush, and remembers the last value it stored under each key.
 type frozenStore struct {
 	Store
 	frozen atomic.Bool
-	puts   atomic.Int64
+
+	mu   sync.Mutex
+	last map[string][]byte
 }
 
 func (f *frozenStore) Put(ctx context.Context, key string, value []byte) error {
 	if f.frozen.Load() {
 		return nil
 	}
-	f.puts.Add(1)
-	return f.Store.Put(ctx, key, value)
+	if err := f.Store.Put(ctx, key, value); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.last == nil {
+		f.last = map[string][]byte{}
+	}
+	f.last[key] = value
+	return nil
+}
+
+// holds reports whether the last value stored under tr's key has tr's
+// buckets as they are now: whether everything tr counted is durable.
+func (f *frozenStore) holds(tr *tracker) bool {
+	f.mu.Lock()
+	b := f.last[tr.stateKey]
+	f.mu.Unlock()
+	var s saved
+	if b == nil || json.Unmarshal(b, &s) != nil {
+		return false
+	}
+	tr.mu.Lock()
+	fine, coarse := saveRing(&tr.fine), saveRing(&tr.coarse)
+	tr.mu.Unlock()
+	return s.Fine.Resolution == fine.Resolution && slices.Equal(s.Fine.Buckets, fine.Buckets) &&
+		s.Coarse.Resolution == coarse.Resolution && slices.Equal(s.Coarse.Buckets, coarse.Buckets)
 }
 
 // TestCrashLosesAtMostOneFlush checks that what was flushed survives a crash
@@ -149,8 +183,12 @@ func TestCrashLosesAtMostOneFlush(t *testing.T) {
 	a := startAgent(t, fs, t0, nil)
 	a.feed(testSLO, time.Hour, 100, 0.01)
 	flushed := a.statuses()[testSLO]
-	n := fs.puts.Load()
-	kafkatest.WaitFor(t, 10*time.Second, func() bool { return fs.puts.Load() > n }, "a flush")
+	// Wait for a flush of all of it, not just for the next flush: one under
+	// way when the feed ended may have read the buckets halfway through it.
+	// Flushes run one at a time, and nothing changes the buckets until the
+	// next feed, so once the store holds them no older write can follow.
+	tr := a.e.trackers[slices.IndexFunc(a.e.trackers, func(tr *tracker) bool { return tr.key.slo == testSLO })]
+	kafkatest.WaitFor(t, hang, func() bool { return fs.holds(tr) }, "a flush of everything fed")
 	fs.frozen.Store(true)
 	a.feed(testSLO, time.Minute, 100, 0.5) // after the last flush: lost
 	a.stop(t)
@@ -213,6 +251,51 @@ func TestCorruptStateSetAside(t *testing.T) {
 			b.stop(t)
 		})
 	}
+}
+
+// TestCorruptStateFileCounted checks that a state file the Dir store finds
+// damaged (a garbled frame) is counted as corrupt, not missing, that the
+// SLO starts empty with the store's one log line, and that the other SLO
+// loads.
+func TestCorruptStateFileCounted(t *testing.T) {
+	dirPath := t.TempDir()
+	dir, err := state.NewDir(dirPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := startAgent(t, dir, t0, nil)
+	a.feedBoth(time.Hour, 0.001)
+	before := a.statuses()
+	a.stop(t)
+
+	if err := os.WriteFile(dir.Path(StateKey(testProduct, testSLO)), []byte("meshwatch-state v1 crc32c=00000000 len=3\nabc"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	dir, err = state.NewDir(dirPath, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := startAgent(t, dir, a.clk.Now(), log)
+	want := map[string]float64{"loaded": 1, "missing": 0, "corrupt": 1, "error": 0}
+	for result, n := range want {
+		if got := gaugeValue(t, b.reg, "meshwatch_slo_state_loads_total", map[string]string{"result": result}); got != n {
+			t.Errorf("state loads %s = %v, want %v", result, got, n)
+		}
+	}
+	got := b.statuses()
+	if got[testSLO].Valid != 0 || got[testSLO].Decision != DecisionNoData {
+		t.Errorf("corrupt SLO loaded: %+v", got[testSLO])
+	}
+	if got["freshness"].Valid != before["freshness"].Valid {
+		t.Errorf("the other SLO did not load: %+v", got["freshness"])
+	}
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 1 || !strings.Contains(lines[0], "set aside") || !strings.Contains(lines[0], StateKey(testProduct, testSLO)) || !strings.Contains(lines[0], "checksum") {
+		t.Errorf("log lines %q, want one that names the key, says why and that it was set aside", lines)
+	}
+	b.stop(t)
 }
 
 type syncBuffer struct {

@@ -186,7 +186,8 @@ func (c *Cluster) MustCreateTopic(t testing.TB, name string, partitions int32, r
 
 // DeleteTopic deletes topic name with a DeleteTopics request. It returns the
 // request's error or the topic's error code, e.g.
-// kerr.UnknownTopicOrPartition.
+// kerr.UnknownTopicOrPartition. Produce forgets the topic, so a topic of the
+// same name created later is produced to under its new ID.
 func (c *Cluster) DeleteTopic(ctx context.Context, name string) error {
 	cl, err := c.internalClient()
 	if err != nil {
@@ -199,6 +200,9 @@ func (c *Cluster) DeleteTopic(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("kafkatest: delete topic %s: %w", name, err)
 	}
+	// Forget the topic's ID and partitions, so that Produce to a topic of
+	// the same name created again learns the new ones.
+	cl.PurgeTopicsFromClient(name)
 	return nil
 }
 

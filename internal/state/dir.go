@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -37,9 +38,10 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Dir is a Store in a local directory, the default backend. Writes are
 // atomic (a temporary file, fsync, rename, fsync of the directory). A file
 // that cannot be read or fails its checksum is renamed aside to
-// <name>.corrupt-<time> with one log line, and reads as missing. Safe for
-// concurrent use within one process; two processes must not share a
-// directory.
+// <name>.corrupt-<time> with one log line, and Get reports it once with an
+// error wrapping ErrCorrupt; afterwards the key is missing. Check tells
+// whether the directory can be written. Safe for concurrent use within one
+// process; two processes must not share a directory.
 type Dir struct {
 	dir string
 	log *slog.Logger
@@ -48,7 +50,10 @@ type Dir struct {
 }
 
 // NewDir opens the state directory dir, creating it (0700) if needed, and
-// removes temporary files a crash left behind. log may be nil.
+// removes temporary files a crash left behind. log may be nil. It fails if
+// dir cannot be created or listed, but not if it cannot be written: a
+// read-only directory still serves reads (meshwatch report), and a full
+// disk may get space back. An agent calls Check to learn that writes fail.
 func NewDir(dir string, log *slog.Logger) (*Dir, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -71,7 +76,12 @@ func NewDir(dir string, log *slog.Logger) (*Dir, error) {
 // Path returns the file that holds key.
 func (d *Dir) Path(key string) string { return filepath.Join(d.dir, encodeKey(key)+fileSuffix) }
 
-// Get implements Store. A corrupt file is set aside and reported missing.
+// Get implements Store. A file that is truncated, fails its checksum or
+// cannot be read is set aside with one log line, and Get returns an error
+// wrapping ErrCorrupt that names the key, the reason and the file it was
+// moved to; the next Get finds the key missing. If the file cannot be set
+// aside either, the error does not wrap ErrCorrupt: the value is still in
+// place and the directory needs fixing.
 func (d *Dir) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	if err := checkKey(key); err != nil {
 		return nil, false, err
@@ -93,12 +103,19 @@ func (d *Dir) Get(ctx context.Context, key string) ([]byte, bool, error) {
 	return v, true, nil
 }
 
-// corrupt sets key aside; it returns an error only if that fails too.
+// corrupt sets key aside and returns the error Get reports for it: one
+// wrapping ErrCorrupt, or the reason it could not be set aside. A renamed
+// file whose directory sync failed counts as set aside: at worst a crash
+// undoes the rename and the next start sets it aside again.
 func (d *Dir) corrupt(key, reason string) error {
-	if err := d.SetAside(context.Background(), key, reason); err != nil {
-		return fmt.Errorf("state: %s is corrupt (%s) and could not be set aside: %w", key, reason, err)
+	to, err := d.setAside(key, reason)
+	if err != nil && to == "" {
+		return fmt.Errorf("state: %s is corrupt (%s) and could not be set aside: %w; make %s writable by the agent", key, reason, err, d.dir)
 	}
-	return nil
+	if to == "" { // gone meanwhile: nothing was moved
+		return fmt.Errorf("%w: %s (%s)", ErrCorrupt, key, reason)
+	}
+	return fmt.Errorf("%w: %s (%s), moved to %s", ErrCorrupt, key, reason, to)
 }
 
 // Put implements Store.
@@ -143,10 +160,20 @@ func (d *Dir) write(key string, value []byte) error {
 }
 
 // writeFile writes key through a temporary file renamed over the old one.
-func (d *Dir) writeFile(key string, value []byte) (err error) {
+func (d *Dir) writeFile(key string, value []byte) error {
+	if err := d.writeAtomic(d.Path(key), value); err != nil {
+		return fmt.Errorf("state: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// writeAtomic writes value, framed, to a temporary file in the directory,
+// syncs it and renames it to path. On error the temporary file is removed
+// and the error is the os package's, which names the file and the cause.
+func (d *Dir) writeAtomic(path string, value []byte) (err error) {
 	f, err := os.CreateTemp(d.dir, tempPrefix+"*")
 	if err != nil {
-		return fmt.Errorf("state: put %s: %w", key, err)
+		return err
 	}
 	defer func() {
 		if err != nil {
@@ -155,31 +182,82 @@ func (d *Dir) writeFile(key string, value []byte) (err error) {
 		}
 	}()
 	if _, err = f.Write(frame(value)); err != nil {
-		return fmt.Errorf("state: put %s: %w", key, err)
+		return err
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("state: put %s: %w", key, err)
+		return err
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("state: put %s: %w", key, err)
+		return err
 	}
-	if err = os.Rename(f.Name(), d.Path(key)); err != nil {
-		return fmt.Errorf("state: put %s: %w", key, err)
-	}
-	return nil
+	return os.Rename(f.Name(), path)
 }
 
 // syncDir makes the renames durable.
 func (d *Dir) syncDir() error {
-	f, err := os.Open(d.dir)
-	if err != nil {
-		return fmt.Errorf("state: sync %s: %w", d.dir, err)
-	}
-	defer f.Close()
-	if err := f.Sync(); err != nil {
+	if err := fsyncDir(d.dir); err != nil {
 		return fmt.Errorf("state: sync %s: %w", d.dir, err)
 	}
 	return nil
+}
+
+func fsyncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// probeName is the file Check writes. It has the temporary prefix, so
+// Keys never lists it and NewDir removes one a crash left behind, and no
+// key encodes to it (an encoded key has no '.').
+const probeName = tempPrefix + "check" + fileSuffix
+
+// Check reports whether values can be written to the directory: it writes
+// a small probe file the way Put writes a value (a temporary file, fsync,
+// rename, fsync of the directory) and removes it. NewDir succeeds on a
+// directory it cannot write, so an agent calls Check at start and after
+// every state flush to report readiness, instead of learning it from a
+// lost flush. The error names the directory, wraps the cause (permission
+// denied, read-only file system, no space left on device, …; errors.Is
+// with syscall.ENOSPC works) and says what to do. Safe for concurrent use;
+// it holds the write lock for one small write.
+func (d *Dir) Check(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	path := filepath.Join(d.dir, probeName)
+	err := d.writeAtomic(path, []byte("meshwatch write check\n"))
+	if err == nil {
+		err = fsyncDir(d.dir)
+	}
+	if err == nil {
+		err = os.Remove(path)
+	}
+	if err != nil {
+		return fmt.Errorf("state: cannot write to the directory %s: %w; %s", d.dir, err, writeHint(err))
+	}
+	return nil
+}
+
+// writeHint says what to do about err, a failed write to the state
+// directory.
+func writeHint(err error) string {
+	switch {
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return "free space on its file system (or raise the quota), or give it a larger volume"
+	case errors.Is(err, syscall.EROFS):
+		return "mount it read-write, or set state.dir to a directory on a writable volume"
+	case errors.Is(err, fs.ErrPermission):
+		return "give the agent's user write permission on it (chown it, or set the pod's fsGroup)"
+	case errors.Is(err, fs.ErrNotExist):
+		return "it was removed while the agent ran; create it again, writable by the agent's user"
+	}
+	return "set state.dir to a writable directory, or use state.backend: kafka"
 }
 
 // Delete implements Store.
@@ -219,22 +297,29 @@ func (d *Dir) Keys(ctx context.Context, prefix string) ([]string, error) {
 
 // SetAside implements Store: the file is renamed to
 // <name>.corrupt-<UTC time>, which Keys and Get ignore.
-func (d *Dir) SetAside(ctx context.Context, key, reason string) error {
+func (d *Dir) SetAside(_ context.Context, key, reason string) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
+	_, err := d.setAside(key, reason)
+	return err
+}
+
+// setAside renames key's file aside and returns where to, "" if there was
+// no file.
+func (d *Dir) setAside(key, reason string) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	from := d.Path(key)
-	to := from + asideInfix + d.now().UTC().Format("20060102T150405.000000000Z")
+	to := from + asideInfix + d.now().UTC().Format(asideTimeLayout)
 	if err := os.Rename(from, to); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+			return "", nil
 		}
-		return fmt.Errorf("state: set aside %s: %w", key, err)
+		return "", fmt.Errorf("state: set aside %s: %w", key, err)
 	}
 	d.log.Error("state entry is corrupt and was set aside; starting without it", "key", key, "reason", reason, "file", to)
-	return d.syncDir()
+	return to, d.syncDir()
 }
 
 func frame(value []byte) []byte {

@@ -8,8 +8,14 @@
 //     over the old one, then the directory is synced: a crash leaves the old
 //     value or the new, never a part. Each file starts with a header line
 //     with a CRC-32C and the length, so a truncated or garbled file is
-//     detected; it is renamed to <file>.corrupt-<time> with one log line and
-//     reads as missing, never a crash loop.
+//     detected; it is renamed to <file>.corrupt-<time> with one log line,
+//     Get reports it once with an error wrapping [ErrCorrupt] (the consumer
+//     counts it as corrupt and starts without it, never a crash loop), and
+//     afterwards it reads as missing. [Dir.Check] writes and removes a probe
+//     file the same way, so that an agent can learn at start and after each
+//     flush that the directory cannot be written (permissions, a read-only
+//     or full file system) and say so in its readiness; NewDir does not
+//     require a writable directory (meshwatch report reads one).
 //   - [Kafka] (state.backend: kafka): a compacted topic (state.topic,
 //     default __meshwatch_state, created with cleanup.policy=compact if
 //     missing) whose record keys are the keys. NewKafka reads it to its end
@@ -19,6 +25,9 @@
 //     __aside__/<key>.
 //   - [Mem]: a map in memory, for a component given no store (alert) and
 //     for tests; values set aside move to <key>.corrupt.
+//
+// Only Dir can find a value damaged: Kafka's record batches carry their own
+// CRC and Mem holds what it was given, so neither reports ErrCorrupt.
 //
 // Values are opaque bytes; what they mean and whether they decode is the
 // consumer's business: a consumer that cannot decode a value calls

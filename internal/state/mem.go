@@ -9,8 +9,10 @@ import (
 )
 
 // Mem is a Store in memory: for a component given no store (its state is
-// lost on restart) and for tests. SetAside keeps the value under
-// key+".corrupt", which Keys lists.
+// lost on restart) and for tests. It holds the bytes it was given, so Get
+// never reports ErrCorrupt; SetAside (a consumer that cannot decode a
+// value) keeps the value under key+".corrupt", which Keys lists, and logs
+// nothing. Invalid keys are rejected as by the other stores.
 type Mem struct {
 	mu sync.Mutex
 	m  map[string][]byte
@@ -21,6 +23,9 @@ func NewMem() *Mem { return &Mem{m: make(map[string][]byte)} }
 
 // Get implements Store.
 func (s *Mem) Get(_ context.Context, key string) ([]byte, bool, error) {
+	if err := checkKey(key); err != nil {
+		return nil, false, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.m[key]
@@ -50,6 +55,9 @@ func (s *Mem) PutMany(ctx context.Context, entries map[string][]byte) error {
 
 // Delete implements Store.
 func (s *Mem) Delete(_ context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.m, key)
@@ -72,6 +80,9 @@ func (s *Mem) Keys(_ context.Context, prefix string) ([]string, error) {
 
 // SetAside implements Store.
 func (s *Mem) SetAside(_ context.Context, key, _ string) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if v, ok := s.m[key]; ok {

@@ -2,6 +2,7 @@ package state
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 )
@@ -40,5 +41,15 @@ func TestMem(t *testing.T) {
 	}
 	if err := s.Put(ctx, "", nil); err == nil {
 		t.Error("Put with an empty key: no error")
+	}
+	// Like the other stores, Mem rejects invalid keys everywhere.
+	if _, _, err := s.Get(ctx, ""); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("Get with an empty key: %v, want ErrInvalidKey", err)
+	}
+	if err := s.Delete(ctx, "a\x00b"); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("Delete with a NUL in the key: %v, want ErrInvalidKey", err)
+	}
+	if err := s.SetAside(ctx, "", "test"); !errors.Is(err, ErrInvalidKey) {
+		t.Errorf("SetAside with an empty key: %v, want ErrInvalidKey", err)
 	}
 }

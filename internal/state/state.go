@@ -10,7 +10,12 @@ import (
 // Keys are non-empty strings (by convention "<package>/<name>…"); values
 // are opaque bytes. Implementations are safe for concurrent use.
 type Store interface {
-	// Get returns the value of key and whether it exists.
+	// Get returns the value of key and whether it exists. A value the
+	// store itself finds damaged (only Dir can: a file that is truncated,
+	// fails its checksum or cannot be read) is set aside, logged once, and
+	// reported with an error wrapping ErrCorrupt; the key then does not
+	// exist. A caller starts without the value on ErrCorrupt and fails
+	// only on other errors.
 	Get(ctx context.Context, key string) ([]byte, bool, error)
 	// Put stores value under key, atomically: a reader sees the old value or
 	// the new, never a part.
@@ -30,6 +35,12 @@ type Store interface {
 
 // ErrInvalidKey is returned for an empty key or one with a NUL byte.
 var ErrInvalidKey = errors.New("state: invalid key")
+
+// ErrCorrupt is wrapped by the error of a Get whose value the store found
+// damaged. The value was set aside (and logged) before Get returned, so
+// the caller counts it as corrupt and starts without it: it is not a
+// reason to stop. The error says which key, why, and where the value went.
+var ErrCorrupt = errors.New("state: corrupt value set aside")
 
 func checkKey(key string) error {
 	if key == "" || strings.ContainsRune(key, 0) {
