@@ -2,7 +2,6 @@ package meshwatch
 
 import (
 	"fmt"
-	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -369,22 +368,7 @@ func contractFiles(name string) ([]string, error) {
 
 // readContractFile reads a regular file of at most maxContractFile bytes.
 func readContractFile(name string) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", quote(name), pathErr(err))
-	}
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("cannot read %s: not a regular file", quote(name))
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxContractFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", quote(name), pathErr(err))
-	}
-	if len(data) > maxContractFile {
-		return nil, fmt.Errorf("cannot read %s: larger than %d MiB", quote(name), maxContractFile>>20)
-	}
-	return data, nil
+	return readRegularFile(name, maxContractFile, "a data contract is far smaller; is it the right file?")
 }
 
 // Contract is a product read from an ODCS data contract, before it joins a

@@ -65,13 +65,13 @@ func TestLoadContracts(t *testing.T) {
 		{
 			Name: "checkout.payments.captured", Domain: "checkout", Owner: "payments-team", Tier: 2,
 			Topics: []TopicSelector{{Name: "checkout.payments.captured"}}, Format: "raw",
-			EventTime: EventTime{Record: "timestamp", Format: "auto"}, Sampling: sampling,
+			EventTime: EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: DefaultMaxClockSkew}, Sampling: sampling,
 		},
 		{
 			Name: "checkout.orders.placed", Domain: "checkout", Owner: "orders-team", Tier: 1,
 			Description: "Orders accepted by the checkout service.",
 			Topics:      []TopicSelector{{Name: "checkout.orders.placed"}}, Format: "json",
-			EventTime: EventTime{Field: "placed_at", Format: "auto"}, Sampling: sampling,
+			EventTime: EventTime{Field: "placed_at", Format: "auto", MaxClockSkew: DefaultMaxClockSkew}, Sampling: sampling,
 			SLOs: []SLO{
 				slo("latency", time.Second, 0.995),
 				slo("freshness", time.Minute, 0.995),
@@ -95,7 +95,7 @@ func TestLoadContracts(t *testing.T) {
 		{
 			Name: "logistics.parcels.scanned", Domain: "logistics", Owner: "logistics-team", Tier: 3,
 			Topics: []TopicSelector{{Name: "logistics.parcels.scanned.eu"}, {Name: "logistics.parcels.scanned.us"}},
-			Format: "json", EventTime: EventTime{Record: "timestamp", Format: "auto"}, Sampling: sampling,
+			Format: "json", EventTime: EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: DefaultMaxClockSkew}, Sampling: sampling,
 			SLOs:     []SLO{slo("freshness", 15*time.Minute, 0.99), slo("availability", 0, 0.995)},
 			Contract: parcels,
 		},
@@ -103,7 +103,7 @@ func TestLoadContracts(t *testing.T) {
 			Name: "logistics.shipments.dispatched", Domain: "logistics", Owner: "logistics-team", Tier: 2,
 			Description: "Parcels handed over to a carrier.",
 			Topics:      []TopicSelector{{Name: "logistics.shipments.dispatched"}}, Format: "avro",
-			EventTime: EventTime{Record: "timestamp", Format: "auto"}, Sampling: sampling,
+			EventTime: EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: DefaultMaxClockSkew}, Sampling: sampling,
 			SLOs: []SLO{
 				slo("latency", 5*time.Minute, 0.99),
 				slo("completeness", 0, 0.99),

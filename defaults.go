@@ -25,10 +25,17 @@ const (
 	defaultSequenceMaxKeys  = 100000
 )
 
+// DefaultMaxClockSkew is the default of collector.max_clock_skew. An hour
+// is the top of the latency histograms' range (a latency beyond it reads
+// as an hour there anyway), far beyond any streaming latency objective,
+// and the bound on future event times the agent has always had; clocks
+// that NTP keeps are off by milliseconds.
+const DefaultMaxClockSkew = Duration(time.Hour)
+
 // SetDefaults fills every setting left at its zero value with its default.
 // It never overwrites a value that is set, so it is idempotent. Sampling
-// fields left at zero take the collector's budget, so collector.budget gets
-// its own defaults first. Not safe for concurrent use with readers of c.
+// fields left at zero take the collector's budget, and event_time.max_clock_skew
+// collector.max_clock_skew, so those get their own defaults first. Not safe for concurrent use with readers of c.
 func (c *Config) SetDefaults() {
 	setDefault(&c.Naming, defaultNaming)
 	setDefault(&c.Cluster.Name, defaultClusterName)
@@ -38,6 +45,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&c.Collector.Discovery, defaultDiscovery)
 	setDefault(&c.Collector.Budget.MaxRecordsPerSecond, defaultRecordsPerSecond)
 	setDefault(&c.Collector.Budget.MaxBytesPerSecond, defaultBytesPerSecond)
+	setDefault(&c.Collector.MaxClockSkew, DefaultMaxClockSkew)
 	setDefault(&c.Lag.Interval, c.Collector.Tick)
 	setDefault(&c.Lag.ExactFetches, defaultExactFetches)
 	setDefault(&c.Lag.Passes, defaultLagPasses)
@@ -62,6 +70,7 @@ func (c *Config) SetDefaults() {
 			p.EventTime.Record = defaultEventTimeRecord
 		}
 		setDefault(&p.EventTime.Format, defaultEventTimeFormat)
+		setDefault(&p.EventTime.MaxClockSkew, c.Collector.MaxClockSkew)
 		setDefault(&p.Sampling.MaxRecordsPerSecond, c.Collector.Budget.MaxRecordsPerSecond)
 		setDefault(&p.Sampling.MaxBytesPerSecond, c.Collector.Budget.MaxBytesPerSecond)
 		for j := range p.SLOs {

@@ -13,14 +13,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// maxSecretFile bounds what a *_file key may hold; a password or a token is
-// far smaller, and the bound keeps a mistaken path such as /dev/zero harmless.
-const maxSecretFile = 64 << 10
+// Bounds of the files Load reads (contracts have theirs in contract.go). A
+// configuration is far smaller than maxConfigFile and a password or a token
+// far smaller than maxSecretFile; the bounds keep a mistaken path to a huge
+// file from exhausting memory.
+const (
+	maxConfigFile = 16 << 20
+	maxSecretFile = 64 << 10
+)
 
 // LoadFile reads the configuration file at path and loads it as Load does,
 // with the process environment. Relative *_file paths are relative to the
@@ -58,7 +64,9 @@ func LoadFile(path string) (*Config, Problems, error) {
 // PASSWORD, SECRET, TOKEN, CREDENTIAL, PRIVATE or API_KEY.
 //
 // Load is safe for concurrent use; its only I/O is reading *_file secrets
-// and contracts.
+// and contracts. Each must be a regular file (a named pipe, a device, a
+// socket or a directory is a problem, never opened for reading), a secret
+// of at most 64 KiB and a contract of at most 4 MiB.
 func Load(name string, data []byte, env func(string) (string, bool)) (*Config, Problems, error) {
 	return LoadWith(name, data, env)
 }
@@ -79,9 +87,11 @@ type Extension struct {
 	Check func(cfg *Config) Problems
 }
 
-// LoadFileWith is LoadFile with extensions.
+// LoadFileWith is LoadFile with extensions. The file must be a regular file
+// of at most 16 MiB: a named pipe, a device, a socket or a directory is an
+// error, not read, so that a mistaken path neither blocks nor fills memory.
 func LoadFileWith(path string, ext ...Extension) (*Config, Problems, error) {
-	data, err := os.ReadFile(path)
+	data, err := readRegularFile(path, maxConfigFile, "a configuration is far smaller; is it the right file?")
 	if err != nil {
 		return nil, nil, fmt.Errorf("load config: %w", err)
 	}
@@ -359,7 +369,7 @@ func (d *decoder) readSecretFile(dst *Secret, file, path, dir string) {
 	if !filepath.IsAbs(file) {
 		file = filepath.Join(dir, file)
 	}
-	data, err := readSmallFile(file)
+	data, err := readRegularFile(file, maxSecretFile, "a *_file holds the secret alone")
 	if err != nil {
 		d.failPath(filePath, "%s", err.Error())
 		return
@@ -373,29 +383,73 @@ func (d *decoder) readSecretFile(dst *Secret, file, path, dir string) {
 	*dst = Secret(v)
 }
 
-// readSmallFile reads a regular file of at most maxSecretFile bytes. Its
-// errors name the file and never hold any of its content.
-func readSmallFile(name string) ([]byte, error) {
+// readRegularFile reads the regular file name, of at most limit bytes;
+// hint says what to do about a larger one. Every file Load reads goes
+// through it. Its errors name the file and what it is, and never hold any
+// of its content.
+//
+// A named pipe, a device, a socket or a directory is refused before it is
+// opened, as opening some of them blocks (a FIFO without a writer) or acts
+// (a tape rewinds). The file is opened with O_NONBLOCK all the same, and
+// checked again through its descriptor, so that one swapped in after the
+// first check cannot block either; O_NONBLOCK does not change how a regular
+// file reads.
+func readRegularFile(name string, limit int64, hint string) ([]byte, error) {
 	st, err := os.Stat(name)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", quote(name), pathErr(err))
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("cannot read %s: not a regular file", quote(name))
+		return nil, fmt.Errorf("cannot read %s: it is %s, not a regular file", quote(name), fileType(st.Mode()))
 	}
-	f, err := os.Open(name)
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", quote(name), pathErr(err))
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
+	if st, err = f.Stat(); err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", quote(name), pathErr(err))
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("cannot read %s: it is %s, not a regular file", quote(name), fileType(st.Mode()))
+	}
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", quote(name), pathErr(err))
 	}
-	if len(data) > maxSecretFile {
-		return nil, fmt.Errorf("cannot read %s: larger than %d KiB", quote(name), maxSecretFile>>10)
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("cannot read %s: it is larger than %s; %s", quote(name), formatSize(limit), hint)
 	}
 	return data, nil
+}
+
+// fileType names the kind of a file that is not a regular one.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	default:
+		return "a special file"
+	}
+}
+
+// formatSize prints a size limit in whole MiB or KiB.
+func formatSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	if n >= 1<<10 && n%(1<<10) == 0 {
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // pathErr drops the operation and path that an *fs.PathError repeats.

@@ -274,7 +274,7 @@ func TestLoadSecretFiles(t *testing.T) {
 		cfg := "cluster:\n  brokers: [\"k:9092\"]\n  sasl: {mechanism: PLAIN, username: u, password_file: .}\n" +
 			"products: [{name: d.e.f, domain: d, owner: o, topics: [t]}]\nowners: {o: {}}\n"
 		_, _, err := Load(filepath.Join(dir, "c.yaml"), []byte(cfg), nil)
-		want := filepath.Join(dir, "c.yaml") + `:3:56: cluster.sasl.password_file: cannot read "` + dir + `": not a regular file`
+		want := filepath.Join(dir, "c.yaml") + `:3:56: cluster.sasl.password_file: cannot read "` + dir + `": it is a directory, not a regular file`
 		if err == nil || err.Error() != want {
 			t.Errorf("Load error:\n%v\nwant:\n%s", err, want)
 		}
@@ -323,9 +323,10 @@ func TestLoadDefaults(t *testing.T) {
 		Cluster: Cluster{Name: "kafka", Brokers: []string{"kafka-1:9092"}, ClientID: "meshwatch"},
 		HTTP:    HTTP{Listen: ":9477"},
 		Collector: Collector{
-			Tick:      Duration(10 * time.Second),
-			Discovery: Duration(time.Minute),
-			Budget:    Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
+			Tick:         Duration(10 * time.Second),
+			Discovery:    Duration(time.Minute),
+			Budget:       Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
+			MaxClockSkew: Duration(time.Hour),
 		},
 		Lag:   Lag{Interval: Duration(10 * time.Second), ExactFetches: 10000, Passes: 3},
 		State: State{Backend: "dir", Dir: "meshwatch-state", Topic: "__meshwatch_state", Flush: Duration(30 * time.Second)},
@@ -336,7 +337,7 @@ func TestLoadDefaults(t *testing.T) {
 			Tier:      2,
 			Topics:    []TopicSelector{{Name: "checkout.orders.placed"}},
 			Format:    "raw",
-			EventTime: EventTime{Record: "timestamp", Format: "auto"},
+			EventTime: EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: Duration(time.Hour)},
 			Sampling:  Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
 			SLOs: []SLO{{
 				Name: "freshness", SLI: "freshness", Threshold: Duration(time.Minute),

@@ -148,6 +148,11 @@ type Collector struct {
 	// Budget is the default sampling budget of a product (default 1000 records/s,
 	// 1 MiB/s).
 	Budget Budget `yaml:"budget"`
+	// MaxClockSkew is the default of a product's event_time.max_clock_skew
+	// (default 1h): how far from the agent's clock an event time may lie
+	// before the record counts as clock skew and stays out of the latency
+	// histograms.
+	MaxClockSkew Duration `yaml:"max_clock_skew"`
 }
 
 // Budget bounds what the agent reads of one product.
@@ -327,11 +332,17 @@ const (
 // EventTime says where a record's event time is read: the record timestamp
 // (default, {record: timestamp}), a header ({header: x-event-time}) or a JSON
 // payload field ({field: meta.placed_at}, dots separate nested keys).
+//
+// MaxClockSkew bounds how far an event time may lie from the agent's clock
+// (default collector.max_clock_skew): a record whose event time is further
+// in the future, or whose latency is longer, is counted as clock skew and
+// kept out of the latency histograms (package collector says what else).
 type EventTime struct {
-	Record string `yaml:"record"`
-	Header string `yaml:"header"`
-	Field  string `yaml:"field"`
-	Format string `yaml:"format"` // for header and field; default auto
+	Record       string   `yaml:"record"`
+	Header       string   `yaml:"header"`
+	Field        string   `yaml:"field"`
+	Format       string   `yaml:"format"` // for header and field; default auto
+	MaxClockSkew Duration `yaml:"max_clock_skew"`
 }
 
 // Source returns which of record, header or field the event time comes from.

@@ -176,6 +176,9 @@ func (v *validator) collector(c *Collector) {
 	}
 	v.rate("collector.budget.max_records_per_second", c.Budget.MaxRecordsPerSecond, false)
 	v.rate("collector.budget.max_bytes_per_second", c.Budget.MaxBytesPerSecond, false)
+	if c.MaxClockSkew < Duration(time.Second) {
+		v.errf("collector.max_clock_skew", "must be at least 1s (how far an event time may lie from the agent's clock, e.g. 1h), got %s", c.MaxClockSkew)
+	}
 }
 
 // rate checks a budget: > 0, or >= 0 when zero means "take the default".
@@ -354,6 +357,9 @@ func (v *validator) eventTime(path string, p *Product) {
 		}
 	}
 	v.oneOf(join(path, "format"), e.Format, timeFormats)
+	if e.MaxClockSkew != 0 && e.MaxClockSkew < Duration(time.Second) {
+		v.errf(join(path, "max_clock_skew"), "must be at least 1s (0 takes collector.max_clock_skew), got %s", e.MaxClockSkew)
+	}
 }
 
 func (v *validator) slos(path string, slos []SLO) {

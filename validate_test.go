@@ -196,6 +196,17 @@ func TestValidate(t *testing.T) {
 			want:   []string{`products[0].event_time.format: must be one of auto, rfc3339, unix_s, unix_ms, unix_us, unix_ns; got "epoch"`},
 		},
 		{
+			name: "clock skew under a second",
+			change: func(c *Config) {
+				c.Collector.MaxClockSkew = Duration(500 * time.Millisecond)
+				c.Products[0].EventTime.MaxClockSkew = Duration(-time.Second)
+			},
+			want: []string{
+				"collector.max_clock_skew: must be at least 1s (how far an event time may lie from the agent's clock, e.g. 1h), got 500ms",
+				"products[0].event_time.max_clock_skew: must be at least 1s (0 takes collector.max_clock_skew), got -1s",
+			},
+		},
+		{
 			name:   "negative sampling",
 			change: func(c *Config) { c.Products[0].Sampling.MaxRecordsPerSecond = -1 },
 			want:   []string{"products[0].sampling.max_records_per_second: must be >= 0 (0 takes collector.budget), got -1"},
@@ -311,15 +322,20 @@ func TestValidateSelectorRecompiles(t *testing.T) {
 func TestSetDefaultsKeepsValues(t *testing.T) {
 	c := validConfig()
 	c.Collector.Budget.MaxRecordsPerSecond = 50
-	c.Products = append(c.Products, Product{Sampling: Budget{MaxBytesPerSecond: 7}, EventTime: EventTime{Header: "x-ts"}})
+	c.Collector.MaxClockSkew = Duration(5 * time.Minute)
+	c.Products = append(c.Products, Product{Sampling: Budget{MaxBytesPerSecond: 7}, EventTime: EventTime{Header: "x-ts"}},
+		Product{EventTime: EventTime{MaxClockSkew: Duration(3 * time.Hour)}})
 	before := *c
 	c.SetDefaults()
 	p := c.Products[1]
 	if p.Sampling != (Budget{MaxRecordsPerSecond: 50, MaxBytesPerSecond: 7}) {
 		t.Errorf("sampling = %+v, want records from collector.budget and bytes kept", p.Sampling)
 	}
-	if p.EventTime != (EventTime{Header: "x-ts", Format: "auto"}) {
-		t.Errorf("event_time = %+v, want the header kept and no record added", p.EventTime)
+	if p.EventTime != (EventTime{Header: "x-ts", Format: "auto", MaxClockSkew: Duration(5 * time.Minute)}) {
+		t.Errorf("event_time = %+v, want the header kept, no record added and max_clock_skew from the collector", p.EventTime)
+	}
+	if got := c.Products[2].EventTime.MaxClockSkew; got != Duration(3*time.Hour) {
+		t.Errorf("event_time.max_clock_skew = %s, want the product's 3h kept", got)
 	}
 	if c.Naming != before.Naming || c.Products[0].Tier != 2 || c.Products[0].SLOs[1].Window != "month" {
 		t.Error("SetDefaults changed a value that was set")

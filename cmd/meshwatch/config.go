@@ -9,6 +9,7 @@ import (
 	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/quality"
+	"github.com/meshwatch/meshwatch/sla"
 )
 
 // settings is the whole configuration: the model, and the sections that
@@ -62,7 +63,8 @@ type webhookSettings struct {
 }
 
 // extensions returns the loader extensions that fill s's sections and
-// check what the root package cannot: CEL rules and cost settings.
+// check what the root package cannot: CEL rules, cost settings, and names
+// too long for the state store.
 func (s *settings) extensions() []meshwatch.Extension {
 	return []meshwatch.Extension{
 		{Key: "cost", Into: &s.Cost, Check: func(cfg *meshwatch.Config) meshwatch.Problems {
@@ -80,6 +82,7 @@ func (s *settings) extensions() []meshwatch.Extension {
 			return s.Alerting.validate()
 		}},
 		{Check: quality.Check},
+		{Check: sla.CheckStateKeys},
 	}
 }
 

@@ -8,16 +8,20 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/pem"
+	"errors"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -58,10 +62,92 @@ func TestKafkaOptsSASL(t *testing.T) {
 			if err == nil {
 				t.Fatal("the wrong password was accepted")
 			}
-			if strings.Contains(err.Error(), "password") && strings.Contains(err.Error(), "wrong-password") {
-				t.Errorf("the error shows the password: %v", err)
-			}
+			checkAuthError(t, err, mech, "wrong-password")
 		})
+	}
+}
+
+// checkAuthError checks that err says the credentials were rejected, whose
+// and what to fix, and not the password.
+func checkAuthError(t *testing.T, err error, mech, password string) {
+	t.Helper()
+	want := `authentication failed: broker 127.0.0.1:`
+	want2 := `closed the connection in answer to the SASL credentials of user "agent" (mechanism ` + mech + `), ` +
+		`which is how brokers reject credentials; check cluster.sasl (username, password or password_file, mechanism)`
+	if !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), want2) {
+		t.Errorf("error:\n%v\nwant one with %q and %q", err, want, want2)
+	}
+	if !errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Errorf("error %v is not kerr.SaslAuthenticationFailed", err)
+	}
+	if strings.Contains(err.Error(), password) {
+		t.Errorf("the error shows the password: %v", err)
+	}
+}
+
+// TestKafkaOptsSASLOverTLS: with SASL the client dials through
+// saslDialer, which must do TLS as franz-go would.
+func TestKafkaOptsSASLOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	caPEM, serverCert := selfSignedCA(t)
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kc := kafkatest.New(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}),
+		kfake.EnableSASL(), kfake.Superuser(meshwatch.SASLScramSHA512, "agent", "right-password"))
+	c := meshwatch.Cluster{Brokers: kc.Addrs(), ClientID: "meshwatch", TLS: &meshwatch.TLS{Enabled: true, CAFile: caFile},
+		SASL: &meshwatch.SASL{Mechanism: meshwatch.SASLScramSHA512, Username: "agent", Password: "right-password"}}
+	if err := connect(t, c); err != nil {
+		t.Fatalf("TLS and SASL with the right password: %v", err)
+	}
+	c.SASL.Password = "wrong-password"
+	err := connect(t, c)
+	if err == nil {
+		t.Fatal("the wrong password was accepted")
+	}
+	checkAuthError(t, err, meshwatch.SASLScramSHA512, "wrong-password")
+	// The server is still verified.
+	c.TLS.CAFile = ""
+	c.SASL.Password = "right-password"
+	if err := connect(t, c); err == nil || errors.Is(err, kerr.SaslAuthenticationFailed) {
+		t.Errorf("an untrusted server certificate: %v, want a TLS error", err)
+	}
+}
+
+// TestSASLConnFollowsRequests: the request heads are found however the
+// bytes are split across writes.
+func TestSASLConnFollowsRequests(t *testing.T) {
+	req := func(key int16, body int) []byte {
+		b := make([]byte, 6+body)
+		binary.BigEndian.PutUint32(b, uint32(2+body))
+		binary.BigEndian.PutUint16(b[4:], uint16(key))
+		return b
+	}
+	// A SaslHandshake, a SaslAuthenticate, then a Metadata request.
+	stream := append(append(req(17, 20), req(saslAuthenticateKey, 33)...), req(3, 7)...)
+	// Chunks no longer than the shortest request (13 bytes) show each key;
+	// franz-go writes one whole request at a time.
+	for _, chunk := range []int{1, 2, 5, 6, 7, 13} {
+		var c saslConn
+		var keys []int32
+		for p := stream; len(p) > 0; {
+			k := min(chunk, len(p))
+			before := c.lastKey.Load()
+			c.follow(p[:k])
+			if after := c.lastKey.Load(); after != before {
+				keys = append(keys, after)
+			}
+			p = p[k:]
+		}
+		if got, want := keys, []int32{17, saslAuthenticateKey, 3}; !slices.Equal(got, want) {
+			t.Errorf("writes of %d bytes: keys %v, want %v", chunk, got, want)
+		}
+	}
+	var c saslConn
+	c.follow(stream)
+	if got := c.lastKey.Load(); got != 3 {
+		t.Errorf("after one write of every request the last key is %d, want 3", got)
 	}
 }
 

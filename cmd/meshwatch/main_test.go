@@ -77,6 +77,17 @@ func TestValidateCommand(t *testing.T) {
 			t.Errorf("validate output lacks %q:\n%s", want, out)
 		}
 	}
+
+	// A product name too long for a state file name (sla.CheckStateKeys).
+	long := "cluster: {brokers: [localhost:9092]}\nproducts:\n  - {name: " + strings.Repeat("x", 250) +
+		", domain: d, owner: o, topics: [t], slos: [{name: freshness, sli: freshness, threshold: 1m, objective: 99%}]}\nowners: {o: {}}\n"
+	if err := os.WriteFile(bad, []byte(long), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCmd(t, context.Background(), "validate", "-config", bad)
+	if want := bad + ":3:12: products[0].name: is too long to keep state for (the state file name would be 309 bytes, at most 255): shorten it to at most 196 characters"; code != exitFailed || !strings.Contains(out, want) {
+		t.Errorf("validate of a long product name: exit %d, output lacks %q:\n%s", code, want, out)
+	}
 }
 
 func lastLine(s string) string {
@@ -355,10 +366,14 @@ owners:
 				if tc.wantReady {
 					return status == http.StatusOK
 				}
-				// With rejected credentials, discovery fails and says so.
+				// With rejected credentials, discovery fails and says so, and
+				// the log says why (not a bare EOF) and what to fix.
 				return status == http.StatusServiceUnavailable && strings.Contains(body, "not ready") &&
 					strings.Contains(metrics, `meshwatch_discovery_runs_total{result="error"} `) &&
-					!strings.Contains(metrics, `meshwatch_discovery_runs_total{result="error"} 0`)
+					!strings.Contains(metrics, `meshwatch_discovery_runs_total{result="error"} 0`) &&
+					strings.Contains(errOut.String(), `authentication failed: broker `) &&
+					strings.Contains(errOut.String(), `SASL credentials of user \"meshwatch\" (mechanism SCRAM-SHA-256)`) &&
+					strings.Contains(errOut.String(), `check cluster.sasl`)
 			}, "agent never reached the expected state; logs:\n%s", &errOut)
 			cancel()
 			wg.Wait()
