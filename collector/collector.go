@@ -93,8 +93,10 @@ type Collector struct {
 	rediscover chan struct{}
 	nextBroker atomic.Uint32 // round robin of brokerRequest
 	logs       logonce.Limiter
-	flushMu    sync.Mutex // serialises SLI flushes: the tick's and the final one
-	lastFlush  time.Time  // end of the last SLI flush; flushMu
+	flushMu    sync.Mutex                        // serialises SLI flushes: the tick's and the final one
+	lastFlush  time.Time                         // end of the last SLI flush; flushMu
+	lastListAt int64                             // Unix ns of the last tick's end-offset listing; tick loop
+	blind      atomic.Pointer[map[string]string] // product → why it is blind, at the last tick
 }
 
 // routes maps topics to the product that claimed them; a new value is built
@@ -108,6 +110,11 @@ type topicRoute struct {
 	ps     *productState
 	minISR int
 	parts  map[int32]*partState
+	// id is the topic's ID and epochs its partitions' leader epochs at the
+	// discovery that built the route: a new ID, or an epoch that went
+	// backwards, is a topic deleted and created again.
+	id     [16]byte
+	epochs map[int32]int32
 }
 
 // partState is what the collector remembers of one partition across
@@ -125,9 +132,26 @@ type partState struct {
 	backoff   time.Duration
 	lastErr   int64
 
+	// What the sampler read, for blind-spot detection: set by the poll loop
+	// (fetched*) and wherever the partition is added at the tail (tailAt),
+	// read by the tick loop.
+	fetchedNext atomic.Int64 // offset after the last record fetched (measured or skipped)
+	tailAt      atomic.Int64 // Unix ns the partition was last added at the tail
+	errs        atomic.Int64 // fetch errors since the last tick, of any kind
+
 	// Owned by the tick loop.
 	end   int64 // end offset at the last tick; -1 before the first
 	probe int64 // end offset at the last probe
+	// floor is an offset the sampler is known to be past without having
+	// fetched up to it: what a re-add at the tail skipped on purpose.
+	floor int64
+	// unreadSince is when records the sampler should have fetched were
+	// first listed unread (0 while it keeps up); errSince when the run of
+	// ticks with fetch errors began (0 without errors).
+	unreadSince, errSince int64
+	// Of the run of fetch errors: the end offset and the fetch cursor when
+	// it began, and the tick of its last error.
+	errFrom, errFetched, lastErrTick int64
 }
 
 // Backoff of a partition whose fetches fail: from minHold doubling up to the
@@ -190,6 +214,16 @@ func New(cfg *meshwatch.Config, kopts []kgo.Opt, o Options) (*Collector, error) 
 // Ready reports whether every product's topics have been resolved once.
 func (c *Collector) Ready() bool { return c.ready.Load() }
 
+// Blind returns the products the agent could not read at the last tick,
+// with why (BlindFetchErrors, BlindStalled); nil when it reads them all.
+// The map is the caller's. Safe for concurrent use.
+func (c *Collector) Blind() map[string]string {
+	if b := c.blind.Load(); b != nil {
+		return maps.Clone(*b)
+	}
+	return nil
+}
+
 // Run samples until ctx is done, then makes a final evaluation of the SLI
 // counters and closes its Kafka clients. It returns an error only if the
 // clients cannot be created.
@@ -198,6 +232,9 @@ func (c *Collector) Run(ctx context.Context) error {
 	base := slices.Clone(c.kopts)
 	c.cl, err = kgo.NewClient(append(base,
 		kgo.KeepRetryableFetchErrors(),
+		// Transaction markers take offsets too: without them a
+		// transactional topic would always look a record behind.
+		kgo.KeepControlRecords(),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 		kgo.FetchMaxWait(500*time.Millisecond),
 		kgo.FetchMaxPartitionBytes(256<<10),
@@ -248,8 +285,22 @@ func (c *Collector) pollLoop(ctx context.Context) {
 			if tr == nil || len(p.Records) == 0 {
 				return
 			}
+			part := tr.parts[p.Partition]
+			if part != nil {
+				// The sampler got this far, whatever the budget measures:
+				// a partition whose end moves past this is unread.
+				if next := p.Records[len(p.Records)-1].Offset + 1; next > part.fetchedNext.Load() {
+					part.fetchedNext.Store(next)
+				}
+			}
+			// Control records (transaction markers) are fetched only so
+			// that the cursor above passes them; nobody measures them.
+			p.Records = dropControl(p.Records)
+			if len(p.Records) == 0 {
+				return
+			}
 			n := tr.ps.observeBatch(p.Records, now)
-			if part := tr.parts[p.Partition]; part != nil && n > 0 {
+			if part != nil && n > 0 {
 				part.sampledAt.Store(now)
 			}
 			if c.records != nil {
@@ -271,6 +322,24 @@ func (c *Collector) pollLoop(ctx context.Context) {
 	}
 }
 
+// dropControl removes control records from recs, in place; it allocates
+// nothing and returns recs itself when there are none.
+func dropControl(recs []*kgo.Record) []*kgo.Record {
+	for i, r := range recs {
+		if !r.Attrs.IsControl() {
+			continue
+		}
+		out := recs[:i]
+		for _, r := range recs[i+1:] {
+			if !r.Attrs.IsControl() {
+				out = append(out, r)
+			}
+		}
+		return out
+	}
+	return recs
+}
+
 func (c *Collector) fetchError(r *routes, topic string, partition int32, err error) {
 	if errors.Is(err, context.Canceled) || errors.Is(err, kgo.ErrClientClosed) {
 		return
@@ -283,6 +352,7 @@ func (c *Collector) fetchError(r *routes, topic string, partition int32, err err
 	if part == nil {
 		return
 	}
+	part.errs.Add(1)
 	gone := errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID)
 	// Retryable errors (a leader that moved, a broker restarting) are what
 	// every leader election produces; they count against availability only
@@ -296,7 +366,8 @@ func (c *Collector) fetchError(r *routes, topic string, partition int32, err err
 	switch {
 	case gone:
 		// Resolve again now rather than within a minute, so that a deleted
-		// topic is dropped after one error, not a stream of them.
+		// topic is dropped after one error, not a stream of them, and one
+		// created again under the same name is read under its new ID.
 		c.requestDiscovery()
 		return
 	case fatal:
@@ -398,7 +469,18 @@ func (c *Collector) resume(ps *productState) {
 	// become readable, not on a backlog.
 	parts := partitionsOf(ps.assigned, true)
 	c.cl.AddConsumePartitions(c.at(parts))
+	markTail(ps.assigned, c.now().UnixNano(), true)
 	c.skipped(ps, parts)
+}
+
+// markTail records that parts (those fetched, with fetchable) were added at
+// the tail at now: what was there before is skipped on purpose, not unread.
+func markTail(parts []*partState, now int64, fetchable bool) {
+	for _, p := range parts {
+		if !fetchable || p.heldUntil == 0 {
+			p.tailAt.Store(now)
+		}
+	}
 }
 
 // skipped tells the record sink that the product's parts are read again
@@ -431,6 +513,7 @@ func (c *Collector) release(now int64) {
 		ps.mu.Unlock()
 		if !throttled {
 			add[part.topic] = append(add[part.topic], part.partition)
+			part.tailAt.Store(now)
 			c.skipped(ps, map[string][]int32{part.topic: {part.partition}})
 		}
 	}
@@ -531,6 +614,7 @@ func (c *Collector) discover(ctx context.Context) error {
 	old := c.routes.Load()
 	next := &routes{topics: make(map[string]*topicRoute)}
 	conflicts := 0
+	var recreated []string
 	for _, ps := range c.products {
 		for _, sel := range ps.p.Topics {
 			if sel.Pattern == "" {
@@ -553,13 +637,29 @@ func (c *Collector) discover(ctx context.Context) error {
 				}
 				continue
 			}
-			tr := &topicRoute{ps: ps, minISR: 1, parts: make(map[int32]*partState, len(td.parts))}
+			tr := &topicRoute{ps: ps, minISR: 1, id: td.id, parts: make(map[int32]*partState, len(td.parts)), epochs: make(map[int32]int32, len(td.parts))}
+			for p, pm := range td.parts {
+				tr.epochs[p] = pm.epoch
+			}
 			var prev *topicRoute
 			if old != nil {
 				prev = old.topics[t]
 			}
+			if prev != nil && prev.ps == ps && recreatedTopic(prev, tr) {
+				// Deleted and created again (or the cluster was rebuilt
+				// without its data): the old partitions' offsets and the
+				// client's topic ID mean nothing now. Start afresh.
+				recreated = append(recreated, t)
+				c.log.Warn("topic was deleted and created again (new topic ID or leader epochs went backwards); sampling it again from the tail",
+					"product", ps.p.Name, "topic", t)
+				tr.minISR = prev.minISR
+				prev = nil
+			}
 			if prev != nil {
 				tr.minISR = prev.minISR // until the configs say otherwise
+				if tr.id == ([16]byte{}) {
+					tr.id = prev.id // an answer without IDs says nothing of them
+				}
 			}
 			partitions := slices.Collect(maps.Keys(td.parts))
 			if len(partitions) == 0 && prev != nil {
@@ -600,13 +700,28 @@ func (c *Collector) discover(ctx context.Context) error {
 		}
 	}
 	c.m.topicConflicts.Set(float64(conflicts))
-	c.apply(old, next)
+	c.apply(old, next, recreated)
 	c.routes.Store(next)
 	if !c.ready.Swap(true) {
-		c.m.ready.Set(1)
 		c.log.Info("topics resolved", "products", len(c.products), "topics", len(next.names))
 	}
 	return nil
+}
+
+// recreatedTopic reports whether next, a new route of the topic of prev,
+// is another topic under the same name: its ID changed, or a partition's
+// leader epoch went backwards (epochs only grow while a topic lives).
+func recreatedTopic(prev, next *topicRoute) bool {
+	var zero [16]byte
+	if prev.id != zero && next.id != zero && prev.id != next.id {
+		return true
+	}
+	for p, e := range next.epochs {
+		if pe, ok := prev.epochs[p]; ok && pe >= 0 && e >= 0 && e < pe {
+			return true
+		}
+	}
+	return false
 }
 
 func selects(p *meshwatch.Product, topic string) bool {
@@ -619,14 +734,27 @@ func selects(p *meshwatch.Product, topic string) bool {
 }
 
 // apply adds the partitions next has and old had not, and removes the topics
-// old had and next has not.
-func (c *Collector) apply(old, next *routes) {
+// old had and next has not. The recreated topics are purged from the
+// clients (which keep the old topic ID and fail on it) and added afresh.
+func (c *Collector) apply(old, next *routes, recreated []string) {
 	c.assignMu.Lock()
 	defer c.assignMu.Unlock()
+	if len(recreated) > 0 {
+		for _, t := range recreated {
+			for _, part := range old.topics[t].parts {
+				delete(c.held, part)
+			}
+		}
+		c.cl.PurgeTopicsFromClient(recreated...)
+		c.probe.PurgeTopicsFromClient(recreated...)
+	}
 	var gone []string
 	removeParts := map[string][]int32{}
 	for t, tr := range old.topics {
 		ntr := next.topics[t]
+		if slices.Contains(recreated, t) {
+			continue
+		}
 		if ntr == nil || ntr.ps != tr.ps {
 			gone = append(gone, t)
 		}
@@ -653,6 +781,7 @@ func (c *Collector) apply(old, next *routes) {
 		ps.assigned = ps.assigned[:0]
 	}
 	add := map[string][]int32{}
+	now := c.now().UnixNano()
 	for _, t := range next.names {
 		tr := next.topics[t]
 		otr := old.topics[t]
@@ -660,7 +789,7 @@ func (c *Collector) apply(old, next *routes) {
 		for _, p := range slices.Sorted(maps.Keys(tr.parts)) {
 			part := tr.parts[p]
 			ps.assigned = append(ps.assigned, part)
-			if otr != nil && otr.ps == ps && otr.parts[p] != nil {
+			if otr != nil && otr.parts[p] == part {
 				continue
 			}
 			ps.mu.Lock()
@@ -668,6 +797,7 @@ func (c *Collector) apply(old, next *routes) {
 			ps.mu.Unlock()
 			if !throttled { // else resume adds it with the rest
 				add[t] = append(add[t], p)
+				part.tailAt.Store(now)
 			}
 		}
 	}
@@ -735,11 +865,13 @@ func (c *Collector) updateQuantiles(scratch *hdr.Histogram) {
 // topicMeta is one topic of a metadata answer.
 type topicMeta struct {
 	err   error
+	id    [16]byte // zero when the broker does not send topic IDs
 	parts map[int32]partMeta
 }
 
 type partMeta struct {
 	leader int32
+	epoch  int32 // leader epoch; -1 when the broker does not send it
 	isr    int
 	err    error
 }
@@ -796,9 +928,9 @@ func (c *Collector) metadata(ctx context.Context, topics []string) (map[string]t
 		if t.Topic == nil || (topics == nil && t.IsInternal) {
 			continue
 		}
-		tm := topicMeta{err: kerr.ErrorForCode(t.ErrorCode), parts: make(map[int32]partMeta, len(t.Partitions))}
+		tm := topicMeta{err: kerr.ErrorForCode(t.ErrorCode), id: t.TopicID, parts: make(map[int32]partMeta, len(t.Partitions))}
 		for _, p := range t.Partitions {
-			tm.parts[p.Partition] = partMeta{leader: p.Leader, isr: len(p.ISR), err: kerr.ErrorForCode(p.ErrorCode)}
+			tm.parts[p.Partition] = partMeta{leader: p.Leader, epoch: p.LeaderEpoch, isr: len(p.ISR), err: kerr.ErrorForCode(p.ErrorCode)}
 		}
 		out[*t.Topic] = tm
 	}

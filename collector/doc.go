@@ -9,7 +9,12 @@
 //     resolved at start, every collector.discovery (default 1m), and at once
 //     when a fetch says a topic is unknown. A new matching topic is picked up;
 //     a deleted one is dropped after one error. A topic claimed by two products
-//     belongs to the first in the config.
+//     belongs to the first in the config. A topic deleted and created again
+//     under the same name (its topic ID changed, or a leader epoch went
+//     backwards: the cluster was rebuilt without its data) is purged from the
+//     clients, which would otherwise keep failing on the old ID, and read
+//     afresh from the tail; every tick compares the IDs, so this happens
+//     within a tick or two, without a restart.
 //   - Tail sampling: every partition is read by direct assignment from the
 //     end. The agent never joins or commits for a group and never produces.
 //     Each product has a budget (records/s and bytes/s, a token bucket with
@@ -17,12 +22,32 @@
 //     removed from the client and re-added at the end once the budget has
 //     refilled, so samples are always fresh and the agent's read is bounded.
 //     A partition whose fetches fail is held back with exponential backoff
-//     (200 ms up to the tick) instead of retried in a loop.
+//     (200 ms up to the tick) instead of retried in a loop. Transaction
+//     markers are fetched (and not measured) so that the read position of a
+//     transactional topic reaches its end.
+//   - Blind spots: a product whose records the agent cannot read is blind,
+//     never green. Each tick compares every partition's end offset with
+//     what the sampler fetched (a re-add at the tail skips records on
+//     purpose and does not count): records listed a tick earlier and still
+//     unread for the tick interval, at least 5 s, make it blind "stalled";
+//     fetches that keep failing with nothing fetched for as long, while
+//     records arrive, make it blind "fetch_errors" (a topic ID the broker
+//     does not know counts, though it is no outage of the product). A blind
+//     product is not available (problem "blind"), its availability SLO gets
+//     no event while that is the only problem (unknown, neither good nor
+//     bad), and one log line a minute names it.
 //   - Event time per record: the record timestamp, a header or a JSON field,
 //     as RFC 3339 or Unix s/ms/µs/ns (the unit told by magnitude unless set).
 //     Unreadable event times are counted by reason, never logged per record.
 //     An event time in the future counts as now: a producer clock running
-//     ahead must not make a silent product look fresh.
+//     ahead must not make a silent product look fresh. Clock skew beyond
+//     the product's event_time.max_clock_skew (default 1h) is counted
+//     (reason skew): an event time that far in the future is not measured
+//     at all; one that far in the past stays out of the histograms, so one
+//     producer clock far behind cannot make p99 an hour, but is still a
+//     latency SLI event (bad unless the threshold is longer), because the
+//     record is late to every consumer that trusts its event time. Skew
+//     within the bound is not counted: clocks differ by milliseconds.
 //   - Latency: observed − event time goes into a Prometheus native histogram
 //     and an HDR histogram per product (1 ms–1 h, 2 significant digits) over
 //     rolling windows of 1m and 5m, made of 15 s slots: a dense histogram for
@@ -30,7 +55,10 @@
 //   - Freshness per tick: now − the newest event time seen; partitions whose
 //     end offset moved without a sampled record are probed for their last
 //     record (at most Options.MaxProbes per tick) so that a throttled product
-//     is not reported stale.
+//     is not reported stale. While nothing has been seen since the agent
+//     started, freshness counts from the start, and a freshness SLO gets no
+//     event until that exceeds its threshold: a product just (re)started on
+//     is not known to be stale, nor fresh.
 //   - Availability per tick: every partition has a leader and at least
 //     min.insync.replicas in-sync replicas, and the product's fetches
 //     succeeded since the last tick. A retryable fetch error (a leader that
@@ -68,12 +96,13 @@
 //	meshwatch_latency_seconds                          native histogram (+ classic buckets)
 //	meshwatch_latency_hdr_seconds{window,quantile}     HDR p50/p90/p99/p99.9 over 1m and 5m
 //	meshwatch_latency_hdr_window_records{window}       records behind those quantiles (0: they mean nothing)
-//	meshwatch_event_time_errors_total{reason}          missing, unparseable, not_json, out_of_range
+//	meshwatch_event_time_errors_total{reason}          missing, unparseable, not_json, out_of_range, skew
 //	meshwatch_freshness_seconds                        now − newest event time (from the first tick on)
 //	meshwatch_newest_event_timestamp_seconds           newest event time (0 while silent)
 //	meshwatch_product_silent                           1 while no event has been seen since start
 //	meshwatch_available                                1 when the last tick found no problem
-//	meshwatch_availability_problem{reason}             no_topics, no_leader, under_min_isr, fetch_errors, metadata
+//	meshwatch_availability_problem{reason}             no_topics, no_leader, under_min_isr, fetch_errors, metadata, blind
+//	meshwatch_product_blind{reason}                    1 while the agent cannot read the product: fetch_errors, stalled
 //	meshwatch_sli_good_total{slo,sli}                  good events of latency, freshness, availability SLOs
 //	meshwatch_sli_valid_total{slo,sli}                 valid events of the same
 //	meshwatch_product_topics                           topics the product resolves to
@@ -87,5 +116,4 @@
 //	meshwatch_tick_errors_total{step}                  failed requests: metadata, end_offsets, start_offsets, topic_configs
 //	meshwatch_freshness_probes_total{result}           ok, error, timeout
 //	meshwatch_tick_duration_seconds                    histogram of tick time
-//	meshwatch_ready                                    1 once topics are resolved
 package collector

@@ -24,11 +24,15 @@ const (
 	ReasonMissing            // the header or field is absent, or JSON null
 	ReasonUnparseable        // present, but not RFC 3339 nor a Unix number
 	ReasonNotJSON            // the payload is not a JSON object the path can walk
-	ReasonOutOfRange         // before 2000-01-01 or more than an hour in the future
+	ReasonOutOfRange         // before 2000-01-01, or beyond what int64 nanoseconds hold
+	// ReasonSkew: further from the agent's clock than the product's
+	// event_time.max_clock_skew, in the future or in the past (a latency
+	// longer than it). Extract never returns it; the collector decides.
+	ReasonSkew
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"", "missing", "unparseable", "not_json", "out_of_range"}
+var reasonNames = [numReasons]string{"", "missing", "unparseable", "not_json", "out_of_range", "skew"}
 
 // String returns the reason's label value.
 func (r Reason) String() string {

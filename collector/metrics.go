@@ -23,9 +23,13 @@ const (
 	ProblemUnderMinISR = "under_min_isr"
 	ProblemFetchErrors = "fetch_errors"
 	ProblemMetadata    = "metadata"
+	// ProblemBlind: the agent cannot read the product's records (see
+	// meshwatch_product_blind). It makes the product not available, but
+	// counts neither good nor bad for its availability SLO.
+	ProblemBlind = "blind"
 )
 
-var availabilityProblems = []string{ProblemNoTopics, ProblemNoLeader, ProblemUnderMinISR, ProblemFetchErrors, ProblemMetadata}
+var availabilityProblems = []string{ProblemNoTopics, ProblemNoLeader, ProblemUnderMinISR, ProblemFetchErrors, ProblemMetadata, ProblemBlind}
 
 // LatencyBuckets are the classic buckets of meshwatch_latency_seconds, kept
 // beside the native buckets for Prometheus servers that scrape text only.
@@ -47,6 +51,7 @@ type Metrics struct {
 	newestEvent     *prometheus.GaugeVec
 	available       *prometheus.GaugeVec
 	availProblem    *prometheus.GaugeVec
+	blind           *prometheus.GaugeVec
 	sliGood         *prometheus.CounterVec
 	sliValid        *prometheus.CounterVec
 	topics          *prometheus.GaugeVec
@@ -60,7 +65,6 @@ type Metrics struct {
 	hdrRecords     *prometheus.GaugeVec
 	probes         *prometheus.CounterVec
 	tickSeconds    prometheus.Histogram
-	ready          prometheus.Gauge
 }
 
 // NewMetrics creates the collector's metrics and registers them with reg.
@@ -94,7 +98,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "meshwatch_latency_hdr_seconds", Help: "End-to-end latency quantiles from the product's HDR histogram over a rolling window.",
 		}, withProductLabels("window", "quantile")),
 		eventTimeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_event_time_errors_total", Help: "Sampled records whose event time could not be read, by reason.",
+			Name: "meshwatch_event_time_errors_total", Help: "Sampled records whose event time could not be read, or lay further from now than event_time.max_clock_skew (skew), by reason.",
 		}, withProductLabels("reason")),
 		freshness: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meshwatch_freshness_seconds", Help: "Now minus the newest event time seen on the product (time since the agent started while none was seen).",
@@ -107,6 +111,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, productLabels),
 		availProblem: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meshwatch_availability_problem", Help: "1 when the problem made the product unavailable at the last tick.",
+		}, withProductLabels("reason")),
+		blind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "meshwatch_product_blind", Help: "1 while the agent cannot read the product's records (fetch_errors: fetches keep failing; stalled: records stay unread): its latency, validity and completeness are not measured.",
 		}, withProductLabels("reason")),
 		sliGood: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_sli_good_total", Help: "Good events of the SLO's indicator (DESIGN.md defines good per SLI).",
@@ -145,15 +152,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "meshwatch_tick_duration_seconds", Help: "Time one collector tick took (metadata, offsets, probes, evaluation).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}),
-		ready: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "meshwatch_ready", Help: "1 once every product's topics were resolved.",
-		}),
 	}
 	reg.MustRegister(m.info, m.sampling, m.throttled, m.sampleRatio,
 		m.produced, m.producedBytes, m.latency, m.latencyHDR, m.eventTimeErrors, m.freshness,
-		m.newestEvent, m.available, m.availProblem, m.sliGood, m.sliValid, m.topics, m.partitions,
+		m.newestEvent, m.available, m.availProblem, m.blind, m.sliGood, m.sliValid, m.topics, m.partitions,
 		m.fetchErrors, m.discoveries, m.topicConflicts, m.tickErrors, m.silent, m.hdrRecords,
-		m.probes, m.tickSeconds, m.ready)
+		m.probes, m.tickSeconds)
 	for _, step := range []string{"metadata", "end_offsets", "start_offsets", "topic_configs"} {
 		m.tickErrors.WithLabelValues(step)
 	}
@@ -186,7 +190,7 @@ type productMetrics struct {
 
 type tickMetrics struct {
 	freshness, newestEvent, available, silent prometheus.Gauge
-	availProblem                              map[string]prometheus.Gauge
+	availProblem, blind                       map[string]prometheus.Gauge
 }
 
 // tickSeries returns the product's tick series, creating them at the first
@@ -204,6 +208,11 @@ func (pm *productMetrics) tickSeries() *tickMetrics {
 		apVec := pm.m.availProblem.MustCurryWith(l)
 		for _, r := range availabilityProblems {
 			pm.tick.availProblem[r] = apVec.WithLabelValues(r)
+		}
+		pm.tick.blind = make(map[string]prometheus.Gauge, len(blindReasons))
+		bVec := pm.m.blind.MustCurryWith(l)
+		for _, r := range blindReasons {
+			pm.tick.blind[r] = bVec.WithLabelValues(r)
 		}
 	}
 	return pm.tick

@@ -12,9 +12,6 @@ import (
 	"github.com/meshwatch/meshwatch"
 )
 
-// maxFuture is how far in the future an event time may lie (producer clocks
-// run ahead) before it is out of range; within it the latency counts as 0.
-const maxFuture = int64(time.Hour)
 
 // minEventTime is 2000-01-01T00:00:00Z: earlier event times are a unit or
 // format mistake, not a latency.
@@ -42,6 +39,7 @@ type productState struct {
 	m         productMetrics
 	freshSLOs []*sloCount
 	availSLOs []*sloCount
+	maxSkew   int64 // event_time.max_clock_skew in ns
 
 	fetchErrs atomic.Int64 // non-retryable fetch errors since the last tick
 	retryErrs atomic.Int64 // retryable fetch errors since the last tick
@@ -57,8 +55,9 @@ type productState struct {
 	throttled bool
 	// since the last tick, for the sample ratio
 	tickSampled int64
-	// the last tick's availability problems
+	// the last tick's availability problems, and why the product is blind
 	problems []string
+	blind    string
 	ticked   bool
 	// since start: exported by samplingCollector, and the mean record size
 	totalSampled, totalBytes, totalSkipped int64
@@ -76,6 +75,11 @@ func newProductState(p *meshwatch.Product, m *Metrics) *productState {
 		win: newLatencyWindow(),
 		rec: newBucket(p.Sampling.MaxRecordsPerSecond),
 		byt: newBucket(p.Sampling.MaxBytesPerSecond),
+
+		maxSkew: int64(p.EventTime.MaxClockSkew),
+	}
+	if ps.maxSkew <= 0 { // a product without defaults, in tests
+		ps.maxSkew = int64(meshwatch.DefaultMaxClockSkew)
 	}
 	for i := range p.SLOs {
 		s := &p.SLOs[i]
@@ -140,10 +144,22 @@ func (ps *productState) sampledTotal() int64 {
 }
 
 // observe measures one record; ps.mu is held. It must not allocate.
+//
+// An event time further in the future than maxSkew tells no latency: the
+// record counts as skew and nothing else. One further in the past counts
+// as skew and stays out of the histograms, so that a producer clock far
+// behind cannot make the quantiles an hour, but it is still a latency SLI
+// event: if the clock is right the record is late, and if it is wrong every
+// consumer that trusts the event time sees it late too. The differences
+// are taken so that they cannot overflow: evt and now are both positive.
 func (ps *productState) observe(r *kgo.Record, now int64) {
 	evt, reason := ps.x.Extract(r)
-	if reason == ReasonOK && (evt < minEventTime || evt > now+maxFuture) {
+	switch {
+	case reason != ReasonOK:
+	case evt < minEventTime:
 		reason = ReasonOutOfRange
+	case evt-now > ps.maxSkew:
+		reason = ReasonSkew
 	}
 	if reason != ReasonOK {
 		ps.m.eventTimeErrors[reason].Inc()
@@ -151,10 +167,14 @@ func (ps *productState) observe(r *kgo.Record, now int64) {
 	}
 	lat := now - evt
 	if lat < 0 {
-		lat = 0 // the producer's clock runs ahead of ours
+		lat = 0 // the producer's clock runs a little ahead of ours
 	}
-	ps.win.record(lat / int64(time.Millisecond))
-	ps.m.latency.Observe(float64(lat) / 1e9)
+	if lat > ps.maxSkew {
+		ps.m.eventTimeErrors[ReasonSkew].Inc()
+	} else {
+		ps.win.record(lat / int64(time.Millisecond))
+		ps.m.latency.Observe(float64(lat) / 1e9)
+	}
 	// A producer clock running ahead must not make the product look fresh
 	// after it falls silent: the newest event is at most now.
 	if evt = min(evt, now); evt > ps.newest {

@@ -22,6 +22,14 @@ type Status struct {
 	Available bool
 	Problems  []string
 	Throttled bool
+	// Blind is why the agent cannot read the product's records at the last
+	// tick (BlindFetchErrors, BlindStalled), "" while it reads them. A blind
+	// product is not Available (ProblemBlind among Problems); what its
+	// records would tell (latency, freshness seen by sampling) is unknown.
+	Blind string
+	// Started is when the collector started: freshness counts from it
+	// while the product is Silent.
+	Started time.Time
 }
 
 // Status returns the current view of the named product, and false if there
@@ -45,6 +53,8 @@ func (c *Collector) Status(product string) (Status, bool) {
 	st.Ticked = ps.ticked
 	st.Problems = slices.Clone(ps.problems)
 	st.Throttled = ps.throttled
+	st.Blind = ps.blind
+	st.Started = c.started
 	ps.mu.Unlock()
 	st.Available = st.Ticked && len(st.Problems) == 0
 	if newest == 0 {

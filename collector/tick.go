@@ -3,6 +3,7 @@ package collector
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -59,6 +60,7 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 	var meta map[string]topicMeta
 	var metaErr, endErr error
 	var ends kadm.ListedOffsets
+	listAt := c.now().UnixNano()
 	if len(r.names) > 0 {
 		meta, metaErr = c.metadata(ctx, r.names)
 		ends, endErr = c.adm.ListEndOffsets(ctx, r.names...)
@@ -76,10 +78,21 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 	c.tickError("end_offsets", endErr)
 	now := c.now()
 
+	// A topic whose ID changed since discovery was deleted and created
+	// again: discovery reads it afresh (the fetches fail on the old ID).
+	for t, tm := range meta {
+		if tr := r.topics[t]; tr != nil && tm.id != ([16]byte{}) && tr.id != ([16]byte{}) && tm.id != tr.id {
+			c.requestDiscovery()
+			break
+		}
+	}
+
 	// Throughput from end-offset deltas; note which partitions moved.
 	produced := map[*productState]int64{}
 	var moved []probeTarget
 	if endErr == nil {
+		prevListAt := c.lastListAt
+		c.lastListAt = listAt
 		ends.Each(func(o kadm.ListedOffset) {
 			tr := r.topics[o.Topic]
 			if tr == nil || o.Err != nil {
@@ -89,6 +102,7 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 			if ps == nil {
 				return
 			}
+			ps.checkUnread(o.Offset, prevListAt, listAt)
 			if ps.end >= 0 && o.Offset >= ps.end {
 				produced[tr.ps] += o.Offset - ps.end
 			}
@@ -104,16 +118,24 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 	}
 
 	results := make(map[*productState]*tickResult, len(c.products))
+	blindAfter := max(interval, minBlindAfter).Nanoseconds()
+	var blindNow map[string]string
 	for _, ps := range c.products {
 		res := &tickResult{}
 		results[ps] = res
 		n := 0
+		blind, blindAt := "", ""
 		for _, t := range r.names {
 			tr := r.topics[t]
 			if tr.ps != ps {
 				continue
 			}
 			n++
+			for _, part := range tr.parts {
+				if why := part.blind(listAt, blindAfter, endErr == nil); why != "" && (blind == "" || why == BlindFetchErrors) {
+					blind, blindAt = why, fmt.Sprintf("%s[%d]", t, part.partition)
+				}
+			}
 			if metaErr != nil {
 				continue
 			}
@@ -147,9 +169,19 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 			res.problems = appendOnce(res.problems, ProblemFetchErrors)
 		}
 		ps.retriedLastTick = retried
+		if blind != "" {
+			res.problems = appendOnce(res.problems, ProblemBlind)
+		}
+		c.noteBlind(ps, blind, blindAt)
+		if blind != "" {
+			if blindNow == nil {
+				blindNow = map[string]string{}
+			}
+			blindNow[ps.p.Name] = blind
+		}
 
 		ps.mu.Lock()
-		ps.problems, ps.ticked = res.problems, true
+		ps.problems, ps.ticked, ps.blind = res.problems, true, blind
 		newest, sampled := ps.newest, ps.tickSampled
 		ps.tickSampled = 0
 		meanSize := 0.0
@@ -174,6 +206,9 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 		for _, p := range availabilityProblems {
 			tm.availProblem[p].Set(boolFloat(slices.Contains(res.problems, p)))
 		}
+		for _, b := range blindReasons {
+			tm.blind[b].Set(boolFloat(b == blind))
+		}
 
 		if d := produced[ps]; d > 0 {
 			ps.m.produced.Add(float64(d))
@@ -183,6 +218,7 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 			ps.m.sampleRatio.Set(1) // nothing produced, nothing missed
 		}
 	}
+	c.blind.Store(&blindNow)
 	c.flushSLIs(now, results)
 }
 
@@ -252,9 +288,20 @@ func (c *Collector) flushSLIs(now time.Time, results map[*productState]*tickResu
 			continue
 		}
 		for _, s := range ps.freshSLOs {
+			if res.silent && res.freshness <= time.Duration(s.thresholdNs) {
+				// Nothing seen since the agent started, for less than the
+				// threshold: the product may well be fresh (a restart, a
+				// probe that found nothing yet). Unknown is no event.
+				continue
+			}
 			emit(ps, s, boolInt(!res.silent && res.freshness <= time.Duration(s.thresholdNs)), 1)
 		}
 		for _, s := range ps.availSLOs {
+			if len(ProductProblems(res.problems)) == 0 && len(res.problems) > 0 {
+				// Only the agent cannot read the product, which may be
+				// fine: neither good nor bad (ProductBlind tells the SREs).
+				continue
+			}
 			emit(ps, s, boolInt(len(res.problems) == 0), 1)
 		}
 	}
@@ -382,7 +429,7 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 					newest = evt
 				}
 			}
-			if newest > 0 && newest <= now.UnixNano()+maxFuture {
+			if newest > 0 && newest <= now.UnixNano()+t.ps.maxSkew {
 				t.ps.noteNewest(newest, now.UnixNano())
 			}
 			delete(pending[p.Topic], p.Partition)
@@ -392,5 +439,98 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 	}
 	if left > 0 {
 		c.m.probes.WithLabelValues("timeout").Add(float64(left))
+	}
+}
+
+// ProductProblems returns the problems of problems that are the product's
+// rather than the agent's: all of them, unless the agent is blind on the
+// product, when its failing fetches (and the blindness) are its own.
+func ProductProblems(problems []string) []string {
+	if !slices.Contains(problems, ProblemBlind) {
+		return problems
+	}
+	var out []string
+	for _, p := range problems {
+		if p != ProblemBlind && p != ProblemFetchErrors {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// minBlindAfter is the least time records may stay unread, or fetches fail,
+// before a product is reported blind: a busy machine or a leader election
+// must not look like a blind spot. The tick interval is used when longer.
+const minBlindAfter = 5 * time.Second
+
+// Reasons a product is blind, the reason label of meshwatch_product_blind.
+const (
+	// BlindFetchErrors: the partition's fetches keep failing while records
+	// arrive on it.
+	BlindFetchErrors = "fetch_errors"
+	// BlindStalled: records listed on the partition a while ago were never
+	// fetched, and no fetch failed: the sampler is stuck.
+	BlindStalled = "stalled"
+)
+
+var blindReasons = []string{BlindFetchErrors, BlindStalled}
+
+// checkUnread notes, at a tick that listed end at listAt, whether records
+// that were on the partition at the previous listing (prevListAt) are still
+// unread. A re-add at the tail since then skips what was there on purpose:
+// everything up to end is forgiven. Only the tick loop calls it, before it
+// sets part.end.
+func (part *partState) checkUnread(end, prevListAt, listAt int64) {
+	if part.tailAt.Load() > prevListAt {
+		part.floor = max(part.floor, end)
+	}
+	cursor := max(part.fetchedNext.Load(), part.floor)
+	switch {
+	case part.end < 0 || part.end <= cursor:
+		part.unreadSince = 0
+	case part.unreadSince == 0:
+		part.unreadSince = prevListAt
+	}
+}
+
+// blind returns why the partition is blind at the tick that listed at
+// listAt, or "": its fetches kept failing, with nothing fetched, for
+// blindAfter while its end moved, or records stayed unread for blindAfter. listed says whether
+// this tick's end offsets were read (else unread is not re-evaluated).
+func (part *partState) blind(listAt, blindAfter int64, listed bool) string {
+	fetched := part.fetchedNext.Load()
+	if part.errs.Swap(0) > 0 {
+		part.lastErrTick = listAt
+		if part.errSince == 0 {
+			part.errSince, part.errFrom, part.errFetched = listAt, part.end, fetched
+		}
+	}
+	if part.errSince != 0 && (fetched > part.errFetched || listAt-part.lastErrTick >= blindAfter) {
+		// A record was fetched since the errors began, or nothing failed
+		// for a while: the run of errors is over. (A partition held back
+		// between errors has ticks without one: they do not end it.)
+		part.errSince = 0
+	}
+	switch {
+	case part.errSince != 0 && listAt-part.errSince >= blindAfter && part.end > part.errFrom:
+		return BlindFetchErrors
+	case listed && part.unreadSince != 0 && listAt-part.unreadSince >= blindAfter:
+		return BlindStalled
+	}
+	return ""
+}
+
+// noteBlind logs a product going blind (at most once a minute) and seeing
+// again.
+func (c *Collector) noteBlind(ps *productState, blind, where string) {
+	ps.mu.Lock()
+	was := ps.blind
+	ps.mu.Unlock()
+	switch {
+	case blind != "" && c.logs.Allow("blind:"+ps.p.Name):
+		c.log.Error("product is blind: records on its topics are not read, so its latency, validity and completeness are not measured and its alerts are kept as they were (meshwatch_product_blind)",
+			"product", ps.p.Name, "reason", blind, "partition", where)
+	case blind == "" && was != "":
+		c.log.Info("product is read again", "product", ps.p.Name, "was", was)
 	}
 }

@@ -1,0 +1,156 @@
+package collector
+
+import (
+	"testing"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/meshwatch/meshwatch"
+)
+
+// TestObserveClockSkew: an event time further from now than the product's
+// max_clock_skew is counted as skew and kept out of both histograms; far
+// in the future it is not measured at all, far in the past it is still a
+// latency SLI event.
+func TestObserveClockSkew(t *testing.T) {
+	const bound = 10 * time.Minute
+	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name      string
+		lat       time.Duration // now − event time; negative: in the future
+		threshold time.Duration // of the latency SLO
+		skew      float64       // counted as skew
+		histogram uint64        // records in the histograms
+		good      int64         // latency SLI; valid is 1 unless noted
+		valid     int64
+		newest    time.Time
+	}{
+		{name: "on time", lat: 100 * time.Millisecond, threshold: time.Second,
+			histogram: 1, good: 1, valid: 1, newest: now.Add(-100 * time.Millisecond)},
+		{name: "a little ahead counts as now", lat: -30 * time.Second, threshold: time.Second,
+			histogram: 1, good: 1, valid: 1, newest: now},
+		{name: "at the bound", lat: bound, threshold: time.Second,
+			histogram: 1, good: 0, valid: 1, newest: now.Add(-bound)},
+		{name: "far ahead", lat: -bound - time.Millisecond, threshold: time.Second,
+			skew: 1, histogram: 0, good: 0, valid: 0},
+		{name: "far behind", lat: bound + time.Millisecond, threshold: time.Second,
+			skew: 1, histogram: 0, good: 0, valid: 1, newest: now.Add(-bound - time.Millisecond)},
+		{name: "far behind within a longer threshold", lat: 2 * bound, threshold: 3 * bound,
+			skew: 1, histogram: 0, good: 1, valid: 1, newest: now.Add(-2 * bound)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg := prometheus.NewPedanticRegistry()
+			p := testProduct(0)
+			p.EventTime.MaxClockSkew = meshwatch.Duration(bound)
+			p.SLOs[0].Threshold = meshwatch.Duration(tt.threshold)
+			ps := newProductState(p, NewMetrics(reg))
+			ps.observeBatch([]*kgo.Record{{Timestamp: now.Add(-tt.lat)}}, now.UnixNano())
+
+			if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonSkew]); got != tt.skew {
+				t.Errorf("skew = %v, want %v", got, tt.skew)
+			}
+			for r := ReasonOK + 1; r < numReasons; r++ {
+				if got := testutil.ToFloat64(ps.m.eventTimeErrors[r]); r != ReasonSkew && got != 0 {
+					t.Errorf("%v = %v, want 0", r, got)
+				}
+			}
+			_, hdrCount := ps.quantiles(hdr.New(histLowestMs, histHighestMs, histDigits), slotsPer5m)
+			if uint64(hdrCount) != tt.histogram {
+				t.Errorf("HDR holds %d, want %d", hdrCount, tt.histogram)
+			}
+			if got := nativeCount(t, reg); got != tt.histogram {
+				t.Errorf("native histogram holds %d, want %d", got, tt.histogram)
+			}
+			if s := ps.latSLOs[0]; s.g != tt.good || s.v != tt.valid {
+				t.Errorf("latency SLI good/valid = %d/%d, want %d/%d", s.g, s.v, tt.good, tt.valid)
+			}
+			var want int64
+			if !tt.newest.IsZero() {
+				want = tt.newest.UnixNano()
+			}
+			if ps.newest != want {
+				t.Errorf("newest = %v, want %v", time.Unix(0, ps.newest).UTC(), tt.newest)
+			}
+		})
+	}
+}
+
+// TestObserveClockSkewDefault: a product without max_clock_skew (its
+// defaults not set) is held to an hour, and the skew series exists at 0
+// before any record.
+func TestObserveClockSkewDefault(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	ps := newProductState(testProduct(0), NewMetrics(reg))
+	if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonSkew]); got != 0 {
+		t.Fatalf("skew = %v before any record", got)
+	}
+	if !hasSeries(t, reg, "meshwatch_event_time_errors_total", "reason", "skew") {
+		t.Error(`meshwatch_event_time_errors_total{reason="skew"} is not pre-initialised`)
+	}
+	now := time.Now()
+	ps.observeBatch([]*kgo.Record{{Timestamp: now.Add(-59 * time.Minute)}, {Timestamp: now.Add(-61 * time.Minute)}}, now.UnixNano())
+	if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonSkew]); got != 1 {
+		t.Errorf("skew = %v, want 1 (only the record more than an hour old)", got)
+	}
+}
+
+func TestObserveClockSkewDoesNotAllocate(t *testing.T) {
+	now := time.Now()
+	for name, evt := range map[string]time.Time{"ahead": now.Add(2 * time.Hour), "behind": now.Add(-2 * time.Hour)} {
+		t.Run(name, func(t *testing.T) {
+			ps := newProductState(testProduct(0), NewMetrics(prometheus.NewRegistry()))
+			batch := []*kgo.Record{{Timestamp: evt}}
+			ps.observeBatch(batch, now.UnixNano())
+			if a := testing.AllocsPerRun(1000, func() { ps.observeBatch(batch, now.UnixNano()) }); a != 0 {
+				t.Fatalf("observeBatch allocates %v times per record", a)
+			}
+			if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonSkew]); got != 1002 {
+				t.Fatalf("skew = %v, want 1002", got)
+			}
+		})
+	}
+}
+
+// nativeCount returns the observations of meshwatch_latency_seconds.
+func nativeCount(t *testing.T, reg prometheus.Gatherer) uint64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n uint64
+	for _, mf := range mfs {
+		if mf.GetName() == "meshwatch_latency_seconds" {
+			for _, m := range mf.GetMetric() {
+				n += m.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	return n
+}
+
+func hasSeries(t *testing.T, reg prometheus.Gatherer, name, label, value string) bool {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
