@@ -40,6 +40,11 @@
 //     below the log start), on time and commit progress, with hysteresis of
 //     lag.passes consecutive passes. STALL and STOP need Options.StuckAfter
 //     without progress (default 6 passes, at least 1m) and as much time lag.
+//     A group's status is Settled once each of its partitions has been
+//     watched for StuckAfter and no change waits out its hysteresis: after
+//     a start or a takeover, a group that stopped long before reads OK,
+//     unsettled, until then (an alert on it is kept meanwhile, not
+//     resolved).
 //   - The lag SLI: per pass and lag SLO, one event, good when the group's
 //     time lag (its largest partition's) is within the threshold.
 //

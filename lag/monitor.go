@@ -771,6 +771,7 @@ func (b *build) finish() *snapshot {
 		}
 		g := e.gl
 		g.Partitions = make([]PartitionLag, 0, len(e.parts))
+		g.Settled = true
 		var maxTime time.Duration
 		data := false
 		x := exp[g.Group] // created with the group's first partition with data
@@ -815,6 +816,7 @@ func (b *build) finish() *snapshot {
 			}
 			g.LostRecords += l.Lost
 			g.Status = worse(g.Status, ps.st.Status)
+			g.Settled = g.Settled && ps.st.Settled(m.rules)
 			if r := m.retain[in.p.topic]; r.ms > 0 && !r.compact {
 				g.RetentionRisk = max(g.RetentionRisk, float64(l.Time.Milliseconds())/float64(r.ms))
 			}

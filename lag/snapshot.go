@@ -30,6 +30,11 @@ type GroupLag struct {
 	NoData bool `json:"no_data,omitempty"`
 	// Status is the worst status of its committed partitions; "" with NoData.
 	Status string `json:"status,omitempty"`
+	// Settled says Status is final: every committed partition has been
+	// watched long enough to tell STALL and STOP (lag's StuckAfter) and no
+	// status change is waiting out lag.passes. After a start or a takeover a
+	// group that stopped long ago reads OK, unsettled, for that long.
+	Settled bool `json:"settled"`
 	// LagRecords is the sum of the partitions' offset lags.
 	LagRecords int64 `json:"lag_records"`
 	// LagSeconds is the largest time lag of its partitions, and Method the

@@ -81,6 +81,7 @@ type State struct {
 	candidate string // the raw status waiting to be reported
 	streak    int    // consecutive observations of candidate
 	n         int    // observations so far
+	first     time.Time
 	last      Observation
 	movedAt   time.Time // when the committed offset last changed
 	high      int64     // highest committed offset seen: below it is a rewind
@@ -120,6 +121,9 @@ func Evaluate(s State, o Observation, r Rules) State {
 			return s // not after the previous observation: nothing new
 		}
 	}
+	if s.n == 0 {
+		s.first = o.Time
+	}
 	if s.n == 0 || o.Committed != s.last.Committed {
 		s.movedAt = o.Time
 	}
@@ -150,6 +154,16 @@ func Evaluate(s State, o Observation, r Rules) State {
 	s.n++
 	s.last = o
 	return s
+}
+
+// Settled reports whether s's Status is one the history can stand by: the
+// partition has been observed for at least r.StuckAfter (so STALL and STOP
+// could have been told) and no other status is waiting out its hysteresis.
+// A monitor that just started, or just took the partition over, has an
+// unsettled OK for a group that stopped long before: it is not yet known
+// to be OK.
+func (s State) Settled(r Rules) bool {
+	return s.n > 0 && s.last.Time.Sub(s.first) >= r.StuckAfter && s.streak == 0
 }
 
 func rawStatus(s *State, o Observation, r Rules) string {

@@ -255,3 +255,50 @@ func TestWorse(t *testing.T) {
 		}
 	}
 }
+
+// TestSettled: a monitor that starts on a group that stopped long ago
+// reads OK at first, and says so is not settled until it has watched for
+// StuckAfter and the STOP has passed its hysteresis; a caught-up group is
+// settled OK after StuckAfter.
+func TestSettled(t *testing.T) {
+	rules := Rules{Passes: 3, StuckAfter: 30 * time.Second, MinWarnLag: 20 * time.Second, WarnGrowth: 0.1}
+	fold := func(committed func(i int) int64, n int) (statuses []string, settled []bool) {
+		var s State
+		for i := range n {
+			now := at(float64(i * passEvery))
+			end := int64(1000 + 100*i)
+			c := committed(i)
+			// The committed record was written an hour ago for the stopped
+			// group; a caught-up group has no lag.
+			lag := time.Duration(0)
+			if c < end {
+				lag = time.Hour
+			}
+			s = Evaluate(s, Observation{Time: now, Committed: c, End: end, TimeLag: lag}, rules)
+			statuses = append(statuses, s.Status)
+			settled = append(settled, s.Settled(rules))
+		}
+		return statuses, settled
+	}
+	// Stopped at offset 10 an hour before the monitor started: STOP is
+	// raw from i=3 (30 s), reported at i=5; settled from then on only.
+	st, set := fold(func(int) int64 { return 10 }, 8)
+	if want := expect("OK*5 STOP*3"); strings.Join(st, " ") != strings.Join(want, " ") {
+		t.Errorf("stopped group: statuses %v, want %v", st, want)
+	}
+	for i, ok := range set {
+		if ok != (i >= 5) {
+			t.Errorf("stopped group, pass %d (%s): settled %v, want %v", i, st[i], ok, i >= 5)
+		}
+	}
+	// Caught up: OK throughout, settled once watched for 30 s (i=3).
+	st, set = fold(func(i int) int64 { return int64(1000 + 100*i) }, 5)
+	for i, ok := range set {
+		if st[i] != StatusOK || ok != (i >= 3) {
+			t.Errorf("caught-up group, pass %d: %s settled %v, want OK settled %v", i, st[i], ok, i >= 3)
+		}
+	}
+	if (State{}).Settled(rules) {
+		t.Error("a state without observations is settled")
+	}
+}
