@@ -41,6 +41,11 @@ const (
 	// While it fires it inhibits the same product's alerts whose sli label is
 	// freshness, latency or lag: they are consequences, not causes.
 	NameProductUnavailable = "ProductUnavailable"
+	// NameProductBlind is a product the agent cannot read (its fetches keep
+	// failing, or records stay unread): the agent's problem, not the
+	// owner's. Route it to the platform team with a route matching
+	// alertname.
+	NameProductBlind = "ProductBlind"
 )
 
 // Statuses of an alert in the Manager.

@@ -10,6 +10,14 @@
 //     complete set of active conditions to (*Manager).Update: a new alert is
 //     pending until it has held for its For, then firing; a firing alert
 //     missing from the set resolves; a pending one is forgotten.
+//   - Continuity. "Not known" never reads as "not firing". With UpdateKnown
+//     the caller says which conditions it could not evaluate (a source that
+//     has not evaluated since the agent started or took a shard over, one
+//     that stopped, a product the agent cannot see): their alerts are held
+//     as they were, never resolved, never repeated. The incidents loaded
+//     from the Store at New are held until an update knows them, so a
+//     restart or a handover continues each incident in its Slack thread,
+//     silently unless something really changed.
 //   - Grouping with Alertmanager's semantics. Firing alerts are grouped per
 //     channel, owner and product. A new group is notified group_wait (30s)
 //     after its first alert fired; then, every group_interval (5m), a change
@@ -23,7 +31,10 @@
 //     (alertname ConsumerLag) sli="lag".
 //   - Silences: label matchers (=, !=, =~, !~) with an end, at most 90 days,
 //     kept in the Store, served at /api/v1/silences (SilencesHandler) and
-//     used by `meshwatch silence` through SilenceClient. A muted alert opens
+//     used by `meshwatch silence` through SilenceClient. They are bounded:
+//     at most MaxSilences (1000) in force or to come, MaxSilenceMatchers
+//     (32) matchers and MaxSilenceBytes (8 KiB) each, a request body of 64
+//     KiB. A muted alert opens
 //     no incident and joins none; an alert already notified stays in its
 //     incident until it resolves, but a fully muted incident is not repeated.
 //   - Routing (Routing): the product's owner gives the channel and the
@@ -78,6 +89,7 @@
 //	meshwatch_alert_notifications_total{integration,outcome}  success, retry, rate_limited, failed, dropped, expired
 //	meshwatch_alerts_firing{severity}                          firing alerts, muted or not: page, ticket
 //	meshwatch_alerts_pending                                   alerts waiting for their for
+//	meshwatch_alerts_unknown                                   alerts held as last known: their condition could not be evaluated
 //	meshwatch_alerts_muted{reason}                             firing alerts silenced or inhibited
 //	meshwatch_alert_incidents_open                             incidents notified and not resolved
 //	meshwatch_alert_outbox_depth{integration}                  notifications waiting for delivery

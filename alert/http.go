@@ -19,14 +19,29 @@ import (
 // ErrSilenceNotFound is returned for an unknown silence ID.
 var ErrSilenceNotFound = errors.New("silence not found")
 
+// ErrTooManySilences is returned by AddSilence when Options.MaxSilences
+// silences are in force or to come.
+var ErrTooManySilences = errors.New("as many silences are in force or to come as there may be: remove some (meshwatch silence rm ID) or let them expire")
+
 // AddSilence validates r and stores the silence it asks for. Errors other
-// than a Store failure are *SilenceError.
+// than a Store failure and ErrTooManySilences are *SilenceError.
 func (m *Manager) AddSilence(ctx context.Context, r SilenceRequest) (*Silence, error) {
-	s, err := r.silence(m.now())
+	now := m.now()
+	s, err := r.silence(now)
 	if err != nil {
 		return nil, &SilenceError{Err: err}
 	}
 	m.mu.Lock()
+	n := 0
+	for _, o := range m.silences {
+		if now.Before(o.EndsAt) {
+			n++
+		}
+	}
+	if n >= m.maxSilences {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("%w (%d)", ErrTooManySilences, m.maxSilences)
+	}
 	m.silences[s.ID] = s
 	m.mu.Unlock()
 	if err := m.saveSilences(ctx); err != nil {
@@ -114,11 +129,15 @@ func (m *Manager) saveSilences(ctx context.Context) error {
 	return nil
 }
 
+// maxSilenceRequest bounds the body of POST /api/v1/silences.
+const maxSilenceRequest = 64 << 10
+
 // SilencesHandler serves the silences API; mount it on both
 // "/api/v1/silences" and "/api/v1/silences/":
 //
 //	GET    /api/v1/silences        the silences in force or to come (JSON array of Silence)
-//	POST   /api/v1/silences        create one from a SilenceRequest: 201 and the Silence, 400 and {"error"} when invalid
+//	POST   /api/v1/silences        create one from a SilenceRequest: 201 and the Silence, 400 and {"error"} when invalid,
+//	                               409 when MaxSilences are in force or to come, 413 for a body over 64 KiB
 //	DELETE /api/v1/silences/{id}   end it: 204, or 404
 func (m *Manager) SilencesHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -127,15 +146,22 @@ func (m *Manager) SilencesHandler() http.Handler {
 	})
 	mux.HandleFunc("POST /api/v1/silences", func(w http.ResponseWriter, r *http.Request) {
 		var req SilenceRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxSilenceRequest))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&req); err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeJSON(w, http.StatusRequestEntityTooLarge, apiError{Error: fmt.Sprintf("the request is larger than %d bytes", maxSilenceRequest)})
+				return
+			}
 			writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid JSON: " + err.Error()})
 			return
 		}
 		s, err := m.AddSilence(r.Context(), req)
 		var se *SilenceError
 		switch {
+		case errors.Is(err, ErrTooManySilences):
+			writeJSON(w, http.StatusConflict, apiError{Error: err.Error()})
 		case errors.As(err, &se):
 			writeJSON(w, http.StatusBadRequest, apiError{Error: se.Error()})
 		case err != nil:
@@ -181,6 +207,7 @@ func (m *Manager) Alerts() []AlertView {
 	out := make([]AlertView, 0, len(m.alerts))
 	for _, t := range m.alerts {
 		v := viewOf(&t.a)
+		v.Unknown = t.held
 		if t.a.Status == StatusFiring {
 			v.Muted, v.SilencedBy = m.muted(&t.a, now, unavailable)
 		}

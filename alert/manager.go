@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -65,6 +66,9 @@ type Options struct {
 	// shard over from another reads exactly that shard's incidents and
 	// continues them (scale-out). Groups of different shards never merge.
 	Shard func(a *Alert) string
+	// MaxSilences bounds the silences in force or to come (default
+	// MaxSilences).
+	MaxSilences int
 	// Shards are the shards this Manager owns: it loads them at New and
 	// writes them on every change (an owned shard without incidents is
 	// written empty, so a resolved incident does not come back with the
@@ -91,6 +95,7 @@ type Manager struct {
 	maxAge      time.Duration
 	shardOf     func(a *Alert) string
 	shards      []string
+	maxSilences int
 
 	wakeDispatch chan struct{}
 	wakeDeliver  map[string]chan struct{}
@@ -114,6 +119,12 @@ type tracked struct {
 	activeAt time.Time
 	group    string
 	t        target
+	// held is set while the alert's condition is unknown (UpdateKnown):
+	// an incident restored at start until its source has evaluated, or a
+	// source that stopped or cannot see the product. A held alert keeps
+	// its status and what was last notified of it; it never resolves and
+	// is never repeated.
+	held bool
 }
 
 // group is the set of alerts of one channel, owner and product, with
@@ -187,6 +198,7 @@ func New(cfg *meshwatch.Config, opts Options) (*Manager, error) {
 		shutdown:     cmp.Or(opts.ShutdownTimeout, 5*time.Second),
 		maxAge:       cmp.Or(opts.MaxAge, 24*time.Hour),
 		shardOf:      opts.Shard,
+		maxSilences:  cmp.Or(opts.MaxSilences, MaxSilences),
 		shards:       opts.Shards,
 		written:      make(map[string][]byte),
 		wakeDispatch: make(chan struct{}, 1),
@@ -280,7 +292,10 @@ func (m *Manager) load(ctx context.Context) error {
 		}
 	}
 	// An open incident needs a group even when none of its alerts comes
-	// back, or it would never resolve.
+	// back, or it would never resolve. Its alerts are firing as they were
+	// last notified, and held: nothing is known of them yet in this
+	// process, and "nothing known" must not read as "nothing firing" (a
+	// restart would resolve every incident and open it again).
 	now := m.now()
 	for key, inc := range m.st.Incidents {
 		t := m.routing.defaults()
@@ -289,6 +304,11 @@ func (m *Manager) load(ctx context.Context) error {
 			break
 		}
 		m.groups[key] = &group{key: key, labels: inc.GroupLabels, channel: inc.Channel, t: t, next: now.Add(t.Wait)}
+		for fp, a := range inc.Notified {
+			a = a.clone()
+			a.Status, a.Fingerprint = StatusFiring, fp
+			m.alerts[fp] = &tracked{a: a, activeAt: a.StartsAt, group: key, t: m.routing.route(&a, m.cfg.Owners), held: true}
+		}
 	}
 
 	return m.ReloadSilences(ctx)
@@ -301,6 +321,11 @@ func (m *Manager) load(ctx context.Context) error {
 // are.
 func (m *Manager) ReloadSilences(ctx context.Context) error {
 	b, ok, err := m.store.Get(ctx, SilencesKey)
+	if errors.Is(err, statestore.ErrCorrupt) {
+		// Set aside and logged by the store; the silences known stay.
+		m.metrics.stateErrors.WithLabelValues("load").Inc()
+		return nil
+	}
 	if err != nil {
 		m.metrics.stateErrors.WithLabelValues("load").Inc()
 		return fmt.Errorf("alert: read silences: %w", err)
@@ -343,6 +368,12 @@ func (m *Manager) ReloadSilences(ctx context.Context) error {
 // reported as absent.
 func (m *Manager) loadState(ctx context.Context, key string) (state, bool, error) {
 	b, ok, err := m.store.Get(ctx, key)
+	if errors.Is(err, statestore.ErrCorrupt) {
+		// Set aside by the store: start without it rather than not at all.
+		m.metrics.stateErrors.WithLabelValues("load").Inc()
+		m.log.Error("alert state is unreadable: set aside, starting without its open incidents", "key", key, "err", err)
+		return state{}, false, nil
+	}
 	if err != nil {
 		m.metrics.stateErrors.WithLabelValues("load").Inc()
 		return state{}, false, fmt.Errorf("alert: read state %s: %w", key, err)
@@ -394,11 +425,21 @@ func (m *Manager) setAside(ctx context.Context, key string, value []byte, reason
 	return m.store.Delete(ctx, key)
 }
 
-// Update sets the complete set of active conditions at now. An alert new
-// to the Manager is pending until it has been active for its For, then
+// Update sets the complete set of active conditions at now, every one of
+// them known: it is UpdateKnown without unknown conditions.
+func (m *Manager) Update(now time.Time, alerts []Alert) { m.UpdateKnown(now, alerts, nil) }
+
+// UpdateKnown sets the set of active conditions at now. An alert new to
+// the Manager is pending until it has been active for its For, then
 // firing; a firing alert absent from alerts (or passed with Active false)
-// resolves; a pending one is forgotten. Update does no I/O: Run notifies.
-func (m *Manager) Update(now time.Time, alerts []Alert) {
+// resolves; a pending one is forgotten — unless unknown reports that its
+// condition could not be evaluated now (its source has not evaluated since
+// the agent started or took the product over, stopped, or cannot see the
+// product). Such an alert is held as it is: a firing one stays firing, its
+// incident open and silent, until an Update knows it again. The alerts of
+// the incidents loaded at New are held until then. unknown may be nil.
+// UpdateKnown does no I/O: Run notifies.
+func (m *Manager) UpdateKnown(now time.Time, alerts []Alert, unknown func(a *Alert) bool) {
 	m.mu.Lock()
 	seen := make(map[string]bool, len(alerts))
 	for i := range alerts {
@@ -429,6 +470,7 @@ func (m *Manager) Update(now time.Time, alerts []Alert) {
 		} else {
 			a.Status, a.StartsAt = t.a.Status, t.a.StartsAt
 		}
+		t.held = false
 		a.Fingerprint = fp
 		if a.Status == StatusPending && now.Sub(t.activeAt) >= a.For {
 			// Like Alertmanager, which hears of an alert when it fires, a
@@ -442,6 +484,11 @@ func (m *Manager) Update(now time.Time, alerts []Alert) {
 		if seen[fp] {
 			continue
 		}
+		if unknown != nil && t.a.Status != StatusResolved && unknown(&t.a) {
+			t.held = true
+			continue
+		}
+		t.held = false
 		switch t.a.Status {
 		case StatusPending:
 			delete(m.alerts, fp)
@@ -592,7 +639,9 @@ func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool) {
 			muted, _ := m.muted(&t.a, now, unavailable)
 			if muted == "" || notified {
 				cur[fp] = t
-				anyUnmuted = anyUnmuted || muted == ""
+				// A held alert is not known to fire now: it keeps its
+				// place in the incident but is no reason to repeat it.
+				anyUnmuted = anyUnmuted || (muted == "" && !t.held)
 			}
 		case StatusResolved:
 			if !notified {
@@ -839,9 +888,12 @@ func (m *Manager) updateMetrics(now time.Time) {
 func (m *Manager) updateMetricsLocked(now time.Time) {
 	firing := map[string]float64{SeverityPage: 0, SeverityTicket: 0}
 	muted := map[string]float64{MutedSilenced: 0, MutedInhibited: 0}
-	pending := 0.0
+	pending, unknown := 0.0, 0.0
 	unavailable := m.unavailable()
 	for _, t := range m.alerts {
+		if t.held {
+			unknown++
+		}
 		switch t.a.Status {
 		case StatusFiring:
 			firing[t.a.Severity()]++
@@ -859,6 +911,7 @@ func (m *Manager) updateMetricsLocked(now time.Time) {
 		m.metrics.muted.WithLabelValues(r).Set(v)
 	}
 	m.metrics.pending.Set(pending)
+	m.metrics.unknown.Set(unknown)
 	m.metrics.incidents.Set(float64(len(m.st.Incidents)))
 	depth := map[string]float64{}
 	for name := range m.wakeDeliver {

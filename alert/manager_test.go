@@ -1,8 +1,16 @@
 package alert
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshwatch/meshwatch"
+	statestore "github.com/meshwatch/meshwatch/internal/state"
 )
 
 // kinds returns the kinds of ns and, for each, the titles and changes of
@@ -306,6 +315,13 @@ func TestSilenceValidation(t *testing.T) {
 		{"no end", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, CreatedBy: "a", Comment: "c"}},
 		{"ends before start", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, ExpiresAt: now.Add(-time.Hour), CreatedBy: "a", Comment: "c"}},
 		{"too long", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "365d", CreatedBy: "a", Comment: "c"}},
+		// 106752 days × 24 h overflows int64 nanoseconds into a negative
+		// duration, 213504 days into a short positive one: refused before
+		// the multiplication, not wrapped around.
+		{"days overflow", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "106752d", CreatedBy: "a", Comment: "c"}},
+		{"days overflow to a short one", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "213504d", CreatedBy: "a", Comment: "c"}},
+		{"too many matchers", SilenceRequest{Matchers: manyMatchers(MaxSilenceMatchers + 1), Duration: "1h", CreatedBy: "a", Comment: "c"}},
+		{"too large", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "1h", CreatedBy: "a", Comment: strings.Repeat("c", MaxSilenceBytes)}},
 		{"no author", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "1h", Comment: "c"}},
 		{"no comment", SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "1h", CreatedBy: "a"}},
 	}
@@ -319,6 +335,72 @@ func TestSilenceValidation(t *testing.T) {
 	s, err := (&SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "2d", CreatedBy: "a", Comment: "c"}).silence(now)
 	if err != nil || !s.EndsAt.Equal(now.Add(48*time.Hour)) {
 		t.Errorf("2d silence: %v, ends %v", err, s)
+	}
+	if _, err := (&SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "90d", CreatedBy: "a", Comment: "c"}).silence(now); err != nil {
+		t.Errorf("90d silence: %v, want it accepted", err)
+	}
+	if _, err := (&SilenceRequest{Matchers: manyMatchers(MaxSilenceMatchers), Duration: "1h", CreatedBy: "a", Comment: "c"}).silence(now); err != nil {
+		t.Errorf("%d matchers: %v, want them accepted", MaxSilenceMatchers, err)
+	}
+}
+
+func manyMatchers(n int) []Matcher {
+	out := make([]Matcher, n)
+	for i := range out {
+		out[i] = Matcher{Name: fmt.Sprintf("l%d", i), Value: "v"}
+	}
+	return out
+}
+
+// TestSilenceLimits: at most Options.MaxSilences are in force or to come; the next
+// is refused with ErrTooManySilences (409 over HTTP), and an expired one
+// makes room again. A body over the request limit is a 413.
+func TestSilenceLimits(t *testing.T) {
+	clk := newClock()
+	const limit = 5
+	m, err := New(testConfig(), Options{Store: newTestStore(), Now: clk.Now, MaxSilences: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	req := func(d string) SilenceRequest {
+		return SilenceRequest{Matchers: []Matcher{{Name: "product", Value: "checkout.orders.placed"}}, Duration: d, CreatedBy: "a", Comment: "c"}
+	}
+	if _, err := m.AddSilence(ctx, req("1m")); err != nil {
+		t.Fatal(err)
+	}
+	for range limit - 1 {
+		if _, err := m.AddSilence(ctx, req("1h")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := m.AddSilence(ctx, req("1h")); !errors.Is(err, ErrTooManySilences) {
+		t.Fatalf("silence %d: %v, want ErrTooManySilences", limit+1, err)
+	}
+	srv := httptest.NewServer(m.SilencesHandler())
+	defer srv.Close()
+	body, _ := json.Marshal(req("1h"))
+	resp, err := http.Post(srv.URL+"/api/v1/silences", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusConflict {
+		t.Errorf("POST over the limit: %d, want 409", resp.StatusCode)
+	}
+	big := `{"matchers":[{"name":"product","value":"p"}],"duration":"1h","created_by":"a","comment":"` + strings.Repeat("x", 70<<10) + `"}`
+	resp, err = http.Post(srv.URL+"/api/v1/silences", "application/json", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST of 70 KiB: %d, want 413", resp.StatusCode)
+	}
+	// The first one expires: there is room for one more.
+	clk.Set(t0.Add(2 * time.Minute))
+	if _, err := m.AddSilence(ctx, req("1h")); err != nil {
+		t.Errorf("after one expired: %v", err)
 	}
 }
 
@@ -428,5 +510,128 @@ func TestPersistFailure(t *testing.T) {
 	m.persist(ctx)
 	if _, ok, _ := st.Get(ctx, StateKey); !ok || st.puts != 1 {
 		t.Errorf("state not written on the next persist (%d puts)", st.puts)
+	}
+}
+
+// TestRestartHoldsIncidents: a Manager that starts on a Store with an open
+// incident keeps it open and silent until its conditions are known again,
+// and resolves an alert only once an update knows it no longer holds.
+func TestRestartHoldsIncidents(t *testing.T) {
+	clk := newClock()
+	st := newTestStore()
+	fresh := sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage)
+	lat := sloAlert("latency", meshwatch.SLILatency, SeverityPage)
+	rec1 := &recorder{name: "rec"}
+	m1 := newTestManager(t, clk, st, nil, rec1)
+	m1.Update(t0, []Alert{fresh, lat})
+	step(t, m1, clk, t0.Add(30*time.Second))
+	wantNotifications(t, rec1, "first agent", "fire: freshness/firing/new latency/firing/new")
+	m1.persist(context.Background())
+
+	// The restart: nothing is known of either condition yet.
+	start := t0.Add(time.Minute)
+	clk.Set(start)
+	reg := prometheus.NewRegistry()
+	rec := &recorder{name: "rec"}
+	m := newTestManager(t, clk, st, reg, rec)
+	unknownAll := func(*Alert) bool { return true }
+	if got := testutil.ToFloat64(m.metrics.unknown); got != 2 {
+		t.Errorf("meshwatch_alerts_unknown after the restart = %v, want 2", got)
+	}
+	step(t, m, clk, start.Add(time.Second))
+	for at := start.Add(10 * time.Second); at.Before(start.Add(5 * time.Hour)); at = at.Add(5 * time.Minute) {
+		// Hours of unknown conditions, past repeat_interval: no resolve,
+		// no repeat, no new incident.
+		m.UpdateKnown(at, nil, unknownAll)
+		step(t, m, clk, at)
+	}
+	wantNotifications(t, rec, "while nothing is known")
+	if got := m.Alerts(); len(got) != 2 || got[0].Status != StatusFiring || !got[0].Unknown {
+		t.Fatalf("alerts while unknown: %+v, want 2 firing and unknown", got)
+	}
+
+	// The sources speak: latency is known to have cleared, freshness is
+	// known to fire still. The same incident changes, in place.
+	at := start.Add(5 * time.Hour)
+	m.UpdateKnown(at, []Alert{fresh}, func(*Alert) bool { return false })
+	step(t, m, clk, at.Add(5*time.Minute))
+	got := rec.take()
+	if len(got) != 1 || got[0].Kind != KindChange || got[0].Incident != firstIncident(t, m1) {
+		t.Fatalf("after the sources evaluated: %q, want one change of the same incident", summary(got))
+	}
+	if s := summary(got); s[0] != "change: freshness/firing latency/resolved/resolved" {
+		t.Errorf("change = %q", s[0])
+	}
+	if got := testutil.ToFloat64(m.metrics.unknown); got != 0 {
+		t.Errorf("meshwatch_alerts_unknown once known = %v, want 0", got)
+	}
+}
+
+// firstIncident returns the ID of the one incident m1 opened.
+func firstIncident(t *testing.T, m1 *Manager) string {
+	t.Helper()
+	m1.mu.Lock()
+	defer m1.mu.Unlock()
+	for _, inc := range m1.st.Incidents {
+		return inc.ID
+	}
+	t.Fatal("the first agent has no open incident")
+	return ""
+}
+
+// TestUnknownKeepsAlerts: a firing alert whose condition is unknown is kept
+// (not resolved), a pending one keeps waiting for its For, and once known
+// absent, each resolves or is forgotten as usual.
+func TestUnknownKeepsAlerts(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{name: "rec"}
+	m := newTestManager(t, clk, newTestStore(), nil, rec)
+	fresh := sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage)
+	slow := sloAlert("latency", meshwatch.SLILatency, SeverityPage)
+	slow.For = 2 * time.Minute
+	unknownLatency := func(a *Alert) bool { return a.Labels[LabelSLO] == "latency" }
+	unknownFresh := func(a *Alert) bool { return a.Labels[LabelSLO] == "freshness" }
+
+	m.Update(t0, []Alert{fresh, slow})
+	step(t, m, clk, t0.Add(30*time.Second))
+	wantNotifications(t, rec, "fire", "fire: freshness/firing/new")
+
+	// Freshness becomes unknown: kept. Latency is known, still active.
+	m.UpdateKnown(t0.Add(time.Minute), []Alert{slow}, unknownFresh)
+	step(t, m, clk, t0.Add(6*time.Minute))
+	wantNotifications(t, rec, "freshness unknown")
+	// Latency becomes unknown while pending: it keeps its start and fires
+	// when known again past its For.
+	m.UpdateKnown(t0.Add(90*time.Second), []Alert{fresh}, unknownLatency)
+	m.Update(t0.Add(3*time.Minute), []Alert{fresh, slow})
+	step(t, m, clk, t0.Add(11*time.Minute))
+	wantNotifications(t, rec, "latency fires", "change: freshness/firing latency/firing/new")
+	// Known absent: both resolve.
+	m.Update(t0.Add(12*time.Minute), nil)
+	step(t, m, clk, t0.Add(16*time.Minute))
+	wantNotifications(t, rec, "resolve", "resolve: freshness/resolved/resolved latency/resolved/resolved")
+}
+
+// TestDamagedStateFiles: a state file and a silences file that fail their
+// checksum are set aside by the directory store; the Manager starts without
+// them, counting both, instead of failing to start.
+func TestDamagedStateFiles(t *testing.T) {
+	d, err := statestore.NewDir(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{StateKey, SilencesKey} {
+		if err := os.WriteFile(d.Path(key), []byte("meshwatch-state v1 crc32c=00000000 len=3\nabc"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := newTestManager(t, newClock(), d, nil, &recorder{name: "rec"})
+	if got := testutil.ToFloat64(m.metrics.stateErrors.WithLabelValues("load")); got != 2 {
+		t.Errorf("load errors = %v, want 2", got)
+	}
+	for _, key := range []string{StateKey, SilencesKey} {
+		if matches, _ := filepath.Glob(d.Path(key) + ".corrupt-*"); len(matches) != 1 {
+			t.Errorf("%s: %d files set aside, want 1", key, len(matches))
+		}
 	}
 }

@@ -8,6 +8,7 @@ type Metrics struct {
 	notifications *prometheus.CounterVec
 	firing        *prometheus.GaugeVec
 	pending       prometheus.Gauge
+	unknown       prometheus.Gauge
 	muted         *prometheus.GaugeVec
 	incidents     prometheus.Gauge
 	outbox        *prometheus.GaugeVec
@@ -39,6 +40,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		pending: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "meshwatch_alerts_pending", Help: "Alerts active but not yet for their for duration.",
 		}),
+		unknown: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "meshwatch_alerts_unknown", Help: "Alerts whose condition could not be evaluated at the last update (just started, or the source cannot see the product): kept as last known, never resolved meanwhile.",
+		}),
 		muted: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meshwatch_alerts_muted", Help: "Firing alerts muted by a silence or by inhibition.",
 		}, []string{"reason"}),
@@ -62,7 +66,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "meshwatch_alert_slack_requests_total", Help: "Slack Web API calls, by method and result.",
 		}, []string{"method", "result"}),
 	}
-	reg.MustRegister(m.notifications, m.firing, m.pending, m.muted, m.incidents, m.outbox,
+	reg.MustRegister(m.notifications, m.firing, m.pending, m.unknown, m.muted, m.incidents, m.outbox,
 		m.latency, m.silences, m.stateErrors, m.slackRequests)
 	for _, s := range []string{SeverityPage, SeverityTicket} {
 		m.firing.WithLabelValues(s)

@@ -3,6 +3,7 @@ package alert
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -130,11 +131,23 @@ type SilenceRequest struct {
 // forever.
 const maxSilence = 90 * 24 * time.Hour
 
+// Limits on silences, so that no caller can grow the agent's memory and
+// state without bound: how many may be in force or to come at once, and how
+// large one may be (as JSON), with at most MaxSilenceMatchers matchers.
+const (
+	MaxSilences        = 1000
+	MaxSilenceBytes    = 8 << 10
+	MaxSilenceMatchers = 32
+)
+
 // silence validates r and makes the silence it asks for at now.
 func (r *SilenceRequest) silence(now time.Time) (*Silence, error) {
 	var errs []error
 	if len(r.Matchers) == 0 {
 		errs = append(errs, errors.New("matchers: at least one is required"))
+	}
+	if len(r.Matchers) > MaxSilenceMatchers {
+		return nil, fmt.Errorf("matchers: at most %d, got %d", MaxSilenceMatchers, len(r.Matchers))
 	}
 	ms := make([]Matcher, len(r.Matchers))
 	matchesEmpty := true
@@ -167,10 +180,14 @@ func (r *SilenceRequest) silence(now time.Time) (*Silence, error) {
 		errs = append(errs, errors.New("give expires_at or duration, not both"))
 	case r.Duration != "":
 		d, err := parseDuration(r.Duration)
-		if err != nil || d <= 0 {
+		switch {
+		case errors.Is(err, errSilenceTooLong):
+			errs = append(errs, fmt.Errorf("duration: a silence lasts at most %s, got %s", maxSilence, r.Duration))
+		case err != nil || d <= 0:
 			errs = append(errs, fmt.Errorf("duration: want a positive duration such as 2h or 1d, got %q", r.Duration))
+		default:
+			end = start.Add(d)
 		}
-		end = start.Add(d)
 	case end.IsZero():
 		errs = append(errs, errors.New("expires_at or duration: required"))
 	}
@@ -185,17 +202,28 @@ func (r *SilenceRequest) silence(now time.Time) (*Silence, error) {
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
-	return &Silence{
+	sl := &Silence{
 		ID: hex.EncodeToString(id[:]), Matchers: ms, StartsAt: start.UTC(), EndsAt: end.UTC(),
 		CreatedBy: r.CreatedBy, Comment: r.Comment,
-	}, nil
+	}
+	if b, err := json.Marshal(sl); err != nil || len(b) > MaxSilenceBytes {
+		return nil, fmt.Errorf("the silence is %d bytes, at most %d: shorten its comment, created_by or matchers", len(b), MaxSilenceBytes)
+	}
+	return sl, nil
 }
 
-// parseDuration reads a Go duration, or whole days as "Nd".
+// errSilenceTooLong is a duration in days longer than maxSilence.
+var errSilenceTooLong = errors.New("longer than a silence may last")
+
+// parseDuration reads a Go duration, or whole days as "Nd". Days beyond
+// what a silence may last are refused before they are multiplied, which
+// would overflow into a short (or negative) duration.
 func parseDuration(s string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
-		var days int
-		if _, err := fmt.Sscanf(n, "%d", &days); err == nil && fmt.Sprint(days) == n {
+		if days, err := strconv.ParseInt(n, 10, 64); err == nil && strconv.FormatInt(days, 10) == n {
+			if days > int64(maxSilence/(24*time.Hour)) {
+				return 0, errSilenceTooLong
+			}
 			return time.Duration(days) * 24 * time.Hour, nil
 		}
 	}

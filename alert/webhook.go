@@ -83,9 +83,13 @@ type AlertView struct {
 	Window                  string            `json:"window,omitempty"`
 	RunbookURL              string            `json:"runbook_url,omitempty"`
 	DashboardURL            string            `json:"dashboard_url,omitempty"`
-	// Muted and SilencedBy are set by /api/v1/alerts.
+	// Muted, SilencedBy and Unknown are set by /api/v1/alerts. Unknown
+	// says the condition could not be evaluated at the last update (the
+	// agent just started, or its source cannot see the product): the alert
+	// is kept as it was last known.
 	Muted      string   `json:"muted,omitempty"`
 	SilencedBy []string `json:"silenced_by,omitempty"`
+	Unknown    bool     `json:"unknown,omitempty"`
 }
 
 func viewOf(a *Alert) AlertView {
