@@ -12,7 +12,6 @@ import (
 	"github.com/meshwatch/meshwatch"
 )
 
-
 // minEventTime is 2000-01-01T00:00:00Z: earlier event times are a unit or
 // format mistake, not a latency.
 const minEventTime = int64(946684800) * int64(time.Second)
