@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 
-.PHONY: all build test test-short e2e demo smoke bench fuzz lint clean
+.PHONY: all build test test-short stress e2e demo smoke bench fuzz lint clean
 
 all: build
 
@@ -21,6 +21,22 @@ test: ## the whole suite with the race detector, then the load tests without it 
 
 test-short: ## the suite without the slow load tests
 	$(GO) test -race -short -count=1 $(PKGS)
+
+# The tests most exposed to timing — fleets of agents, restarts, the whole
+# agent end to end, lag and freshness on a real clock, blind spots — five
+# times each while two busy loops keep both cores busy, as on a loaded CI
+# machine. A failure here is a defect of the test or the code, not bad luck.
+STRESS_COUNT ?= 5
+stress: ## the timing-exposed tests -count=$(STRESS_COUNT) while two busy loops keep both cores busy (about 30 minutes)
+	@sh -c 'while :; do :; done' & b1=$$!; sh -c 'while :; do :; done' & b2=$$!; \
+	trap 'kill $$b1 $$b2' EXIT; \
+	$(GO) test -race -count=$(STRESS_COUNT) -timeout 90m \
+		-run '^(TestScaleOut|TestStandbyAgent|TestHandoversContinueIncidents|TestRestartsContinueIncidents|TestAppEndToEnd|TestAgentTellsTheOwnerInSlack|TestReadyzSaysWhy)$$' ./cmd/meshwatch/ && \
+	$(GO) test -race -count=$(STRESS_COUNT) -timeout 60m \
+		-run '^(TestExactTimeLag|TestExactTimeLagRealClock|TestInterpolatedTimeLag|TestBurstDoesNotSpike|TestIdleCaughtUp|TestStatuses)$$' ./lag/ && \
+	$(GO) test -race -count=$(STRESS_COUNT) -timeout 60m \
+		-run '^(TestRecreatedTopicResumes|TestRebuiltClusterResumes|TestBlindIsReported|TestTransactionalTopicIsNotBlind|TestFreshnessGoesBadAndRecovers|TestLeaderMoveIsNotAnOutage|TestAvailabilityFaults)$$' ./collector/ && \
+	$(GO) test -race -count=$(STRESS_COUNT) -timeout 30m -run '^(TestProducers|TestConsumers|TestConsumersRun)$$' ./internal/demo/
 
 e2e: ## the dashboards' queries and the agent rules on a real Prometheus scraping the demo (needs prometheus)
 	$(GO) test -tags e2e -count=1 -timeout 10m -run '^TestE2E' -v ./cmd/meshwatch/

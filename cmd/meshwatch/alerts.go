@@ -8,6 +8,7 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/collector"
 	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/lag"
 	"github.com/meshwatch/meshwatch/sla"
@@ -50,12 +51,87 @@ func (b *bridge) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			b.a.alerts.Update(b.now(), b.alerts())
+			b.update()
 			return nil
 		case <-t.C:
-			b.a.alerts.Update(b.now(), b.alerts())
+			b.update()
 		}
 	}
+}
+
+// update hands the alert manager the conditions that hold now, and says
+// which of the others it cannot tell: those are kept as they were.
+func (b *bridge) update() {
+	b.a.alerts.UpdateKnown(b.now(), b.alerts(), b.unknown())
+}
+
+// unknown returns whether a condition's source could not evaluate it now,
+// so that "nothing known" is never read as "nothing firing": after a start
+// or a takeover until each source has evaluated, and while the agent
+// cannot read the product (blind). The alert manager keeps such an alert
+// as it was instead of resolving it.
+func (b *bridge) unknown() func(*alert.Alert) bool {
+	sloEvaluated := b.a.slo.Statuses() != nil
+	return func(a *alert.Alert) bool {
+		product := a.Labels[alert.LabelProduct]
+		switch a.Labels[alert.LabelAlertname] {
+		case alert.NameProductUnavailable, alert.NameProductBlind:
+			st, ok := b.a.col.Status(product)
+			return !ok || !st.Ticked
+		case nameProductStale:
+			st, ok := b.a.col.Status(product)
+			if !ok || !st.Ticked || st.Blind != "" {
+				return true
+			}
+			// Nothing seen since the start, for less than the threshold:
+			// not known to be fresh.
+			p := b.product(product)
+			return st.Silent && p != nil && st.Freshness <= freshnessThreshold(p, a.Labels[alert.LabelSLO])
+		case alert.NameSLOBurnRate, alert.NameSLOBudgetExhausted, alert.NameSLONoData:
+			if !sloEvaluated {
+				return true
+			}
+			if a.Labels[alert.LabelSLI] == meshwatch.SLILag {
+				return false // the lag monitor feeds it, not sampling
+			}
+			st, ok := b.a.col.Status(product)
+			return ok && st.Blind != ""
+		case alert.NameConsumerLag:
+			pl, ok := b.a.lag.Snapshot(product)
+			if !ok {
+				return true
+			}
+			for _, g := range pl.Groups {
+				if g.Group == a.Labels[alert.LabelGroup] {
+					return !g.Settled
+				}
+			}
+			return false // the group is gone: it no longer lags
+		case nameCostBudget:
+			return b.a.meter == nil || !b.a.meter.BudgetsChecked()
+		}
+		return false
+	}
+}
+
+// product returns the named product among the core's, or nil.
+func (b *bridge) product(name string) *meshwatch.Product {
+	for i := range b.a.cfg.Products {
+		if b.a.cfg.Products[i].Name == name {
+			return &b.a.cfg.Products[i]
+		}
+	}
+	return nil
+}
+
+// freshnessThreshold is the threshold of p's freshness SLO named slo.
+func freshnessThreshold(p *meshwatch.Product, slo string) time.Duration {
+	for _, s := range p.SLOs {
+		if s.Name == slo {
+			return s.Threshold.Std()
+		}
+	}
+	return 0
 }
 
 // alerts returns every condition that holds now.
@@ -94,7 +170,24 @@ func (b *bridge) productAlerts(p *meshwatch.Product) []alert.Alert {
 		return nil
 	}
 	var out []alert.Alert
-	if !st.Available {
+	if st.Blind != "" {
+		// The agent's own failure, not the product's: its owner cannot fix
+		// it, so it is a ticket (route it to the platform team with a route
+		// on alertname ProductBlind), and what sampling measures is
+		// unknown meanwhile (unknown keeps those alerts as they were).
+		out = append(out, alert.Alert{
+			Labels: map[string]string{
+				alert.LabelAlertname: alert.NameProductBlind, alert.LabelProduct: p.Name,
+				alert.LabelSeverity: alert.SeverityTicket,
+			},
+			Annotations: map[string]string{
+				"summary":     fmt.Sprintf("meshwatch cannot read %s: its latency, validity and completeness are not measured", p.Name),
+				"description": blindWhy(st.Blind) + " Alerts about the product are kept as they were until it is read again.",
+			},
+			Active: true, State: st.Blind,
+		})
+	}
+	if problems := collector.ProductProblems(st.Problems); len(problems) > 0 {
 		out = append(out, alert.Alert{
 			Labels: map[string]string{
 				alert.LabelAlertname: alert.NameProductUnavailable, alert.LabelProduct: p.Name,
@@ -102,14 +195,14 @@ func (b *bridge) productAlerts(p *meshwatch.Product) []alert.Alert {
 			},
 			Annotations: map[string]string{
 				"summary":     fmt.Sprintf("%s is unavailable", p.Name),
-				"description": "Problems: " + strings.Join(st.Problems, "; "),
+				"description": "Problems: " + strings.Join(problems, "; "),
 			},
 			Active: true,
 			State:  "unavailable",
 		})
 	}
 	for _, s := range p.SLOs {
-		if s.SLI != meshwatch.SLIFreshness || st.Freshness <= s.Threshold.Std() {
+		if st.Blind != "" || s.SLI != meshwatch.SLIFreshness || st.Freshness <= s.Threshold.Std() {
 			continue
 		}
 		what := fmt.Sprintf("the newest event is %s old", st.Freshness.Round(time.Second))
@@ -131,6 +224,16 @@ func (b *bridge) productAlerts(p *meshwatch.Product) []alert.Alert {
 		break
 	}
 	return out
+}
+
+// blindWhy explains a reason of collector.Status.Blind to an SRE.
+func blindWhy(reason string) string {
+	switch reason {
+	case collector.BlindFetchErrors:
+		return "Its fetches keep failing while records arrive (meshwatch_fetch_errors_total; the agent's log says which error)."
+	default:
+		return "Records on its topics stay unread although no fetch fails: the agent's reader is stuck (restart the agent if it lasts)."
+	}
 }
 
 // lagAlerts: a consumer group of the product that stopped, stalls or lost

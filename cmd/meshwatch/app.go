@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"runtime"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,9 +83,13 @@ type App struct {
 	// products.
 	standbyAlerts *alert.Manager
 	syncLogs      logonce.Limiter
+	scrapeLogs    logonce.Limiter
 
 	coreMu sync.Mutex // serialises core changes
 	cur    atomic.Pointer[core]
+	// stateErr is why the state store could not be written at its last
+	// check (statecheck.go); it makes the agent not ready.
+	stateErr atomic.Pointer[error]
 
 	stages    stages
 	closeOnce sync.Once
@@ -144,6 +151,7 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 		buildInfo(),
 	)
 	a := &App{cfg: cfg, set: set, log: log, reg: reg, opts: o, kopts: kopts}
+	a.scrapeLogs.Interval = time.Minute
 	a.stages.log = log
 	defer func() {
 		if err != nil {
@@ -155,6 +163,10 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 	}
 	if a.store, err = openStore(cfg, a.kc, log); err != nil {
 		return nil, err
+	}
+	if sc, ok := a.store.(stateChecker); ok {
+		a.checkStateOnce(context.Background(), sc)
+		a.stages.add(stageSources, component{"state-check", a.checkState})
 	}
 
 	if sh := cfg.Sharding; sh != nil {
@@ -177,7 +189,6 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 		if err != nil {
 			return nil, err
 		}
-		reg.MustRegister(standbyReady{a})
 		a.stages.add(stageSources, component{"shard", a.member.Run}, component{"shard-core", a.watchCore}, component{"state-sync", a.syncState})
 	} else {
 		c, err := a.newCore(cfg, a.store, true, nil)
@@ -191,12 +202,75 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 		a.stages.add(stagePush, component{"push", newPusher(*cfg.Push, a.gatherer(), log).Run})
 	}
 
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "meshwatch_ready", Help: "1 when the agent is ready, as /readyz answers 200: its products' topics are resolved, it reads every one of them (none blind) and its state can be written; with sharding, joined (a standby agent is ready).",
+	}, func() float64 {
+		if ok, _ := a.readiness(); ok {
+			return 1
+		}
+		return 0
+	}))
+
 	a.ln, err = net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 	}
-	a.srv = &http.Server{Handler: a.routes(), ReadHeaderTimeout: 10 * time.Second}
+	a.srv = newHTTPServer(a.routes())
 	return a, nil
+}
+
+// HTTP server timeouts. A scrape of a large agent or a long chargeback
+// report may take a while to write; nothing may hold a connection forever:
+// a slow body, a reader that does not read, an idle keep-alive.
+const (
+	httpReadHeaderTimeout = 10 * time.Second
+	httpReadTimeout       = 30 * time.Second
+	httpWriteTimeout      = 2 * time.Minute
+	httpIdleTimeout       = 2 * time.Minute
+)
+
+// newHTTPServer is the agent's HTTP server for h, with its timeouts.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: httpReadHeaderTimeout,
+		ReadTimeout:       httpReadTimeout,
+		WriteTimeout:      httpWriteTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
+}
+
+// readiness says whether the agent is ready, and what it is waiting for or
+// what is wrong, for /readyz and meshwatch_ready alike.
+func (a *App) readiness() (bool, string) {
+	if err := a.stateError(); err != nil {
+		return false, "not ready: " + err.Error()
+	}
+	c := a.cur.Load()
+	switch {
+	case c == nil && a.member != nil && !a.member.Joined():
+		return false, "not ready: joining the agents' group"
+	case c == nil && a.member != nil:
+		return true, "ready: standby, this agent owns no products right now"
+	case c == nil:
+		return false, "not ready: starting"
+	case !c.col.Ready():
+		return false, "not ready: product topics not resolved yet"
+	}
+	if blind := c.col.Blind(); len(blind) > 0 {
+		names := slices.Sorted(maps.Keys(blind))
+		more := ""
+		if len(names) > 5 {
+			names, more = names[:5], fmt.Sprintf(" and %d more", len(blind)-5)
+		}
+		for i, n := range names {
+			names[i] = n + " (" + blind[n] + ")"
+		}
+		return false, fmt.Sprintf("not ready: blind on %d of %d products, whose records it cannot read: %s%s; see meshwatch_product_blind and the log",
+			len(blind), len(c.cfg.Products), strings.Join(names, ", "), more)
+	}
+	return true, "ready"
 }
 
 // newCore builds the measuring parts for the products of cfg on store.
@@ -283,8 +357,11 @@ func (c *core) run(ctx context.Context) error {
 }
 
 // stop stops the core's stages within shutdownTimeout.
-func (c *core) stop() error {
-	deadline, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+func (c *core) stop() error { return c.stopWithin(shutdownTimeout) }
+
+// stopWithin stops the core's stages within d.
+func (c *core) stopWithin(d time.Duration) error {
+	deadline, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	return c.stages.stop(deadline)
 }
@@ -377,27 +454,26 @@ func (a *App) release() {
 
 func (a *App) routes() http.Handler {
 	mux := http.NewServeMux()
+	// A collector that fails (a duplicate series, an inconsistent label
+	// set) costs its own series, never the whole scrape: the rest is
+	// served, the error logged (once a minute) and counted in
+	// promhttp_metric_handler_errors_total{cause="gathering"}.
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer(), promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		ErrorHandling:     promhttp.ContinueOnError,
+		ErrorLog:          scrapeErrorLog{log: a.log, limit: &a.scrapeLogs},
+		Registry:          a.reg,
 	}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		c := a.cur.Load()
-		switch {
-		case c == nil && a.member != nil && !a.member.Joined():
-			http.Error(w, "not ready: joining the agents' group", http.StatusServiceUnavailable)
-		case c == nil && a.member != nil:
-			fmt.Fprintln(w, "ready: standby, this agent owns no products right now")
-		case c == nil:
-			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
-		case !c.col.Ready():
-			http.Error(w, "not ready: product topics not resolved yet", http.StatusServiceUnavailable)
-		default:
-			fmt.Fprintln(w, "ready")
+		ok, msg := a.readiness()
+		if !ok {
+			http.Error(w, msg, http.StatusServiceUnavailable)
+			return
 		}
+		fmt.Fprintln(w, msg)
 	})
 	mux.Handle("GET /api/v1/slos", a.onCore(func(c *core) http.Handler { return c.slo.Handler() }))
 	mux.Handle("GET /api/v1/products/{name}/quality", a.onCore(func(c *core) http.Handler { return c.qual.Handler() }))
@@ -454,6 +530,19 @@ func (a *App) routes() http.Handler {
 </body></html>`, version, n, len(a.cfg.Products))
 	})
 	return mux
+}
+
+// scrapeErrorLog logs what a scrape could not gather, at most once a
+// minute: a misbehaving collector must not flood the log on every scrape.
+type scrapeErrorLog struct {
+	log   *slog.Logger
+	limit *logonce.Limiter
+}
+
+func (l scrapeErrorLog) Println(v ...any) {
+	if l.limit.Allow("scrape") {
+		l.log.Warn("a scrape of /metrics could not gather every series; served the rest (counted in promhttp_metric_handler_errors_total, logged at most once a minute)", "err", fmt.Sprint(v...))
+	}
 }
 
 // onCore serves a request with the current core's handler, or says that

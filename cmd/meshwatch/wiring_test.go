@@ -29,6 +29,7 @@ type fakeSlack struct {
 
 type slackCall struct {
 	Method, Channel, TS, Text, Blocks string
+	Thread                            bool // a reply in a thread
 	At                                time.Time
 }
 
@@ -42,7 +43,7 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 		method := strings.TrimPrefix(r.URL.Path, "/")
 		f.mu.Lock()
 		c := slackCall{Method: method, Channel: r.PostForm.Get("channel"), TS: r.PostForm.Get("ts"),
-			Text: r.PostForm.Get("text"), Blocks: r.PostForm.Get("blocks"), At: time.Now()}
+			Text: r.PostForm.Get("text"), Blocks: r.PostForm.Get("blocks"), Thread: r.PostForm.Get("thread_ts") != "", At: time.Now()}
 		if method == "chat.postMessage" && r.PostForm.Get("thread_ts") == "" {
 			f.ts++
 			c.TS = fmt.Sprintf("1790000000.%06d", f.ts)
@@ -56,6 +57,17 @@ func newFakeSlack(t *testing.T) *fakeSlack {
 	}))
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// roots returns the root messages posted, by channel.
+func (f *fakeSlack) roots() map[string]slackCall {
+	out := map[string]slackCall{}
+	for _, c := range f.snapshot() {
+		if c.Method == "chat.postMessage" && !c.Thread {
+			out[c.Channel] = c
+		}
+	}
+	return out
 }
 
 func (f *fakeSlack) snapshot() []slackCall {
