@@ -139,6 +139,12 @@ func TestWorkloads(t *testing.T) {
 			if p := str(get(c, "readinessProbe", "httpGet", "path")); p != "/readyz" {
 				t.Errorf("readinessProbe path = %q, want /readyz", p)
 			}
+			// /readyz fails for causes a restart does not fix (a blind
+			// product, an unwritable state dir): a probe that restarts
+			// the container on it would make a crash loop.
+			if p := str(get(c, "startupProbe", "httpGet", "path")); p == "/readyz" {
+				t.Error("startupProbe on /readyz restarts an agent that is up but not ready: a crash loop")
+			}
 			if get(c, "securityContext", "readOnlyRootFilesystem") != true {
 				t.Error("readOnlyRootFilesystem must be true")
 			}
