@@ -74,7 +74,11 @@ func (b *bridge) unknown() func(*alert.Alert) bool {
 	sloEvaluated := b.a.slo.Statuses() != nil
 	return func(a *alert.Alert) bool {
 		product := a.Labels[alert.LabelProduct]
-		switch a.Labels[alert.LabelAlertname] {
+		name := a.Labels[alert.LabelAlertname]
+		if name != nameCostBudget && b.product(product) == nil {
+			return false // no longer in the config: nobody will evaluate it again
+		}
+		switch name {
 		case alert.NameProductUnavailable, alert.NameProductBlind:
 			st, ok := b.a.col.Status(product)
 			return !ok || !st.Ticked

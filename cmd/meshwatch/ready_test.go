@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/meshwatch/meshwatch"
@@ -107,18 +106,7 @@ func TestReadyzSaysWhy(t *testing.T) {
 	prodDone := make(chan struct{})
 	go func() {
 		defer close(prodDone)
-		tk := time.NewTicker(20 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-				pctx, c := context.WithTimeout(ctx, 5*time.Second)
-				_ = kc.Produce(pctx, &kgo.Record{Topic: topic, Timestamp: time.Now()})
-				c()
-			}
-		}
+		produceEvery(ctx, kc, topic, 20*time.Millisecond, 0)
 	}()
 	defer func() { cancel(); <-prodDone }()
 	kafkatest.WaitFor(t, 60*time.Second, func() bool {

@@ -220,15 +220,9 @@ func (a *App) syncState(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	t := time.NewTicker(a.cfg.State.Flush.Std())
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
+	every(ctx, a.cfg.State.Flush.Std(), func() {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
 		err := k.Sync(sctx)
 		if err == nil {
 			if c := a.cur.Load(); c != nil {
@@ -237,14 +231,14 @@ func (a *App) syncState(ctx context.Context) error {
 				err = a.standbyAlerts.ReloadSilences(sctx)
 			}
 		}
-		cancel()
 		if err != nil && ctx.Err() == nil {
 			a.shardM.syncErrors.Inc()
 			if a.syncLogs.Allow("sync") {
 				a.log.Warn("cannot read the other agents' state (silences)", "err", err)
 			}
 		}
-	}
+	})
+	return nil
 }
 
 // ownedConfig is a.cfg with only the products of the owned partitions.

@@ -41,14 +41,20 @@ func (a *App) checkState(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	t := time.NewTicker(a.cfg.State.Flush.Std())
+	every(ctx, a.cfg.State.Flush.Std(), func() { a.checkStateOnce(ctx, sc) })
+	return nil
+}
+
+// every calls fn every d until ctx is done.
+func every(ctx context.Context, d time.Duration, fn func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
-			a.checkStateOnce(ctx, sc)
+			fn()
 		}
 	}
 }
