@@ -27,9 +27,6 @@ type Status struct {
 	// product is not Available (ProblemBlind among Problems); what its
 	// records would tell (latency, freshness seen by sampling) is unknown.
 	Blind string
-	// Started is when the collector started: freshness counts from it
-	// while the product is Silent.
-	Started time.Time
 }
 
 // Status returns the current view of the named product, and false if there
@@ -54,7 +51,6 @@ func (c *Collector) Status(product string) (Status, bool) {
 	st.Problems = slices.Clone(ps.problems)
 	st.Throttled = ps.throttled
 	st.Blind = ps.blind
-	st.Started = c.started
 	ps.mu.Unlock()
 	st.Available = st.Ticked && len(st.Problems) == 0
 	if newest == 0 {
