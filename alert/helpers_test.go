@@ -29,6 +29,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
+// hangGuard bounds every wait on real time for something that must happen
+// eventually, and every request to a local server: long enough that only a
+// hang reaches it, however busy the machine.
+const hangGuard = time.Minute
+
+// lazy prints as what it returns, for WaitFor messages that must show the
+// state at the deadline rather than at the call.
+type lazy func() any
+
+func (f lazy) String() string { return fmt.Sprint(f()) }
+
 // t0 is the tests' epoch.
 var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
@@ -355,6 +366,6 @@ func golden(t *testing.T, name string, got any) {
 func newSlackFor(f *fakeSlack, clk *fakeClock, logger *slog.Logger) *Slack {
 	return NewSlack(SlackOptions{
 		Token: meshwatch.Secret(f.token), APIURL: f.URL + "/api/", Now: clk.Now, Logger: logger,
-		HTTPClient: &http.Client{Timeout: 5 * time.Second},
+		HTTPClient: &http.Client{Timeout: hangGuard},
 	})
 }

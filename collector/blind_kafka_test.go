@@ -15,20 +15,17 @@ import (
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
-// produceUntil produces a record to topic every 20 ms until stop is
-// closed, so that the product keeps having traffic.
-func (h *harness) produceUntil(t *testing.T, topic string, stop <-chan struct{}) {
-	t.Helper()
+// produceUntil produces a record to topic every 20 ms until ctx is done,
+// so that the product keeps having traffic. A failed produce only thins it.
+func (h *harness) produceUntil(ctx context.Context, topic string) {
 	tk := time.NewTicker(20 * time.Millisecond)
 	defer tk.Stop()
 	for {
 		select {
-		case <-stop:
+		case <-ctx.Done():
 			return
 		case <-tk.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = h.kc.Produce(ctx, &kgo.Record{Topic: topic, Timestamp: time.Now()})
-			cancel()
 		}
 	}
 }
@@ -51,7 +48,7 @@ func TestRecreatedTopicResumes(t *testing.T) {
 	// Within two discovery passes (500 ms each here) plus the time to
 	// produce: the bound only stops a hang.
 	h.waitSampling(t, p.Name, topic, nil)
-	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+	kafkatest.WaitFor(t, hangGuard, func() bool {
 		st, _ := h.c.Status(p.Name)
 		return st.Partitions == 3
 	}, "the recreated topic's third partition was never picked up")
@@ -91,10 +88,10 @@ func TestRebuiltClusterResumes(t *testing.T) {
 	ports = append(ports, kfake.Ports(nums...))
 	kc.Close()
 	var kc2 *kafkatest.Cluster
-	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+	kafkatest.WaitFor(t, hangGuard, func() bool {
 		kc2, err = kafkatest.Start(ports...)
 		return err == nil
-	}, "the cluster could not be started again on its ports: %v", err)
+	}, "the cluster could not be started again on its ports: %v", lazy(func() any { return err }))
 	t.Cleanup(kc2.Close)
 	h.kc = kc2
 	kc2.MustCreateTopic(t, topic, 1, 3, nil)
@@ -123,12 +120,14 @@ func TestBlindIsReported(t *testing.T) {
 	// its ID: what a topic recreated behind the client's back looks like
 	// when discovery cannot repair it.
 	fault := kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: topic, Err: kerr.UnknownTopicID, Count: -1})
-	stop := make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); h.produceUntil(t, topic, stop) }()
-	defer func() { close(stop); <-done }()
+	go func() { defer close(done); h.produceUntil(ctx, topic) }()
+	defer func() { stop(); <-done }()
 
-	kafkatest.WaitFor(t, 30*time.Second, func() bool {
+	// Blind takes minBlindAfter of failing fetches, on the collector's
+	// clock; the guard adds a hang's bound to it.
+	kafkatest.WaitFor(t, minBlindAfter+hangGuard, func() bool {
 		st, _ := h.c.Status(p.Name)
 		return st.Blind == BlindFetchErrors
 	}, "the product was never reported blind while its fetches failed")
@@ -136,7 +135,7 @@ func TestBlindIsReported(t *testing.T) {
 	if st.Available {
 		t.Errorf("a blind product is available: %+v", st)
 	}
-	kafkatest.WaitFor(t, 5*time.Second, func() bool {
+	kafkatest.WaitFor(t, hangGuard, func() bool {
 		return blindGauge(BlindFetchErrors) == 1 &&
 			testutil.ToFloat64(ps.m.m.availProblem.WithLabelValues(p.Name, ps.p.Domain, ps.p.Owner, ProblemBlind)) == 1 &&
 			testutil.ToFloat64(ps.m.m.available.WithLabelValues(p.Name, ps.p.Domain, ps.p.Owner)) == 0
@@ -144,7 +143,7 @@ func TestBlindIsReported(t *testing.T) {
 
 	// Blind ticks are no availability events: the product may be fine.
 	_, n := h.sink.since(0, "")
-	kafkatest.WaitFor(t, 10*time.Second, func() bool {
+	kafkatest.WaitFor(t, hangGuard, func() bool {
 		ev, _ := h.sink.since(n, "freshness")
 		return len(ev) >= 3
 	}, "ticks stopped")
@@ -156,7 +155,9 @@ func TestBlindIsReported(t *testing.T) {
 	}
 
 	fault.Remove()
-	kafkatest.WaitFor(t, 30*time.Second, func() bool {
+	// Seen again once a record is fetched, or after minBlindAfter without
+	// an error.
+	kafkatest.WaitFor(t, minBlindAfter+hangGuard, func() bool {
 		st, _ := h.c.Status(p.Name)
 		return st.Blind == "" && st.Available && blindGauge(BlindFetchErrors) == 0
 	}, "the product was still blind after its fetches worked again")
@@ -177,6 +178,13 @@ func TestTransactionalTopicIsNotBlind(t *testing.T) {
 	h := start(t, kc, testConfig(kc, p))
 	h.waitSampling(t, p.Name, topic, nil)
 
+	// Two ticks first: the first after the partition was added forgives
+	// whatever it lists (the sampler started at the tail), which would hide
+	// the commit markers if the transactions were in by then.
+	kafkatest.WaitFor(t, hangGuard, func() bool {
+		ev, _ := h.sink.since(0, "availability")
+		return len(ev) >= 2
+	}, "ticks stopped")
 	txn := kc.Client(t, kgo.TransactionalID("meshwatch-test-txn"), kgo.DefaultProduceTopic(topic))
 	ctx := context.Background()
 	produceTxn := func() {
@@ -195,14 +203,19 @@ func TestTransactionalTopicIsNotBlind(t *testing.T) {
 		produceTxn()
 	}
 	// Then quiet, with a commit marker as the partition's last offset, for
-	// longer than the blind delay: ticks of the test config are 200 ms.
+	// well over the blind delay of the collector's clock (the default,
+	// time.Now), through ticks however far apart a busy machine puts them.
 	_, n := h.sink.since(0, "")
-	ticks := int(2 * minBlindAfter / (200 * time.Millisecond))
-	kafkatest.WaitFor(t, 10*minBlindAfter, func() bool {
-		ev, _ := h.sink.since(n, "availability")
+	quiet := time.Now()
+	kafkatest.WaitFor(t, 3*minBlindAfter+hangGuard, func() bool {
 		if st, _ := h.c.Status(p.Name); st.Blind != "" {
 			t.Fatalf("a transactional topic read to its end is reported blind: %+v", st)
 		}
-		return len(ev) >= ticks
-	}, "ticks stopped")
+		ev, _ := h.sink.since(n, "availability")
+		return len(ev) >= 3 && ev[len(ev)-1].To.Sub(quiet) >= 3*minBlindAfter
+	}, "no tick came %v after the topic fell quiet", 3*minBlindAfter)
+	// The tick that flushed the last event had set the status before.
+	if st, _ := h.c.Status(p.Name); st.Blind != "" {
+		t.Errorf("a transactional topic read to its end is reported blind: %+v", st)
+	}
 }
