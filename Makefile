@@ -26,7 +26,7 @@ test-short: ## the suite without the slow tests (agent fleets, restarts, kcat)
 # times each while two busy loops keep both cores busy, as on a loaded CI
 # machine. A failure here is a defect of the test or the code, not bad luck.
 STRESS_COUNT ?= 5
-stress: ## the timing-exposed tests -count=$(STRESS_COUNT) while two busy loops keep both cores busy (about 30 minutes)
+stress: ## the timing-exposed tests -count=$(STRESS_COUNT) while two busy loops keep both cores busy (about 12 minutes)
 	@sh -c 'while :; do :; done' & b1=$$!; sh -c 'while :; do :; done' & b2=$$!; \
 	trap 'kill $$b1 $$b2' EXIT; \
 	$(GO) test -race -count=$(STRESS_COUNT) -timeout 90m \
