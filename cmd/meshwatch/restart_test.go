@@ -348,19 +348,9 @@ sharding: {group: meshwatch-handover, topic: __meshwatch_shards_handover, partit
 	live := map[*agent]bool{}
 	start := func() *agent {
 		t.Helper()
-		set := loadSettings(path, os.Stderr)
-		if set == nil {
-			t.Fatal("the config does not load")
-		}
-		app, err := NewApp(set, slog.New(slog.DiscardHandler), AppOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		g := &agent{app: app, cancel: cancel, done: make(chan error, 1)}
-		go func() { g.done <- app.Run(ctx) }()
+		g := runAgent(t, path, slog.New(slog.DiscardHandler), nil)
 		live[g] = true
-		kafkatest.WaitFor(t, 60*time.Second, func() bool { return app.member.Joined() }, "an agent never joined the group")
+		kafkatest.WaitFor(t, 60*time.Second, func() bool { return g.app.member.Joined() }, "an agent never joined the group")
 		return g
 	}
 	stop := func(g *agent) {

@@ -65,6 +65,27 @@ func (g *agent) stop() error {
 	return <-g.done
 }
 
+// runAgent loads the config at path, lets tweak change it (nil: as it
+// is), and runs an App on it, logging to log, until stop.
+func runAgent(t *testing.T, path string, log *slog.Logger, tweak func(*settings)) *agent {
+	t.Helper()
+	set := loadSettings(path, os.Stderr)
+	if set == nil {
+		t.Fatal("the config does not load")
+	}
+	if tweak != nil {
+		tweak(set)
+	}
+	app, err := NewApp(set, log, AppOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	g := &agent{app: app, cancel: cancel, done: make(chan error, 1)}
+	go func() { g.done <- app.Run(ctx) }()
+	return g
+}
+
 // productSeries returns, per product, the largest value of the family's
 // series with the labels of match (all of them) on the agent's /metrics.
 func productSeries(t *testing.T, a *App, family string, match map[string]string) map[string]float64 {
@@ -113,26 +134,16 @@ func TestScaleOut(t *testing.T) {
 	var agents []*agent
 	var logs []*syncBuffer
 	for i := range 3 {
-		set := loadSettings(path, os.Stderr)
-		if set == nil {
-			t.Fatal("the fleet config does not load")
-		}
+		var static func(*settings)
 		if i == 1 {
 			// A static member: it does not leave the group when it stops,
 			// so its products move only when its session times out, as
 			// when an agent crashes.
-			set.Sharding.InstanceID = "agent-1"
+			static = func(set *settings) { set.Sharding.InstanceID = "agent-1" }
 		}
 		var buf syncBuffer
 		logs = append(logs, &buf)
-		app, err := NewApp(set, slog.New(slog.NewTextHandler(&buf, nil)), AppOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		g := &agent{app: app, cancel: cancel, done: make(chan error, 1)}
-		go func() { g.done <- app.Run(ctx) }()
-		agents = append(agents, g)
+		agents = append(agents, runAgent(t, path, slog.New(slog.NewTextHandler(&buf, nil)), static))
 	}
 	stopped := map[int]bool{}
 	defer func() {
@@ -373,17 +384,7 @@ func TestStandbyAgent(t *testing.T) {
 	}
 	var agents []*agent
 	for range 2 {
-		set := loadSettings(path, os.Stderr)
-		if set == nil {
-			t.Fatal("config does not load")
-		}
-		app, err := NewApp(set, slog.New(slog.DiscardHandler), AppOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		g := &agent{app: app, cancel: cancel, done: make(chan error, 1)}
-		go func() { g.done <- app.Run(ctx) }()
+		g := runAgent(t, path, slog.New(slog.DiscardHandler), nil)
 		agents = append(agents, g)
 		defer func() {
 			if err := g.stop(); err != nil {
