@@ -15,21 +15,6 @@ import (
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
-// produceUntil produces a record to topic every 20 ms until ctx is done,
-// so that the product keeps having traffic. A failed produce only thins it.
-func (h *harness) produceUntil(ctx context.Context, topic string) {
-	tk := time.NewTicker(20 * time.Millisecond)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-			_ = h.kc.Produce(ctx, &kgo.Record{Topic: topic, Timestamp: time.Now()})
-		}
-	}
-}
-
 // TestRecreatedTopicResumes: a product topic deleted and created again
 // (new topic ID, offsets from 0) is sampled again without a restart, and
 // without the product ever being reported unavailable for it.
@@ -122,7 +107,10 @@ func TestBlindIsReported(t *testing.T) {
 	fault := kc.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Fetch}, Topic: topic, Err: kerr.UnknownTopicID, Count: -1})
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); h.produceUntil(ctx, topic) }()
+	go func() {
+		defer close(done)
+		kc.ProduceEvery(ctx, 20*time.Millisecond, func() *kgo.Record { return &kgo.Record{Topic: topic, Timestamp: time.Now()} })
+	}()
 	defer func() { stop(); <-done }()
 
 	// Blind takes minBlindAfter of failing fetches, on the collector's

@@ -310,16 +310,9 @@ func TestFreshnessGoesBadAndRecovers(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		tk := time.NewTicker(50 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-				_ = kc.Produce(ctx, &kgo.Record{Topic: "checkout.orders.placed", Timestamp: time.Now()})
-			}
-		}
+		kc.ProduceEvery(ctx, 50*time.Millisecond, func() *kgo.Record {
+			return &kgo.Record{Topic: "checkout.orders.placed", Timestamp: time.Now()}
+		})
 	})
 	_, n := h.sink.since(0, "")
 	var good int

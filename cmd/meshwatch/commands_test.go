@@ -94,18 +94,9 @@ func TestCheckCommand(t *testing.T) {
 	cfgPath := writeConfig(t, kc, "checkout.orders.placed", "")
 
 	produce := func(ctx context.Context, value string) {
-		tk := time.NewTicker(50 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-				pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-				_ = kc.Produce(pctx, &kgo.Record{Topic: "checkout.orders.placed", Value: []byte(value), Timestamp: time.Now()})
-				cancel()
-			}
-		}
+		kc.ProduceEvery(ctx, 50*time.Millisecond, func() *kgo.Record {
+			return &kgo.Record{Topic: "checkout.orders.placed", Value: []byte(value), Timestamp: time.Now()}
+		})
 	}
 	tests := []struct {
 		name     string

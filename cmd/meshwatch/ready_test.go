@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/meshwatch/meshwatch"
@@ -106,7 +107,7 @@ func TestReadyzSaysWhy(t *testing.T) {
 	prodDone := make(chan struct{})
 	go func() {
 		defer close(prodDone)
-		produceEvery(ctx, kc, topic, 20*time.Millisecond, 0)
+		kc.ProduceEvery(ctx, 20*time.Millisecond, func() *kgo.Record { return &kgo.Record{Topic: topic, Timestamp: time.Now()} })
 	}()
 	defer func() { cancel(); <-prodDone }()
 	kafkatest.WaitFor(t, 60*time.Second, func() bool {

@@ -243,24 +243,9 @@ func startBurning(t *testing.T, kc *kafkatest.Cluster) *burning {
 func (b *burning) stop() { b.cancel(); b.wg.Wait() }
 
 func (b *burning) produce(topic string, age time.Duration) {
-	produceEvery(b.ctx, b.kc, topic, 50*time.Millisecond, age)
-}
-
-// produceEvery produces a record to topic every interval, its timestamp age
-// before now, until ctx is done; a failed produce is left to the next.
-func produceEvery(ctx context.Context, kc *kafkatest.Cluster, topic string, interval, age time.Duration) {
-	tk := time.NewTicker(interval)
-	defer tk.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-			pctx, c := context.WithTimeout(ctx, 5*time.Second)
-			_ = kc.Produce(pctx, &kgo.Record{Topic: topic, Value: []byte(`{}`), Timestamp: time.Now().Add(-age)})
-			c()
-		}
-	}
+	b.kc.ProduceEvery(b.ctx, 50*time.Millisecond, func() *kgo.Record {
+		return &kgo.Record{Topic: topic, Value: []byte(`{}`), Timestamp: time.Now().Add(-age)}
+	})
 }
 
 // resume makes the quiet product produce and checks that its incident, and

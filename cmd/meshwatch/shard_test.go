@@ -339,20 +339,9 @@ func TestCheckStaysOutOfTheFleet(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go func() {
-		tk := time.NewTicker(50 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-				pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
-				_ = kc.Produce(pctx, &kgo.Record{Topic: "checkout.orders.placed", Value: []byte(`{"total": 3}`), Timestamp: time.Now()})
-				pcancel()
-			}
-		}
-	}()
+	go kc.ProduceEvery(ctx, 50*time.Millisecond, func() *kgo.Record {
+		return &kgo.Record{Topic: "checkout.orders.placed", Value: []byte(`{"total": 3}`), Timestamp: time.Now()}
+	})
 	code, out, errOut := runCmd(t, context.Background(), "check", "-config", path, "-for", "3s")
 	if code != exitOK {
 		t.Errorf("check on a sharded config: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)

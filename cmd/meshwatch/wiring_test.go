@@ -133,20 +133,12 @@ func TestAgentTellsTheOwnerInSlack(t *testing.T) {
 	prodDone := make(chan struct{})
 	go func() {
 		defer close(prodDone)
-		tk := time.NewTicker(50 * time.Millisecond)
-		defer tk.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tk.C:
-				if isOn() {
-					pctx, c := context.WithTimeout(ctx, 2*time.Second)
-					_ = kc.Produce(pctx, &kgo.Record{Topic: topic, Value: []byte(`{"parcel":"p-1"}`), Timestamp: time.Now()})
-					c()
-				}
+		kc.ProduceEvery(ctx, 50*time.Millisecond, func() *kgo.Record {
+			if !isOn() {
+				return nil
 			}
-		}
+			return &kgo.Record{Topic: topic, Value: []byte(`{"parcel":"p-1"}`), Timestamp: time.Now()}
+		})
 	}()
 	kafkatest.WaitFor(t, 15*time.Second, func() bool {
 		st, ok := app.Collector().Status(topic)

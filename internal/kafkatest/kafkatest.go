@@ -207,6 +207,24 @@ func (c *Cluster) DeleteTopic(ctx context.Context, name string) error {
 	return nil
 }
 
+// ProduceEvery produces the record rec returns every interval until ctx is
+// done, skipping a tick when rec returns nil. A failed produce only thins
+// the traffic: the next tick tries again. It returns when ctx is done.
+func (c *Cluster) ProduceEvery(ctx context.Context, interval time.Duration, rec func() *kgo.Record) {
+	tk := time.NewTicker(interval)
+	defer tk.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+			if r := rec(); r != nil {
+				_ = c.Produce(ctx, r)
+			}
+		}
+	}
+}
+
 // Produce produces recs and waits until every one is acknowledged or failed,
 // returning the first error. Each record needs a Topic. A record's Timestamp
 // and Headers are sent as given; a zero Timestamp becomes the time of the
