@@ -22,9 +22,14 @@ func NewConsole(w io.Writer) *Console { return &Console{w: w} }
 // Name returns "console".
 func (c *Console) Name() string { return "console" }
 
-// Notify writes n: a line for the incident, then one per alert.
+// Notify writes n: a line for the incident, then one per alert. A note is
+// one line: time, NOTE, the product, the note and the incident.
 func (c *Console) Notify(_ context.Context, n *Notification, _ *Thread) error {
 	var b strings.Builder
+	if n.Kind == KindNote {
+		fmt.Fprintf(&b, "%s NOTE %s %s [incident %s]\n", n.Time.UTC().Format(time.RFC3339), product(n), oneLine(n.Note), n.Incident)
+		return c.write(b.String())
+	}
 	fmt.Fprintf(&b, "%s %s %s %s", n.Time.UTC().Format(time.RFC3339), strings.ToUpper(n.Kind), headline(n), product(n))
 	if n.Channel != "" {
 		fmt.Fprintf(&b, " → %s", n.Channel)
@@ -44,8 +49,12 @@ func (c *Console) Notify(_ context.Context, n *Notification, _ *Thread) error {
 		}
 		b.WriteByte('\n')
 	}
+	return c.write(b.String())
+}
+
+func (c *Console) write(s string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, err := io.WriteString(c.w, b.String())
+	_, err := io.WriteString(c.w, s)
 	return err
 }

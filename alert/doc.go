@@ -34,9 +34,27 @@
 //     used by `meshwatch silence` through SilenceClient. They are bounded:
 //     at most MaxSilences (1000) in force or to come, MaxSilenceMatchers
 //     (32) matchers and MaxSilenceBytes (8 KiB) each, a request body of 64
-//     KiB. A muted alert opens
-//     no incident and joins none; an alert already notified stays in its
-//     incident until it resolves, but a fully muted incident is not repeated.
+//     KiB. A catch-all is refused (400): matchers that match an alert
+//     without labels, or of which every one accepts any value of its label
+//     — it matches a fixed set of made-up probe values (=~".+", !="",
+//     !~"foo"…), or all of at least two values the mesh knows of the label
+//     (the configured products, SLO names and SLI kinds, page and ticket,
+//     the alert names). One = matcher with a value bounds a silence. A
+//     muted alert opens no incident and joins none; an alert already
+//     notified stays in its incident until it resolves, but a fully muted
+//     incident is not repeated. An expired silence leaves the Store at the
+//     next dispatch.
+//   - Who silenced. Served behind the Guard of internal/webauth (as
+//     cmd/meshwatch serves it), the API has every write authenticated; a
+//     silence records the caller in authenticated_as ("token ci-bot",
+//     "user alice"), next to the free-text created_by (which defaults to
+//     the caller's name, and is required of an anonymous caller). Adding
+//     and removing a silence is logged with the silence, the caller, its
+//     address, the matchers, the times and the comment, and posted as a
+//     note (KindNote) into the thread of every open incident with a
+//     notified alert the silence matches: "Silenced by ops (token ci-bot)
+//     until Mar 2 12:00 UTC (2h), reason: broker upgrade. Matchers:
+//     product="p". Silence <id>." A note changes nothing of its incident.
 //   - Routing (Routing): the product's owner gives the channel and the
 //     mention; only a page of a tier-1 product mentions; other alerts go
 //     without mention to the owner's channel, or to TicketChannel when set;
@@ -47,7 +65,11 @@
 //     objective, current SLI, budget remaining, burn rates, time to
 //     exhaustion), context (topics, cluster, window, since), links (runbook,
 //     dashboard). A change, a repeat and the resolve update the root
-//     (chat.update) and post a reply in its thread. Retry-After is obeyed, at
+//     (chat.update) and post a reply in its thread; a note is a thread reply
+//     only, with Slack's control characters (& < >) of what people typed
+//     escaped, so that a comment "<!channel>" pings nobody, none before
+//     the incident has a root message, and one Slack refuses for good is
+//     dropped without failing the incident. Retry-After is obeyed, at
 //     most one message per second goes to a channel, 5xx and network errors
 //     back off (1s doubling to 5m), and errors retrying cannot fix
 //     (channel_not_found, invalid_auth, not_in_channel…) are counted, logged
@@ -60,17 +82,21 @@
 //     for MaxAge (24h) is dropped. Each integration gets an incident's
 //     notifications in order; incidents do not wait for each other.
 //   - Webhook (NewWebhook): WebhookPayload as JSON, signed with
-//     X-Meshwatch-Signature: sha256=<hex HMAC-SHA256 of the body>.
+//     X-Meshwatch-Signature: sha256=<hex HMAC-SHA256 of the body>. A note
+//     has kind "note", no alerts, and its text, unescaped, in note.
 //   - Alertmanager (NewAlertmanager): a Forwarder; every firing alert is
 //     posted to /api/v2/alerts when the set changes and every ResendDelay
 //     (1m) with endsAt 4 ResendDelays ahead, and each resolved alert once
 //     with its end. Alertmanager groups and silences them by itself.
-//   - Console (NewConsole), for the demo.
+//   - Console (NewConsole), for the demo; a note is one line.
 //
 // No secret leaves: the Slack token, webhook URLs and secrets and the
 // Alertmanager URL appear in no message, log line or error, and the
-// notifiers print as <secret>. Alerts carry names, numbers and links only;
-// the caller must not put a record's payload into labels or annotations.
+// notifiers print as <secret>. Nor does an API credential: the log names
+// the caller, never a token or a password, and SilenceClient's errors hold
+// neither its token nor its password, even from a server that echoes
+// them. Alerts carry names, numbers and links only; the caller must not
+// put a record's payload into labels or annotations.
 //
 // It does not evaluate SLOs or lag (packages sla and lag): cmd/meshwatch
 // turns their outputs into Alerts. It does not implement the Store (package

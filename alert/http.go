@@ -14,6 +14,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/webauth"
 )
 
 // ErrSilenceNotFound is returned for an unknown silence ID.
@@ -23,11 +26,19 @@ var ErrSilenceNotFound = errors.New("silence not found")
 // silences are in force or to come.
 var ErrTooManySilences = errors.New("as many silences are in force or to come as there may be: remove some (meshwatch silence rm ID) or let them expire")
 
-// AddSilence validates r and stores the silence it asks for. Errors other
-// than a Store failure and ErrTooManySilences are *SilenceError.
+// AddSilence validates r and stores the silence it asks for, made by the
+// caller in ctx (webauth.CallerFrom): an anonymous caller must give
+// CreatedBy, an authenticated one is recorded in AuthenticatedAs. It logs
+// who made it, and posts a note (KindNote) into the thread of every open
+// incident with a notified alert the silence matches. Errors other than a
+// Store failure and ErrTooManySilences are *SilenceError.
 func (m *Manager) AddSilence(ctx context.Context, r SilenceRequest) (*Silence, error) {
 	now := m.now()
-	s, err := r.silence(now)
+	caller := webauth.CallerFrom(ctx)
+	m.mu.Lock()
+	known := m.knownValues()
+	m.mu.Unlock()
+	s, err := r.silence(now, known, caller)
 	if err != nil {
 		return nil, &SilenceError{Err: err}
 	}
@@ -50,8 +61,10 @@ func (m *Manager) AddSilence(ctx context.Context, r SilenceRequest) (*Silence, e
 		m.mu.Unlock()
 		return nil, err
 	}
-	m.log.Info("silence added", "silence", s.ID, "created_by", s.CreatedBy, "ends_at", s.EndsAt)
+	m.log.Info("silence added", "silence", s.ID, "created_by", s.CreatedBy, "caller", caller.String(), "remote", caller.Remote,
+		"matchers", matcherStrings(s.Matchers), "starts_at", s.StartsAt, "ends_at", s.EndsAt, "comment", s.Comment)
 	m.updateMetrics(m.now())
+	m.note(ctx, s, silencedNote(s, now), now)
 	return s, nil
 }
 
@@ -78,8 +91,10 @@ func (m *Manager) Silences() []Silence {
 	return out
 }
 
-// RemoveSilence ends the silence id at once. It returns ErrSilenceNotFound
-// for an unknown id.
+// RemoveSilence ends the silence id at once, for the caller in ctx
+// (webauth.CallerFrom). It logs who removed which silence, and posts a note
+// into the thread of every open incident with a notified alert the silence
+// matches. It returns ErrSilenceNotFound for an unknown id.
 func (m *Manager) RemoveSilence(ctx context.Context, id string) error {
 	m.mu.Lock()
 	s, ok := m.silences[id]
@@ -96,33 +111,157 @@ func (m *Manager) RemoveSilence(ctx context.Context, id string) error {
 		m.mu.Unlock()
 		return err
 	}
-	m.log.Info("silence removed", "silence", id)
-	m.updateMetrics(m.now())
+	caller := webauth.CallerFrom(ctx)
+	m.log.Info("silence removed", "silence", id, "caller", caller.String(), "remote", caller.Remote,
+		"created_by", s.CreatedBy, "matchers", matcherStrings(s.Matchers), "comment", s.Comment)
+	now := m.now()
+	m.updateMetrics(now)
+	m.note(ctx, s, unsilencedNote(s, caller), now)
 	wake(m.wakeDispatch)
 	return nil
 }
 
-// expireSilences forgets the silences that ended. The caller holds m.mu.
-// The Store is not written here: it keeps the ended silences until the
-// next AddSilence or RemoveSilence saves them, and a Manager that reads
-// them back forgets them at its first dispatch.
-func (m *Manager) expireSilences(now time.Time) {
+// note enqueues a KindNote notification with text for every integration
+// into each open incident that has a notified alert s matches, saves the
+// state and wakes the deliveries. The incidents themselves do not change.
+func (m *Manager) note(ctx context.Context, s *Silence, text string, now time.Time) {
+	m.mu.Lock()
+	noted := 0
+	for _, key := range slices.Sorted(maps.Keys(m.st.Incidents)) {
+		inc := m.st.Incidents[key]
+		touched := false
+		for _, a := range inc.Notified {
+			if s.matches(a.Labels) {
+				touched = true
+				break
+			}
+		}
+		if !touched {
+			continue
+		}
+		n := &Notification{
+			Kind: KindNote, Incident: inc.ID, GroupKey: inc.GroupKey, GroupLabels: maps.Clone(inc.GroupLabels),
+			Status: StatusFiring, Channel: inc.Channel, Opened: inc.Opened, Time: now, Note: text,
+		}
+		for _, nt := range m.notifiers {
+			m.st.Seq++
+			m.st.Outbox = append(m.st.Outbox, &entry{Seq: m.st.Seq, Integration: nt.Name(), N: n, Enqueued: now, Next: now})
+		}
+		m.dirty = true
+		noted++
+		m.log.Debug("silence noted in incident", "silence", s.ID, "incident", inc.ID)
+	}
+	if noted > 0 {
+		m.updateMetricsLocked(now)
+	}
+	m.mu.Unlock()
+	if noted == 0 || len(m.notifiers) == 0 {
+		return
+	}
+	m.persist(ctx)
+	for _, ch := range m.wakeDeliver {
+		wake(ch)
+	}
+	// A failed save is retried by the dispatch loop.
+	wake(m.wakeDispatch)
+}
+
+func matcherStrings(ms []Matcher) []string {
+	out := make([]string, len(ms))
+	for i := range ms {
+		out[i] = ms[i].String()
+	}
+	return out
+}
+
+// knownValues returns the values of labels known in the mesh, for the
+// catch-all check of a silence: the configured products, their SLOs and
+// SLI kinds (and "lag"), the severities, and the alert names, those of
+// the tracked alerts included. The caller holds m.mu.
+func (m *Manager) knownValues() labelValues {
+	kv := labelValues{}
+	add := func(label, v string) {
+		if v != "" && !slices.Contains(kv[label], v) {
+			kv[label] = append(kv[label], v)
+		}
+	}
+	for i := range m.cfg.Products {
+		p := &m.cfg.Products[i]
+		add(LabelProduct, p.Name)
+		for _, slo := range p.SLOs {
+			add(LabelSLO, slo.Name)
+			add(LabelSLI, slo.SLI)
+		}
+	}
+	add(LabelSLI, meshwatch.SLILag)
+	add(LabelSeverity, SeverityPage)
+	add(LabelSeverity, SeverityTicket)
+	for _, n := range []string{NameSLOBurnRate, NameSLOBudgetExhausted, NameSLONoData, NameConsumerLag, NameProductUnavailable, NameProductBlind} {
+		add(LabelAlertname, n)
+	}
+	var names []string
+	for _, t := range m.alerts {
+		names = append(names, t.a.Name())
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		add(LabelAlertname, n)
+	}
+	return kv
+}
+
+// expireSilences forgets the silences that ended and reports whether any
+// did. The caller holds m.mu. The Store is written by saveExpiredSilences,
+// outside m.mu.
+func (m *Manager) expireSilences(now time.Time) bool {
+	expired := false
 	for id, s := range m.silences {
 		if !now.Before(s.EndsAt) {
 			delete(m.silences, id)
+			expired = true
 		}
+	}
+	if expired {
+		m.silencesDirty = true
+	}
+	return expired
+}
+
+// saveExpiredSilences writes the silences to the Store when some expired
+// since the last save. A failure is counted and logged (once a minute);
+// the dispatch loop tries again.
+func (m *Manager) saveExpiredSilences(ctx context.Context) {
+	m.mu.Lock()
+	dirty := m.silencesDirty
+	m.mu.Unlock()
+	if !dirty {
+		return
+	}
+	if err := m.saveSilences(ctx); err != nil {
+		m.mu.Lock()
+		m.logOnce("silences", "expired silences not removed from the store", "err", err)
+		m.mu.Unlock()
 	}
 }
 
+// saveSilences writes the silences to the Store. Writes are serialised so
+// that the Store ends with the latest silences.
 func (m *Manager) saveSilences(ctx context.Context) error {
+	m.silencesMu.Lock()
+	defer m.silencesMu.Unlock()
 	m.mu.Lock()
 	ss := slices.SortedFunc(maps.Values(m.silences), func(a, b *Silence) int { return cmp.Compare(a.ID, b.ID) })
 	b, err := json.Marshal(ss)
+	wasDirty := m.silencesDirty
+	m.silencesDirty = false
 	m.mu.Unlock()
 	if err == nil {
 		err = m.store.Put(ctx, SilencesKey, b)
 	}
 	if err != nil {
+		m.mu.Lock()
+		m.silencesDirty = m.silencesDirty || wasDirty
+		m.mu.Unlock()
 		m.metrics.stateErrors.WithLabelValues("save").Inc()
 		return fmt.Errorf("alert: save silences: %w", err)
 	}
@@ -136,9 +275,18 @@ const maxSilenceRequest = 64 << 10
 // "/api/v1/silences" and "/api/v1/silences/":
 //
 //	GET    /api/v1/silences        the silences in force or to come (JSON array of Silence)
-//	POST   /api/v1/silences        create one from a SilenceRequest: 201 and the Silence, 400 and {"error"} when invalid,
-//	                               409 when MaxSilences are in force or to come, 413 for a body over 64 KiB
+//	POST   /api/v1/silences        create one from a SilenceRequest: 201 and the Silence, 400 and {"error"} when invalid
+//	                               (a catch-all silence among others), 409 when MaxSilences are in force or to come,
+//	                               413 for a body over 64 KiB
 //	DELETE /api/v1/silences/{id}   end it: 204, or 404
+//
+// The handler does not authenticate: serve it behind the Guard of package
+// internal/webauth, which authenticates every write (a bearer token or a
+// basic-auth user), answers 401 or 403 before the handler when it cannot,
+// and puts the Caller in the request's context. The handler records that
+// caller in the silence (AuthenticatedAs), in the log and in the notes it
+// posts into the affected incidents' threads; without a Guard every caller
+// is anonymous, known only by its address.
 func (m *Manager) SilencesHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/silences", func(w http.ResponseWriter, r *http.Request) {
@@ -157,7 +305,7 @@ func (m *Manager) SilencesHandler() http.Handler {
 			writeJSON(w, http.StatusBadRequest, apiError{Error: "invalid JSON: " + err.Error()})
 			return
 		}
-		s, err := m.AddSilence(r.Context(), req)
+		s, err := m.AddSilence(callerContext(r), req)
 		var se *SilenceError
 		switch {
 		case errors.Is(err, ErrTooManySilences):
@@ -171,7 +319,7 @@ func (m *Manager) SilencesHandler() http.Handler {
 		}
 	})
 	mux.HandleFunc("DELETE /api/v1/silences/{id}", func(w http.ResponseWriter, r *http.Request) {
-		err := m.RemoveSilence(r.Context(), r.PathValue("id"))
+		err := m.RemoveSilence(callerContext(r), r.PathValue("id"))
 		switch {
 		case errors.Is(err, ErrSilenceNotFound):
 			writeJSON(w, http.StatusNotFound, apiError{Error: err.Error()})
@@ -182,6 +330,12 @@ func (m *Manager) SilencesHandler() http.Handler {
 		}
 	})
 	return mux
+}
+
+// callerContext returns r's context with its caller: the Guard's, or an
+// anonymous one at r's remote address.
+func callerContext(r *http.Request) context.Context {
+	return webauth.WithCaller(r.Context(), webauth.RequestCaller(r))
 }
 
 // AlertsHandler serves GET /api/v1/alerts: the alerts the Manager knows
@@ -239,12 +393,26 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 }
 
 // SilenceClient talks to an agent's silences API, for `meshwatch silence`.
+// Writes need credentials when the agent is behind its Guard: a Token, or
+// a Username and Password. They are sent with every request and appear in
+// no error.
 type SilenceClient struct {
 	// BaseURL is the agent's HTTP address ("http://localhost:9477").
 	BaseURL string
+	// Token is sent as "Authorization: Bearer <Token>" (a token of the
+	// agent's http.api_token_file). It takes precedence over Username.
+	Token string
+	// Username and Password are sent as basic authentication (a user of
+	// the agent's web configuration file) when Username is set and Token
+	// is not.
+	Username, Password string
 	// HTTPClient defaults to a client with a 10 s timeout.
 	HTTPClient *http.Client
 }
+
+// ErrUnauthorized is wrapped by the error of a request the agent answered
+// with 401: it wants credentials, or refused those given.
+var ErrUnauthorized = errors.New("the agent wants credentials: give a token with MESHWATCH_API_TOKEN or -config")
 
 // Add creates a silence. An invalid request returns the agent's reasons.
 func (c *SilenceClient) Add(ctx context.Context, r SilenceRequest) (*Silence, error) {
@@ -290,6 +458,12 @@ func (c *SilenceClient) do(ctx context.Context, method, path string, body []byte
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	switch {
+	case c.Token != "":
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	case c.Username != "":
+		req.SetBasicAuth(c.Username, c.Password)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("silences: %w", err)
@@ -305,8 +479,12 @@ func (c *SilenceClient) do(ctx context.Context, method, path string, body []byte
 		if json.Unmarshal(b, &ae) == nil && ae.Error != "" {
 			msg = ae.Error
 		}
+		msg = c.redact(msg, req.Header.Get("Authorization"))
 		err := fmt.Errorf("silences: %s %s: HTTP %d: %s", method, path, resp.StatusCode, msg)
-		if resp.StatusCode == http.StatusNotFound && method == http.MethodDelete {
+		switch {
+		case resp.StatusCode == http.StatusUnauthorized:
+			err = fmt.Errorf("silences: %s %s: HTTP 401: %s — %w", method, path, msg, ErrUnauthorized)
+		case resp.StatusCode == http.StatusNotFound && method == http.MethodDelete:
 			err = fmt.Errorf("%w: %w", ErrSilenceNotFound, err)
 		}
 		return err
@@ -317,4 +495,18 @@ func (c *SilenceClient) do(ctx context.Context, method, path string, body []byte
 		}
 	}
 	return nil
+}
+
+// redact removes the client's credentials from msg, which comes from the
+// server: one that echoes what it was sent must not put them in an error.
+func (c *SilenceClient) redact(msg, authorization string) string {
+	for _, secret := range []string{authorization, c.Token, c.Password} {
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "<redacted>")
+		}
+	}
+	if _, cred, ok := strings.Cut(authorization, " "); ok && cred != "" {
+		msg = strings.ReplaceAll(msg, cred, "<redacted>")
+	}
+	return msg
 }

@@ -100,8 +100,9 @@ type Manager struct {
 	wakeDispatch chan struct{}
 	wakeDeliver  map[string]chan struct{}
 
-	persistMu sync.Mutex        // serialises Store writes of the state
-	written   map[string][]byte // with shards: what each shard key holds; under persistMu
+	persistMu  sync.Mutex        // serialises Store writes of the state
+	silencesMu sync.Mutex        // serialises Store writes of the silences
+	written    map[string][]byte // with shards: what each shard key holds; under persistMu
 
 	mu       sync.Mutex
 	alerts   map[string]*tracked // by fingerprint
@@ -109,6 +110,8 @@ type Manager struct {
 	st       state
 	dirty    bool
 	silences map[string]*Silence
+	// silencesDirty: silences expired since the Store was last written.
+	silencesDirty bool
 
 	logs logonce.Limiter // one warning per key a minute, on m.now
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	statestore "github.com/meshwatch/meshwatch/internal/state"
+	"github.com/meshwatch/meshwatch/internal/webauth"
 )
 
 // kinds returns the kinds of ns and, for each, the titles and changes of
@@ -327,19 +328,19 @@ func TestSilenceValidation(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := tt.req.silence(now); err == nil {
+			if _, err := tt.req.silence(now, nil, webauth.Caller{}); err == nil {
 				t.Error("accepted, want an error")
 			}
 		})
 	}
-	s, err := (&SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "2d", CreatedBy: "a", Comment: "c"}).silence(now)
+	s, err := (&SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "2d", CreatedBy: "a", Comment: "c"}).silence(now, nil, webauth.Caller{})
 	if err != nil || !s.EndsAt.Equal(now.Add(48*time.Hour)) {
 		t.Errorf("2d silence: %v, ends %v", err, s)
 	}
-	if _, err := (&SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "90d", CreatedBy: "a", Comment: "c"}).silence(now); err != nil {
+	if _, err := (&SilenceRequest{Matchers: []Matcher{{Name: "x", Value: "y"}}, Duration: "90d", CreatedBy: "a", Comment: "c"}).silence(now, nil, webauth.Caller{}); err != nil {
 		t.Errorf("90d silence: %v, want it accepted", err)
 	}
-	if _, err := (&SilenceRequest{Matchers: manyMatchers(MaxSilenceMatchers), Duration: "1h", CreatedBy: "a", Comment: "c"}).silence(now); err != nil {
+	if _, err := (&SilenceRequest{Matchers: manyMatchers(MaxSilenceMatchers), Duration: "1h", CreatedBy: "a", Comment: "c"}).silence(now, nil, webauth.Caller{}); err != nil {
 		t.Errorf("%d matchers: %v, want them accepted", MaxSilenceMatchers, err)
 	}
 }

@@ -14,12 +14,18 @@ const (
 	KindChange  = "change"  // alerts joined, resolved or changed state
 	KindRepeat  = "repeat"  // nothing changed for repeat_interval
 	KindResolve = "resolve" // every alert of the incident resolved: it closes
+	// KindNote tells the incident's thread something that is not a change
+	// of its alerts: a silence that mutes some of them was added or
+	// removed. It carries Note and no alerts, and changes nothing of the
+	// incident.
+	KindNote = "note"
 )
 
 // Notification is what the Manager tells the integrations about one
 // incident: a group of alerts (one owner, one product, one channel) from the
 // first firing to the last resolve. Its alerts are the incident's firing
-// alerts followed by the ones that resolved since the previous notification.
+// alerts followed by the ones that resolved since the previous notification;
+// a note (KindNote) has none.
 type Notification struct {
 	Kind string `json:"kind"`
 	// Incident identifies the incident; notifications of one incident are
@@ -40,6 +46,10 @@ type Notification struct {
 	Opened time.Time `json:"opened"`
 	Time   time.Time `json:"time"`
 	Alerts []Alert   `json:"alerts"`
+	// Note is the text of a KindNote, plain: who silenced what, until
+	// when, and why. It holds what people typed (a silence's comment and
+	// author): an integration escapes it for its format.
+	Note string `json:"note,omitempty"`
 }
 
 // Firing returns the notification's firing alerts.

@@ -62,20 +62,16 @@ func (m *Manager) Run(ctx context.Context) error {
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), m.shutdown)
 	defer scancel()
 	m.persist(sctx)
+	m.saveExpiredSilences(sctx)
 	return err
 }
 
 func (m *Manager) dispatchLoop(ctx, dctx context.Context) error {
 	for {
-		if m.dispatch(m.now()) {
-			m.persist(dctx)
-			for _, ch := range m.wakeDeliver {
-				wake(ch)
-			}
-		}
+		m.tick(dctx, m.now())
 		next := m.nextFlush()
 		m.mu.Lock()
-		if m.dirty { // a failed save: try again soon
+		if m.dirty || m.silencesDirty { // a failed save: try again soon
 			retry := m.now().Add(10 * time.Second)
 			if next.IsZero() || retry.Before(next) {
 				next = retry
@@ -87,6 +83,19 @@ func (m *Manager) dispatchLoop(ctx, dctx context.Context) error {
 		}
 		m.persist(dctx)
 	}
+}
+
+// tick dispatches the groups due at now, then saves what changed: the
+// state, when notifications were enqueued (and wakes the deliveries), and
+// the silences, when some expired.
+func (m *Manager) tick(ctx context.Context, now time.Time) {
+	if m.dispatch(now) {
+		m.persist(ctx)
+		for _, ch := range m.wakeDeliver {
+			wake(ch)
+		}
+	}
+	m.saveExpiredSilences(ctx)
 }
 
 func (m *Manager) deliverLoop(ctx, dctx context.Context, n Notifier) error {

@@ -10,6 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+
+	"github.com/meshwatch/meshwatch/internal/webauth"
 )
 
 // Matcher operators, Alertmanager's.
@@ -55,7 +58,7 @@ func ParseMatcher(s string) (Matcher, error) {
 		}
 		m.Value = v
 	}
-	return m, m.compile()
+	return m, m.validate()
 }
 
 // String returns the matcher as ParseMatcher reads it.
@@ -86,6 +89,19 @@ func (m *Matcher) compile() error {
 	return nil
 }
 
+// validate compiles a new matcher. Its regular expression must be one on
+// its own: "a)|(b" would escape the anchors ("^(?:a)|(b)$") and match
+// whatever starts with a or ends with b. Silences read from the Store are
+// only compiled, so that one made before this check keeps muting.
+func (m *Matcher) validate() error {
+	if op := m.op(); op == OpRegex || op == OpNotRegex {
+		if _, err := regexp.Compile(m.Value); err != nil {
+			return fmt.Errorf("matcher %s: %w", m.Name, err)
+		}
+	}
+	return m.compile()
+}
+
 // Matches reports whether labels satisfy the matcher. It is valid after
 // compile.
 func (m *Matcher) Matches(labels map[string]string) bool {
@@ -103,6 +119,35 @@ func (m *Matcher) Matches(labels map[string]string) bool {
 	return false
 }
 
+// probeValues are label values made up to find a matcher that accepts any
+// value of its label: one that matches all of them (=~".*", =~".+", !="",
+// !="foo", !~"foo", =~"\\S+"…) would match every value a mesh has too.
+var probeValues = []string{"x", "Z", "0", "a.b.c-d_e", "with space", "ünï", "meshwatch-probe-3f9c1e"}
+
+// unbounded reports whether m accepts any value of its label: it matches
+// every probe value, or at least two values are known of its label in the
+// mesh (known) and it matches all of them. An = matcher with a value never
+// is. m must be compiled.
+func (m *Matcher) unbounded(known []string) bool {
+	if m.op() == OpEqual && m.Value != "" {
+		return false
+	}
+	matchesAll := func(vs []string) bool {
+		for _, v := range vs {
+			if !m.Matches(map[string]string{m.Name: v}) {
+				return false
+			}
+		}
+		return true
+	}
+	return matchesAll(probeValues) || (len(known) >= 2 && matchesAll(known))
+}
+
+// labelValues are the distinct values of labels known in the mesh, by
+// label name (Manager.knownValues): a matcher that matches all of at least
+// two of them mutes the whole mesh.
+type labelValues map[string][]string
+
 // Silence mutes the alerts all its matchers match from StartsAt to
 // EndsAt. A silenced alert opens no incident and joins none; an alert that
 // was already notified stays in its incident until it resolves, but the
@@ -114,10 +159,17 @@ type Silence struct {
 	EndsAt    time.Time `json:"ends_at"`
 	CreatedBy string    `json:"created_by"`
 	Comment   string    `json:"comment"`
+	// AuthenticatedAs is the caller the API's Guard (internal/webauth)
+	// authenticated when the silence was made ("token ci-bot", "user
+	// alice"); empty for an anonymous caller. CreatedBy is what the
+	// caller says of itself.
+	AuthenticatedAs string `json:"authenticated_as,omitempty"`
 }
 
 // SilenceRequest is the body of POST /api/v1/silences. Either ExpiresAt or
-// Duration (a Go duration such as "2h", or "1d") gives the end.
+// Duration (a Go duration such as "2h", or "1d") gives the end. CreatedBy
+// is required of an anonymous caller; it defaults to the name of an
+// authenticated one.
 type SilenceRequest struct {
 	Matchers  []Matcher `json:"matchers"`
 	StartsAt  time.Time `json:"starts_at,omitzero"`
@@ -140,8 +192,11 @@ const (
 	MaxSilenceMatchers = 32
 )
 
-// silence validates r and makes the silence it asks for at now.
-func (r *SilenceRequest) silence(now time.Time) (*Silence, error) {
+// silence validates r and makes the silence it asks for at now, by caller.
+// known are the values of labels known in the mesh: a silence whose every
+// matcher accepts any value of its label (unbounded), or whose matchers
+// match an alert without labels, would mute every alert and is refused.
+func (r *SilenceRequest) silence(now time.Time, known labelValues, caller webauth.Caller) (*Silence, error) {
 	var errs []error
 	if len(r.Matchers) == 0 {
 		errs = append(errs, errors.New("matchers: at least one is required"))
@@ -150,22 +205,44 @@ func (r *SilenceRequest) silence(now time.Time) (*Silence, error) {
 		return nil, fmt.Errorf("matchers: at most %d, got %d", MaxSilenceMatchers, len(r.Matchers))
 	}
 	ms := make([]Matcher, len(r.Matchers))
-	matchesEmpty := true
+	matchesEmpty, compiled := true, 0
+	var unbounded []string
 	for i, m := range r.Matchers {
-		if err := m.compile(); err != nil {
+		if err := m.validate(); err != nil {
 			errs = append(errs, fmt.Errorf("matchers[%d]: %w", i, err))
 			continue
 		}
+		compiled++
 		if !m.Matches(map[string]string{}) {
 			matchesEmpty = false
 		}
+		if m.unbounded(known[m.Name]) {
+			unbounded = append(unbounded, m.String())
+		}
 		ms[i] = m
 	}
-	if len(r.Matchers) > 0 && matchesEmpty {
+	switch {
+	case compiled == 0 || compiled < len(r.Matchers):
+		// Nothing to judge, or not all of it.
+	case len(unbounded) == compiled:
+		what := unbounded[0] + " accepts every value of its label"
+		if len(unbounded) > 1 {
+			what = strings.Join(unbounded, ", ") + " each accept every value of their label"
+		}
+		example := `product="<a product>"`
+		if ps := known[LabelProduct]; len(ps) > 0 {
+			example = (&Matcher{Name: LabelProduct, Value: ps[0]}).String()
+		}
+		errs = append(errs, fmt.Errorf("matchers: %s, so the silence would mute every alert: name what to mute with =, e.g. %s", what, example))
+	case matchesEmpty:
 		errs = append(errs, errors.New("matchers: they match an alert without labels, so every alert: name at least one label value"))
 	}
-	if strings.TrimSpace(r.CreatedBy) == "" {
-		errs = append(errs, errors.New("created_by: required"))
+	createdBy := r.CreatedBy
+	if strings.TrimSpace(createdBy) == "" && caller.Authenticated() {
+		createdBy = caller.Name
+	}
+	if strings.TrimSpace(createdBy) == "" {
+		errs = append(errs, errors.New("created_by: required of an anonymous caller: say who you are"))
 	}
 	if strings.TrimSpace(r.Comment) == "" {
 		errs = append(errs, errors.New("comment: required"))
@@ -204,7 +281,10 @@ func (r *SilenceRequest) silence(now time.Time) (*Silence, error) {
 	_, _ = rand.Read(id[:])
 	sl := &Silence{
 		ID: hex.EncodeToString(id[:]), Matchers: ms, StartsAt: start.UTC(), EndsAt: end.UTC(),
-		CreatedBy: r.CreatedBy, Comment: r.Comment,
+		CreatedBy: createdBy, Comment: r.Comment,
+	}
+	if caller.Authenticated() {
+		sl.AuthenticatedAs = caller.String()
 	}
 	if b, err := json.Marshal(sl); err != nil || len(b) > MaxSilenceBytes {
 		return nil, fmt.Errorf("the silence is %d bytes, at most %d: shorten its comment, created_by or matchers", len(b), MaxSilenceBytes)
@@ -243,4 +323,57 @@ func (s *Silence) matches(labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// Beginnings of the notes a silence posts into incidents' threads; Slack
+// picks its emoji by them.
+const (
+	noteSilenced   = "Silenced by "
+	noteUnsilenced = "Silence "
+)
+
+// silencedNote is the note of a silence added at now: "Silenced by ops
+// (token ci-bot) until Mar 2 12:00 UTC (2h), reason: broker upgrade.
+// Matchers: product="checkout.orders.placed". Silence 0123456789abcdef."
+func silencedNote(s *Silence, now time.Time) string {
+	var b strings.Builder
+	b.WriteString(noteSilenced + noteText(s.CreatedBy, 80))
+	if s.AuthenticatedAs != "" {
+		b.WriteString(" (" + noteText(s.AuthenticatedAs, 80) + ")")
+	}
+	if s.StartsAt.After(now) {
+		b.WriteString(" from " + clock(s.StartsAt))
+	}
+	fmt.Fprintf(&b, " until %s (%s), reason: %s.", clock(s.EndsAt), human(s.EndsAt.Sub(s.StartsAt)),
+		strings.TrimRight(noteText(s.Comment, 200), ". "))
+	b.WriteString(" Matchers: " + noteText(strings.Join(matcherStrings(s.Matchers), ", "), 300) + ".")
+	b.WriteString(" Silence " + s.ID + ".")
+	return b.String()
+}
+
+// unsilencedNote is the note of a silence removed by caller: "Silence
+// 0123456789abcdef (broker upgrade) removed by user alice: its alerts
+// notify again."
+func unsilencedNote(s *Silence, caller webauth.Caller) string {
+	by := "an anonymous caller"
+	if caller.Authenticated() {
+		by = noteText(caller.String(), 80)
+	}
+	return fmt.Sprintf("%s%s (%s) removed by %s: its alerts notify again.", noteUnsilenced, s.ID, noteText(s.Comment, 200), by)
+}
+
+// noteText makes what people typed fit a note: one line (oneLine), at
+// most n characters.
+func noteText(s string, n int) string { return truncate(oneLine(s), n) }
+
+// oneLine turns control and bidirectional formatting characters into
+// spaces and runs of spaces into one.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return ' '
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
 }

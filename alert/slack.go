@@ -39,8 +39,9 @@ type SlackOptions struct {
 // Slack posts one root message per incident to the route's channel, in
 // Block Kit with fallback text, and keeps it current: a change, a repeat
 // and the resolve update the root (chat.update) and post a reply in its
-// thread. It holds a message back rather than post twice a second to a
-// channel, and returns a RetryAfterError on 429 and a PermanentError for the
+// thread. A note (KindNote) is a thread reply only, its text escaped, and
+// is not posted before the incident has a root message. It holds a message
+// back rather than post twice a second to a channel, and returns a RetryAfterError on 429 and a PermanentError for the
 // API errors retrying cannot fix (channel_not_found, invalid_auth,
 // not_in_channel…).
 type Slack struct {
@@ -95,6 +96,9 @@ var errNoChannel = errors.New("slack: no channel: the owner has none and there i
 
 // Notify posts or updates n's messages; see Slack.
 func (s *Slack) Notify(ctx context.Context, n *Notification, th *Thread) error {
+	if n.Kind == KindNote {
+		return s.note(ctx, n, th)
+	}
 	channel := cmp.Or(th.Channel, n.Channel)
 	if channel == "" {
 		return Permanent("no_channel", errNoChannel)
@@ -133,6 +137,53 @@ func (s *Slack) Notify(ctx context.Context, n *Notification, th *Thread) error {
 		return err
 	})
 }
+
+// note posts n's note as a reply in the incident's thread, and nothing
+// else: the root stays as it is and nobody is mentioned. Without a root
+// message there is no thread to tell, and nothing is posted. A note that
+// fails for good is logged and dropped, not returned: it must not stop the
+// incident's own notifications, which find out for themselves.
+func (s *Slack) note(ctx context.Context, n *Notification, th *Thread) error {
+	if th.TS == "" || th.Channel == "" {
+		s.log.Debug("note not posted: the incident has no root message", "incident", n.Incident)
+		return nil
+	}
+	if err := s.allow(th.Channel); err != nil {
+		return err
+	}
+	text := noteEmoji(n.Note) + " " + slackEscape(n.Note)
+	err := s.call("chat.postMessage", func() error {
+		defer s.mark(th.Channel)
+		_, _, err := s.client.PostMessageContext(ctx, th.Channel, slack.MsgOptionText(text, false),
+			slack.MsgOptionTS(th.TS), slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl())
+		return err
+	})
+	var perm *PermanentError
+	if errors.As(err, &perm) {
+		s.log.Warn("note not posted: dropped", "incident", n.Incident, "channel", th.Channel, "reason", perm.Reason)
+		return nil
+	}
+	return err
+}
+
+// noteEmoji heads a note: :no_bell: for a silence added, :bell: for one
+// removed.
+func noteEmoji(note string) string {
+	switch {
+	case strings.HasPrefix(note, noteSilenced):
+		return ":no_bell:"
+	case strings.HasPrefix(note, noteUnsilenced):
+		return ":bell:"
+	}
+	return ":memo:"
+}
+
+// slackEscaper escapes Slack's control characters, so that text people
+// typed ("<!channel>", "<@U123>", "<https://x|y>") reads as typed and pings
+// nobody.
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+func slackEscape(s string) string { return slackEscaper.Replace(s) }
 
 func (s *Slack) postRoot(ctx context.Context, channel string, th *Thread, root []slack.MsgOption) error {
 	return s.call("chat.postMessage", func() error {

@@ -56,6 +56,10 @@ type WebhookPayload struct {
 	Opened      time.Time         `json:"opened"`
 	Time        time.Time         `json:"time"`
 	Alerts      []AlertView       `json:"alerts"`
+	// Note is the text of a notification of kind "note" (KindNote), which
+	// has no alerts: a silence added or removed. It is plain text as
+	// people typed it, for the receiver to escape.
+	Note string `json:"note,omitempty"`
 }
 
 // AlertView is an alert as the webhook and /api/v1/alerts show it.
@@ -110,7 +114,7 @@ func (w *Webhook) Notify(ctx context.Context, n *Notification, _ *Thread) error 
 	p := WebhookPayload{
 		Version: "1", Kind: n.Kind, Status: n.Status, Incident: n.Incident, GroupKey: n.GroupKey,
 		GroupLabels: n.GroupLabels, Page: n.Page, Opened: n.Opened, Time: n.Time,
-		Alerts: make([]AlertView, len(n.Alerts)),
+		Alerts: make([]AlertView, len(n.Alerts)), Note: n.Note,
 	}
 	for i := range n.Alerts {
 		p.Alerts[i] = viewOf(&n.Alerts[i])
