@@ -75,6 +75,7 @@ fuzz: ## each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzAvro$$' -fuzztime $(FUZZTIME) ./quality/
 	$(GO) test -run '^$$' -fuzz '^FuzzAvroRoundTrip$$' -fuzztime $(FUZZTIME) ./quality/
 	$(GO) test -run '^$$' -fuzz '^FuzzProtobuf$$' -fuzztime $(FUZZTIME) ./quality/
+	$(GO) test -run '^$$' -fuzz '^FuzzSilenceRequest$$' -fuzztime $(FUZZTIME) ./alert/
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }

@@ -132,9 +132,17 @@ type SASL struct {
 	TokenFile    string `yaml:"token_file"`
 }
 
-// HTTP configures the agent's HTTP server (/metrics, /healthz, /readyz).
+// HTTP configures the agent's HTTP server (/metrics, /healthz, /readyz and
+// the API). TLS and basic authentication come from the web configuration
+// file (the web: section, owned by cmd/meshwatch).
 type HTTP struct {
 	Listen string `yaml:"listen"` // default ":9477"
+	// APITokenFile holds the bearer tokens that may change the agent's
+	// state (silences), one per line, optionally after a name:
+	// "ci-bot 9f3c…". Relative to the configuration file's directory.
+	// Without it, and without basic_auth_users in the web configuration,
+	// writes are refused.
+	APITokenFile string `yaml:"api_token_file"`
 }
 
 // Collector holds agent-wide collection settings.

@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
@@ -30,6 +31,7 @@ import (
 	"github.com/meshwatch/meshwatch/internal/logonce"
 	"github.com/meshwatch/meshwatch/internal/shard"
 	"github.com/meshwatch/meshwatch/internal/state"
+	"github.com/meshwatch/meshwatch/internal/webauth"
 	"github.com/meshwatch/meshwatch/lag"
 	"github.com/meshwatch/meshwatch/quality"
 	"github.com/meshwatch/meshwatch/sla"
@@ -72,6 +74,7 @@ type App struct {
 	kc    *kgo.Client          // admin requests and direct reads: never a group member
 	store stateStore
 	srv   *http.Server
+	guard *webauth.Guard // in front of every handler: who may write
 	ln    net.Listener
 
 	member     *shard.Member // with sharding
@@ -131,6 +134,8 @@ type AppOptions struct {
 	Stdout io.Writer
 	// Now is the clock of the alert manager (tests).
 	Now func() time.Time
+	// HTTPReadTimeout replaces httpReadTimeout (tests of slow clients).
+	HTTPReadTimeout time.Duration
 }
 
 // NewApp builds the agent for a validated config and binds its HTTP listener,
@@ -139,6 +144,13 @@ type AppOptions struct {
 // agents' group; the products come with the first assignment.
 func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 	cfg := set.Config
+	if f := set.webConfigFile(); f != "" {
+		// Checked before anything starts: the toolkit would only fail
+		// at the first connection.
+		if err := webauth.ValidateWebConfig(f); err != nil {
+			return nil, fmt.Errorf("web.config_file: %w", err)
+		}
+	}
 	kopts, err := kafkaOpts(cfg.Cluster)
 	if err != nil {
 		return nil, err
@@ -215,7 +227,16 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
 	}
-	a.srv = newHTTPServer(a.routes())
+	a.guard = webauth.NewGuard(a.routes(), webauth.Options{
+		WebConfigFile: set.webConfigFile(), TokenFile: set.path(cfg.HTTP.APITokenFile), Logger: log,
+	})
+	a.srv = newHTTPServer(a.guard)
+	// The server's own errors (a TLS handshake refused: no client
+	// certificate, plain HTTP on the TLS port) go to the agent's log.
+	a.srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	if o.HTTPReadTimeout > 0 {
+		a.srv.ReadTimeout = o.HTTPReadTimeout
+	}
 	return a, nil
 }
 
@@ -414,6 +435,33 @@ func buildInfo() prometheus.Collector {
 // Addr is the address the HTTP server listens on.
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
+// URL is the base URL of the HTTP server: https when the web configuration
+// enables TLS.
+func (a *App) URL() string { return agentURL(a.Addr(), a.set.webConfigFile()) }
+
+// agentURL is the base URL of an agent listening on addr with the web
+// configuration file webConfig: an unspecified host (":9477",
+// "0.0.0.0:9477") is reached on the loopback address.
+func agentURL(addr, webConfig string) string {
+	scheme := "http"
+	if webConfig != "" {
+		if wc, err := webauth.ReadWebConfig(webConfig); err == nil && wc.HasTLS() {
+			scheme = "https"
+		}
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return scheme + "://" + addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
 // Collector returns the collector of the agent's current core, nil while a
 // sharded agent owns no products.
 func (a *App) Collector() *collector.Collector {
@@ -481,7 +529,7 @@ func (a *App) routes() http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pl, ok := c.lag.Snapshot(r.PathValue("name"))
 			if !ok {
-				http.Error(w, "no such product here, or no lag pass yet", http.StatusNotFound)
+				writeAPIError(w, http.StatusNotFound, "no such product here, or no lag pass yet")
 				return
 			}
 			writeJSON(w, pl)
@@ -494,7 +542,7 @@ func (a *App) routes() http.Handler {
 		} else if a.standbyAlerts != nil {
 			a.standbyAlerts.SilencesHandler().ServeHTTP(w, r)
 		} else {
-			http.Error(w, "not ready: starting", http.StatusServiceUnavailable)
+			writeAPIError(w, http.StatusServiceUnavailable, "not ready: starting")
 		}
 	})
 	mux.Handle("/api/v1/silences", silences)
@@ -505,10 +553,10 @@ func (a *App) routes() http.Handler {
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			if a.set.Cost == nil {
-				http.Error(w, "chargeback is off: add a cost: section with a rate card to the config", http.StatusNotFound)
+				writeAPIError(w, http.StatusNotFound, "chargeback is off: add a cost: section with a rate card to the config")
 				return
 			}
-			http.Error(w, "chargeback is served by the agent that owns coordination partition 0 (sharding); ask that one", http.StatusNotFound)
+			writeAPIError(w, http.StatusNotFound, "chargeback is served by the agent that owns coordination partition 0 (sharding); ask that one")
 		})
 	}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
@@ -551,7 +599,7 @@ func (a *App) onCore(h func(c *core) http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c := a.cur.Load()
 		if c == nil {
-			http.Error(w, "this agent owns no products right now (sharding: another agent monitors them); ask another agent", http.StatusServiceUnavailable)
+			writeAPIError(w, http.StatusServiceUnavailable, "this agent owns no products right now (sharding: another agent monitors them); ask another agent")
 			return
 		}
 		h(c).ServeHTTP(w, r)
@@ -568,14 +616,21 @@ func (a *App) Run(ctx context.Context) error {
 	httpDone := make(chan struct{})
 	go func() {
 		defer close(httpDone)
-		err := a.srv.Serve(a.ln)
+		// The exporter-toolkit serves TLS, client certificates, basic
+		// auth and headers from the web configuration file, which it
+		// reads again for every connection and request.
+		wcf := a.set.webConfigFile()
+		err := web.Serve(a.ln, a.srv, &web.FlagConfig{WebConfigFile: &wcf}, a.log)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}
 		httpErr <- err
 	}()
 	a.stages.start()
-	a.log.Info("meshwatch running", "addr", a.Addr(), "products", len(a.cfg.Products), "version", version)
+	a.log.Info("meshwatch running", "addr", a.Addr(), "url", a.URL(), "products", len(a.cfg.Products), "version", version)
+	if !a.guard.WritesEnabled() {
+		a.log.Info("the API is read-only: silences cannot be added or removed until http.api_token_file or basic_auth_users in the web configuration file says who may")
+	}
 
 	var runErr error
 	select {

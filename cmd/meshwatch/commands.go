@@ -164,12 +164,26 @@ func cmdSilence(ctx context.Context, args []string, stdout, stderr io.Writer) in
 
 Mutes alerts of a running agent by label matchers, until the silence expires:
 
-  meshwatch silence add -match product=checkout.orders.placed -match slo=latency -for 2h -comment "load test"
-  meshwatch silence ls
-  meshwatch silence rm ID
+  meshwatch silence add -config config.yaml -match product=checkout.orders.placed -match slo=latency -for 2h -comment "load test"
+  meshwatch silence ls -config config.yaml
+  meshwatch silence rm -config config.yaml ID
 
 Matchers are name=value, name!=value, name=~regex or name!~regex over the
-alert labels (alertname, product, slo, sli, group, severity).`
+alert labels (alertname, product, slo, sli, group, rule, severity). A set
+that matches every alert (alertname=~".+", product!="") is refused: name
+what to mute. Each silence lasts at most 90 days, and is posted into the
+threads of the incidents it mutes.
+
+Where the agent is: -url, or -config (its http.listen, https when its web
+configuration has TLS), else http://127.0.0.1:9477.
+
+Adding and removing need credentials (listing does not, unless the web
+configuration asks every request for them):
+  MESHWATCH_API_TOKEN   a bearer token of the agent's http.api_token_file;
+                        with -config and no MESHWATCH_API_TOKEN, the first
+                        token of that file is used
+  -user NAME            a basic_auth_users user of the web configuration,
+                        with the password in MESHWATCH_API_PASSWORD`
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(stderr, synopsis)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
@@ -179,14 +193,15 @@ alert labels (alertname, product, slo, sli, group, severity).`
 	}
 	sub, rest := args[0], args[1:]
 	fs := newFlags("silence "+sub, synopsis, stderr)
-	agent := fs.String("url", "http://127.0.0.1:9477", "the agent's HTTP address")
+	var cf clientFlags
+	cf.register(fs)
 	var matchers multiFlag
 	var dur time.Duration
 	var comment, by string
 	if sub == "add" {
 		fs.Var(&matchers, "match", "a label matcher (repeatable), e.g. product=checkout.orders.placed")
-		fs.DurationVar(&dur, "for", 2*time.Hour, "how long the silence lasts")
-		fs.StringVar(&comment, "comment", "", "why (shown with the silence)")
+		fs.DurationVar(&dur, "for", 2*time.Hour, "how long the silence lasts (at most 90 days: 2160h)")
+		fs.StringVar(&comment, "comment", "", "why (required; shown with the silence and in the incident's thread)")
 		who := "unknown"
 		if u, err := user.Current(); err == nil {
 			who = u.Username
@@ -199,13 +214,21 @@ alert labels (alertname, product, slo, sli, group, severity).`
 		}
 		return exitUsage
 	}
-	c := &alert.SilenceClient{BaseURL: strings.TrimRight(*agent, "/")}
+	c, err := cf.client()
+	if err != nil {
+		fmt.Fprintf(stderr, "meshwatch silence %s: %v\n", sub, err)
+		return exitUsage
+	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	switch sub {
 	case "add":
 		if len(matchers) == 0 {
 			fmt.Fprintln(stderr, "meshwatch silence add: at least one -match is required, e.g. -match product=checkout.orders.placed")
+			return exitUsage
+		}
+		if strings.TrimSpace(comment) == "" {
+			fmt.Fprintln(stderr, "meshwatch silence add: -comment is required: say why, e.g. -comment \"load test until 16:00\"")
 			return exitUsage
 		}
 		req := alert.SilenceRequest{Duration: dur.String(), CreatedBy: by, Comment: comment}
@@ -236,7 +259,11 @@ alert labels (alertname, product, slo, sli, group, severity).`
 			for _, m := range s.Matchers {
 				ms = append(ms, m.String())
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, strings.Join(ms, ","), s.EndsAt.Local().Format(time.DateTime), s.CreatedBy, s.Comment)
+			who := s.CreatedBy
+			if s.AuthenticatedAs != "" {
+				who += " (" + s.AuthenticatedAs + ")"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, strings.Join(ms, ","), s.EndsAt.Local().Format(time.DateTime), who, s.Comment)
 		}
 		_ = tw.Flush()
 	case "rm":

@@ -151,37 +151,68 @@ func TestCheckCommand(t *testing.T) {
 // TestSilenceCommand adds, lists and removes a silence on a running agent.
 func TestSilenceCommand(t *testing.T) {
 	kc := kafkatest.New(t)
-	set := loadSettings(writeConfig(t, kc, "checkout.orders.placed", ""), io.Discard)
-	if set == nil {
-		t.Fatal("config does not load")
-	}
-	app, err := NewApp(set, slog.New(slog.DiscardHandler), AppOptions{})
+	// The config names its token file relative to itself.
+	path := writeConfig(t, kc, "checkout.orders.placed", "")
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	tokens, err := os.ReadFile(writeTokenFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(path), "api-tokens"), tokens, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.Replace(string(b), `http: {listen: "127.0.0.1:0"}`, `http: {listen: "127.0.0.1:0", api_token_file: api-tokens}`, 1)
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	app := startApp(t, path, slog.New(slog.DiscardHandler), AppOptions{}, nil)
 	url := "http://" + app.Addr()
+	// -config finds the agent's listen address: write the bound one.
+	cli := filepath.Join(filepath.Dir(path), "cli.yaml")
+	if err := os.WriteFile(cli, []byte(strings.Replace(doc, "127.0.0.1:0", app.Addr(), 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
-	code, out, errOut := runCmd(t, context.Background(), "silence", "add", "-url", url, "-match", "product=checkout.orders.placed", "-for", "1h", "-comment", "load test")
+	// Without credentials a write is refused with what to do.
+	t.Setenv(envAPIToken, "")
+	code, _, errOut := runCmd(t, context.Background(), "silence", "add", "-url", url, "-match", "product=checkout.orders.placed", "-comment", "x")
+	if code != exitFailed || !strings.Contains(errOut, "401") || !strings.Contains(errOut, envAPIToken) {
+		t.Errorf("silence add without a token: exit %d, want %d with what to do\n%s", code, exitFailed, errOut)
+	}
+	// A wrong token is refused and not shown.
+	t.Setenv(envAPIToken, "not-the-token-0123456789")
+	code, out, errOut := runCmd(t, context.Background(), "silence", "add", "-config", cli, "-match", "product=checkout.orders.placed", "-comment", "x")
+	if code != exitFailed || strings.Contains(out+errOut, "not-the-token-0123456789") {
+		t.Errorf("silence add with a wrong token: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// With -config: the URL and the token come from the agent's config.
+	t.Setenv(envAPIToken, "")
+	code, out, errOut = runCmd(t, context.Background(), "silence", "add", "-config", cli, "-match", "product=checkout.orders.placed", "-for", "1h", "-comment", "load test", "-by", "alice")
 	if code != exitOK {
-		t.Fatalf("silence add: exit %d\n%s", code, errOut)
+		t.Fatalf("silence add -config: exit %d\n%s", code, errOut)
 	}
 	id := strings.Fields(out)[0]
 	_, out, _ = runCmd(t, context.Background(), "silence", "ls", "-url", url)
-	if !strings.Contains(out, id) || !strings.Contains(out, `product="checkout.orders.placed"`) && !strings.Contains(out, "product=checkout.orders.placed") {
-		t.Errorf("silence ls does not list %s:\n%s", id, out)
+	if !strings.Contains(out, id) || !strings.Contains(out, `product="checkout.orders.placed"`) || !strings.Contains(out, "alice (token ci-bot)") {
+		t.Errorf("silence ls does not list %s by alice (token ci-bot):\n%s", id, out)
 	}
+	// MESHWATCH_API_TOKEN with -url.
+	t.Setenv(envAPIToken, testToken)
 	if code, _, errOut := runCmd(t, context.Background(), "silence", "rm", "-url", url, id); code != exitOK {
-		t.Errorf("silence rm: exit %d\n%s", code, errOut)
+		t.Errorf("silence rm with MESHWATCH_API_TOKEN: exit %d\n%s", code, errOut)
 	}
-	if _, out, _ := runCmd(t, context.Background(), "silence", "ls", "-url", url); strings.Contains(out, id) {
+	if _, out, _ := runCmd(t, context.Background(), "silence", "ls", "-config", cli); strings.Contains(out, id) {
 		t.Errorf("silence %s still listed after rm:\n%s", id, out)
 	}
 	if code, _, _ := runCmd(t, context.Background(), "silence", "add", "-url", url); code != exitUsage {
 		t.Errorf("silence add without -match: exit %d, want %d", code, exitUsage)
+	}
+	if code, _, _ := runCmd(t, context.Background(), "silence", "add", "-url", url, "-match", "product=x"); code != exitUsage {
+		t.Errorf("silence add without -comment: exit %d, want %d", code, exitUsage)
 	}
 }
 

@@ -3,11 +3,14 @@ package main
 import (
 	"fmt"
 	"io"
+	"net/url"
+	"path/filepath"
 	"strconv"
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/cost"
+	"github.com/meshwatch/meshwatch/internal/webauth"
 	"github.com/meshwatch/meshwatch/quality"
 	"github.com/meshwatch/meshwatch/sla"
 )
@@ -18,6 +21,71 @@ type settings struct {
 	*meshwatch.Config
 	Cost     *cost.Config // nil: no chargeback
 	Alerting *alerting    // nil: alerts only on /api/v1/alerts
+	Web      *webSettings // nil: plain HTTP, no basic auth
+
+	// dir is the directory of the configuration file, that relative
+	// paths of web: and http.api_token_file are relative to ("" for a
+	// configuration built in code: the working directory).
+	dir string
+}
+
+// webSettings is the web: section: the Prometheus exporter-toolkit web
+// configuration file (TLS, client certificates, basic auth, headers), as
+// exporters read it with --web.config.file.
+type webSettings struct {
+	ConfigFile string `yaml:"config_file"`
+}
+
+// path returns p relative to the configuration file's directory.
+func (s *settings) path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(s.dir, p)
+}
+
+// webConfigFile is the web configuration file to serve with, "" for none.
+func (s *settings) webConfigFile() string {
+	if s.Web == nil {
+		return ""
+	}
+	return s.path(s.Web.ConfigFile)
+}
+
+// webConfigUsage is the help of the -web.config.file flags.
+const webConfigUsage = "the Prometheus exporter-toolkit web configuration file (TLS, client certificates, basic_auth_users, headers); overrides web.config_file of the config"
+
+// setWebConfigFile sets the web configuration file from a flag (relative
+// to the working directory) and checks it; "" keeps the config's.
+func (s *settings) setWebConfigFile(flagValue string) error {
+	if flagValue == "" {
+		return nil
+	}
+	abs, err := filepath.Abs(flagValue)
+	if err != nil {
+		return err
+	}
+	s.Web = &webSettings{ConfigFile: abs}
+	return webauth.ValidateWebConfig(abs)
+}
+
+// checkHTTP checks the files that secure the HTTP server: the web
+// configuration file as the toolkit will read it, and the token file.
+func (s *settings) checkHTTP(cfg *meshwatch.Config) meshwatch.Problems {
+	var ps meshwatch.Problems
+	if s.Web != nil {
+		if s.Web.ConfigFile == "" {
+			ps = append(ps, meshwatch.Problem{Path: "web.config_file", Msg: "is required in a web: section: the exporter-toolkit web configuration file (TLS, basic_auth_users)"})
+		} else if err := webauth.ValidateWebConfig(s.webConfigFile()); err != nil {
+			ps = append(ps, meshwatch.Problem{Path: "web.config_file", Msg: err.Error()})
+		}
+	}
+	if f := cfg.HTTP.APITokenFile; f != "" {
+		if _, err := webauth.ReadTokens(s.path(f)); err != nil {
+			ps = append(ps, meshwatch.Problem{Path: "http.api_token_file", Msg: err.Error()})
+		}
+	}
+	return ps
 }
 
 // alerting is the alerting: section: where alerts go and how often.
@@ -81,6 +149,7 @@ func (s *settings) extensions() []meshwatch.Extension {
 		{Key: "alerting", Into: &s.Alerting, Check: func(*meshwatch.Config) meshwatch.Problems {
 			return s.Alerting.validate()
 		}},
+		{Key: "web", Into: &s.Web, Check: s.checkHTTP},
 		{Check: quality.Check},
 		{Check: sla.CheckStateKeys},
 	}
@@ -125,9 +194,13 @@ func (a *alerting) validate() meshwatch.Problems {
 		}
 		channel(p+".channel", r.Channel)
 	}
-	if w := a.Webhook; w != nil && !meshwatch.IsHTTPURL(w.URL.Reveal()) {
+	if w := a.Webhook; w != nil {
 		// The URL is a secret: it is not echoed.
-		errf("alerting.webhook.url", "must be an http(s) URL")
+		if u, err := url.Parse(w.URL.Reveal()); !meshwatch.IsHTTPURL(w.URL.Reveal()) {
+			errf("alerting.webhook.url", "must be an http(s) URL")
+		} else if err == nil && u.User != nil {
+			errf("alerting.webhook.url", "must not hold credentials (user:password@); sign the payload with alerting.webhook.secret, or keep a token in the URL's path or query")
+		}
 	}
 	if am := a.Alertmanager; am != nil && !meshwatch.IsHTTPURL(am.URL) {
 		errf("alerting.alertmanager.url", "must be an http(s) URL like http://alertmanager:9093, got %s", strconv.Quote(am.URL))
@@ -159,7 +232,7 @@ func (a *alerting) routing() alert.Routing {
 // loadSettings loads and validates a config file with its sections,
 // printing every problem to stderr. It returns nil when there are errors.
 func loadSettings(path string, stderr io.Writer) *settings {
-	s := &settings{}
+	s := &settings{dir: filepath.Dir(path)}
 	cfg, problems, err := meshwatch.LoadFileWith(path, s.extensions()...)
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)

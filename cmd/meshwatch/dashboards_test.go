@@ -24,24 +24,28 @@ import (
 // demoRun is `meshwatch demo` running in-process.
 type demoRun struct {
 	addr           string // the agent's HTTP address
+	stateDir       string
 	stdout, stderr syncBuffer
 }
 
 // startDemo runs the demo in-process, as `meshwatch demo -ports 0,0,0
 // -http.listen 127.0.0.1:0` with its state in a temporary directory, waits
 // until the agent listens, and stops it (checking that it stops cleanly)
-// when the test ends.
-func startDemo(t *testing.T) *demoRun {
+// when the test ends. tweaks change the options first.
+func startDemo(t *testing.T, tweaks ...func(*demoOptions)) *demoRun {
 	t.Helper()
-	d := &demoRun{}
+	d := &demoRun{stateDir: filepath.Join(t.TempDir(), "state")}
 	ctx, cancel := context.WithCancel(context.Background())
 	listening := make(chan string, 1)
 	done := make(chan int, 1)
 	o := demoOptions{
 		ports:     []int{0, 0, 0},
 		listen:    "127.0.0.1:0",
-		stateDir:  filepath.Join(t.TempDir(), "state"),
+		stateDir:  d.stateDir,
 		listening: func(addr string) { listening <- addr },
+	}
+	for _, f := range tweaks {
+		f(&o)
 	}
 	log := slog.New(slog.NewTextHandler(&d.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() { done <- runDemo(ctx, o, log, &d.stdout, &d.stderr) }()

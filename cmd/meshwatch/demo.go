@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +38,7 @@ bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 	fs.StringVar(&o.configOut, "config-out", "", "write the config the demo uses to this file, so other commands (check, report, silence) can point at the demo")
 	fs.StringVar(&o.stateDir, "state", "meshwatch-demo-state", "state directory: SLO budgets, alert outbox and the cost ledger")
 	fs.StringVar(&o.slackURL, "slack-api-url", "", "send the demo's alerts to this Slack Web API (with a bot token in SLACK_BOT_TOKEN) instead of the console")
+	fs.StringVar(&o.webConfig, "web.config.file", "", webConfigUsage)
 	var lf logFlags
 	lf.register(fs)
 	log, code, ok := lf.parse(fs, args, stderr)
@@ -64,6 +68,7 @@ type demoOptions struct {
 	configOut string
 	stateDir  string
 	slackURL  string
+	webConfig string
 	// listening, when set, is called with the agent's HTTP address once it
 	// listens and before it runs, so that a test can run the demo in-process
 	// with -http.listen 127.0.0.1:0 and find it.
@@ -103,12 +108,26 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 		}
 		set.Alerting = &alerting{Slack: &slackSettings{Token: meshwatch.Secret(token), APIURL: o.slackURL}, GroupWait: set.Alerting.GroupWait}
 	}
+	if err := set.setWebConfigFile(o.webConfig); err != nil {
+		fmt.Fprintf(stderr, "meshwatch demo: -web.config.file: %v\n", err)
+		return exitUsage
+	}
+	tokenFile, err := writeDemoToken(o.stateDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "meshwatch demo: the API token: %v\n", err)
+		return exitFailed
+	}
+	cfg.HTTP.APITokenFile = tokenFile
 	if err := validateSettings(set); err != nil {
 		fmt.Fprintf(stderr, "meshwatch demo: the demo catalog is invalid (a bug):\n%v\n", err)
 		return exitFailed
 	}
 	if o.configOut != "" {
-		if err := writeSettings(o.configOut, set); err != nil {
+		refs := map[string]string{}
+		if o.slackURL != "" {
+			refs["alerting.slack.token"] = "${SLACK_BOT_TOKEN}"
+		}
+		if err := writeSettings(o.configOut, set, refs); err != nil {
 			fmt.Fprintf(stderr, "meshwatch demo: -config-out: %v\n", err)
 			return exitFailed
 		}
@@ -142,7 +161,7 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 		return exitFailed
 	}
 	defer app.Close()
-	printLegend(stdout, app.Addr(), kc.Addrs(), o.configOut, o.runFor)
+	printLegend(stdout, legend{url: app.URL(), brokers: kc.Addrs(), configOut: o.configOut, tokenFile: tokenFile, runFor: o.runFor})
 	if o.listening != nil {
 		o.listening(app.Addr())
 	}
@@ -159,13 +178,28 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 	return exitOK
 }
 
-func printLegend(w io.Writer, addr string, brokers []string, configOut string, runFor time.Duration) {
+// legend is what the demo prints once it runs.
+type legend struct {
+	url       string // the agent's base URL
+	brokers   []string
+	configOut string
+	tokenFile string
+	runFor    time.Duration
+}
+
+func printLegend(w io.Writer, l legend) {
+	u := l.url
+	curl := "curl -s"
+	if strings.HasPrefix(u, "https:") {
+		curl = "curl -sk" // the demo's certificate is the user's own, likely self-signed
+	}
 	fmt.Fprintf(w, "\nmeshwatch demo is running.\n\n")
-	fmt.Fprintf(w, "  Kafka brokers   %s\n", strings.Join(brokers, ","))
-	fmt.Fprintf(w, "  Metrics         http://%s/metrics\n", addr)
-	fmt.Fprintf(w, "  Health          http://%s/healthz   http://%s/readyz\n", addr, addr)
-	if configOut != "" {
-		fmt.Fprintf(w, "  Config          %s (point other meshwatch commands at it)\n", configOut)
+	fmt.Fprintf(w, "  Kafka brokers   %s\n", strings.Join(l.brokers, ","))
+	fmt.Fprintf(w, "  Metrics         %s/metrics\n", u)
+	fmt.Fprintf(w, "  Health          %s/healthz   %s/readyz\n", u, u)
+	fmt.Fprintf(w, "  API token       %s (writes such as silences need it)\n", l.tokenFile)
+	if l.configOut != "" {
+		fmt.Fprintf(w, "  Config          %s (point other meshwatch commands at it)\n", l.configOut)
 	}
 	fmt.Fprintf(w, "\nData products:\n")
 	for _, s := range demo.Scenarios() {
@@ -176,20 +210,52 @@ func printLegend(w io.Writer, addr string, brokers []string, configOut string, r
 		fmt.Fprintf(w, "  %-32s %-14s %s\n", s.Group, s.Behaviour, s.Product)
 	}
 	fmt.Fprintf(w, "\nWhere to look (give it a minute; alerts print here):\n")
-	fmt.Fprintf(w, "  curl -s http://%s/metrics | grep -E 'meshwatch_(latency_hdr_seconds|freshness_seconds|available|sample_ratio)\\{'\n", addr)
-	fmt.Fprintf(w, "  curl -s http://%s/api/v1/slos            budgets, burn rates, decisions and why\n", addr)
-	fmt.Fprintf(w, "  curl -s http://%s/api/v1/products/%s/lag\n", addr, demo.OrdersPlaced)
-	fmt.Fprintf(w, "  curl -s http://%s/api/v1/products/%s/quality\n", addr, demo.OrdersPlaced)
-	fmt.Fprintf(w, "  curl -s 'http://%s/api/v1/chargeback?format=csv'   (%s is a topic no product claims: __unallocated__)\n", addr, unallocatedTopic)
-	if configOut != "" {
-		fmt.Fprintf(w, "  meshwatch report chargeback -config %s -format focus\n", configOut)
-		fmt.Fprintf(w, "  meshwatch check -config %s -product %s -for 30s\n", configOut, demo.CartsUpdated)
+	fmt.Fprintf(w, "  %s %s/metrics | grep -E 'meshwatch_(latency_hdr_seconds|freshness_seconds|available|sample_ratio)\\{'\n", curl, u)
+	fmt.Fprintf(w, "  %s %s/api/v1/slos            budgets, burn rates, decisions and why\n", curl, u)
+	fmt.Fprintf(w, "  %s %s/api/v1/products/%s/lag\n", curl, u, demo.OrdersPlaced)
+	fmt.Fprintf(w, "  %s %s/api/v1/products/%s/quality\n", curl, u, demo.OrdersPlaced)
+	fmt.Fprintf(w, "  %s '%s/api/v1/chargeback?format=csv'   (%s is a topic no product claims: __unallocated__)\n", curl, u, unallocatedTopic)
+	fmt.Fprintf(w, "\nSilence an alert (writes need the API token; without it they are refused):\n")
+	if l.configOut != "" {
+		fmt.Fprintf(w, "  meshwatch silence add -config %s -match product=%s -for 1h -comment \"trying the demo\"\n", l.configOut, demo.TransactionsSettled)
+		fmt.Fprintf(w, "  meshwatch silence ls -config %s\n", l.configOut)
+		fmt.Fprintf(w, "  meshwatch report chargeback -config %s -format focus\n", l.configOut)
+		fmt.Fprintf(w, "  meshwatch check -config %s -product %s -for 30s\n", l.configOut, demo.CartsUpdated)
+	} else {
+		fmt.Fprintf(w, "  MESHWATCH_API_TOKEN=$(cat %s) meshwatch silence add -url %s -match product=%s -for 1h -comment \"trying the demo\"\n", l.tokenFile, u, demo.TransactionsSettled)
 	}
-	if runFor > 0 {
-		fmt.Fprintf(w, "\nStopping after %v; Ctrl-C stops it sooner.\n\n", runFor)
+	fmt.Fprintf(w, "  %s -H \"Authorization: Bearer $(cat %s)\" %s/api/v1/silences -d '{\"matchers\":[{\"name\":\"product\",\"value\":\"%s\"}],\"duration\":\"1h\",\"comment\":\"trying the demo\"}'\n", curl, l.tokenFile, u, demo.TransactionsSettled)
+	if l.runFor > 0 {
+		fmt.Fprintf(w, "\nStopping after %v; Ctrl-C stops it sooner.\n\n", l.runFor)
 	} else {
 		fmt.Fprintf(w, "\nCtrl-C stops it.\n\n")
 	}
+}
+
+// writeDemoToken writes a new random API token to stateDir/api-token (mode
+// 0600), for the demo's writes, and returns the file's absolute path.
+func writeDemoToken(stateDir string) (string, error) {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return "", err
+	}
+	path, err := filepath.Abs(filepath.Join(stateDir, "api-token"))
+	if err != nil {
+		return "", err
+	}
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", err
+	}
+	_, err = fmt.Fprintln(f, hex.EncodeToString(b[:]))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(path, 0o600) // an older file may have had wider rights
+	}
+	return path, err
 }
 
 // demoCost is the demo's chargeback: a list-price rate card, sampled every
@@ -239,10 +305,18 @@ func validateSettings(set *settings) error {
 	return ps.Err()
 }
 
-// writeSettings writes set as a config file that loads back to it.
-func writeSettings(path string, set *settings) error {
+// writeSettings writes set as a config file that loads back to it. A
+// secret is never written: each one set must have a reference in refs, by
+// its path ("alerting.slack.token": "${SLACK_BOT_TOKEN}"), written in its
+// place; one without is an error rather than a "<secret>" placeholder that
+// would load as if it were the value.
+func writeSettings(path string, set *settings, refs map[string]string) error {
 	b, err := set.YAML()
 	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return err
 	}
 	sections := map[string]any{}
@@ -252,12 +326,53 @@ func writeSettings(path string, set *settings) error {
 	if set.Alerting != nil {
 		sections["alerting"] = set.Alerting
 	}
-	if len(sections) > 0 {
-		more, err := yaml.Marshal(sections)
-		if err != nil {
-			return err
-		}
-		b = append(b, more...)
+	if set.Web != nil {
+		sections["web"] = set.Web
 	}
-	return os.WriteFile(path, b, 0o644)
+	var more yaml.Node
+	if err := more.Encode(sections); err != nil {
+		return err
+	}
+	root := doc.Content[0]
+	root.Content = append(root.Content, more.Content...)
+	if err := replaceSecrets(root, "", refs); err != nil {
+		return err
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, out, 0o644)
+}
+
+// replaceSecrets replaces every "<secret>" scalar under n (at path) by its
+// reference in refs.
+func replaceSecrets(n *yaml.Node, path string, refs map[string]string) error {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := n.Content[i].Value
+			if path != "" {
+				p = path + "." + p
+			}
+			if err := replaceSecrets(n.Content[i+1], p, refs); err != nil {
+				return err
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if err := replaceSecrets(c, fmt.Sprintf("%s[%d]", path, i), refs); err != nil {
+				return err
+			}
+		}
+	case yaml.ScalarNode:
+		if n.Value == meshwatch.Secret("x").String() {
+			ref, ok := refs[path]
+			if !ok {
+				return fmt.Errorf("%s is a secret with no ${ENV} reference to write in its place", path)
+			}
+			n.Value, n.Style, n.Tag = ref, yaml.DoubleQuotedStyle, "!!str"
+		}
+	}
+	return nil
 }

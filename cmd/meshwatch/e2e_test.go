@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/meshwatch/meshwatch/dashboards"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
@@ -29,8 +31,9 @@ var e2eIntervals = dashboards.Intervals{RateInterval: 30 * time.Second, Interval
 // binary, native histograms on) that scrapes it every second and evaluates
 // the agent rules, then requires every dashboard query — panel targets and
 // template variables, variables expanded — to return data through
-// /api/v1/query, and every rule to evaluate without error. Run it with
-// `make e2e`.
+// /api/v1/query, and every rule to evaluate without error. The demo is
+// served with basic auth (the exporter-toolkit web configuration), so the
+// scrape goes through it. Run it with `make e2e`.
 func TestE2EDashboards(t *testing.T) {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -40,9 +43,23 @@ func TestE2EDashboards(t *testing.T) {
 		t.Skipf("prometheus not installed: %v", err)
 	}
 	start := time.Now()
-	d := startDemo(t)
-	prom := startPrometheus(t, bin, d.addr)
-	t.Logf("demo on %s, Prometheus on %s", d.addr, prom.base)
+	// The demo is served with basic auth from an exporter-toolkit web
+	// configuration, and Prometheus scrapes it as a user.
+	const user, password = "prometheus", "e2e-scrape-password"
+	hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	webConfig := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(webConfig, []byte("basic_auth_users:\n  "+user+": "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startDemo(t, func(o *demoOptions) { o.webConfig = webConfig })
+	if code, _ := get(t, "http://"+d.addr+"/metrics"); code != http.StatusUnauthorized {
+		t.Fatalf("an anonymous scrape of the demo: %d, want 401", code)
+	}
+	prom := startPrometheus(t, bin, d.addr, user, password)
+	t.Logf("demo on %s (basic auth), Prometheus on %s", d.addr, prom.base)
 
 	kafkatest.WaitFor(t, 30*time.Second, func() bool {
 		r, err := prom.query(`up{job="meshwatch"} == 1`)
@@ -102,9 +119,9 @@ type promServer struct {
 }
 
 // startPrometheus starts bin on a free loopback port with a fresh TSDB,
-// scraping the agent at target and itself every second and evaluating the
-// agent rules, and stops it when the test ends.
-func startPrometheus(t *testing.T, bin, target string) *promServer {
+// scraping the agent at target (as user, with password) and itself every
+// second and evaluating the agent rules, and stops it when the test ends.
+func startPrometheus(t *testing.T, bin, target, user, password string) *promServer {
 	t.Helper()
 	dir := t.TempDir()
 	rules, err := fs.ReadFile(dashboards.Files(), dashboards.RulesFile)
@@ -115,6 +132,10 @@ func startPrometheus(t *testing.T, bin, target string) *promServer {
 	if err := os.WriteFile(rulesPath, rules, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	passwordFile := filepath.Join(dir, "meshwatch-password")
+	if err := os.WriteFile(passwordFile, []byte(password), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	addr := freeAddr(t)
 	config := fmt.Sprintf(`global:
   scrape_interval: 1s
@@ -123,10 +144,11 @@ func startPrometheus(t *testing.T, bin, target string) *promServer {
 rule_files: [%q]
 scrape_configs:
   - job_name: meshwatch
+    basic_auth: {username: %q, password_file: %q}
     static_configs: [{targets: [%q]}]
   - job_name: prometheus
     static_configs: [{targets: [%q]}]
-`, rulesPath, target, addr)
+`, rulesPath, user, passwordFile, target, addr)
 	configPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(configPath, []byte(config), 0o644); err != nil {
 		t.Fatal(err)

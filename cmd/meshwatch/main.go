@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -159,7 +160,7 @@ included, then "ok" when there is no error. Exits 1 on any error.`, stderr)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	set := &settings{}
+	set := &settings{dir: filepath.Dir(*path)}
 	cfg, problems, err := meshwatch.LoadFileWith(*path, set.extensions()...)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p)
@@ -184,10 +185,17 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) int {
 
 Runs the agent: samples every product's topics from the tail, measures
 latency, freshness, availability and throughput, and serves /metrics,
-/healthz and /readyz on http.listen (default :9477). SIGTERM or SIGINT stops
-it in order within 5s.`, stderr)
+/healthz, /readyz and the API on http.listen (default :9477). SIGTERM or
+SIGINT stops it in order within 5s.
+
+-web.config.file (or web.config_file in the config) is the Prometheus
+exporter-toolkit web configuration: TLS, client certificates, basic auth
+with bcrypt hashes and response headers, read again for every request.
+Writes to the API (silences) need a basic-auth user of that file or a bearer
+token of http.api_token_file; without either they are refused.`, stderr)
 	path := fs.String("config", "config.yaml", "config file")
 	listen := fs.String("http.listen", "", "override http.listen of the config, e.g. 127.0.0.1:9477")
+	webConfig := fs.String("web.config.file", "", webConfigUsage)
 	var lf logFlags
 	lf.register(fs)
 	log, code, ok := lf.parse(fs, args, stderr)
@@ -200,6 +208,10 @@ it in order within 5s.`, stderr)
 	}
 	if *listen != "" {
 		set.HTTP.Listen = *listen
+	}
+	if err := set.setWebConfigFile(*webConfig); err != nil {
+		fmt.Fprintf(stderr, "meshwatch run: -web.config.file: %v\n", err)
+		return exitFailed
 	}
 	app, err := NewApp(set, log, AppOptions{})
 	if err != nil {

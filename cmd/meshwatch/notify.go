@@ -70,6 +70,16 @@ func (a *App) summary(s cost.Summary) {
 	}
 }
 
+// writeAPIError answers an API request with status and {"error": msg}:
+// API errors are JSON, and msg never holds a credential.
+func writeAPIError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
 // writeJSON writes v as indented JSON.
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -25,7 +25,7 @@ func fleetConfig(t *testing.T, kc *kafkatest.Cluster, n int) string {
 	t.Helper()
 	var b strings.Builder
 	fmt.Fprintf(&b, `cluster: {brokers: [%s]}
-http: {listen: "127.0.0.1:0"}
+http: {listen: "127.0.0.1:0", api_token_file: %s}
 collector: {tick: 1s}
 state: {backend: kafka, topic: __meshwatch_state_fleet, flush: 1s}
 sharding: {group: meshwatch-fleet, topic: __meshwatch_shards_fleet, partitions: 12, session_timeout: 6s}
@@ -34,7 +34,7 @@ owners:
   team-b: {}
   team-c: {}
 products:
-`, strings.Join(kc.Addrs(), ", "))
+`, strings.Join(kc.Addrs(), ", "), writeTokenFile(t))
 	for i := range n {
 		topic := fmt.Sprintf("fleet.item%02d.updated", i)
 		kc.MustCreateTopic(t, topic, 1, 1, nil)
@@ -223,19 +223,12 @@ func TestScaleOut(t *testing.T) {
 	// A silence added through one agent reaches the others through the
 	// state topic.
 	body := `{"matchers":[{"name":"product","value":"fleet.item01.updated"}],"duration":"1h","created_by":"sre","comment":"broker upgrade"}`
-	req, _ := http.NewRequest(http.MethodPost, "http://"+agents[1].app.Addr()+"/api/v1/silences", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, resp := apiCall(t, nil, http.MethodPost, "http://"+agents[1].app.Addr()+"/api/v1/silences", testToken, body)
 	var added struct {
 		ID string `json:"id"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&added)
-	resp.Body.Close()
-	if err != nil || added.ID == "" {
-		t.Fatalf("adding a silence: %s %v", resp.Status, err)
+	if err := json.Unmarshal([]byte(resp), &added); err != nil || code != http.StatusCreated {
+		t.Fatalf("adding a silence: %d %s", code, resp)
 	}
 	kafkatest.WaitFor(t, 10*time.Second, func() bool {
 		_, got := get(t, "http://"+agents[2].app.Addr()+"/api/v1/silences")
@@ -421,17 +414,12 @@ func TestStandbyAgent(t *testing.T) {
 	}
 
 	body = `{"matchers":[{"name":"product","value":"fleet.item01.updated"}],"duration":"1h","created_by":"sre","comment":"maintenance"}`
-	resp, err := http.Post("http://"+standby.Addr()+"/api/v1/silences", "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, resp := apiCall(t, nil, http.MethodPost, "http://"+standby.Addr()+"/api/v1/silences", testToken, body)
 	var added struct {
 		ID string `json:"id"`
 	}
-	err = json.NewDecoder(resp.Body).Decode(&added)
-	resp.Body.Close()
-	if err != nil || added.ID == "" {
-		t.Fatalf("adding a silence on the standby agent: %s %v", resp.Status, err)
+	if err := json.Unmarshal([]byte(resp), &added); err != nil || code != http.StatusCreated {
+		t.Fatalf("adding a silence on the standby agent: %d %s", code, resp)
 	}
 	kafkatest.WaitFor(t, 10*time.Second, func() bool {
 		_, got := get(t, "http://"+owner.Addr()+"/api/v1/silences")

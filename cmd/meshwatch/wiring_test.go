@@ -78,8 +78,9 @@ func (f *fakeSlack) snapshot() []slackCall {
 
 // TestAgentTellsTheOwnerInSlack runs the whole agent against kfake and a fake
 // Slack: a product falls silent and the owner's channel gets one message;
-// the product resumes and the same message turns resolved. No token appears
-// in any message or log line.
+// a silence posted through the API is told in the incident's thread; the
+// product resumes and the same message turns resolved. No token appears in
+// any message or log line.
 func TestAgentTellsTheOwnerInSlack(t *testing.T) {
 	const (
 		topic   = "logistics.parcels.scanned"
@@ -103,6 +104,7 @@ func TestAgentTellsTheOwnerInSlack(t *testing.T) {
 		}},
 		Owners: map[string]meshwatch.Owner{"logistics-team": {SlackChannel: channel, Mention: "<!subteam^S0LOG>"}},
 	}
+	cfg.HTTP.APITokenFile = writeTokenFile(t)
 	set := &settings{Config: cfg, Alerting: &alerting{
 		Slack:         &slackSettings{Token: token, APIURL: slack.srv.URL + "/"},
 		GroupWait:     meshwatch.Duration(100 * time.Millisecond),
@@ -169,6 +171,33 @@ func TestAgentTellsTheOwnerInSlack(t *testing.T) {
 	}
 	if !strings.Contains(root.Text+root.Blocks, "<!subteam^S0LOG>") {
 		t.Errorf("a tier-1 page does not mention the owner: %q", root.Text)
+	}
+
+	// A silence of the product, by an authenticated caller, is told in
+	// the incident's thread: who, until when, why. Its comment cannot
+	// ping the channel.
+	code, body := apiCall(t, nil, http.MethodPost, "http://"+app.Addr()+"/api/v1/silences", testToken,
+		`{"matchers":[{"name":"product","value":"`+topic+`"}],"duration":"2h","created_by":"alice","comment":"scanner firmware update <!channel>"}`)
+	if code != http.StatusCreated {
+		t.Fatalf("adding a silence with the token: %d %s", code, body)
+	}
+	var note slackCall
+	kafkatest.WaitFor(t, 20*time.Second, func() bool {
+		for _, c := range slack.snapshot() {
+			if c.Method == "chat.postMessage" && c.Thread && c.TS == root.TS && strings.Contains(c.Text, "Silenced by") {
+				note = c
+				return true
+			}
+		}
+		return false
+	}, "the silence never showed up in the incident's thread")
+	for _, want := range []string{"alice", "token ci-bot", "until", "scanner firmware update", "&lt;!channel&gt;"} {
+		if !strings.Contains(note.Text, want) {
+			t.Errorf("the thread note %q does not say %q", note.Text, want)
+		}
+	}
+	if strings.Contains(note.Text, "<!channel>") {
+		t.Errorf("the thread note pings the channel: %q", note.Text)
 	}
 
 	// Resume: the same message is updated to resolved; no second root.
