@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,16 @@ func writeTokenFile(t *testing.T) string {
 // returns the status and body; token "" sends no credentials.
 func apiCall(t *testing.T, c *http.Client, method, url, token, body string) (int, string) {
 	t.Helper()
+	return apiCallAs(t, c, method, url, body, func(r *http.Request) {
+		if token != "" {
+			r.Header.Set("Authorization", "Bearer "+token)
+		}
+	})
+}
+
+// apiCallAs is apiCall with the credentials that auth sets on the request.
+func apiCallAs(t *testing.T, c *http.Client, method, url, body string, auth func(*http.Request)) (int, string) {
+	t.Helper()
 	if c == nil {
 		c = http.DefaultClient
 	}
@@ -62,9 +73,7 @@ func apiCall(t *testing.T, c *http.Client, method, url, token, body string) (int
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	auth(req)
 	resp, err := c.Do(req)
 	if err != nil {
 		return 0, err.Error()
@@ -78,6 +87,15 @@ func apiCall(t *testing.T, c *http.Client, method, url, token, body string) (int
 // ends, logging to log.
 func startApp(t *testing.T, path string, log *slog.Logger, o AppOptions, tweak func(*settings)) *App {
 	t.Helper()
+	app := loadApp(t, path, log, o, tweak)
+	serve(t, app, nil)
+	return app
+}
+
+// loadApp loads the config at path, lets tweak change it (nil: as it is)
+// and builds an App on it.
+func loadApp(t *testing.T, path string, log *slog.Logger, o AppOptions, tweak func(*settings)) *App {
+	t.Helper()
 	set := loadSettings(path, os.Stderr)
 	if set == nil {
 		t.Fatal("the config does not load")
@@ -89,16 +107,25 @@ func startApp(t *testing.T, path string, log *slog.Logger, o AppOptions, tweak f
 	if err != nil {
 		t.Fatal(err)
 	}
+	return app
+}
+
+// serve runs app until the test ends, then checks that it stopped
+// cleanly, and shows logs (when given) if the test failed.
+func serve(t *testing.T, app *App, logs *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("the agent stopped with %v", err)
+			t.Errorf("Run: %v", err)
+		}
+		if t.Failed() && logs != nil {
+			t.Logf("agent log:\n%s", logs.String())
 		}
 	})
-	return app
 }
 
 const specificSilence = `{"matchers":[{"name":"product","value":"checkout.orders.placed"},{"name":"slo","value":"freshness"}],"duration":"1h","created_by":"alice","comment":"load test"}`
@@ -216,7 +243,7 @@ func TestSlowRequestBodyIsCutOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := "POST /api/v1/silences HTTP/1.1\r\nHost: meshwatch\r\nAuthorization: Bearer " + testToken +
-		"\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(specificSilence)) + "\r\n\r\n"
+		"\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(specificSilence)) + "\r\n\r\n"
 	if _, err := io.WriteString(conn, head+specificSilence[:10]); err != nil {
 		t.Fatal(err)
 	}
@@ -236,8 +263,6 @@ func TestSlowRequestBodyIsCutOff(t *testing.T) {
 		t.Errorf("silences after the cut-off request: %d %s, want none", code, body)
 	}
 }
-
-func itoa(n int) string { return big.NewInt(int64(n)).String() }
 
 // pki is a test CA with a server certificate for 127.0.0.1 and a client
 // certificate, as PEM files in a directory.
@@ -365,23 +390,11 @@ func TestWebConfig(t *testing.T) {
 		wc := p.webConfig(t, "basic_auth_users:\n  sre: "+string(hash)+"\n")
 		app := startApp(t, path, slog.New(slog.DiscardHandler), AppOptions{}, func(s *settings) { s.Web = &webSettings{ConfigFile: wc} })
 		call := func(method, ep, user, pass, body string) (int, string) {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			var rd io.Reader
-			if body != "" {
-				rd = strings.NewReader(body)
-			}
-			req, _ := http.NewRequestWithContext(ctx, method, app.URL()+ep, rd)
-			if user != "" {
-				req.SetBasicAuth(user, pass)
-			}
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				return 0, err.Error()
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			return resp.StatusCode, string(b)
+			return apiCallAs(t, nil, method, app.URL()+ep, body, func(r *http.Request) {
+				if user != "" {
+					r.SetBasicAuth(user, pass)
+				}
+			})
 		}
 		for _, ep := range []string{"/metrics", "/healthz", "/readyz", "/api/v1/slos"} {
 			if code, _ := call(http.MethodGet, ep, "", "", ""); code != http.StatusUnauthorized {

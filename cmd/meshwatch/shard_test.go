@@ -69,17 +69,7 @@ func (g *agent) stop() error {
 // is), and runs an App on it, logging to log, until stop.
 func runAgent(t *testing.T, path string, log *slog.Logger, tweak func(*settings)) *agent {
 	t.Helper()
-	set := loadSettings(path, os.Stderr)
-	if set == nil {
-		t.Fatal("the config does not load")
-	}
-	if tweak != nil {
-		tweak(set)
-	}
-	app, err := NewApp(set, log, AppOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	app := loadApp(t, path, log, AppOptions{}, tweak)
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &agent{app: app, cancel: cancel, done: make(chan error, 1)}
 	go func() { g.done <- app.Run(ctx) }()
