@@ -15,8 +15,9 @@ var (
 	labelName   = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
-// hasUser reports whether the URL s holds credentials.
-func hasUser(s string) bool {
+// URLHasCredentials reports whether the URL s holds credentials
+// (user:password@): a URL in a config is no place for them.
+func URLHasCredentials(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.User != nil
 }
@@ -43,7 +44,7 @@ func (v *validator) schemaRegistry(r *SchemaRegistry) {
 		v.errf(join(p, "url"), "is required, e.g. http://schema-registry:8081")
 	} else if !IsHTTPURL(r.URL) {
 		v.errf(join(p, "url"), "must be an http:// or https:// URL like http://schema-registry:8081, got %s", quote(r.URL))
-	} else if hasUser(r.URL) {
+	} else if URLHasCredentials(r.URL) {
 		v.errf(join(p, "url"), "must not hold credentials; use username and password (or password_file)")
 	}
 	hasPassword := r.Password != "" || r.PasswordFile != ""
@@ -80,7 +81,7 @@ func (v *validator) push(p *Push) {
 	}
 	if !IsHTTPURL(p.URL) {
 		v.errf("push.url", "must be an http(s) URL of a text-import endpoint like http://victoria-metrics:8428/api/v1/import/prometheus, got %s", quote(p.URL))
-	} else if hasUser(p.URL) {
+	} else if URLHasCredentials(p.URL) {
 		v.errf("push.url", "must not hold credentials; use push.token")
 	}
 	if p.Interval < Duration(time.Second) {

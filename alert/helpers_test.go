@@ -369,3 +369,24 @@ func newSlackFor(f *fakeSlack, clk *fakeClock, logger *slog.Logger) *Slack {
 		HTTPClient: &http.Client{Timeout: hangGuard},
 	})
 }
+
+// runManager runs m until the returned stop, which cancels Run and checks
+// that it returns, without error, within hangGuard.
+func runManager(t *testing.T, m *Manager) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	return func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(hangGuard):
+			t.Fatalf("Run did not stop within %v of cancel", hangGuard)
+		}
+	}
+}

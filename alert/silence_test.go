@@ -757,20 +757,10 @@ func TestRunRemovesExpiredSilences(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk.Set(t0.Add(2 * time.Minute))
-	rctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(rctx) }()
+	stop := runManager(t, m)
 	kafkatest.WaitFor(t, hangGuard, func() bool {
 		b, _, _ := st.Get(ctx, SilencesKey)
 		return !strings.Contains(string(b), s.ID)
 	}, "the expired silence to leave the Store")
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(hangGuard):
-		t.Fatalf("Run did not stop within %v of cancel", hangGuard)
-	}
+	stop()
 }

@@ -266,9 +266,7 @@ func TestRunRetryAfter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
+	stop := runManager(t, m)
 	m.Update(time.Now(), []Alert{sloAlert("freshness", meshwatch.SLIFreshness, SeverityPage)})
 	kafkatest.WaitFor(t, 2*time.Second+hangGuard, func() bool { return fs.total() >= 2 }, "delivery after the Retry-After")
 	fs.mu.Lock()
@@ -277,15 +275,7 @@ func TestRunRetryAfter(t *testing.T) {
 	if gap < 2*time.Second {
 		t.Errorf("retried after %v, want ≥ 2s", gap)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(hangGuard):
-		t.Fatalf("Run did not stop within %v of cancel", hangGuard)
-	}
+	stop()
 	if outboxLen(m) != 0 {
 		t.Error("outbox not empty")
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"net/url"
 	"path/filepath"
 	"strconv"
 
@@ -196,9 +195,9 @@ func (a *alerting) validate() meshwatch.Problems {
 	}
 	if w := a.Webhook; w != nil {
 		// The URL is a secret: it is not echoed.
-		if u, err := url.Parse(w.URL.Reveal()); !meshwatch.IsHTTPURL(w.URL.Reveal()) {
+		if !meshwatch.IsHTTPURL(w.URL.Reveal()) {
 			errf("alerting.webhook.url", "must be an http(s) URL")
-		} else if err == nil && u.User != nil {
+		} else if meshwatch.URLHasCredentials(w.URL.Reveal()) {
 			errf("alerting.webhook.url", "must not hold credentials (user:password@); sign the payload with alerting.webhook.secret, or keep a token in the URL's path or query")
 		}
 	}
