@@ -16,10 +16,10 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/kfetch"
 	"github.com/meshwatch/meshwatch/internal/logonce"
 )
 
@@ -54,6 +54,13 @@ const bpoMaxAge = 10 * time.Minute
 
 // tailBytes bounds what one tail read fetches per partition.
 const tailBytes = 64 << 10
+
+// tailFetch bounds the tail reads: tailBytes per partition, and at most 64
+// partitions' worth per broker. The batches are measured, not decoded.
+var tailFetch = kfetch.Options{
+	MaxBytes:          64 * tailBytes,
+	PartitionMaxBytes: tailBytes,
+}
 
 // Meter meters the cluster's usage, closes hours into the ledger, runs the
 // daily and monthly closes and checks budgets. Create it with New and run
@@ -523,7 +530,7 @@ func (m *Meter) read(ctx context.Context, prev *sample) (*sample, error) {
 		}
 	}
 
-	m.measureBPO(ctx, prev, cur)
+	m.measureBPO(ctx, kfetch.MetadataLeaders(meta.Topics), prev, cur)
 
 	groups, err := m.adm.ListGroups(ctx)
 	if err != nil {
@@ -556,13 +563,10 @@ func (m *Meter) read(ctx context.Context, prev *sample) (*sample, error) {
 
 // measureBPO sets every partition's bytes per offset: carried over from
 // the last sample while it is fresh, measured on the tail when the
-// partition moved, or the log size over its offsets as a fallback.
-func (m *Meter) measureBPO(ctx context.Context, prev *sample, cur *sample) {
-	type req struct {
-		topic string
-		part  int32
-	}
-	byLeader := map[int32][]req{}
+// partition moved (read from the leaders that leaders names), or the log size
+// over its offsets as a fallback.
+func (m *Meter) measureBPO(ctx context.Context, leaders kfetch.Leaders, prev *sample, cur *sample) {
+	var wants []kfetch.Want
 	for topic, parts := range cur.Topics {
 		for p, ps := range parts {
 			var pp *partSample
@@ -575,69 +579,25 @@ func (m *Meter) measureBPO(ctx context.Context, prev *sample, cur *sample) {
 			fresh := pp != nil && pp.BPO > 0 && cur.At.Sub(pp.BPOAt) < bpoMaxAge
 			moved := pp == nil || ps.End != pp.End
 			if ps.End > ps.Start && ps.Leader >= 0 && (!fresh && moved || ps.BPO == 0) {
-				byLeader[ps.Leader] = append(byLeader[ps.Leader], req{topic, p})
+				wants = append(wants, kfetch.Want{Topic: topic, Partition: p, Offset: max(ps.Start, ps.End-tailRecords)})
 			}
 		}
 	}
-	for leader, reqs := range byLeader {
-		fr := kmsg.NewPtrFetchRequest()
-		fr.ReplicaID = -1
-		fr.MaxWaitMillis = 0
-		fr.MinBytes = 1
-		fr.MaxBytes = int32(tailBytes * min(len(reqs), 64))
-		byTopic := map[string]int{} // topic → index in fr.Topics
-		for _, r := range reqs {
-			ps := cur.Topics[r.topic][r.part]
-			i, ok := byTopic[r.topic]
-			if !ok {
-				nt := kmsg.NewFetchRequestTopic()
-				nt.Topic = r.topic
-				nt.TopicID = cur.IDs[r.topic]
-				fr.Topics = append(fr.Topics, nt)
-				i = len(fr.Topics) - 1
-				byTopic[r.topic] = i
-			}
-			fp := kmsg.NewFetchRequestTopicPartition()
-			fp.Partition = r.part
-			fp.FetchOffset = max(ps.Start, ps.End-tailRecords)
-			fp.PartitionMaxBytes = tailBytes
-			fp.CurrentLeaderEpoch = -1
-			fp.LogStartOffset = -1
-			fr.Topics[i].Partitions = append(fr.Topics[i].Partitions, fp)
-		}
-		measured := map[req]float64{}
-		if resp, err := m.opts.Kafka.Broker(int(leader)).Request(ctx, fr); err == nil {
-			fresp := resp.(*kmsg.FetchResponse)
-			for _, t := range fresp.Topics {
-				name := t.Topic
-				if name == "" {
-					for n, id := range cur.IDs {
-						if id == t.TopicID {
-							name = n
-						}
-					}
-				}
-				for _, p := range t.Partitions {
-					if p.ErrorCode != 0 {
-						continue
-					}
-					if bpo := batchBytesPerOffset(p.RecordBatches); bpo > 0 {
-						measured[req{name, p.Partition}] = bpo
-					}
-				}
-			}
-		}
-		for _, r := range reqs {
-			ps := cur.Topics[r.topic][r.part]
-			if bpo, ok := measured[r]; ok {
+	if len(wants) == 0 {
+		return
+	}
+	for _, r := range kfetch.Fetch(ctx, m.opts.Kafka, leaders, wants, tailFetch) {
+		ps := cur.Topics[r.Topic][r.Partition]
+		if r.Err == nil {
+			if bpo := batchBytesPerOffset(r.Batches); bpo > 0 {
 				ps.BPO, ps.BPOAt = bpo, cur.At
 				m.metrics.tailReads.WithLabelValues("ok").Inc()
 				continue
 			}
-			m.metrics.tailReads.WithLabelValues("fallback").Inc()
-			if ps.End > ps.Start && ps.LeaderBytes > 0 {
-				ps.BPO, ps.BPOAt = float64(ps.LeaderBytes)/float64(ps.End-ps.Start), cur.At
-			}
+		}
+		m.metrics.tailReads.WithLabelValues("fallback").Inc()
+		if ps.End > ps.Start && ps.LeaderBytes > 0 {
+			ps.BPO, ps.BPOAt = float64(ps.LeaderBytes)/float64(ps.End-ps.Start), cur.At
 		}
 	}
 }

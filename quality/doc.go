@@ -34,7 +34,9 @@
 //     against validity, scaled by the product's sample ratio so that the
 //     share is DLQ / (product + DLQ). Their reasons come from the
 //     __rule.name or __connect.errors.exception.class.name header, read with
-//     direct fetch requests (at most 1 MiB per tick), at most 20 distinct
+//     direct fetch requests (at most 1 MiB per leader and 256 KiB per
+//     partition each tick; a partition several products name is read once;
+//     a read position that fell out of range moves to the end), at most 20 distinct
 //     reasons per product (then other); a header value that is not a plain
 //     name counts as other.
 //   - Confluent ruleSet.domainRules of type CEL and CEL_FIELD (with an

@@ -10,10 +10,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/kfetch"
 )
 
 // volumeWindow is the window of the volume SLI.
@@ -43,8 +44,12 @@ var dlqReasonHeaders = []string{"__rule.name", "__connect.errors.exception.class
 
 var plainName = regexp.MustCompile(`^[A-Za-z0-9_.:$-]{1,100}$`)
 
-// dlqDecompressor is shared by every dead-letter read: it pools its buffers.
-var dlqDecompressor = kgo.DefaultDecompressor()
+// dlqFetch bounds the fetch of each broker's dead-letter partitions.
+var dlqFetch = kfetch.Options{
+	MaxBytes:          dlqMaxBytes,
+	PartitionMaxBytes: dlqMaxPartitionBytes,
+	Decode:            true,
+}
 
 // volumeState is a product's traffic by end offsets. Owned by the tick.
 type volumeState struct {
@@ -315,26 +320,30 @@ func selects(p *meshwatch.Product, topic string) bool {
 
 // readDLQReasons reads what was appended to the dead-letter topics since the
 // last tick (bounded per tick) with fetch requests to the partitions'
-// leaders, and counts each record's reason header.
+// leaders (kfetch), and counts each record's reason header. A partition
+// that several products name as a dead-letter topic is read once, from the
+// lowest of their next offsets; each product counts the records from its
+// own. A next offset that fell out of range (the records expired unread,
+// or the topic was recreated) moves to the listed end: reasons from now
+// on, as at the first listing.
 func (e *Engine) readDLQReasons(ctx context.Context) {
-	type want struct {
-		p    *product
-		k    partKey
-		from int64
-	}
-	var wants []want
+	from := map[partKey]int64{}
+	owners := map[partKey][]*product{}
 	var topics []string
 	for _, p := range e.products {
 		p.mu.Lock()
 		for k, next := range p.dlq.next {
 			if end := p.dlq.ends[k]; end > next {
-				wants = append(wants, want{p, k, next})
+				if f, ok := from[k]; !ok || next < f {
+					from[k] = next
+				}
+				owners[k] = append(owners[k], p)
 				topics = append(topics, k.topic)
 			}
 		}
 		p.mu.Unlock()
 	}
-	if len(wants) == 0 {
+	if len(from) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.tick)
@@ -345,84 +354,51 @@ func (e *Engine) readDLQReasons(ctx context.Context) {
 		e.m.tickErrors.WithLabelValues("metadata").Inc()
 		return
 	}
-	// One fetch request per leader.
-	reqs := map[int32]*kmsg.FetchRequest{}
-	topicIdx := map[int32]map[string]int{} // leader → topic → index in its request's Topics
-	byID := map[[16]byte]string{}
-	for _, w := range wants {
-		td, ok := md.Topics[w.k.topic]
-		if !ok || td.Err != nil {
-			continue
-		}
-		pd, ok := td.Partitions[w.k.partition]
-		if !ok || pd.Leader < 0 {
-			continue
-		}
-		byID[td.ID] = td.Topic
-		req := reqs[pd.Leader]
-		if req == nil {
-			req = kmsg.NewPtrFetchRequest()
-			req.ReplicaID = -1
-			req.MaxWaitMillis = 0
-			req.MinBytes = 1
-			req.MaxBytes = dlqMaxBytes
-			req.SessionEpoch = -1
-			reqs[pd.Leader] = req
-			topicIdx[pd.Leader] = map[string]int{}
-		}
-		i, ok := topicIdx[pd.Leader][w.k.topic]
-		if !ok {
-			t := kmsg.NewFetchRequestTopic()
-			t.Topic, t.TopicID = w.k.topic, td.ID
-			req.Topics = append(req.Topics, t)
-			i = len(req.Topics) - 1
-			topicIdx[pd.Leader][w.k.topic] = i
-		}
-		rp := kmsg.NewFetchRequestTopicPartition()
-		rp.Partition = w.k.partition
-		rp.FetchOffset = w.from
-		rp.PartitionMaxBytes = dlqMaxPartitionBytes
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	wants := make([]kfetch.Want, 0, len(from))
+	for k, f := range from {
+		wants = append(wants, kfetch.Want{Topic: k.topic, Partition: k.partition, Offset: f})
 	}
-	owners := map[partKey]*product{}
-	for _, w := range wants {
-		owners[w.k] = w.p
-	}
-	for leader, req := range reqs {
-		resp, err := e.kafka.Broker(int(leader)).Request(ctx, req)
-		if err != nil {
+	results := kfetch.Fetch(ctx, e.kafka, kfetch.MetadataLeaders(md.Topics), wants, dlqFetch)
+	failed := map[int32]bool{} // brokers whose request failed, counted once
+	for _, r := range results {
+		k := partKey{r.Topic, r.Partition}
+		var be *kfetch.BrokerError
+		switch {
+		case errors.Is(r.Err, kfetch.ErrNoLeader):
+			// Not in the metadata, or leaderless: next tick.
+			continue
+		case errors.As(r.Err, &be):
+			if !failed[be.Broker] {
+				failed[be.Broker] = true
+				e.m.tickErrors.WithLabelValues("dlq_fetch").Inc()
+			}
+			continue
+		case errors.Is(r.Err, kerr.OffsetOutOfRange):
+			e.m.tickErrors.WithLabelValues("dlq_fetch").Inc()
+			for _, p := range owners[k] {
+				p.mu.Lock()
+				if end := p.dlq.ends[k]; p.dlq.next[k] < end {
+					p.dlq.next[k] = end
+				}
+				p.mu.Unlock()
+			}
+			continue
+		case r.Err != nil:
 			e.m.tickErrors.WithLabelValues("dlq_fetch").Inc()
 			continue
 		}
-		for _, rt := range resp.(*kmsg.FetchResponse).Topics {
-			topic := rt.Topic
-			if topic == "" {
-				topic = byID[rt.TopicID]
+		for _, p := range owners[k] {
+			p.mu.Lock()
+			next := p.dlq.next[k]
+			for _, rec := range r.Records {
+				if rec.Offset >= next {
+					p.countDLQReason(dlqReason(rec))
+				}
 			}
-			for i := range rt.Partitions {
-				rp := &rt.Partitions[i]
-				k := partKey{topic, rp.Partition}
-				p := owners[k]
-				if p == nil {
-					continue
-				}
-				p.mu.Lock()
-				from := p.dlq.next[k]
-				p.mu.Unlock()
-				fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: from, Topic: topic, Partition: rp.Partition}, rp, dlqDecompressor, nil)
-				if fp.Err != nil {
-					e.m.tickErrors.WithLabelValues("dlq_fetch").Inc()
-					continue
-				}
-				p.mu.Lock()
-				for _, r := range fp.Records {
-					p.countDLQReason(dlqReason(r))
-					if r.Offset >= p.dlq.next[k] {
-						p.dlq.next[k] = r.Offset + 1
-					}
-				}
-				p.mu.Unlock()
-			}
+			// Past the records read, and any transaction marker
+			// after them.
+			p.dlq.next[k] = max(next, r.NextOffset)
+			p.mu.Unlock()
 		}
 	}
 }
