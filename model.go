@@ -23,12 +23,19 @@ type Config struct {
 	Products       []Product        `yaml:"products"`
 	Owners         map[string]Owner `yaml:"owners"`
 	// Contracts are ODCS v3 data contracts, files or directories of *.yaml
-	// and *.yml files, relative to the configuration file's directory. Load
-	// reads them and appends one product to Products for each contract (see
-	// LoadContract for the mapping).
+	// and *.yml files, relative to the configuration file's directory. The
+	// loader (package config) reads them and appends one product to Products
+	// for each contract (package odcs says how).
 	Contracts []string `yaml:"contracts"`
 
-	positions map[string]Position // set by Load: path → position of its value
+	positions map[string]Position // set by the loader: path → position of its value
+}
+
+// SetPositions records where each setting is in the configuration file, by
+// its path, for Position. It is for the loader (package config), which
+// calls it once it has decoded c; positions must not change afterwards.
+func (c *Config) SetPositions(positions map[string]Position) {
+	c.positions = positions
 }
 
 // Position returns where the setting at path (e.g. "products[0].quality.rules[1].expr")
@@ -42,7 +49,7 @@ func (c *Config) Position(path string) Position {
 		if path == "" {
 			return Position{}
 		}
-		path = parentPath(path)
+		path = ParentPath(path)
 	}
 }
 

@@ -48,9 +48,9 @@ func (d Duration) String() string {
 	return b.String()
 }
 
-// parseDuration parses a Go duration ("1s", "1m30s"), optionally led by a
-// number of days ("28d", "1d12h").
-func parseDuration(s string) (Duration, error) {
+// ParseDuration parses a Go duration ("1s", "1m30s"), optionally led by a
+// number of days ("28d", "1d12h"), as a Duration is written in YAML.
+func ParseDuration(s string) (Duration, error) {
 	s = strings.TrimSpace(s)
 	rest := s
 	neg := false
@@ -88,7 +88,7 @@ func parseDuration(s string) (Duration, error) {
 }
 
 func durationError(s string) error {
-	return fmt.Errorf("must be a duration like 10s, 1m30s or 28d, got %s", quote(s))
+	return fmt.Errorf("must be a duration like 10s, 1m30s or 28d, got %s", Quote(s))
 }
 
 func allDigits(s string) bool {
@@ -109,7 +109,7 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf("must be a duration like 10s, 1m30s or 28d, got %s", describe(n))
 	}
-	v, err := parseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
 		return err
 	}
@@ -158,8 +158,9 @@ func shiftDecimal(f float64, shift int) string {
 	}
 }
 
-// parsePercent reads "99.9%" or a ratio such as 0.999.
-func parsePercent(s string) (Percent, error) {
+// ParsePercent reads "99.9%" or a ratio such as 0.999, as a Percent is
+// written in YAML. A number above 1 is an error that says how to write it.
+func ParsePercent(s string) (Percent, error) {
 	s = strings.TrimSpace(s)
 	if num, ok := strings.CutSuffix(s, "%"); ok {
 		num = strings.TrimSpace(num)
@@ -175,13 +176,13 @@ func parsePercent(s string) (Percent, error) {
 			f, err = strconv.ParseFloat(mant+"e"+strconv.Itoa(exp-2), 64)
 		}
 		if err != nil || math.IsNaN(f) || f < 0 || f > 1 {
-			return 0, fmt.Errorf(`must be a percentage from 0%% to 100%% like "99.9%%", got %s`, quote(s))
+			return 0, fmt.Errorf(`must be a percentage from 0%% to 100%% like "99.9%%", got %s`, Quote(s))
 		}
 		return Percent(f), nil
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 {
-		return 0, fmt.Errorf(`must be a percentage like "99.9%%" or a ratio from 0 to 1 like 0.999, got %s`, quote(s))
+		return 0, fmt.Errorf(`must be a percentage like "99.9%%" or a ratio from 0 to 1 like 0.999, got %s`, Quote(s))
 	}
 	if f > 1 {
 		if f <= 100 {
@@ -202,7 +203,7 @@ func (p *Percent) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
 		return fmt.Errorf(`must be a percentage like "99.9%%", got %s`, describe(n))
 	}
-	v, err := parsePercent(n.Value)
+	v, err := ParsePercent(n.Value)
 	if err != nil {
 		return err
 	}
@@ -281,21 +282,6 @@ func describe(n *yaml.Node) string {
 	case n.Kind == yaml.AliasNode:
 		return "an alias"
 	default:
-		return quote(n.Value)
+		return Quote(n.Value)
 	}
 }
-
-// quote quotes s for a message, shortened when long.
-func quote(s string) string {
-	const max = 64
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !isRuneStart(s[cut]) {
-			cut--
-		}
-		return strconv.Quote(s[:cut]) + "…"
-	}
-	return strconv.Quote(s)
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

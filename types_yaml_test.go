@@ -132,7 +132,7 @@ func TestPercentYAML(t *testing.T) {
 func TestPercentStringRoundTrip(t *testing.T) {
 	for i := 0; i <= 100000; i += 7 {
 		p := Percent(float64(i) / 100000)
-		back, err := parsePercent(p.String())
+		back, err := ParsePercent(p.String())
 		if err != nil || back != p {
 			t.Fatalf("parsePercent(%q) = %v, %v; want %v", p.String(), float64(back), err, float64(p))
 		}

@@ -41,7 +41,7 @@ const (
 )
 
 // Validate checks c and returns every problem at once, errors and warnings,
-// each with the Path and Msg set but no position (Load adds those). It
+// each with the Path and Msg set but no position (the loader adds those). It
 // expects SetDefaults to have run. It does no I/O; the secrets of *_file keys
 // count as given when the file name is set.
 //
@@ -53,7 +53,7 @@ func (c *Config) Validate() Problems {
 	v.oneOf("naming", c.Naming, namingModes)
 	v.cluster(&c.Cluster)
 	if err := checkHostPort(c.HTTP.Listen, false); err != nil {
-		v.errf("http.listen", "must be host:port like :9477 or 127.0.0.1:9477, got %s", quote(c.HTTP.Listen))
+		v.errf("http.listen", "must be host:port like :9477 or 127.0.0.1:9477, got %s", Quote(c.HTTP.Listen))
 	}
 	v.collector(&c.Collector)
 	v.lag(&c.Lag, c.Collector.Tick)
@@ -88,7 +88,7 @@ func (v *validator) oneOf(path, got string, allowed []string) bool {
 		v.errf(path, "is required; one of %s", list)
 		return false
 	}
-	v.errf(path, "must be one of %s; got %s%s", list, quote(got), didYouMean(got, allowed))
+	v.errf(path, "must be one of %s; got %s%s", list, Quote(got), DidYouMean(got, allowed))
 	return false
 }
 
@@ -98,7 +98,7 @@ func (v *validator) cluster(c *Cluster) {
 	}
 	for i, b := range c.Brokers {
 		if err := checkHostPort(b, true); err != nil {
-			v.errf(index("cluster.brokers", i), "must be host:port like kafka-1:9092, got %s", quote(b))
+			v.errf(IndexPath("cluster.brokers", i), "must be host:port like kafka-1:9092, got %s", Quote(b))
 		}
 	}
 	if t := c.TLS; t != nil {
@@ -119,37 +119,37 @@ func (v *validator) cluster(c *Cluster) {
 
 func (v *validator) sasl(s *SASL) {
 	const p = "cluster.sasl"
-	if !v.oneOf(join(p, "mechanism"), s.Mechanism, saslMechanisms) {
+	if !v.oneOf(JoinPath(p, "mechanism"), s.Mechanism, saslMechanisms) {
 		return
 	}
 	if s.Mechanism == SASLOAuthBearer {
 		if s.Token == "" && s.TokenFile == "" {
-			v.errf(join(p, "token"), "is required for OAUTHBEARER; set token (e.g. ${KAFKA_TOKEN}) or token_file")
+			v.errf(JoinPath(p, "token"), "is required for OAUTHBEARER; set token (e.g. ${KAFKA_TOKEN}) or token_file")
 		}
 		if s.Username != "" {
-			v.errf(join(p, "username"), "is not used by OAUTHBEARER; remove it")
+			v.errf(JoinPath(p, "username"), "is not used by OAUTHBEARER; remove it")
 		}
 		if s.Password != "" || s.PasswordFile != "" {
-			v.errf(join(p, passwordKey(s)), "is not used by OAUTHBEARER; remove it or use mechanism PLAIN or SCRAM")
+			v.errf(JoinPath(p, passwordKey(s)), "is not used by OAUTHBEARER; remove it or use mechanism PLAIN or SCRAM")
 		}
 	} else {
 		if s.Username == "" {
-			v.errf(join(p, "username"), "is required for %s", s.Mechanism)
+			v.errf(JoinPath(p, "username"), "is required for %s", s.Mechanism)
 		}
 		if s.Password == "" && s.PasswordFile == "" {
-			v.errf(join(p, "password"), "is required for %s; set password (e.g. ${KAFKA_PASSWORD}) or password_file", s.Mechanism)
+			v.errf(JoinPath(p, "password"), "is required for %s; set password (e.g. ${KAFKA_PASSWORD}) or password_file", s.Mechanism)
 		}
 		if s.Token != "" || s.TokenFile != "" {
-			v.errf(join(p, tokenKey(s)), "is only used by OAUTHBEARER, not %s; remove it", s.Mechanism)
+			v.errf(JoinPath(p, tokenKey(s)), "is only used by OAUTHBEARER, not %s; remove it", s.Mechanism)
 		}
 	}
-	// A config written out by Config.YAML holds the placeholder instead of
+	// A config written out by config.YAML holds the placeholder instead of
 	// the secret; loading it back must not try to log in with "<secret>".
 	if s.Password == secretPlaceholder {
-		v.errf(join(p, "password"), `is the placeholder "<secret>" of a written-out config; set the real password, e.g. ${KAFKA_PASSWORD}`)
+		v.errf(JoinPath(p, "password"), `is the placeholder "<secret>" of a written-out config; set the real password, e.g. ${KAFKA_PASSWORD}`)
 	}
 	if s.Token == secretPlaceholder {
-		v.errf(join(p, "token"), `is the placeholder "<secret>" of a written-out config; set the real token, e.g. ${KAFKA_TOKEN}`)
+		v.errf(JoinPath(p, "token"), `is the placeholder "<secret>" of a written-out config; set the real token, e.g. ${KAFKA_TOKEN}`)
 	}
 }
 
@@ -203,37 +203,37 @@ func (v *validator) products(c *Config) {
 	names := make(map[string]int, len(c.Products))
 	for i := range c.Products {
 		p := &c.Products[i]
-		path := index("products", i)
+		path := IndexPath("products", i)
 		v.productName(c, p, path)
 		if p.Name != "" {
 			if first, dup := names[p.Name]; dup {
-				v.errf(join(path, "name"), "duplicate product name %s; products[%d] has it already", quote(p.Name), first)
+				v.errf(JoinPath(path, "name"), "duplicate product name %s; products[%d] has it already", Quote(p.Name), first)
 			} else {
 				names[p.Name] = i
 			}
 		}
 		if p.Domain == "" {
-			v.errf(join(path, "domain"), "is required, e.g. checkout")
+			v.errf(JoinPath(path, "domain"), "is required, e.g. checkout")
 		}
-		v.owner(join(path, "owner"), p.Owner, c.Owners)
+		v.owner(JoinPath(path, "owner"), p.Owner, c.Owners)
 		if p.Tier < 1 || p.Tier > 3 {
-			v.errf(join(path, "tier"), "must be 1, 2 or 3 (1 pages, 2 business hours, 3 best effort), got %d", p.Tier)
+			v.errf(JoinPath(path, "tier"), "must be 1, 2 or 3 (1 pages, 2 business hours, 3 best effort), got %d", p.Tier)
 		}
-		v.topics(join(path, "topics"), p.Topics)
-		v.oneOf(join(path, "format"), p.Format, formats)
-		v.eventTime(join(path, "event_time"), p)
-		v.rate(join(join(path, "sampling"), "max_records_per_second"), p.Sampling.MaxRecordsPerSecond, true)
-		v.rate(join(join(path, "sampling"), "max_bytes_per_second"), p.Sampling.MaxBytesPerSecond, true)
-		v.slos(join(path, "slos"), p.SLOs)
-		v.quality(join(path, "quality"), p)
-		v.dlqTopics(join(path, "dlq_topics"), p.DLQTopics)
-		v.consumers(join(path, "consumers"), p.Consumers)
+		v.topics(JoinPath(path, "topics"), p.Topics)
+		v.oneOf(JoinPath(path, "format"), p.Format, formats)
+		v.eventTime(JoinPath(path, "event_time"), p)
+		v.rate(JoinPath(JoinPath(path, "sampling"), "max_records_per_second"), p.Sampling.MaxRecordsPerSecond, true)
+		v.rate(JoinPath(JoinPath(path, "sampling"), "max_bytes_per_second"), p.Sampling.MaxBytesPerSecond, true)
+		v.slos(JoinPath(path, "slos"), p.SLOs)
+		v.quality(JoinPath(path, "quality"), p)
+		v.dlqTopics(JoinPath(path, "dlq_topics"), p.DLQTopics)
+		v.consumers(JoinPath(path, "consumers"), p.Consumers)
 		v.sloNeeds(path, p)
 	}
 }
 
 func (v *validator) productName(c *Config, p *Product, path string) {
-	path = join(path, "name")
+	path = JoinPath(path, "name")
 	if p.Name == "" {
 		v.errf(path, "is required, e.g. checkout.orders.placed")
 		return
@@ -246,9 +246,9 @@ func (v *validator) productName(c *Config, p *Product, path string) {
 		return
 	}
 	if c.Naming == NamingStrict {
-		v.errf(path, "%s does not follow <domain>.<entity>.<event>: %s (naming: strict)", quote(p.Name), why)
+		v.errf(path, "%s does not follow <domain>.<entity>.<event>: %s (naming: strict)", Quote(p.Name), why)
 	} else {
-		v.warnf(path, "%s does not follow <domain>.<entity>.<event>: %s", quote(p.Name), why)
+		v.warnf(path, "%s does not follow <domain>.<entity>.<event>: %s", Quote(p.Name), why)
 	}
 }
 
@@ -261,11 +261,11 @@ func lintName(name, domain string) string {
 	}
 	for _, s := range segs {
 		if !nameSegment.MatchString(s) {
-			return fmt.Sprintf("segment %s must be lowercase letters, digits, _ or -", quote(s))
+			return fmt.Sprintf("segment %s must be lowercase letters, digits, _ or -", Quote(s))
 		}
 	}
 	if domain != "" && segs[0] != domain {
-		return fmt.Sprintf("the first segment must be the domain %s, got %s", quote(domain), quote(segs[0]))
+		return fmt.Sprintf("the first segment must be the domain %s, got %s", Quote(domain), Quote(segs[0]))
 	}
 	return ""
 }
@@ -278,10 +278,10 @@ func (v *validator) owner(path, owner string, owners map[string]Owner) {
 	case owner == "":
 		v.errf(path, "is required; one of owners: %s", strings.Join(keys, ", "))
 	case len(keys) == 0:
-		v.errf(path, "must be a team declared under owners, got %s, but owners is empty", quote(owner))
+		v.errf(path, "must be a team declared under owners, got %s, but owners is empty", Quote(owner))
 	default:
 		if _, ok := owners[owner]; !ok {
-			v.errf(path, "must be one of owners: %s; got %s%s", strings.Join(keys, ", "), quote(owner), didYouMean(owner, keys))
+			v.errf(path, "must be one of owners: %s; got %s%s", strings.Join(keys, ", "), Quote(owner), DidYouMean(owner, keys))
 		}
 	}
 }
@@ -292,7 +292,7 @@ func (v *validator) topics(path string, topics []TopicSelector) {
 	}
 	for j := range topics {
 		s := &topics[j]
-		sp := index(path, j)
+		sp := IndexPath(path, j)
 		s.re = nil
 		switch {
 		case s.Name != "" && s.Pattern != "":
@@ -302,12 +302,12 @@ func (v *validator) topics(path string, topics []TopicSelector) {
 		case s.Pattern != "":
 			re, err := regexp.Compile(s.Pattern)
 			if err != nil {
-				v.errf(join(sp, "pattern"), "must be a regular expression (RE2 syntax), got %s: %s", quote(s.Pattern), regexpError(err, s.Pattern))
+				v.errf(JoinPath(sp, "pattern"), "must be a regular expression (RE2 syntax), got %s: %s", Quote(s.Pattern), regexpError(err, s.Pattern))
 				continue
 			}
 			s.re = re
 		case !topicName.MatchString(s.Name) || s.Name == "." || s.Name == "..":
-			v.errf(sp, `must be a Kafka topic name (letters, digits, ".", "_" and "-", at most 249), got %s`, quote(s.Name))
+			v.errf(sp, `must be a Kafka topic name (letters, digits, ".", "_" and "-", at most 249), got %s`, Quote(s.Name))
 		}
 	}
 }
@@ -317,7 +317,7 @@ func (v *validator) topics(path string, topics []TopicSelector) {
 func regexpError(err error, pattern string) string {
 	for _, look := range []string{"(?=", "(?!", "(?<=", "(?<!"} {
 		if strings.Contains(pattern, look) {
-			return fmt.Sprintf("RE2 has no lookahead or lookbehind such as %s", quote(look))
+			return fmt.Sprintf("RE2 has no lookahead or lookbehind such as %s", Quote(look))
 		}
 	}
 	var se *syntax.Error
@@ -327,7 +327,7 @@ func regexpError(err error, pattern string) string {
 	if se.Expr == "" || se.Expr == pattern {
 		return string(se.Code)
 	}
-	return fmt.Sprintf("%s at %s", se.Code, quote(se.Expr))
+	return fmt.Sprintf("%s at %s", se.Code, Quote(se.Expr))
 }
 
 func (v *validator) eventTime(path string, p *Product) {
@@ -346,19 +346,19 @@ func (v *validator) eventTime(path string, p *Product) {
 		v.errf(path, "must set at most one of record, header or field, got %s", strings.Join(set, " and "))
 	}
 	if e.Record != "" && e.Record != defaultEventTimeRecord {
-		v.errf(join(path, "record"), `must be "timestamp" (the record timestamp), got %s`, quote(e.Record))
+		v.errf(JoinPath(path, "record"), `must be "timestamp" (the record timestamp), got %s`, Quote(e.Record))
 	}
 	if e.Field != "" {
 		if p.Format != FormatJSON {
-			v.errf(join(path, "field"), "needs format json to read a payload field, but format is %s", p.Format)
+			v.errf(JoinPath(path, "field"), "needs format json to read a payload field, but format is %s", p.Format)
 		}
 		if slices.Contains(strings.Split(e.Field, "."), "") {
-			v.errf(join(path, "field"), "must be keys separated by single dots like meta.placed_at, got %s", quote(e.Field))
+			v.errf(JoinPath(path, "field"), "must be keys separated by single dots like meta.placed_at, got %s", Quote(e.Field))
 		}
 	}
-	v.oneOf(join(path, "format"), e.Format, timeFormats)
+	v.oneOf(JoinPath(path, "format"), e.Format, timeFormats)
 	if e.MaxClockSkew != 0 && e.MaxClockSkew < Duration(time.Second) {
-		v.errf(join(path, "max_clock_skew"), "must be at least 1s (0 takes collector.max_clock_skew), got %s", e.MaxClockSkew)
+		v.errf(JoinPath(path, "max_clock_skew"), "must be at least 1s (0 takes collector.max_clock_skew), got %s", e.MaxClockSkew)
 	}
 }
 
@@ -366,50 +366,50 @@ func (v *validator) slos(path string, slos []SLO) {
 	names := make(map[string]int, len(slos))
 	for k := range slos {
 		s := &slos[k]
-		sp := index(path, k)
+		sp := IndexPath(path, k)
 		if s.Name == "" {
-			v.errf(join(sp, "name"), "is required, e.g. latency")
+			v.errf(JoinPath(sp, "name"), "is required, e.g. latency")
 		} else if first, dup := names[s.Name]; dup {
-			v.errf(join(sp, "name"), "duplicate SLO name %s; slos[%d] has it already", quote(s.Name), first)
+			v.errf(JoinPath(sp, "name"), "duplicate SLO name %s; slos[%d] has it already", Quote(s.Name), first)
 		} else {
 			names[s.Name] = k
 		}
-		known := v.oneOf(join(sp, "sli"), s.SLI, slis)
+		known := v.oneOf(JoinPath(sp, "sli"), s.SLI, slis)
 		takesThreshold := s.SLI == SLILatency || s.SLI == SLIFreshness || s.SLI == SLILag
 		switch {
 		case takesThreshold && s.Threshold == 0:
-			v.errf(join(sp, "threshold"), "is required for sli %s, e.g. threshold: %s", s.SLI, exampleThreshold(s.SLI))
+			v.errf(JoinPath(sp, "threshold"), "is required for sli %s, e.g. threshold: %s", s.SLI, exampleThreshold(s.SLI))
 		case takesThreshold && s.Threshold < 0:
-			v.errf(join(sp, "threshold"), "must be > 0, got %s", s.Threshold)
+			v.errf(JoinPath(sp, "threshold"), "must be > 0, got %s", s.Threshold)
 		case known && !takesThreshold && s.Threshold != 0:
-			v.errf(join(sp, "threshold"), "is not allowed for sli %s (only latency, freshness and lag take a threshold), got %s", s.SLI, s.Threshold)
+			v.errf(JoinPath(sp, "threshold"), "is not allowed for sli %s (only latency, freshness and lag take a threshold), got %s", s.SLI, s.Threshold)
 		}
 		switch {
 		case s.Objective == 0:
-			v.errf(join(sp, "objective"), "is required, e.g. 99.9%%")
+			v.errf(JoinPath(sp, "objective"), "is required, e.g. 99.9%%")
 		case !(s.Objective > 0 && s.Objective < 1):
-			v.errf(join(sp, "objective"), "must be above 0%% and below 100%%, got %s", s.Objective)
+			v.errf(JoinPath(sp, "objective"), "must be above 0%% and below 100%%, got %s", s.Objective)
 		}
 		if s.Window == "" {
-			v.errf(join(sp, "window"), "is required: Nd (e.g. 28d) or month")
+			v.errf(JoinPath(sp, "window"), "is required: Nd (e.g. 28d) or month")
 		} else if !validWindow(s.Window) {
-			v.errf(join(sp, "window"), "must be Nd with N from 1 to %d (e.g. 28d) or month, got %s", maxWindowDays, quote(s.Window))
+			v.errf(JoinPath(sp, "window"), "must be Nd with N from 1 to %d (e.g. 28d) or month, got %s", maxWindowDays, Quote(s.Window))
 		}
 		switch {
 		case s.SLI == SLILag && s.ConsumerGroup == "":
-			v.errf(join(sp, "consumer_group"), "is required for sli lag: the consumer group whose lag is measured")
+			v.errf(JoinPath(sp, "consumer_group"), "is required for sli lag: the consumer group whose lag is measured")
 		case known && s.SLI != SLILag && s.ConsumerGroup != "":
-			v.errf(join(sp, "consumer_group"), "is only used by sli lag, not %s; remove it", s.SLI)
+			v.errf(JoinPath(sp, "consumer_group"), "is only used by sli lag, not %s; remove it", s.SLI)
 		}
 		if s.TimeZone != "" {
 			if s.Window != windowMonth {
-				v.errf(join(sp, "time_zone"), "is only used by window: month (a calendar month in that zone), not %s; remove it", quote(s.Window))
+				v.errf(JoinPath(sp, "time_zone"), "is only used by window: month (a calendar month in that zone), not %s; remove it", Quote(s.Window))
 			} else if _, err := time.LoadLocation(s.TimeZone); err != nil {
-				v.errf(join(sp, "time_zone"), "must be an IANA time zone like Europe/Berlin or UTC, got %s", quote(s.TimeZone))
+				v.errf(JoinPath(sp, "time_zone"), "must be an IANA time zone like Europe/Berlin or UTC, got %s", Quote(s.TimeZone))
 			}
 		}
 		if s.MinEvents < 0 {
-			v.errf(join(sp, "min_events"), "must be >= 0, got %d", s.MinEvents)
+			v.errf(JoinPath(sp, "min_events"), "must be >= 0, got %d", s.MinEvents)
 		}
 	}
 }
@@ -456,9 +456,9 @@ func (v *validator) owners(owners map[string]Owner) {
 		}
 		hint := ""
 		if slackChannel.MatchString("#" + ch) {
-			hint = fmt.Sprintf(" (did you mean %s?)", quote("#"+ch))
+			hint = fmt.Sprintf(" (did you mean %s?)", Quote("#"+ch))
 		}
-		v.errf(join(join("owners", key), "slack_channel"), `must be a channel name like "#orders-data" or a channel ID like C0123456789, got %s%s`, quote(ch), hint)
+		v.errf(JoinPath(JoinPath("owners", key), "slack_channel"), `must be a channel name like "#orders-data" or a channel ID like C0123456789, got %s%s`, Quote(ch), hint)
 	}
 }
 
@@ -486,114 +486,4 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-// didYouMean suggests the candidate closest to s, when one is close enough
-// to be a typo of it.
-func didYouMean(s string, candidates []string) string {
-	c := closest(s, candidates)
-	if c == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %s?)", quote(c))
-}
-
-// closest returns the candidate that s is a likely typo of, or "".
-func closest(s string, candidates []string) string {
-	limit := 2 // edits allowed: one for short words, where two make anything alike
-	if len(s) <= 4 {
-		limit = 1
-	}
-	best, bestDist, tie := "", limit+1, false
-	for _, c := range candidates {
-		switch d := editDistance(strings.ToLower(s), strings.ToLower(c)); {
-		case d < bestDist:
-			best, bestDist, tie = c, d, false
-		case d == bestDist:
-			tie = true
-		}
-	}
-	if best == "" || tie || bestDist >= len(best) {
-		// Two equally close candidates: a guess would mislead.
-		return ""
-	}
-	return best
-}
-
-// editDistance is the Levenshtein distance of a and b, in bytes. It gives up
-// (returning a large number) for long strings, which are never typos of a
-// key.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return math.MaxInt
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
-// join appends a mapping key to a path: "cluster" and "sasl" give
-// "cluster.sasl". Keys that are not plain words are quoted:
-// owners["team a"].
-func join(path, key string) string {
-	if !plainKey(key) {
-		return path + "[" + strconv.Quote(key) + "]"
-	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// index appends a list index to a path: products[2].
-func index(path string, i int) string {
-	return path + "[" + strconv.Itoa(i) + "]"
-}
-
-func plainKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// parentPath strips the last key or index from a path: "products[0].name"
-// gives "products[0]", "products[0]" gives "products", "owners" gives "".
-func parentPath(p string) string {
-	if strings.HasSuffix(p, `"]`) {
-		// A quoted key: strconv.Quote escapes every '"' inside it, so the
-		// last `["` starts it.
-		if i := strings.LastIndex(p, `["`); i >= 0 {
-			return p[:i]
-		}
-	}
-	if strings.HasSuffix(p, "]") {
-		if i := strings.LastIndexByte(p, '['); i >= 0 {
-			return p[:i]
-		}
-	}
-	if i := strings.LastIndexByte(p, '.'); i >= 0 {
-		return p[:i]
-	}
-	return ""
 }

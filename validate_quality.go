@@ -41,26 +41,26 @@ func (v *validator) schemaRegistry(r *SchemaRegistry) {
 	}
 	const p = "schema_registry"
 	if r.URL == "" {
-		v.errf(join(p, "url"), "is required, e.g. http://schema-registry:8081")
+		v.errf(JoinPath(p, "url"), "is required, e.g. http://schema-registry:8081")
 	} else if !IsHTTPURL(r.URL) {
-		v.errf(join(p, "url"), "must be an http:// or https:// URL like http://schema-registry:8081, got %s", quote(r.URL))
+		v.errf(JoinPath(p, "url"), "must be an http:// or https:// URL like http://schema-registry:8081, got %s", Quote(r.URL))
 	} else if URLHasCredentials(r.URL) {
-		v.errf(join(p, "url"), "must not hold credentials; use username and password (or password_file)")
+		v.errf(JoinPath(p, "url"), "must not hold credentials; use username and password (or password_file)")
 	}
 	hasPassword := r.Password != "" || r.PasswordFile != ""
 	hasToken := r.Token != "" || r.TokenFile != ""
 	switch {
 	case r.Username != "" && !hasPassword:
-		v.errf(join(p, "password"), "is required with username; set password (e.g. ${SR_PASSWORD}) or password_file")
+		v.errf(JoinPath(p, "password"), "is required with username; set password (e.g. ${SR_PASSWORD}) or password_file")
 	case r.Username == "" && hasPassword:
-		v.errf(join(p, "username"), "is required with a password")
+		v.errf(JoinPath(p, "username"), "is required with a password")
 	}
 	if hasToken && (r.Username != "" || hasPassword) {
-		v.errf(join(p, "token"), "cannot be used together with username and password; choose basic or bearer auth")
+		v.errf(JoinPath(p, "token"), "cannot be used together with username and password; choose basic or bearer auth")
 	}
 	if t := r.TLS; t != nil {
 		if (t.CertFile == "") != (t.KeyFile == "") {
-			v.errf(join(p, "tls"), "cert_file and key_file go together; set both or neither")
+			v.errf(JoinPath(p, "tls"), "cert_file and key_file go together; set both or neither")
 		}
 	}
 }
@@ -68,7 +68,7 @@ func (v *validator) schemaRegistry(r *SchemaRegistry) {
 func (v *validator) state(s *State) {
 	v.oneOf("state.backend", s.Backend, stateBacks)
 	if s.Backend == StateKafka && !topicName.MatchString(s.Topic) {
-		v.errf("state.topic", "must be a Kafka topic name (letters, digits, '.', '_', '-'), got %s", quote(s.Topic))
+		v.errf("state.topic", "must be a Kafka topic name (letters, digits, '.', '_', '-'), got %s", Quote(s.Topic))
 	}
 	if s.Flush < Duration(time.Second) {
 		v.errf("state.flush", "must be at least 1s, got %s", s.Flush)
@@ -80,7 +80,7 @@ func (v *validator) push(p *Push) {
 		return
 	}
 	if !IsHTTPURL(p.URL) {
-		v.errf("push.url", "must be an http(s) URL of a text-import endpoint like http://victoria-metrics:8428/api/v1/import/prometheus, got %s", quote(p.URL))
+		v.errf("push.url", "must be an http(s) URL of a text-import endpoint like http://victoria-metrics:8428/api/v1/import/prometheus, got %s", Quote(p.URL))
 	} else if URLHasCredentials(p.URL) {
 		v.errf("push.url", "must not hold credentials; use push.token")
 	}
@@ -89,7 +89,7 @@ func (v *validator) push(p *Push) {
 	}
 	for _, k := range sortedKeys(p.Labels) {
 		if !labelName.MatchString(k) || strings.HasPrefix(k, "__") {
-			v.errf(join("push.labels", k), "must be a Prometheus label name (letters, digits, _; not starting with __), got %s", quote(k))
+			v.errf(JoinPath("push.labels", k), "must be a Prometheus label name (letters, digits, _; not starting with __), got %s", Quote(k))
 		}
 	}
 }
@@ -108,7 +108,7 @@ func (v *validator) sharding(s *Sharding, st *State) {
 		v.errf("sharding.session_timeout", "must be from 1s to 5m, got %s", s.SessionTimeout)
 	}
 	if !topicName.MatchString(s.Topic) {
-		v.errf("sharding.topic", "must be a Kafka topic name, got %s", quote(s.Topic))
+		v.errf("sharding.topic", "must be a Kafka topic name, got %s", Quote(s.Topic))
 	}
 	if s.Partitions < 1 || s.Partitions > 1000 {
 		v.errf("sharding.partitions", "must be from 1 to 1000, got %d", s.Partitions)
@@ -120,7 +120,7 @@ func (v *validator) quality(path string, p *Product) {
 	decodes := p.Format != FormatRaw && p.Format != ""
 	needFormat := func(key string) {
 		if !decodes {
-			v.errf(join(path, key), "needs a format that can be decoded (json, avro or protobuf), but format is %s", p.Format)
+			v.errf(JoinPath(path, key), "needs a format that can be decoded (json, avro or protobuf), but format is %s", p.Format)
 		}
 	}
 	if len(q.Required) > 0 {
@@ -128,51 +128,51 @@ func (v *validator) quality(path string, p *Product) {
 	}
 	for i, f := range q.Required {
 		if !fieldPathRe.MatchString(f) {
-			v.errf(index(join(path, "required"), i), "must be keys separated by single dots like customer.id, got %s", quote(f))
+			v.errf(IndexPath(JoinPath(path, "required"), i), "must be keys separated by single dots like customer.id, got %s", Quote(f))
 		}
 	}
 	names := make(map[string]int, len(q.Rules))
 	for i, r := range q.Rules {
-		rp := index(join(path, "rules"), i)
+		rp := IndexPath(JoinPath(path, "rules"), i)
 		switch {
 		case r.Name == "":
-			v.errf(join(rp, "name"), "is required: lowercase letters, digits and _, e.g. positive_total")
+			v.errf(JoinPath(rp, "name"), "is required: lowercase letters, digits and _, e.g. positive_total")
 		case !ruleName.MatchString(r.Name):
-			v.errf(join(rp, "name"), "must be lowercase letters, digits and _ starting with a letter (it is a metric label), got %s", quote(r.Name))
+			v.errf(JoinPath(rp, "name"), "must be lowercase letters, digits and _ starting with a letter (it is a metric label), got %s", Quote(r.Name))
 		default:
 			if first, dup := names[r.Name]; dup {
-				v.errf(join(rp, "name"), "duplicate rule name %s; rules[%d] has it already", quote(r.Name), first)
+				v.errf(JoinPath(rp, "name"), "duplicate rule name %s; rules[%d] has it already", Quote(r.Name), first)
 			}
 			names[r.Name] = i
 		}
 		if strings.TrimSpace(r.Expr) == "" {
-			v.errf(join(rp, "expr"), `is required: a CEL expression that is true for a good record, e.g. "message.order_total > 0"`)
+			v.errf(JoinPath(rp, "expr"), `is required: a CEL expression that is true for a good record, e.g. "message.order_total > 0"`)
 		}
 	}
 	if s := q.Sequence; s != nil {
-		sp := join(path, "sequence")
+		sp := JoinPath(path, "sequence")
 		needFormat("sequence")
 		if s.Field == "" {
-			v.errf(join(sp, "field"), "is required: the field holding the producer's sequence number")
+			v.errf(JoinPath(sp, "field"), "is required: the field holding the producer's sequence number")
 		} else if !fieldPathRe.MatchString(s.Field) {
-			v.errf(join(sp, "field"), "must be keys separated by single dots, got %s", quote(s.Field))
+			v.errf(JoinPath(sp, "field"), "must be keys separated by single dots, got %s", Quote(s.Field))
 		}
 		if s.Key != "" && !fieldPathRe.MatchString(s.Key) {
-			v.errf(join(sp, "key"), "must be keys separated by single dots, got %s", quote(s.Key))
+			v.errf(JoinPath(sp, "key"), "must be keys separated by single dots, got %s", Quote(s.Key))
 		}
 		if s.MaxKeys < 0 {
-			v.errf(join(sp, "max_keys"), "must be > 0, got %d", s.MaxKeys)
+			v.errf(JoinPath(sp, "max_keys"), "must be > 0, got %d", s.MaxKeys)
 		}
 	}
 	if vol := q.Volume; vol != nil {
-		v.rate(join(join(path, "volume"), "min_per_minute"), vol.MinPerMinute, false)
+		v.rate(JoinPath(JoinPath(path, "volume"), "min_per_minute"), vol.MinPerMinute, false)
 	}
 }
 
 func (v *validator) dlqTopics(path string, topics []string) {
 	for i, t := range topics {
 		if !topicName.MatchString(t) {
-			v.errf(index(path, i), "must be a Kafka topic name (letters, digits, '.', '_', '-'), got %s", quote(t))
+			v.errf(IndexPath(path, i), "must be a Kafka topic name (letters, digits, '.', '_', '-'), got %s", Quote(t))
 		}
 	}
 }
@@ -180,17 +180,17 @@ func (v *validator) dlqTopics(path string, topics []string) {
 func (v *validator) consumers(path string, cs []Consumer) {
 	seen := make(map[string]int, len(cs))
 	for i, c := range cs {
-		cp := index(path, i)
+		cp := IndexPath(path, i)
 		if c.Group == "" {
-			v.errf(join(cp, "group"), "is required: the consumer group id")
+			v.errf(JoinPath(cp, "group"), "is required: the consumer group id")
 			continue
 		}
 		if first, dup := seen[c.Group]; dup {
-			v.errf(join(cp, "group"), "duplicate consumer group %s; consumers[%d] has it already", quote(c.Group), first)
+			v.errf(JoinPath(cp, "group"), "duplicate consumer group %s; consumers[%d] has it already", Quote(c.Group), first)
 		}
 		seen[c.Group] = i
 		if c.Owner == "" {
-			v.warnf(join(cp, "owner"), "is not set, so group %s is reported with owner %s", quote(c.Group), UnknownOwner)
+			v.warnf(JoinPath(cp, "owner"), "is not set, so group %s is reported with owner %s", Quote(c.Group), UnknownOwner)
 		}
 	}
 }
@@ -199,7 +199,7 @@ func (v *validator) consumers(path string, cs []Consumer) {
 func (v *validator) sloNeeds(path string, p *Product) {
 	q := &p.Quality
 	for i, s := range p.SLOs {
-		sp := join(index(join(path, "slos"), i), "sli")
+		sp := JoinPath(IndexPath(JoinPath(path, "slos"), i), "sli")
 		switch s.SLI {
 		case SLICompleteness:
 			if len(q.Required) == 0 && q.Sequence == nil {
@@ -215,7 +215,7 @@ func (v *validator) sloNeeds(path string, p *Product) {
 			}
 		case SLILag:
 			if s.ConsumerGroup != "" && !slices.ContainsFunc(p.Consumers, func(c Consumer) bool { return c.Group == s.ConsumerGroup }) {
-				v.warnf(join(index(join(path, "slos"), i), "consumer_group"), "group %s is not declared under consumers, so its owner is reported as %s", quote(s.ConsumerGroup), UnknownOwner)
+				v.warnf(JoinPath(IndexPath(JoinPath(path, "slos"), i), "consumer_group"), "group %s is not declared under consumers, so its owner is reported as %s", Quote(s.ConsumerGroup), UnknownOwner)
 			}
 		}
 	}

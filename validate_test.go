@@ -396,14 +396,14 @@ func TestPaths(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		if got := parentPath(tt.path); got != tt.parent {
+		if got := ParentPath(tt.path); got != tt.parent {
 			t.Errorf("parentPath(%q) = %q, want %q", tt.path, got, tt.parent)
 		}
 	}
-	if got := join(join("owners", "orders-team"), "slack_channel"); got != "owners.orders-team.slack_channel" {
+	if got := JoinPath(JoinPath("owners", "orders-team"), "slack_channel"); got != "owners.orders-team.slack_channel" {
 		t.Errorf("join = %q", got)
 	}
-	if got := join("owners", `x"]`); !strings.HasPrefix(got, `owners["`) || parentPath(got) != "owners" {
+	if got := JoinPath("owners", `x"]`); !strings.HasPrefix(got, `owners["`) || ParentPath(got) != "owners" {
 		t.Errorf("join of a quoted key = %q", got)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/config"
 )
 
 // manifest is one Kubernetes object, decoded loosely.
@@ -251,7 +252,7 @@ func TestConfigs(t *testing.T) {
 				t.Fatalf("no ConfigMap %s", w.configMap)
 			}
 			data := str(get(cm.doc, "data", "config.yaml"))
-			cfg, ps, err := meshwatch.Load(w.configMap+".yaml", []byte(data), podEnv(t, ms, c))
+			cfg, ps, err := config.Load(w.configMap+".yaml", []byte(data), podEnv(t, ms, c))
 			if err != nil {
 				t.Fatalf("the %s ConfigMap's config does not load in %s %s:\n%v", w.configMap, w.kind, w.name, ps)
 			}

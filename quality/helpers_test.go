@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/config"
 )
 
 // loadConfig loads a config.yaml for a test; header supplies the cluster.
@@ -21,7 +22,7 @@ func loadConfig(t testing.TB, yaml string) *meshwatch.Config {
 	if !strings.Contains(yaml, "owners:") {
 		yaml += "owners: {shop-team: {slack_channel: \"#shop\"}}\n"
 	}
-	cfg, _, err := meshwatch.Load("config.yaml", []byte(yaml), nil)
+	cfg, _, err := config.Load("config.yaml", []byte(yaml), nil)
 	if err != nil {
 		t.Fatalf("load config: %v", err)
 	}

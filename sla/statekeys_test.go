@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/state"
 )
 
@@ -42,7 +43,7 @@ func TestCheckStateKeys(t *testing.T) {
 			cfg := "naming: off\ncluster: {brokers: [\"k:9092\"]}\nstate: {backend: " + tt.backend + "}\nproducts:\n" +
 				"  - {name: " + tt.product + ", domain: d, owner: o, topics: [t],\n" +
 				"     slos: [{name: " + tt.slo + ", sli: latency, threshold: 1s, objective: 99%}]}\nowners: {o: {}}\n"
-			_, ps, _ := meshwatch.LoadWith("c.yaml", []byte(cfg), nil, meshwatch.Extension{Check: CheckStateKeys})
+			_, ps, _ := config.LoadWith("c.yaml", []byte(cfg), nil, config.Extension{Check: CheckStateKeys})
 			if diff := cmp.Diff(tt.want, ps.Error()); diff != "" {
 				t.Errorf("problems (-want +got):\n%s\nconfig:\n%s", diff, cfg)
 			}

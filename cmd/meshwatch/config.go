@@ -8,6 +8,7 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/internal/webauth"
 	"github.com/meshwatch/meshwatch/quality"
@@ -132,8 +133,8 @@ type webhookSettings struct {
 // extensions returns the loader extensions that fill s's sections and
 // check what the root package cannot: CEL rules, cost settings, and names
 // too long for the state store.
-func (s *settings) extensions() []meshwatch.Extension {
-	return []meshwatch.Extension{
+func (s *settings) extensions() []config.Extension {
+	return []config.Extension{
 		{Key: "cost", Into: &s.Cost, Check: func(cfg *meshwatch.Config) meshwatch.Problems {
 			if s.Cost == nil {
 				return nil
@@ -232,7 +233,7 @@ func (a *alerting) routing() alert.Routing {
 // printing every problem to stderr. It returns nil when there are errors.
 func loadSettings(path string, stderr io.Writer) *settings {
 	s := &settings{dir: filepath.Dir(path)}
-	cfg, problems, err := meshwatch.LoadFileWith(path, s.extensions()...)
+	cfg, problems, err := config.LoadFileWith(path, s.extensions()...)
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)
 	}

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/internal/demo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
@@ -311,7 +312,7 @@ func validateSettings(set *settings) error {
 // place; one without is an error rather than a "<secret>" placeholder that
 // would load as if it were the value.
 func writeSettings(path string, set *settings, refs map[string]string) error {
-	b, err := set.YAML()
+	b, err := config.YAML(set.Config)
 	if err != nil {
 		return err
 	}

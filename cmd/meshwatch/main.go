@@ -15,7 +15,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/config"
 )
 
 func main() {
@@ -161,7 +161,7 @@ included, then "ok" when there is no error. Exits 1 on any error.`, stderr)
 		return code
 	}
 	set := &settings{dir: filepath.Dir(*path)}
-	cfg, problems, err := meshwatch.LoadFileWith(*path, set.extensions()...)
+	cfg, problems, err := config.LoadFileWith(*path, set.extensions()...)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p)
 	}

@@ -1,4 +1,4 @@
-package meshwatch
+package yamlconf
 
 import (
 	"fmt"
@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/meshwatch/meshwatch"
 )
 
 // maxNodes bounds the values decoded from one document. Aliases can make a
@@ -15,96 +17,111 @@ import (
 // far smaller: a thousand products of a hundred values each is 100,000.
 const maxNodes = 1 << 18
 
-// decoder decodes a yaml.Node tree into a Go value by reflection, strictly:
+// Decoder decodes a yaml.Node tree into a Go value by reflection, strictly:
 // it reports every unknown key, every duplicate key and every value of the
 // wrong type as a Problem with its position and path, and goes on. It
 // expands ${VAR} and ${VAR:-default} in scalar values as it meets them.
-type decoder struct {
-	file string
+//
+// A Decoder decodes one file, into one or more values (the configuration
+// and the sections of extensions, say); its exported fields are what it
+// found, for the loader to go on with. It is not safe for concurrent use.
+type Decoder struct {
+	// File is the file name that positions carry.
+	File string
 	env  func(string) (string, bool)
 
-	problems Problems
-	// pos maps the path of every decoded value to the position of its node,
+	// Problems are the problems found so far, in the order found.
+	Problems meshwatch.Problems
+	// Pos maps the path of every decoded value to the position of its node,
 	// so that Validate's problems can be placed.
-	pos map[string]Position
-	// failed holds the paths whose value could not be decoded; Validate's
+	Pos map[string]meshwatch.Position
+	// Failed holds the paths whose value could not be decoded; Validate's
 	// problems at or below them would only repeat the decode problem.
-	failed map[string]bool
-	// secrets holds values that must never appear in a message: every value
+	Failed map[string]bool
+	// Secrets holds values that must never appear in a message: every value
 	// substituted into a Secret, and every value of a variable whose name
 	// says it is a secret.
-	secrets []string
+	Secrets []string
+	// TooLarge is set when the document expanded into more values than a
+	// configuration has: decoding stopped, and the values are incomplete.
+	TooLarge bool
+	// Literal turns ${VAR} expansion off: a data contract is a document
+	// shared between teams, not deploy-time configuration, and its SQL
+	// checks hold ${table} placeholders of their own.
+	Literal bool
 
 	expanded  map[*yaml.Node][]string // node → env values substituted into it
 	nodes     int
-	tooLarge  bool
 	visiting  map[*yaml.Node]bool // merge sources being expanded, against cycles
 	sensitive func(name string) bool
-	// literal turns ${VAR} expansion off: a data contract is a document
-	// shared between teams, not deploy-time configuration, and its SQL
-	// checks hold ${table} placeholders of their own.
-	literal bool
 }
 
-func newDecoder(file string, env func(string) (string, bool)) *decoder {
-	return &decoder{
-		file:      file,
+// NewDecoder returns a Decoder of the file named file (for positions) that
+// expands ${VAR} from env; a nil env is one where no variable is set.
+func NewDecoder(file string, env func(string) (string, bool)) *Decoder {
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
+	}
+	return &Decoder{
+		File:      file,
 		env:       env,
-		pos:       make(map[string]Position),
-		failed:    make(map[string]bool),
+		Pos:       make(map[string]meshwatch.Position),
+		Failed:    make(map[string]bool),
 		expanded:  make(map[*yaml.Node][]string),
 		visiting:  make(map[*yaml.Node]bool),
 		sensitive: sensitiveVar,
 	}
 }
 
-func (d *decoder) at(n *yaml.Node) Position {
-	return Position{File: d.file, Line: n.Line, Col: n.Column}
+// At returns the position of n in the file.
+func (d *Decoder) At(n *yaml.Node) meshwatch.Position {
+	return meshwatch.Position{File: d.File, Line: n.Line, Col: n.Column}
 }
 
-// fail reports that the value at path could not be decoded.
-func (d *decoder) fail(n *yaml.Node, path, format string, args ...any) {
-	d.problems = append(d.problems, Problem{Pos: d.at(n), Path: path, Msg: fmt.Sprintf(format, args...)})
-	d.failed[path] = true
+// Fail reports that the value of node n, at path, could not be decoded.
+func (d *Decoder) Fail(n *yaml.Node, path, format string, args ...any) {
+	d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.At(n), Path: path, Msg: fmt.Sprintf(format, args...)})
+	d.Failed[path] = true
 }
 
 // report reports a problem that does not make the value at path unusable,
 // such as an unknown key beside it.
-func (d *decoder) report(n *yaml.Node, path, format string, args ...any) {
-	d.problems = append(d.problems, Problem{Pos: d.at(n), Path: path, Msg: fmt.Sprintf(format, args...)})
+func (d *Decoder) report(n *yaml.Node, path, format string, args ...any) {
+	d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.At(n), Path: path, Msg: fmt.Sprintf(format, args...)})
 }
 
 var (
-	secretType        = reflect.TypeFor[Secret]()
-	topicSelectorType = reflect.TypeFor[TopicSelector]()
+	secretType        = reflect.TypeFor[meshwatch.Secret]()
+	topicSelectorType = reflect.TypeFor[meshwatch.TopicSelector]()
 	unmarshalerType   = reflect.TypeFor[yaml.Unmarshaler]()
 )
 
-// decode decodes n into v, which must be settable; path names v.
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+// Decode decodes n into v, which must be settable; path names v. Every
+// problem goes to d.Problems, and decoding goes on after it.
+func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 	for n != nil && n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	if n == nil || d.tooLarge {
+	if n == nil || d.TooLarge {
 		return
 	}
 	if d.nodes++; d.nodes > maxNodes {
-		d.tooLarge = true
-		d.fail(n, path, "the document is too large once its aliases are expanded (more than %d values)", maxNodes)
+		d.TooLarge = true
+		d.Fail(n, path, "the document is too large once its aliases are expanded (more than %d values)", maxNodes)
 		return
 	}
-	d.pos[path] = d.at(n)
+	d.Pos[path] = d.At(n)
 
 	t := v.Type()
 	switch {
 	case t == topicSelectorType:
 		if n.Kind == yaml.ScalarNode {
 			s := d.scalar(n, path, false)
-			v.Set(reflect.ValueOf(TopicSelector{Name: s}))
+			v.Set(reflect.ValueOf(meshwatch.TopicSelector{Name: s}))
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			d.fail(n, path, `must be a topic name or a mapping like {pattern: "^orders\\..*$"}, got %s`, describe(n))
+			d.Fail(n, path, `must be a topic name or a mapping like {pattern: "^orders\\..*$"}, got %s`, Describe(n))
 			return
 		}
 		d.decodeStruct(n, v, path)
@@ -114,84 +131,84 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.scalar(n, path, false)
 		}
 		if err := v.Addr().Interface().(yaml.Unmarshaler).UnmarshalYAML(n); err != nil {
-			d.fail(n, path, "%s", err.Error())
+			d.Fail(n, path, "%s", err.Error())
 		}
 		return
 	}
 
 	switch t.Kind() {
 	case reflect.Pointer:
-		if isNull(n) {
+		if IsNull(n) {
 			v.SetZero()
 			return
 		}
 		e := reflect.New(t.Elem())
-		d.decode(n, e.Elem(), path)
+		d.Decode(n, e.Elem(), path)
 		v.Set(e)
 	case reflect.Struct:
-		if isNull(n) {
+		if IsNull(n) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			d.fail(n, path, "must be a mapping with the keys %s; got %s", strings.Join(fieldNames(t), ", "), describe(n))
+			d.Fail(n, path, "must be a mapping with the keys %s; got %s", strings.Join(fieldNames(t), ", "), Describe(n))
 			return
 		}
 		d.decodeStruct(n, v, path)
 	case reflect.Slice:
-		if isNull(n) {
+		if IsNull(n) {
 			v.SetZero()
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			d.fail(n, path, "must be a list, got %s", describe(n))
+			d.Fail(n, path, "must be a list, got %s", Describe(n))
 			return
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
 		for i, c := range n.Content {
-			if d.tooLarge {
+			if d.TooLarge {
 				break
 			}
-			d.decode(c, s.Index(i), index(path, i))
+			d.Decode(c, s.Index(i), meshwatch.IndexPath(path, i))
 		}
 		v.Set(s)
 	case reflect.Map:
-		if isNull(n) {
+		if IsNull(n) {
 			v.SetZero()
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			d.fail(n, path, "must be a mapping, got %s", describe(n))
+			d.Fail(n, path, "must be a mapping, got %s", Describe(n))
 			return
 		}
 		m := reflect.MakeMap(t)
 		for _, kv := range d.pairs(n, path) {
-			if d.tooLarge {
+			if d.TooLarge {
 				break
 			}
 			e := reflect.New(t.Elem()).Elem()
-			p := join(path, kv.key.Value)
-			d.decode(kv.value, e, p)
+			p := meshwatch.JoinPath(path, kv.key.Value)
+			d.Decode(kv.value, e, p)
 			m.SetMapIndex(reflect.ValueOf(kv.key.Value).Convert(t.Key()), e)
 		}
 		v.Set(m)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			d.fail(n, path, "must be a string, got %s", describe(n))
+			d.Fail(n, path, "must be a string, got %s", Describe(n))
 			return
 		}
 		v.SetString(d.scalar(n, path, t == secretType))
 	case reflect.Bool, reflect.Int, reflect.Int64, reflect.Float64:
 		if n.Kind != yaml.ScalarNode {
-			d.fail(n, path, "must be %s, got %s", kindName(t.Kind()), describe(n))
+			d.Fail(n, path, "must be %s, got %s", kindName(t.Kind()), Describe(n))
 			return
 		}
 		d.scalar(n, path, false)
 		if err := n.Decode(v.Addr().Interface()); err != nil {
-			d.fail(n, path, "must be %s, got %s", kindName(t.Kind()), describe(n))
+			d.Fail(n, path, "must be %s, got %s", kindName(t.Kind()), Describe(n))
 		}
 	default:
 		// Only reached if the model gains a field of a kind added here.
-		d.fail(n, path, "cannot decode into a Go %s", t)
+		d.Fail(n, path, "cannot decode into a Go %s", t)
 	}
 }
 
@@ -212,7 +229,7 @@ type pair struct{ key, value *yaml.Node }
 // expanded: keys set in n win over merged ones, and earlier merged mappings
 // over later ones, as in YAML 1.1. It reports duplicate keys and keys that
 // are not scalars.
-func (d *decoder) pairs(n *yaml.Node, path string) []pair {
+func (d *Decoder) pairs(n *yaml.Node, path string) []pair {
 	var own, merged []pair
 	first := make(map[string]*yaml.Node)
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -222,12 +239,12 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 		}
 		switch {
 		case k.Kind != yaml.ScalarNode:
-			d.report(k, path, "keys must be strings, got %s", describe(k))
+			d.report(k, path, "keys must be strings, got %s", Describe(k))
 		case isMergeKey(k):
 			merged = append(merged, d.merge(k, v, path)...)
 		default:
 			if f, dup := first[k.Value]; dup {
-				d.report(k, join(path, k.Value), "duplicate key %s; first set at line %d", quote(k.Value), f.Line)
+				d.report(k, meshwatch.JoinPath(path, k.Value), "duplicate key %s; first set at line %d", meshwatch.Quote(k.Value), f.Line)
 				continue
 			}
 			first[k.Value] = k
@@ -252,7 +269,7 @@ func isMergeKey(k *yaml.Node) bool {
 }
 
 // merge returns the pairs that a "<<: value" merge key brings in.
-func (d *decoder) merge(k, v *yaml.Node, path string) []pair {
+func (d *Decoder) merge(k, v *yaml.Node, path string) []pair {
 	for v.Kind == yaml.AliasNode && v.Alias != nil {
 		v = v.Alias
 	}
@@ -266,13 +283,13 @@ func (d *decoder) merge(k, v *yaml.Node, path string) []pair {
 				s = s.Alias
 			}
 			if s.Kind != yaml.MappingNode {
-				d.report(k, path, "<< must merge a mapping or a list of mappings, got a list holding %s", describe(s))
+				d.report(k, path, "<< must merge a mapping or a list of mappings, got a list holding %s", Describe(s))
 				return nil
 			}
 			sources = append(sources, s)
 		}
 	default:
-		d.report(k, path, "<< must merge a mapping or a list of mappings, got %s", describe(v))
+		d.report(k, path, "<< must merge a mapping or a list of mappings, got %s", Describe(v))
 		return nil
 	}
 	var out []pair
@@ -289,7 +306,7 @@ func (d *decoder) merge(k, v *yaml.Node, path string) []pair {
 }
 
 // decodeStruct decodes mapping n into the struct v, reporting unknown keys.
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+func (d *Decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	fields := structFields(v.Type())
 	pairs := d.pairs(n, path)
 	present := make(map[string]bool, len(pairs))
@@ -297,22 +314,22 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		present[kv.key.Value] = true
 	}
 	for _, kv := range pairs {
-		if d.tooLarge {
+		if d.TooLarge {
 			break
 		}
 		key := kv.key.Value
 		i, ok := fields.index[key]
 		if !ok {
-			d.report(kv.key, join(path, key), "unknown key %s%s; allowed: %s",
-				quote(key), didYouMean(key, fields.names), strings.Join(fields.names, ", "))
-			if c := closest(key, fields.names); c != "" && !present[c] {
+			d.report(kv.key, meshwatch.JoinPath(path, key), "unknown key %s%s; allowed: %s",
+				meshwatch.Quote(key), meshwatch.DidYouMean(key, fields.names), strings.Join(fields.names, ", "))
+			if c := meshwatch.Closest(key, fields.names); c != "" && !present[c] {
 				// The typo explains why the key it stands for is missing;
 				// "topics: at least one topic is required" would repeat it.
-				d.failed[join(path, c)] = true
+				d.Failed[meshwatch.JoinPath(path, c)] = true
 			}
 			continue
 		}
-		d.decode(kv.value, v.Field(i), join(path, key))
+		d.Decode(kv.value, v.Field(i), meshwatch.JoinPath(path, key))
 	}
 }
 
@@ -355,16 +372,16 @@ func fieldNames(t reflect.Type) []string {
 // scalar expands the environment references in scalar n, once, and returns
 // its value ("" for null). With secret, the substituted values are added to
 // the values that are never shown.
-func (d *decoder) scalar(n *yaml.Node, path string, secret bool) string {
+func (d *Decoder) scalar(n *yaml.Node, path string, secret bool) string {
 	used, done := d.expanded[n]
-	if !done && !d.literal {
+	if !done && !d.Literal {
 		used = d.expand(n, path)
 		d.expanded[n] = used
 	}
 	if secret {
-		d.secrets = append(d.secrets, used...)
+		d.Secrets = append(d.Secrets, used...)
 	}
-	if isNull(n) {
+	if IsNull(n) {
 		return ""
 	}
 	return n.Value
@@ -373,7 +390,7 @@ func (d *decoder) scalar(n *yaml.Node, path string, secret bool) string {
 // expand replaces ${VAR} and ${VAR:-default} in n.Value and returns the
 // values substituted. "$${" stands for a literal "${". A value that had a
 // reference is re-read as a plain scalar, so that "${TIER}" can be a number.
-func (d *decoder) expand(n *yaml.Node, path string) []string {
+func (d *Decoder) expand(n *yaml.Node, path string) []string {
 	s := n.Value
 	if !strings.Contains(s, "${") {
 		return nil
@@ -397,7 +414,7 @@ func (d *decoder) expand(n *yaml.Node, path string) []string {
 		b.WriteString(s[:i])
 		end := strings.IndexByte(s[i:], '}')
 		if end < 0 {
-			d.fail(n, path, `has "${" without a closing "}"; write "$${" for a literal "${"`)
+			d.Fail(n, path, `has "${" without a closing "}"; write "$${" for a literal "${"`)
 			b.WriteString(s[i:])
 			break
 		}
@@ -406,18 +423,18 @@ func (d *decoder) expand(n *yaml.Node, path string) []string {
 		changed = true
 		name, def, hasDef := strings.Cut(ref, ":-")
 		if !validVarName(name) {
-			d.fail(n, path, "${%s} is not a valid reference: want ${NAME} or ${NAME:-default}, NAME made of letters, digits and _", ref)
+			d.Fail(n, path, "${%s} is not a valid reference: want ${NAME} or ${NAME:-default}, NAME made of letters, digits and _", ref)
 			continue
 		}
 		val, ok := d.env(name)
 		if ok && d.sensitive(name) {
-			d.secrets = append(d.secrets, val)
+			d.Secrets = append(d.Secrets, val)
 		}
 		switch {
 		case hasDef && (!ok || val == ""):
 			val = def
 		case !ok:
-			d.fail(n, path, "environment variable %s is not set", name)
+			d.Fail(n, path, "environment variable %s is not set", name)
 			continue
 		default:
 			used = append(used, val)
@@ -455,4 +472,39 @@ func sensitiveVar(name string) bool {
 		}
 	}
 	return false
+}
+
+// Position returns the position of the value at path, or of the nearest
+// enclosing value when the file does not set it.
+func (d *Decoder) Position(path string) meshwatch.Position {
+	for {
+		if pos, ok := d.Pos[path]; ok {
+			return pos
+		}
+		if path == "" {
+			return meshwatch.Position{File: d.File}
+		}
+		path = meshwatch.ParentPath(path)
+	}
+}
+
+// Repeats reports whether a problem at path would repeat a decode problem:
+// a value that failed to decode was left at its zero value, which Validate
+// then rightly finds wrong.
+func (d *Decoder) Repeats(path string) bool {
+	for {
+		if d.Failed[path] {
+			return true
+		}
+		if path == "" {
+			return false
+		}
+		path = meshwatch.ParentPath(path)
+	}
+}
+
+// FailPath reports that the value at path is wrong, at its position.
+func (d *Decoder) FailPath(path, format string, args ...any) {
+	d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.Position(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+	d.Failed[path] = true
 }

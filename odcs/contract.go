@@ -1,29 +1,35 @@
-package meshwatch
+package odcs
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/yamlconf"
 )
 
-// Limits of the contracts that Load reads. A contract is larger than a
+// Limits of the contracts that Merge reads. A contract is larger than a
 // secret, but not than a few megabytes.
 const (
 	maxContractFile  = 4 << 20
 	maxContractFiles = 1000
 )
 
-// ODCS versions that LoadContract reads: v3.0.x and v3.1.0, whose
+// ODCS versions that Load reads: v3.0.x and v3.1.0, whose
 // structures are the same but for team (an object since v3.1.0).
 var odcsVersions = []string{"v3.0.0", "v3.0.1", "v3.0.2", "v3.1.0"}
 
@@ -218,7 +224,7 @@ func (v *odcsValue) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-func (v odcsValue) set() bool { return v.n != nil && !isNull(v.n) }
+func (v odcsValue) set() bool { return v.n != nil && !yamlconf.IsNull(v.n) }
 
 // mapValue returns the value of key in mapping n, or nil.
 func mapValue(n *yaml.Node, key string) *yaml.Node {
@@ -241,9 +247,9 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// contractSet is what Load keeps of the contracts it read: where the
-// settings of the products and owners they made come from.
-type contractSet struct {
+// Sources is what Merge keeps of the contracts it read: where the settings
+// of the products and owners they made come from.
+type Sources struct {
 	// source maps a config path (products[3].slos[0].objective) to the path
 	// in its contract (slaProperties[1].value).
 	source map[string]string
@@ -252,11 +258,11 @@ type contractSet struct {
 	files map[string]int
 }
 
-// sourcePath translates a config path of a product or owner made from a
+// SourcePath translates a config path of a product or owner made from a
 // contract into the path of the contract value it comes from, by its
 // nearest ancestor that has one; other paths are returned as they are.
-func (s *contractSet) sourcePath(path string) string {
-	for p := path; p != ""; p = parentPath(p) {
+func (s *Sources) SourcePath(path string) string {
+	for p := path; p != ""; p = meshwatch.ParentPath(p) {
 		if src, ok := s.source[p]; ok {
 			return src
 		}
@@ -264,17 +270,25 @@ func (s *contractSet) sourcePath(path string) string {
 	return path
 }
 
-// loadContracts reads the contracts that cfg.Contracts names, relative to
-// dir, and appends their products (and the owners they declare) to cfg.
-// Problems go to d, placed in the contract files.
-func loadContracts(d *decoder, cfg *Config, dir string) *contractSet {
-	set := &contractSet{source: make(map[string]string), files: map[string]int{d.file: 0}}
+// Rank orders the files of problems: 0 for the configuration file, then
+// 1, 2... for the contracts in the order they were read.
+func (s *Sources) Rank(file string) int { return s.files[file] }
+
+// Merge reads the contracts that cfg.Contracts names, relative to dir, and
+// appends their products (and the owners they declare) to cfg, as the
+// loader (package config) does after decoding cfg with d and before it
+// applies defaults and validates. Problems go to d, placed in the contract
+// files, and d records the position of every setting the contracts made,
+// so that Config.Position places it in its contract. Problems of Validate
+// are then translated into contract paths with Sources.SourcePath.
+func Merge(d *yamlconf.Decoder, cfg *meshwatch.Config, dir string) *Sources {
+	set := &Sources{source: make(map[string]string), files: map[string]int{d.File: 0}}
 	var files []string
 	from := make(map[string]int)
 	for i, entry := range cfg.Contracts {
-		path := index("contracts", i)
+		path := meshwatch.IndexPath("contracts", i)
 		if strings.TrimSpace(entry) == "" {
-			d.failPath(path, "must be a contract file or a directory of them, got %s", quote(entry))
+			d.FailPath(path, "must be a contract file or a directory of them, got %s", meshwatch.Quote(entry))
 			continue
 		}
 		name := entry
@@ -283,18 +297,18 @@ func loadContracts(d *decoder, cfg *Config, dir string) *contractSet {
 		}
 		found, err := contractFiles(name)
 		if err != nil {
-			d.failPath(path, "%s", err.Error())
+			d.FailPath(path, "%s", err.Error())
 			continue
 		}
 		if len(found) == 0 {
-			d.problems = append(d.problems, Problem{Pos: d.position(path), Path: path,
-				Msg: fmt.Sprintf("directory %s holds no *.yaml or *.yml file", quote(name)), Warning: true})
+			d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.Position(path), Path: path,
+				Msg: fmt.Sprintf("directory %s holds no *.yaml or *.yml file", meshwatch.Quote(name)), Warning: true})
 		}
 		for _, f := range found {
 			if first, dup := from[f]; dup {
 				if first != i {
-					d.problems = append(d.problems, Problem{Pos: d.position(path), Path: path,
-						Msg: fmt.Sprintf("%s is read once, already by contracts[%d]", quote(f), first), Warning: true})
+					d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.Position(path), Path: path,
+						Msg: fmt.Sprintf("%s is read once, already by contracts[%d]", meshwatch.Quote(f), first), Warning: true})
 				}
 				continue
 			}
@@ -303,27 +317,27 @@ func loadContracts(d *decoder, cfg *Config, dir string) *contractSet {
 		}
 	}
 	if len(files) > maxContractFiles {
-		d.failPath("contracts", "name %d contract files, more than %d", len(files), maxContractFiles)
+		d.FailPath("contracts", "name %d contract files, more than %d", len(files), maxContractFiles)
 		return set
 	}
 	for _, f := range files {
 		set.files[f] = len(set.files)
 		data, err := readContractFile(f)
 		if err != nil {
-			d.failPath(index("contracts", from[f]), "%s", err.Error())
+			d.FailPath(meshwatch.IndexPath("contracts", from[f]), "%s", err.Error())
 			continue
 		}
-		c, ps := LoadContract(f, data)
-		d.problems = append(d.problems, ps...)
+		c, ps := Load(f, data)
+		d.Problems = append(d.Problems, ps...)
 		if c != nil {
 			c.merge(d, cfg, set)
 		}
 	}
-	for _, team := range sortedKeys(cfg.Owners) {
+	for _, team := range slices.Sorted(maps.Keys(cfg.Owners)) {
 		if o := cfg.Owners[team]; o.Contract != "" && o.SlackChannel == "" {
-			path := join("owners", team)
-			d.problems = append(d.problems, Problem{Pos: d.position(path), Path: set.sourcePath(path), Warning: true,
-				Msg: fmt.Sprintf("team %s is not declared under owners and no contract of it has a support channel with tool slack: its alerts go to the default channel", quote(team))})
+			path := meshwatch.JoinPath("owners", team)
+			d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.Position(path), Path: set.SourcePath(path), Warning: true,
+				Msg: fmt.Sprintf("team %s is not declared under owners and no contract of it has a support channel with tool slack: its alerts go to the default channel", meshwatch.Quote(team))})
 		}
 	}
 	return set
@@ -335,7 +349,7 @@ func loadContracts(d *decoder, cfg *Config, dir string) *contractSet {
 func contractFiles(name string) ([]string, error) {
 	st, err := os.Stat(name)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", quote(name), pathErr(err))
+		return nil, fmt.Errorf("cannot read %s: %w", meshwatch.Quote(name), yamlconf.PathErr(err))
 	}
 	if !st.IsDir() {
 		return []string{filepath.Clean(name)}, nil
@@ -360,7 +374,7 @@ func contractFiles(name string) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", quote(name), pathErr(err))
+		return nil, fmt.Errorf("cannot read %s: %w", meshwatch.Quote(name), yamlconf.PathErr(err))
 	}
 	slices.Sort(files)
 	return files, nil
@@ -368,32 +382,31 @@ func contractFiles(name string) ([]string, error) {
 
 // readContractFile reads a regular file of at most maxContractFile bytes.
 func readContractFile(name string) ([]byte, error) {
-	return readRegularFile(name, maxContractFile, "a data contract is far smaller; is it the right file?")
+	return yamlconf.ReadFile(name, maxContractFile, "a data contract is far smaller; is it the right file?")
 }
 
 // Contract is a product read from an ODCS data contract, before it joins a
-// Config: LoadContract makes it, Load appends its Product to the
-// configuration.
+// Config: Load makes it, Merge appends its Product to the configuration.
 type Contract struct {
-	// File is the contract's file name, as given to LoadContract.
+	// File is the contract's file name, as given to Load.
 	File string
 	// Product is the product the contract declares, with Contract set to
 	// File and the Source of its rules set. Defaults are not applied.
-	Product Product
+	Product meshwatch.Product
 	// Team is the contract's team.name: the product's owner.
 	Team string
 	// SlackChannel is the channel of the contract's support entry with tool
 	// slack, "" if it has none. It becomes the owner's channel.
 	SlackChannel string
 
-	pos    map[string]Position // ODCS path → position
-	failed map[string]bool     // ODCS paths whose value did not decode
-	links  map[string]string   // product-relative config path → ODCS path
+	pos    map[string]meshwatch.Position // ODCS path → position
+	failed map[string]bool               // ODCS paths whose value did not decode
+	links  map[string]string             // product-relative config path → ODCS path
 	// teamPath and channelPath are the ODCS paths of Team and SlackChannel.
 	teamPath, channelPath string
 }
 
-// LoadContract reads an ODCS v3 data contract (apiVersion v3.0.0 to
+// Load reads an ODCS v3 data contract (apiVersion v3.0.0 to
 // v3.1.0, kind DataContract) as a meshwatch product. file names the
 // contract in problems. It does no I/O.
 //
@@ -407,58 +420,61 @@ type Contract struct {
 //
 // The Contract is nil when the file is not an ODCS v3 data contract at all
 // (not YAML, another kind or version); otherwise it is returned even with
-// errors, so that Load can report every problem. Problems of the product
-// that only Validate finds (a bad topic name, say) are not in the returned
-// Problems; Load reports them, placed in the contract.
-func LoadContract(file string, data []byte) (*Contract, Problems) {
-	root, syntaxErr := parse(file, data)
+// errors, so that the loader can report every problem. Problems of the
+// product that only Config.Validate finds (a bad topic name, say) are not
+// in the returned Problems; the loader (package config) reports them,
+// placed in the contract.
+func Load(file string, data []byte) (*Contract, meshwatch.Problems) {
+	root, syntaxErr := yamlconf.Parse(file, data)
 	if syntaxErr != nil {
 		syntaxErr.Msg = strings.Replace(syntaxErr.Msg, "the config must be a single document", "a contract must be a single document", 1)
-		return nil, Problems{*syntaxErr}
+		return nil, meshwatch.Problems{*syntaxErr}
 	}
 	if root == nil {
-		return nil, Problems{{Pos: Position{File: file, Line: 1}, Msg: "is empty: want an ODCS data contract (kind: DataContract)"}}
+		return nil, meshwatch.Problems{{Pos: meshwatch.Position{File: file, Line: 1}, Msg: "is empty: want an ODCS data contract (kind: DataContract)"}}
 	}
-	at := func(n *yaml.Node) Position { return Position{File: file, Line: n.Line, Col: n.Column} }
+	at := func(n *yaml.Node) meshwatch.Position {
+		return meshwatch.Position{File: file, Line: n.Line, Col: n.Column}
+	}
 	if root.Kind != yaml.MappingNode {
-		return nil, Problems{{Pos: at(root), Msg: fmt.Sprintf("must be an ODCS data contract, a mapping with kind: DataContract; got %s", describe(root))}}
+		return nil, meshwatch.Problems{{Pos: at(root), Msg: fmt.Sprintf("must be an ODCS data contract, a mapping with kind: DataContract; got %s", yamlconf.Describe(root))}}
 	}
 	kind := mapValue(root, "kind")
 	if kind == nil || kind.Kind != yaml.ScalarNode || kind.Value != "DataContract" {
 		got := "no kind"
 		pos := at(root)
 		if kind != nil {
-			got, pos = "kind "+describe(kind), at(kind)
+			got, pos = "kind "+yamlconf.Describe(kind), at(kind)
 		}
-		return nil, Problems{{Pos: pos, Path: "kind", Msg: fmt.Sprintf("must be DataContract: the file must be an ODCS data contract; got %s", got)}}
+		return nil, meshwatch.Problems{{Pos: pos, Path: "kind", Msg: fmt.Sprintf("must be DataContract: the file must be an ODCS data contract; got %s", got)}}
 	}
 	api := mapValue(root, "apiVersion")
 	if api == nil || api.Kind != yaml.ScalarNode || !slices.Contains(odcsVersions, api.Value) {
 		got, pos := "nothing", at(root)
 		if api != nil {
-			got, pos = describe(api), at(api)
+			got, pos = yamlconf.Describe(api), at(api)
 		}
-		return nil, Problems{{Pos: pos, Path: "apiVersion", Msg: fmt.Sprintf("must be one of %s (ODCS v3); got %s", strings.Join(odcsVersions, ", "), got)}}
+		return nil, meshwatch.Problems{{Pos: pos, Path: "apiVersion", Msg: fmt.Sprintf("must be one of %s (ODCS v3); got %s", strings.Join(odcsVersions, ", "), got)}}
 	}
 
-	d := newDecoder(file, nil)
-	d.literal = true
+	d := yamlconf.NewDecoder(file, nil)
+	d.Literal = true
 	var doc odcsContract
-	d.decode(root, reflect.ValueOf(&doc).Elem(), "")
+	d.Decode(root, reflect.ValueOf(&doc).Elem(), "")
 	for i := range doc.Schema {
-		src := index("schema", i)
+		src := meshwatch.IndexPath("schema", i)
 		for j := range doc.Schema[i].Properties {
-			nest(d, &doc.Schema[i].Properties[j], index(join(src, "properties"), j), 1)
+			nest(d, &doc.Schema[i].Properties[j], meshwatch.IndexPath(meshwatch.JoinPath(src, "properties"), j), 1)
 		}
 	}
-	if d.tooLarge {
-		return nil, d.problems
+	if d.TooLarge {
+		return nil, d.Problems
 	}
 	c := &Contract{File: file, links: make(map[string]string)}
 	m := &contractMapper{d: d, root: root, doc: &doc, c: c, p: &c.Product, slos: make(map[string]*sloDraft)}
 	m.build()
-	c.pos, c.failed = d.pos, d.failed
-	return c, d.problems
+	c.pos, c.failed = d.Pos, d.Failed
+	return c, d.Problems
 }
 
 // maxPropertyDepth bounds the nesting of properties: records are not
@@ -467,27 +483,27 @@ const maxPropertyDepth = 32
 
 // nest decodes the nested properties and the items of p, at path and
 // depth, and theirs.
-func nest(d *decoder, p *odcsProperty, path string, depth int) {
+func nest(d *yamlconf.Decoder, p *odcsProperty, path string, depth int) {
 	for _, n := range []struct {
 		v    odcsValue
 		key  string
 		list bool
 	}{{p.PropertiesNode, "properties", true}, {p.ItemsNode, "items", false}} {
-		if !n.v.set() || d.tooLarge {
+		if !n.v.set() || d.TooLarge {
 			continue
 		}
-		np := join(path, n.key)
+		np := meshwatch.JoinPath(path, n.key)
 		if depth >= maxPropertyDepth {
-			d.fail(n.v.n, np, "nests properties deeper than %d levels", maxPropertyDepth)
+			d.Fail(n.v.n, np, "nests properties deeper than %d levels", maxPropertyDepth)
 			continue
 		}
 		if n.list {
-			d.decode(n.v.n, reflect.ValueOf(&p.Properties).Elem(), np)
+			d.Decode(n.v.n, reflect.ValueOf(&p.Properties).Elem(), np)
 			for i := range p.Properties {
-				nest(d, &p.Properties[i], index(np, i), depth+1)
+				nest(d, &p.Properties[i], meshwatch.IndexPath(np, i), depth+1)
 			}
 		} else {
-			d.decode(n.v.n, reflect.ValueOf(&p.Items).Elem(), np)
+			d.Decode(n.v.n, reflect.ValueOf(&p.Items).Elem(), np)
 			if p.Items != nil {
 				nest(d, p.Items, np, depth+1)
 			}
@@ -498,17 +514,17 @@ func nest(d *decoder, p *odcsProperty, path string, depth int) {
 // merge appends the contract's product to cfg, and its team to the owners
 // when config.yaml does not declare it; it records in d where each setting
 // comes from.
-func (c *Contract) merge(d *decoder, cfg *Config, set *contractSet) {
-	base := index("products", len(cfg.Products))
-	position := func(src string) Position {
+func (c *Contract) merge(d *yamlconf.Decoder, cfg *meshwatch.Config, set *Sources) {
+	base := meshwatch.IndexPath("products", len(cfg.Products))
+	position := func(src string) meshwatch.Position {
 		for {
 			if pos, ok := c.pos[src]; ok {
 				return pos
 			}
 			if src == "" {
-				return Position{File: c.File}
+				return meshwatch.Position{File: c.File}
 			}
-			src = parentPath(src)
+			src = meshwatch.ParentPath(src)
 		}
 	}
 	failed := func(src string) bool {
@@ -519,14 +535,14 @@ func (c *Contract) merge(d *decoder, cfg *Config, set *contractSet) {
 			if src == "" {
 				return false
 			}
-			src = parentPath(src)
+			src = meshwatch.ParentPath(src)
 		}
 	}
 	link := func(cfgPath, src string) {
-		d.pos[cfgPath] = position(src)
+		d.Pos[cfgPath] = position(src)
 		set.source[cfgPath] = src
 		if failed(src) {
-			d.failed[cfgPath] = true
+			d.Failed[cfgPath] = true
 		}
 	}
 	link(base, "")
@@ -539,7 +555,7 @@ func (c *Contract) merge(d *decoder, cfg *Config, set *contractSet) {
 		return
 	}
 	warn := func(src, format string, args ...any) {
-		d.problems = append(d.problems, Problem{Pos: position(src), Path: src, Msg: fmt.Sprintf(format, args...), Warning: true})
+		d.Problems = append(d.Problems, meshwatch.Problem{Pos: position(src), Path: src, Msg: fmt.Sprintf(format, args...), Warning: true})
 	}
 	o, declared := cfg.Owners[c.Team]
 	switch {
@@ -551,7 +567,7 @@ func (c *Contract) merge(d *decoder, cfg *Config, set *contractSet) {
 			cfg.Owners[c.Team] = o
 		case c.SlackChannel != "" && o.SlackChannel != c.SlackChannel:
 			warn(c.channelPath, "team %s has slack_channel %s in the configuration, which is used instead of %s",
-				quote(c.Team), quote(o.SlackChannel), quote(c.SlackChannel))
+				meshwatch.Quote(c.Team), meshwatch.Quote(o.SlackChannel), meshwatch.Quote(c.SlackChannel))
 		}
 		return
 	case declared:
@@ -560,32 +576,32 @@ func (c *Contract) merge(d *decoder, cfg *Config, set *contractSet) {
 			o.SlackChannel = c.SlackChannel
 			cfg.Owners[c.Team] = o
 			if c.channelPath != "" {
-				link(join(join("owners", c.Team), "slack_channel"), c.channelPath)
+				link(meshwatch.JoinPath(meshwatch.JoinPath("owners", c.Team), "slack_channel"), c.channelPath)
 			}
 		} else if c.SlackChannel != "" && o.SlackChannel != c.SlackChannel {
 			warn(c.channelPath, "team %s has Slack channel %s in contract %s, which is used instead of %s",
-				quote(c.Team), quote(o.SlackChannel), o.Contract, quote(c.SlackChannel))
+				meshwatch.Quote(c.Team), meshwatch.Quote(o.SlackChannel), o.Contract, meshwatch.Quote(c.SlackChannel))
 		}
 		return
 	}
-	if s := closest(c.Team, sortedKeys(cfg.Owners)); s != "" {
-		warn(c.teamPath, "team %s is not declared under owners (did you mean %s?); it becomes a new owner", quote(c.Team), quote(s))
+	if s := meshwatch.Closest(c.Team, slices.Sorted(maps.Keys(cfg.Owners))); s != "" {
+		warn(c.teamPath, "team %s is not declared under owners (did you mean %s?); it becomes a new owner", meshwatch.Quote(c.Team), meshwatch.Quote(s))
 	}
 	if cfg.Owners == nil {
-		cfg.Owners = make(map[string]Owner)
+		cfg.Owners = make(map[string]meshwatch.Owner)
 	}
-	cfg.Owners[c.Team] = Owner{SlackChannel: c.SlackChannel, Contract: c.File}
-	op := join("owners", c.Team)
+	cfg.Owners[c.Team] = meshwatch.Owner{SlackChannel: c.SlackChannel, Contract: c.File}
+	op := meshwatch.JoinPath("owners", c.Team)
 	link(op, c.teamPath)
 	if c.channelPath != "" {
-		link(join(op, "slack_channel"), c.channelPath)
+		link(meshwatch.JoinPath(op, "slack_channel"), c.channelPath)
 	}
 }
 
 // sloDraft is an SLO being gathered from the parts of a contract.
 type sloDraft struct {
 	src           string // the first part of the contract that asked for it
-	threshold     Duration
+	threshold     meshwatch.Duration
 	thresholdSrc  string
 	objective     float64 // percent, 0 when none is given
 	objectiveSrc  string
@@ -594,14 +610,14 @@ type sloDraft struct {
 
 // contractMapper turns a decoded contract into a Product.
 type contractMapper struct {
-	d    *decoder
+	d    *yamlconf.Decoder
 	root *yaml.Node
 	doc  *odcsContract
 	c    *Contract
-	p    *Product
+	p    *meshwatch.Product
 
 	slos       map[string]*sloDraft
-	objective  Percent // default objective
+	objective  meshwatch.Percent // default objective
 	objSrc     string
 	ruleNames  map[string]bool
 	ruleExprs  map[string]bool
@@ -616,12 +632,12 @@ type contractMapper struct {
 func (m *contractMapper) link(rel, src string) { m.c.links[rel] = src }
 
 func (m *contractMapper) errf(src, format string, args ...any) {
-	m.d.problems = append(m.d.problems, Problem{Pos: m.d.position(src), Path: src, Msg: fmt.Sprintf(format, args...)})
-	m.d.failed[src] = true
+	m.d.Problems = append(m.d.Problems, meshwatch.Problem{Pos: m.d.Position(src), Path: src, Msg: fmt.Sprintf(format, args...)})
+	m.d.Failed[src] = true
 }
 
 func (m *contractMapper) warnf(src, format string, args ...any) {
-	m.d.problems = append(m.d.problems, Problem{Pos: m.d.position(src), Path: src, Msg: fmt.Sprintf(format, args...), Warning: true})
+	m.d.Problems = append(m.d.Problems, meshwatch.Problem{Pos: m.d.Position(src), Path: src, Msg: fmt.Sprintf(format, args...), Warning: true})
 }
 
 // unsupported reports a part of the contract that meshwatch cannot
@@ -670,19 +686,19 @@ func (m *contractMapper) description() {
 	n := resolve(m.doc.Description.n)
 	m.link(".description", "description")
 	switch {
-	case n == nil || isNull(n):
+	case n == nil || yamlconf.IsNull(n):
 	case n.Kind == yaml.ScalarNode:
 		m.p.Description = n.Value // ODCS v2 wrote a plain string
 	case n.Kind == yaml.MappingNode:
 		for _, key := range []string{"purpose", "usage", "limitations"} {
-			if v := mapValue(n, key); v != nil && v.Kind == yaml.ScalarNode && !isNull(v) {
+			if v := mapValue(n, key); v != nil && v.Kind == yaml.ScalarNode && !yamlconf.IsNull(v) {
 				m.p.Description = v.Value
 				m.link(".description", "description."+key)
 				return
 			}
 		}
 	default:
-		m.errf("description", "must be a mapping with purpose, usage or limitations; got %s", describe(n))
+		m.errf("description", "must be a mapping with purpose, usage or limitations; got %s", yamlconf.Describe(n))
 	}
 }
 
@@ -692,13 +708,13 @@ func (m *contractMapper) team() {
 	n := resolve(m.doc.Team.n)
 	m.link(".owner", "team")
 	switch {
-	case n == nil || isNull(n):
+	case n == nil || yamlconf.IsNull(n):
 		m.errf("team", "is required: {name: <team>}, the team that owns the product (a key of owners, or a new owner)")
 	case n.Kind == yaml.SequenceNode:
 		m.errf("team", "is a list of members (ODCS v3.0), which names no team; write team: {name: <team>, members: [...]} (ODCS v3.1)")
 	case n.Kind == yaml.MappingNode:
 		var t odcsTeam
-		m.d.decode(n, reflect.ValueOf(&t).Elem(), "team")
+		m.d.Decode(n, reflect.ValueOf(&t).Elem(), "team")
 		if t.Name == "" {
 			m.errf("team", "team.name is required: the team that owns the product (a key of owners, or a new owner)")
 			return
@@ -706,7 +722,7 @@ func (m *contractMapper) team() {
 		m.p.Owner, m.c.Team, m.c.teamPath = t.Name, t.Name, "team.name"
 		m.link(".owner", "team.name")
 	default:
-		m.errf("team", "must be a mapping like {name: orders-team}; got %s", describe(n))
+		m.errf("team", "must be a mapping like {name: orders-team}; got %s", yamlconf.Describe(n))
 	}
 }
 
@@ -733,46 +749,46 @@ func (m *contractMapper) support() {
 		return
 	}
 	ch := strings.TrimSpace(m.doc.Support[best].Channel)
-	if !strings.HasPrefix(ch, "#") && !slackChannelID.MatchString(ch) {
+	if !strings.HasPrefix(ch, "#") && !meshwatch.IsSlackChannel(ch) {
 		ch = "#" + ch // ODCS channels are often written without the #
 	}
 	m.c.SlackChannel = ch
-	m.c.channelPath = join(index("support", best), "channel")
+	m.c.channelPath = meshwatch.JoinPath(meshwatch.IndexPath("support", best), "channel")
 }
 
 func (m *contractMapper) customProperties() {
-	m.objective, _ = parsePercent(defaultContractObjective)
+	m.objective, _ = meshwatch.ParsePercent(defaultContractObjective)
 	for i, cp := range m.doc.CustomProperties {
-		src := index("customProperties", i)
+		src := meshwatch.IndexPath("customProperties", i)
 		if !strings.HasPrefix(cp.Property, "meshwatch") {
 			continue
 		}
-		vsrc := join(src, "value")
+		vsrc := meshwatch.JoinPath(src, "value")
 		v := resolve(cp.Value.n)
 		if v == nil || v.Kind != yaml.ScalarNode {
-			m.errf(vsrc, "must be a single value; got %s", describe(v))
+			m.errf(vsrc, "must be a single value; got %s", yamlconf.Describe(v))
 			continue
 		}
 		switch cp.Property {
 		case CustomTier:
 			t, err := strconv.Atoi(v.Value)
 			if err != nil {
-				m.errf(vsrc, "must be 1, 2 or 3 (1 pages, 2 business hours, 3 best effort), got %s", quote(v.Value))
+				m.errf(vsrc, "must be 1, 2 or 3 (1 pages, 2 business hours, 3 best effort), got %s", meshwatch.Quote(v.Value))
 				continue
 			}
 			m.p.Tier = t
 			m.link(".tier", vsrc)
 		case CustomObjective:
-			o, err := parsePercent(v.Value)
+			o, err := meshwatch.ParsePercent(v.Value)
 			if err != nil || !(o > 0 && o < 1) {
-				m.errf(vsrc, `must be a percentage above 0%% and below 100%% like "99.9%%", got %s`, quote(v.Value))
+				m.errf(vsrc, `must be a percentage above 0%% and below 100%% like "99.9%%", got %s`, meshwatch.Quote(v.Value))
 				continue
 			}
 			m.objective, m.objSrc = o, vsrc
 		default:
 			known := []string{CustomTier, CustomObjective}
-			m.warnf(join(src, "property"), "unknown meshwatch property %s%s, ignored; known: %s",
-				quote(cp.Property), didYouMean(cp.Property, known), strings.Join(known, ", "))
+			m.warnf(meshwatch.JoinPath(src, "property"), "unknown meshwatch property %s%s, ignored; known: %s",
+				meshwatch.Quote(cp.Property), meshwatch.DidYouMean(cp.Property, known), strings.Join(known, ", "))
 		}
 	}
 }
@@ -780,12 +796,12 @@ func (m *contractMapper) customProperties() {
 // servers reads the record format from the first server of type kafka
 // (ODCS default json); without one, json.
 func (m *contractMapper) servers() {
-	m.p.Format = FormatJSON
+	m.p.Format = meshwatch.FormatJSON
 	for i, s := range m.doc.Servers {
 		n := resolve(s.n)
-		src := index("servers", i)
+		src := meshwatch.IndexPath("servers", i)
 		if n == nil || n.Kind != yaml.MappingNode {
-			m.errf(src, "must be a mapping with server and type; got %s", describe(n))
+			m.errf(src, "must be a mapping with server and type; got %s", yamlconf.Describe(n))
 			continue
 		}
 		if t := mapValue(n, "type"); t == nil || !strings.EqualFold(t.Value, "kafka") {
@@ -793,17 +809,17 @@ func (m *contractMapper) servers() {
 		}
 		m.link(".format", src)
 		f := mapValue(n, "format")
-		if f == nil || isNull(f) {
+		if f == nil || yamlconf.IsNull(f) {
 			return
 		}
-		fsrc := join(src, "format")
+		fsrc := meshwatch.JoinPath(src, "format")
 		m.link(".format", fsrc)
 		switch v := strings.ToLower(f.Value); v {
-		case FormatJSON, FormatAvro, FormatProtobuf:
+		case meshwatch.FormatJSON, meshwatch.FormatAvro, meshwatch.FormatProtobuf:
 			m.p.Format = v
 		default:
-			m.unsupported(fsrc, "format %s cannot be decoded (json, avro or protobuf); records are read raw and their checks cannot run", quote(f.Value))
-			m.p.Format = FormatRaw
+			m.unsupported(fsrc, "format %s cannot be decoded (json, avro or protobuf); records are read raw and their checks cannot run", meshwatch.Quote(f.Value))
+			m.p.Format = meshwatch.FormatRaw
 		}
 		return
 	}
@@ -821,23 +837,23 @@ func (m *contractMapper) schema() {
 		}
 	}
 	for i, o := range m.doc.Schema {
-		src := index("schema", i)
+		src := meshwatch.IndexPath("schema", i)
 		checks := countChecks(o)
 		if !strings.EqualFold(o.PhysicalType, "topic") {
 			what := "no physicalType"
 			if o.PhysicalType != "" {
-				what = "physicalType " + quote(o.PhysicalType)
+				what = "physicalType " + meshwatch.Quote(o.PhysicalType)
 			}
 			m.unsupported(src, "%s: only objects with physicalType: topic are monitored; %d checks of this object are not evaluated", what, checks)
 			continue
 		}
-		name, nsrc := o.PhysicalName, join(src, "physicalName")
+		name, nsrc := o.PhysicalName, meshwatch.JoinPath(src, "physicalName")
 		if name == "" {
-			name, nsrc = o.Name, join(src, "name")
+			name, nsrc = o.Name, meshwatch.JoinPath(src, "name")
 		}
 		k := len(m.p.Topics)
-		m.p.Topics = append(m.p.Topics, TopicSelector{Name: name})
-		m.link(index(".topics", k), nsrc)
+		m.p.Topics = append(m.p.Topics, meshwatch.TopicSelector{Name: name})
+		m.link(meshwatch.IndexPath(".topics", k), nsrc)
 		if checks > 0 {
 			m.checkedObj++
 			if m.checkedObj == 2 {
@@ -846,7 +862,7 @@ func (m *contractMapper) schema() {
 		}
 		m.properties(src, o.Properties, nil, true)
 		for j := range o.Quality {
-			m.objectCheck(index(join(src, "quality"), j), &o.Quality[j])
+			m.objectCheck(meshwatch.IndexPath(meshwatch.JoinPath(src, "quality"), j), &o.Quality[j])
 		}
 	}
 }
@@ -906,32 +922,32 @@ func fieldName(p odcsProperty) string {
 func (m *contractMapper) properties(src string, props []odcsProperty, prefix []string, required bool) {
 	for i := range props {
 		pr := &props[i]
-		ps := index(join(src, "properties"), i)
+		ps := meshwatch.IndexPath(meshwatch.JoinPath(src, "properties"), i)
 		name := fieldName(*pr)
 		if name == "" {
-			m.errf(join(ps, "name"), "is required: the property's field name")
+			m.errf(meshwatch.JoinPath(ps, "name"), "is required: the property's field name")
 			continue
 		}
 		segs := append(slices.Clip(prefix), name)
 		if pr.Required {
 			if required {
-				m.addRequired(segs, join(ps, "required"))
+				m.addRequired(segs, meshwatch.JoinPath(ps, "required"))
 			} else {
-				m.unsupported(join(ps, "required"), "%s is inside an optional object: meshwatch checks required fields in every record, not only when their parent is present", strings.Join(segs, "."))
+				m.unsupported(meshwatch.JoinPath(ps, "required"), "%s is inside an optional object: meshwatch checks required fields in every record, not only when their parent is present", strings.Join(segs, "."))
 			}
 		}
 		if pr.Unique {
-			m.unsupported(join(ps, "unique"), "uniqueness over a whole stream needs every value ever seen; meshwatch detects duplicates only by producer sequence numbers (quality.sequence in the configuration)")
+			m.unsupported(meshwatch.JoinPath(ps, "unique"), "uniqueness over a whole stream needs every value ever seen; meshwatch detects duplicates only by producer sequence numbers (quality.sequence in the configuration)")
 		}
 		if pr.LogicalTypeOptions.set() {
-			m.unsupported(join(ps, "logicalTypeOptions"), "logicalTypeOptions are not checked; write the constraint as a quality check (type: custom, engine: cel)")
+			m.unsupported(meshwatch.JoinPath(ps, "logicalTypeOptions"), "logicalTypeOptions are not checked; write the constraint as a quality check (type: custom, engine: cel)")
 		}
 		for j := range pr.Quality {
-			m.propertyCheck(index(join(ps, "quality"), j), &pr.Quality[j], segs, required)
+			m.propertyCheck(meshwatch.IndexPath(meshwatch.JoinPath(ps, "quality"), j), &pr.Quality[j], segs, required)
 		}
 		m.properties(ps, pr.Properties, segs, required && pr.Required)
 		if it := pr.Items; it != nil {
-			isrc := join(ps, "items")
+			isrc := meshwatch.JoinPath(ps, "items")
 			n := countChecks(odcsObject{Properties: []odcsProperty{*it}})
 			if it.Required {
 				n-- // items of an array are there if they are
@@ -949,9 +965,9 @@ func (m *contractMapper) addRequired(segs []string, src string) {
 	if slices.Contains(q.Required, field) {
 		return
 	}
-	m.link(index(".quality.required", len(q.Required)), src)
+	m.link(meshwatch.IndexPath(".quality.required", len(q.Required)), src)
 	q.Required = append(q.Required, field)
-	m.wantSLO(SLICompleteness, src)
+	m.wantSLO(meshwatch.SLICompleteness, src)
 }
 
 // Library metrics of ODCS.
@@ -989,16 +1005,16 @@ func (m *contractMapper) checkKind(src string, q *odcsQuality, segs []string) st
 			return ""
 		}
 		if !slices.Contains(metrics, metric) {
-			msrc := join(src, "metric")
+			msrc := meshwatch.JoinPath(src, "metric")
 			if q.Metric == "" {
-				msrc = join(src, "rule")
+				msrc = meshwatch.JoinPath(src, "rule")
 			}
-			m.errf(msrc, "must be one of %s; got %s%s", strings.Join(metrics, ", "), quote(metric), didYouMean(metric, metrics))
+			m.errf(msrc, "must be one of %s; got %s%s", strings.Join(metrics, ", "), meshwatch.Quote(metric), meshwatch.DidYouMean(metric, metrics))
 			return ""
 		}
 		return metric
 	default:
-		m.errf(join(src, "type"), "must be one of %s; got %s%s", strings.Join(qualityTypes, ", "), quote(q.Type), didYouMean(q.Type, qualityTypes))
+		m.errf(meshwatch.JoinPath(src, "type"), "must be one of %s; got %s%s", strings.Join(qualityTypes, ", "), meshwatch.Quote(q.Type), meshwatch.DidYouMean(q.Type, qualityTypes))
 	}
 	return ""
 }
@@ -1011,13 +1027,13 @@ func (m *contractMapper) custom(src string, q *odcsQuality, segs []string) {
 			m.errf(src, "engine is required for type custom; meshwatch runs engine: cel")
 			return
 		}
-		m.unsupported(join(src, "engine"), "engine %s cannot run on a stream; meshwatch runs engine: cel", quote(q.Engine))
+		m.unsupported(meshwatch.JoinPath(src, "engine"), "engine %s cannot run on a stream; meshwatch runs engine: cel", meshwatch.Quote(q.Engine))
 		return
 	}
-	isrc := join(src, "implementation")
+	isrc := meshwatch.JoinPath(src, "implementation")
 	n := resolve(q.Implementation.n)
 	if n == nil || n.Kind != yaml.ScalarNode || strings.TrimSpace(n.Value) == "" {
-		m.errf(isrc, "must be a CEL expression over message, key, headers, timestamp, topic, partition and offset, e.g. \"message.total > 0\"; got %s", describe(n))
+		m.errf(isrc, "must be a CEL expression over message, key, headers, timestamp, topic, partition and offset, e.g. \"message.total > 0\"; got %s", yamlconf.Describe(n))
 		return
 	}
 	def := "rule"
@@ -1025,7 +1041,7 @@ func (m *contractMapper) custom(src string, q *odcsQuality, segs []string) {
 		def = strings.Join(segs, "_") + "_rule"
 	}
 	m.addRule(src, isrc, q.Name, def, strings.TrimSpace(n.Value))
-	m.checkObjective(src, q, SLIValidity)
+	m.checkObjective(src, q, meshwatch.SLIValidity)
 }
 
 // propertyCheck reads a check of a property, the field of segs.
@@ -1053,12 +1069,12 @@ func (m *contractMapper) propertyCheck(src string, q *odcsQuality, segs []string
 				return
 			}
 			m.addRequired(segs, src)
-			m.objectiveShare(SLICompleteness, share, src)
+			m.objectiveShare(meshwatch.SLICompleteness, share, src)
 		}
 		if len(missing) > 0 {
 			m.addRule(src, src, q.Name, strings.Join(segs, "_")+"_not_missing",
 				guard(segs)+"!("+celField(segs)+" in ["+strings.Join(missing, ", ")+"])")
-			m.objectiveShare(SLIValidity, share, src)
+			m.objectiveShare(meshwatch.SLIValidity, share, src)
 		}
 	case metricInvalid:
 		share, ok := m.tolerance(src, q)
@@ -1070,7 +1086,7 @@ func (m *contractMapper) propertyCheck(src string, q *odcsQuality, segs []string
 			return
 		}
 		m.addRule(src, src, q.Name, strings.Join(segs, "_")+"_valid", guard(segs)+expr)
-		m.objectiveShare(SLIValidity, share, src)
+		m.objectiveShare(meshwatch.SLIValidity, share, src)
 	case metricDuplicate:
 		m.unsupported(src, "duplicateValues over a whole stream needs every value ever seen; meshwatch detects duplicates only by producer sequence numbers (quality.sequence in the configuration)")
 	case metricRowCount:
@@ -1100,7 +1116,7 @@ func (m *contractMapper) operator(src string, q *odcsQuality) (op string, v floa
 			n := resolve(x.n)
 			f, err := strconv.ParseFloat(n.Value, 64)
 			if n.Kind != yaml.ScalarNode || err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-				m.errf(join(src, name), "must be a number for metric %s; got %s", q.Metric, describe(n))
+				m.errf(meshwatch.JoinPath(src, name), "must be a number for metric %s; got %s", q.Metric, yamlconf.Describe(n))
 				set = append(set, "") // reported
 			}
 			v = f
@@ -1128,7 +1144,7 @@ func (m *contractMapper) operator(src string, q *odcsQuality) (op string, v floa
 		set = append(set, o.name)
 		between = o.v
 		if len(o.v) != 2 || o.v[0] > o.v[1] {
-			m.errf(join(src, o.name), "must be two numbers, the smaller first, like [10, 20]; got %s", formatFloats(o.v))
+			m.errf(meshwatch.JoinPath(src, o.name), "must be two numbers, the smaller first, like [10, 20]; got %s", formatFloats(o.v))
 			set = append(set, "")
 		}
 	}
@@ -1156,7 +1172,7 @@ func (m *contractMapper) tolerance(src string, q *odcsQuality) (share float64, o
 	unit := strings.ToLower(q.Unit)
 	percent := unit == "percent" || unit == "%"
 	if !percent && unit != "" && unit != "rows" {
-		m.unsupported(join(src, "unit"), "unit %s: meshwatch reads rows or percent", quote(q.Unit))
+		m.unsupported(meshwatch.JoinPath(src, "unit"), "unit %s: meshwatch reads rows or percent", meshwatch.Quote(q.Unit))
 		return 0, false
 	}
 	zero := op == "mustBe" && v == 0 || op == "mustBeLessOrEqualTo" && v == 0 ||
@@ -1181,23 +1197,23 @@ func (m *contractMapper) missingValues(src string, q *odcsQuality) (lits []strin
 	args := resolve(q.Arguments.n)
 	m.checkArguments(src, args, "missingValues")
 	list := mapValue(args, "missingValues")
-	if list == nil || isNull(list) {
+	if list == nil || yamlconf.IsNull(list) {
 		return nil, true, true
 	}
-	lsrc := join(join(src, "arguments"), "missingValues")
+	lsrc := meshwatch.JoinPath(meshwatch.JoinPath(src, "arguments"), "missingValues")
 	if list.Kind != yaml.SequenceNode || len(list.Content) == 0 {
-		m.errf(lsrc, "must be a list of values, like [null, '', 'N/A']; got %s", describe(list))
+		m.errf(lsrc, "must be a list of values, like [null, '', 'N/A']; got %s", yamlconf.Describe(list))
 		return nil, false, false
 	}
 	for i, v := range list.Content {
 		v = resolve(v)
-		if isNull(v) {
+		if yamlconf.IsNull(v) {
 			null = true
 			continue
 		}
 		lit, err := celLiteral(v)
 		if err != nil {
-			m.errf(index(lsrc, i), "%s", err.Error())
+			m.errf(meshwatch.IndexPath(lsrc, i), "%s", err.Error())
 			return nil, false, false
 		}
 		lits = append(lits, lit)
@@ -1207,18 +1223,18 @@ func (m *contractMapper) missingValues(src string, q *odcsQuality) (lits []strin
 
 // checkArguments warns of the arguments that meshwatch does not read.
 func (m *contractMapper) checkArguments(src string, args *yaml.Node, known ...string) {
-	if args == nil || isNull(args) {
+	if args == nil || yamlconf.IsNull(args) {
 		return
 	}
-	asrc := join(src, "arguments")
+	asrc := meshwatch.JoinPath(src, "arguments")
 	if args.Kind != yaml.MappingNode {
-		m.errf(asrc, "must be a mapping; got %s", describe(args))
+		m.errf(asrc, "must be a mapping; got %s", yamlconf.Describe(args))
 		return
 	}
 	for i := 0; i+1 < len(args.Content); i += 2 {
 		k := resolve(args.Content[i]).Value
 		if !slices.Contains(known, k) {
-			m.unsupported(join(asrc, k), "argument %s is not read%s; known: %s", quote(k), didYouMean(k, known), strings.Join(known, ", "))
+			m.unsupported(meshwatch.JoinPath(asrc, k), "argument %s is not read%s; known: %s", meshwatch.Quote(k), meshwatch.DidYouMean(k, known), strings.Join(known, ", "))
 		}
 	}
 }
@@ -1228,26 +1244,26 @@ func (m *contractMapper) checkArguments(src string, args *yaml.Node, known ...st
 func (m *contractMapper) validExpr(src string, q *odcsQuality, segs []string) (string, bool) {
 	args := resolve(q.Arguments.n)
 	m.checkArguments(src, args, "validValues", "pattern")
-	asrc := join(src, "arguments")
+	asrc := meshwatch.JoinPath(src, "arguments")
 	field := celField(segs)
 	var conds []string
-	if list := mapValue(args, "validValues"); list != nil && !isNull(list) {
-		lsrc := join(asrc, "validValues")
+	if list := mapValue(args, "validValues"); list != nil && !yamlconf.IsNull(list) {
+		lsrc := meshwatch.JoinPath(asrc, "validValues")
 		if list.Kind != yaml.SequenceNode || len(list.Content) == 0 {
-			m.errf(lsrc, "must be a list of the valid values, like ['EUR', 'USD']; got %s", describe(list))
+			m.errf(lsrc, "must be a list of the valid values, like ['EUR', 'USD']; got %s", yamlconf.Describe(list))
 			return "", false
 		}
 		var lits []string
 		null := false
 		for i, v := range list.Content {
 			v = resolve(v)
-			if isNull(v) {
+			if yamlconf.IsNull(v) {
 				null = true
 				continue
 			}
 			lit, err := celLiteral(v)
 			if err != nil {
-				m.errf(index(lsrc, i), "%s", err.Error())
+				m.errf(meshwatch.IndexPath(lsrc, i), "%s", err.Error())
 				return "", false
 			}
 			lits = append(lits, lit)
@@ -1258,14 +1274,14 @@ func (m *contractMapper) validExpr(src string, q *odcsQuality, segs []string) (s
 		}
 		conds = append(conds, c)
 	}
-	if pat := mapValue(args, "pattern"); pat != nil && !isNull(pat) {
-		psrc := join(asrc, "pattern")
+	if pat := mapValue(args, "pattern"); pat != nil && !yamlconf.IsNull(pat) {
+		psrc := meshwatch.JoinPath(asrc, "pattern")
 		if pat.Kind != yaml.ScalarNode {
-			m.errf(psrc, "must be a regular expression; got %s", describe(pat))
+			m.errf(psrc, "must be a regular expression; got %s", yamlconf.Describe(pat))
 			return "", false
 		}
 		if _, err := regexp.Compile(pat.Value); err != nil {
-			m.unsupported(psrc, "pattern %s is not a regular expression that meshwatch can run (RE2 syntax): %s", quote(pat.Value), regexpError(err, pat.Value))
+			m.unsupported(psrc, "pattern %s is not a regular expression that meshwatch can run (RE2 syntax): %s", meshwatch.Quote(pat.Value), regexpError(err, pat.Value))
 			return "", false
 		}
 		conds = append(conds, field+".matches("+celString(pat.Value)+")")
@@ -1304,9 +1320,9 @@ func (m *contractMapper) rowCount(src string, q *odcsQuality) {
 		}
 	case "mustBeBetween":
 		min = between[0] * perMinute
-		m.unsupported(join(src, op), "the upper bound %s is not checked: volume is a lower bound", formatFloat(between[1]))
+		m.unsupported(meshwatch.JoinPath(src, op), "the upper bound %s is not checked: volume is a lower bound", formatFloat(between[1]))
 	default:
-		m.unsupported(join(src, op), "%s: volume is a lower bound (mustBeGreaterThan, mustBeGreaterOrEqualTo or mustBeBetween)", op)
+		m.unsupported(meshwatch.JoinPath(src, op), "%s: volume is a lower bound (mustBeGreaterThan, mustBeGreaterOrEqualTo or mustBeBetween)", op)
 		return
 	}
 	if !(min > 0) {
@@ -1315,16 +1331,16 @@ func (m *contractMapper) rowCount(src string, q *odcsQuality) {
 	}
 	vol := m.p.Quality.Volume
 	if vol == nil {
-		vol = &Volume{}
+		vol = &meshwatch.Volume{}
 		m.p.Quality.Volume = vol
 	}
 	if min > vol.MinPerMinute {
 		vol.MinPerMinute = min
 		m.link(".quality.volume", src)
-		m.link(".quality.volume.min_per_minute", join(src, op))
+		m.link(".quality.volume.min_per_minute", meshwatch.JoinPath(src, op))
 	}
-	m.wantSLO(SLIVolume, src)
-	m.checkObjective(src, q, SLIVolume)
+	m.wantSLO(meshwatch.SLIVolume, src)
+	m.checkObjective(src, q, meshwatch.SLIVolume)
 }
 
 // rateUnit reads "rows/minute", "rows per second" and the like: how many
@@ -1357,7 +1373,7 @@ func rateUnit(unit string) (perMinute float64, ok bool) {
 // checkObjective reports operators on a check that feeds an SLI by itself
 // (a CEL rule, a rowCount): they have no meaning there.
 func (m *contractMapper) checkObjective(src string, q *odcsQuality, sli string) {
-	if sli == SLIValidity && (q.MustBe.set() || q.MustNotBe.set() || q.MustBeLessThan != nil || q.MustBeLessOrEqualTo != nil ||
+	if sli == meshwatch.SLIValidity && (q.MustBe.set() || q.MustNotBe.set() || q.MustBeLessThan != nil || q.MustBeLessOrEqualTo != nil ||
 		q.MustBeGreaterThan != nil || q.MustBeGreaterOrEqualTo != nil || q.MustBeBetween != nil || q.MustNotBeBetween != nil) {
 		m.unsupported(src, "operators of a CEL check are not read: the expression must be true for every record")
 	}
@@ -1383,16 +1399,16 @@ func (m *contractMapper) addRule(src, exprSrc, name, def, expr string) {
 	m.ruleNames[n] = true
 	q := &m.p.Quality
 	k := len(q.Rules)
-	rp := index(".quality.rules", k)
+	rp := meshwatch.IndexPath(".quality.rules", k)
 	m.link(rp, src)
 	m.link(rp+".name", src)
 	if name != "" {
-		m.link(rp+".name", join(src, "name"))
+		m.link(rp+".name", meshwatch.JoinPath(src, "name"))
 	}
 	m.link(rp+".expr", exprSrc)
-	pos := m.d.position(src)
-	q.Rules = append(q.Rules, Rule{Name: n, Expr: expr, Source: fmt.Sprintf("%s:%d", pos.File, pos.Line)})
-	m.wantSLO(SLIValidity, src)
+	pos := m.d.Position(src)
+	q.Rules = append(q.Rules, meshwatch.Rule{Name: n, Expr: expr, Source: fmt.Sprintf("%s:%d", pos.File, pos.Line)})
+	m.wantSLO(meshwatch.SLIValidity, src)
 }
 
 // ruleLabel makes s a rule name: lowercase letters, digits and _, starting
@@ -1451,14 +1467,14 @@ func (m *contractMapper) objectivePercent(sli string, pct float64, src string) {
 // slaNames maps the SLA properties of ODCS (lowercase, with their
 // synonyms) to the SLI they promise; "" is unsupported, with the reason.
 var slaNames = map[string]struct{ sli, why string }{
-	"latency":             {sli: SLILatency},
-	"ly":                  {sli: SLILatency},
-	"freshness":           {sli: SLIFreshness},
-	"availability":        {sli: SLIAvailability},
-	"av":                  {sli: SLIAvailability},
-	"completeness":        {sli: SLICompleteness},
-	"errorrate":           {sli: SLIValidity},
-	"er":                  {sli: SLIValidity},
+	"latency":             {sli: meshwatch.SLILatency},
+	"ly":                  {sli: meshwatch.SLILatency},
+	"freshness":           {sli: meshwatch.SLIFreshness},
+	"availability":        {sli: meshwatch.SLIAvailability},
+	"av":                  {sli: meshwatch.SLIAvailability},
+	"completeness":        {sli: meshwatch.SLICompleteness},
+	"errorrate":           {sli: meshwatch.SLIValidity},
+	"er":                  {sli: meshwatch.SLIValidity},
 	"throughput":          {why: "throughput is not promised by meshwatch; a lower bound of records is a rowCount check with a unit such as rows/minute"},
 	"th":                  {why: "throughput is not promised by meshwatch; a lower bound of records is a rowCount check with a unit such as rows/minute"},
 	"retention":           {why: "retention is a topic setting (retention.ms), not something measured on records"},
@@ -1483,30 +1499,30 @@ var slaNames = map[string]struct{ sli, why string }{
 func (m *contractMapper) slaProperties() {
 	for i := range m.doc.SLAProperties {
 		s := &m.doc.SLAProperties[i]
-		src := index("slaProperties", i)
+		src := meshwatch.IndexPath("slaProperties", i)
 		if s.Property == "" {
-			m.errf(join(src, "property"), "is required, e.g. latency")
+			m.errf(meshwatch.JoinPath(src, "property"), "is required, e.g. latency")
 			continue
 		}
 		kind, known := slaNames[strings.ToLower(s.Property)]
 		switch {
 		case !known:
-			m.unsupported(join(src, "property"), "SLA property %s is not one meshwatch measures (latency, freshness, availability, completeness, errorRate)", quote(s.Property))
+			m.unsupported(meshwatch.JoinPath(src, "property"), "SLA property %s is not one meshwatch measures (latency, freshness, availability, completeness, errorRate)", meshwatch.Quote(s.Property))
 			continue
 		case kind.sli == "":
-			m.unsupported(join(src, "property"), "%s: %s", s.Property, kind.why)
+			m.unsupported(meshwatch.JoinPath(src, "property"), "%s: %s", s.Property, kind.why)
 			continue
 		}
-		vsrc := join(src, "value")
+		vsrc := meshwatch.JoinPath(src, "value")
 		v := resolve(s.Value.n)
-		if v == nil || isNull(v) || v.Kind != yaml.ScalarNode {
-			m.errf(vsrc, "is required: a single value; got %s", describe(v))
+		if v == nil || yamlconf.IsNull(v) || v.Kind != yaml.ScalarNode {
+			m.errf(vsrc, "is required: a single value; got %s", yamlconf.Describe(v))
 			continue
 		}
 		switch kind.sli {
-		case SLILatency, SLIFreshness:
+		case meshwatch.SLILatency, meshwatch.SLIFreshness:
 			m.thresholdSLA(kind.sli, src, s, v)
-		case SLIValidity:
+		case meshwatch.SLIValidity:
 			pct, err := slaPercent(v, s.Unit)
 			if err != nil {
 				m.errf(vsrc, "%s", err.Error())
@@ -1516,7 +1532,7 @@ func (m *contractMapper) slaProperties() {
 				m.errf(vsrc, "must be an error rate above 0%% and below 100%%, got %s%%", formatFloat(pct))
 				continue
 			}
-			m.objectivePercent(SLIValidity, 100-pct, vsrc)
+			m.objectivePercent(meshwatch.SLIValidity, 100-pct, vsrc)
 		default:
 			pct, err := slaPercent(v, s.Unit)
 			if err != nil {
@@ -1527,7 +1543,7 @@ func (m *contractMapper) slaProperties() {
 				m.errf(vsrc, "must be above 0%% and below 100%%, got %s%%", formatFloat(pct))
 				continue
 			}
-			if kind.sli == SLICompleteness && len(m.p.Quality.Required) == 0 {
+			if kind.sli == meshwatch.SLICompleteness && len(m.p.Quality.Required) == 0 {
 				m.errf(src, "completeness needs a property with required: true, or a nullValues or missingValues check: there is nothing to count as missing")
 				continue
 			}
@@ -1550,7 +1566,7 @@ func slaPercent(v *yaml.Node, unit string) (float64, error) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, fmt.Errorf(`must be a percentage like "99.9%%" or 99.9 with unit: percent; got %s`, quote(v.Value))
+		return 0, fmt.Errorf(`must be a percentage like "99.9%%" or 99.9 with unit: percent; got %s`, meshwatch.Quote(v.Value))
 	}
 	switch u {
 	case "percent", "%":
@@ -1559,10 +1575,12 @@ func slaPercent(v *yaml.Node, unit string) (float64, error) {
 		if f > 1 {
 			return f, nil
 		}
-		p, _ := strconv.ParseFloat(shiftDecimal(f, 2), 64)
+		// The percentage of the ratio f, with its decimal point moved:
+		// 0.999 gives 99.9, not 99.89999999999999.
+		p, _ := strconv.ParseFloat(strings.TrimSuffix(meshwatch.Percent(f).String(), "%"), 64)
 		return p, nil
 	}
-	return 0, fmt.Errorf("unit must be percent or %% for a percentage; got %s", quote(unit))
+	return 0, fmt.Errorf("unit must be percent or %% for a percentage; got %s", meshwatch.Quote(unit))
 }
 
 // durationUnits are the units of an SLA's time value.
@@ -1571,40 +1589,40 @@ var durationUnits = map[string]time.Duration{
 	"s": time.Second, "sec": time.Second, "second": time.Second, "seconds": time.Second,
 	"m": time.Minute, "min": time.Minute, "minute": time.Minute, "minutes": time.Minute,
 	"h": time.Hour, "hr": time.Hour, "hour": time.Hour, "hours": time.Hour,
-	"d": day, "day": day, "days": day,
+	"d": 24 * time.Hour, "day": 24 * time.Hour, "days": 24 * time.Hour,
 }
 
 // thresholdSLA reads a latency or freshness SLA: its value and unit are the
 // threshold, its element the event time.
 func (m *contractMapper) thresholdSLA(sli, src string, s *odcsSLA, v *yaml.Node) {
-	vsrc := join(src, "value")
+	vsrc := meshwatch.JoinPath(src, "value")
 	if prev, ok := m.slos[sli]; ok && prev.thresholdSrc != "" {
-		m.unsupported(src, "a second %s SLA: meshwatch keeps one %s SLO per product, from %s", s.Property, sli, parentPath(prev.thresholdSrc))
+		m.unsupported(src, "a second %s SLA: meshwatch keeps one %s SLO per product, from %s", s.Property, sli, meshwatch.ParentPath(prev.thresholdSrc))
 		return
 	}
-	var d Duration
+	var d meshwatch.Duration
 	if s.Unit == "" {
 		var err error
-		if d, err = parseDuration(v.Value); err != nil {
-			m.errf(vsrc, "must be a duration like 1s or 15m, or a number with a unit (ms, s, m, h, d); got %s", quote(v.Value))
+		if d, err = meshwatch.ParseDuration(v.Value); err != nil {
+			m.errf(vsrc, "must be a duration like 1s or 15m, or a number with a unit (ms, s, m, h, d); got %s", meshwatch.Quote(v.Value))
 			return
 		}
 	} else {
 		unit, ok := durationUnits[strings.ToLower(strings.TrimSpace(s.Unit))]
 		if !ok {
-			m.errf(join(src, "unit"), "must be a unit of time: ms, s, m (minutes), h or d; got %s", quote(s.Unit))
+			m.errf(meshwatch.JoinPath(src, "unit"), "must be a unit of time: ms, s, m (minutes), h or d; got %s", meshwatch.Quote(s.Unit))
 			return
 		}
 		f, err := strconv.ParseFloat(v.Value, 64)
 		if err != nil || math.IsNaN(f) || math.Abs(f*float64(unit)) > math.MaxInt64 {
-			m.errf(vsrc, "must be a number of %s; got %s", s.Unit, quote(v.Value))
+			m.errf(vsrc, "must be a number of %s; got %s", s.Unit, meshwatch.Quote(v.Value))
 			return
 		}
-		d = Duration(math.Round(f * float64(unit)))
+		d = meshwatch.Duration(math.Round(f * float64(unit)))
 	}
 	draft := m.wantSLO(sli, src)
 	draft.threshold, draft.thresholdSrc = d, vsrc
-	element, esrc := s.Element, join(src, "element")
+	element, esrc := s.Element, meshwatch.JoinPath(src, "element")
 	if element == "" && m.doc.SLADefaultElement != "" {
 		element, esrc = m.doc.SLADefaultElement, "slaDefaultElement"
 	}
@@ -1617,27 +1635,27 @@ func (m *contractMapper) thresholdSLA(sli, src string, s *odcsSLA, v *yaml.Node)
 // event time.
 func (m *contractMapper) eventTime(element, src string) {
 	if strings.Contains(element, ",") {
-		m.unsupported(src, "several elements %s: the event time is one field; the record timestamp is used", quote(element))
+		m.unsupported(src, "several elements %s: the event time is one field; the record timestamp is used", meshwatch.Quote(element))
 		return
 	}
 	field, ok := m.props[strings.TrimSpace(element)]
 	if !ok {
-		m.errf(src, "must name a property of a topic object, like orders.placed_at; got %s", quote(element))
+		m.errf(src, "must name a property of a topic object, like orders.placed_at; got %s", meshwatch.Quote(element))
 		return
 	}
 	switch {
 	case m.eventField == "":
-		m.p.EventTime = EventTime{Field: field}
+		m.p.EventTime = meshwatch.EventTime{Field: field}
 		m.eventField = src
 		m.link(".event_time", src)
 		m.link(".event_time.field", src)
 	case m.p.EventTime.Field != field:
-		m.unsupported(src, "event time %s: the product's event time is %s already, from %s", quote(field), quote(m.p.EventTime.Field), m.eventField)
+		m.unsupported(src, "event time %s: the product's event time is %s already, from %s", meshwatch.Quote(field), meshwatch.Quote(m.p.EventTime.Field), m.eventField)
 	}
 }
 
 // sloOrder is the order of a contract product's SLOs.
-var sloOrder = []string{SLILatency, SLIFreshness, SLIAvailability, SLICompleteness, SLIValidity, SLIVolume}
+var sloOrder = []string{meshwatch.SLILatency, meshwatch.SLIFreshness, meshwatch.SLIAvailability, meshwatch.SLICompleteness, meshwatch.SLIValidity, meshwatch.SLIVolume}
 
 // finishSLOs writes one SLO per SLI the contract feeds, named after it.
 func (m *contractMapper) finishSLOs() {
@@ -1647,15 +1665,15 @@ func (m *contractMapper) finishSLOs() {
 			continue
 		}
 		k := len(m.p.SLOs)
-		sp := index(".slos", k)
-		slo := SLO{Name: sli, SLI: sli, Threshold: s.threshold, Objective: m.objective}
+		sp := meshwatch.IndexPath(".slos", k)
+		slo := meshwatch.SLO{Name: sli, SLI: sli, Threshold: s.threshold, Objective: m.objective}
 		m.link(sp, s.src)
 		m.link(sp+".objective", s.src)
 		if m.objSrc != "" {
 			m.link(sp+".objective", m.objSrc)
 		}
 		if s.objectiveSrc != "" {
-			o, err := parsePercent(s.objectiveText)
+			o, err := meshwatch.ParsePercent(s.objectiveText)
 			if err != nil {
 				m.errf(s.objectiveSrc, "must be a percentage from 0%% to 100%%, got %s", s.objectiveText)
 			}
@@ -1731,7 +1749,7 @@ func celString(s string) string {
 // celLiteral writes a scalar of a contract as a CEL literal.
 func celLiteral(n *yaml.Node) (string, error) {
 	if n.Kind != yaml.ScalarNode {
-		return "", fmt.Errorf("must be a single value (a string, a number or true/false); got %s", describe(n))
+		return "", fmt.Errorf("must be a single value (a string, a number or true/false); got %s", yamlconf.Describe(n))
 	}
 	switch n.ShortTag() {
 	case "!!int", "!!float":
@@ -1754,4 +1772,25 @@ func formatFloats(fs []float64) string {
 		out[i] = formatFloat(f)
 	}
 	return "[" + strings.Join(out, ", ") + "]"
+}
+
+func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// regexpError says what is wrong with a pattern without Go's "error parsing
+// regexp:" preamble, as the root package's validation of topic patterns
+// does.
+func regexpError(err error, pattern string) string {
+	for _, look := range []string{"(?=", "(?!", "(?<=", "(?<!"} {
+		if strings.Contains(pattern, look) {
+			return fmt.Sprintf("RE2 has no lookahead or lookbehind such as %s", meshwatch.Quote(look))
+		}
+	}
+	var se *syntax.Error
+	if !errors.As(err, &se) {
+		return err.Error()
+	}
+	if se.Expr == "" || se.Expr == pattern {
+		return string(se.Code)
+	}
+	return fmt.Sprintf("%s at %s", se.Code, meshwatch.Quote(se.Expr))
 }

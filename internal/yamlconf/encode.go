@@ -1,63 +1,36 @@
-package meshwatch
+package yamlconf
 
 import (
 	"bytes"
-	"fmt"
 	"math"
 	"reflect"
 	"slices"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/meshwatch/meshwatch"
 )
 
-// YAML returns c as a YAML document that Load reads back into the same
-// Config. Settings at their zero value are left out, secrets are written as
-// "<secret>" (and left out when they come from a *_file key), and a literal
-// "${" is written as "$${" so that it is not expanded on the way back.
-// Products and owners that data contracts made are left out: loading the
-// output reads the same contracts again. YAML only reads c.
-func (c *Config) YAML() ([]byte, error) {
-	out := *c
-	if s := c.Cluster.SASL; s != nil {
-		sasl := *s
-		if sasl.PasswordFile != "" {
-			sasl.Password = ""
-		}
-		if sasl.TokenFile != "" {
-			sasl.Token = ""
-		}
-		out.Cluster.SASL = &sasl
-	}
-	// Products and owners made from data contracts are read again from
-	// the files that contracts: names.
-	out.Products = nil
-	for _, p := range c.Products {
-		if p.Contract == "" {
-			out.Products = append(out.Products, p)
-		}
-	}
-	out.Owners = nil
-	for k, o := range c.Owners {
-		if o.Contract == "" {
-			if out.Owners == nil {
-				out.Owners = make(map[string]Owner)
-			}
-			out.Owners[k] = o
-		}
-	}
-	n, err := encodeValue(reflect.ValueOf(out))
+// Marshal writes v, a struct or a pointer to one, as a YAML document that a
+// Decoder reads back into the same value, indented by two spaces: fields
+// and map entries at their zero value are left out, map keys are sorted,
+// a TopicSelector of a name is a plain string, and "${" is written as "$${"
+// so that it is not expanded on the way back. Types that are yaml.Marshalers
+// (Duration, Percent, Secret...) write themselves.
+func Marshal(v any) ([]byte, error) {
+	n, err := encodeValue(reflect.ValueOf(v))
 	if err != nil {
-		return nil, fmt.Errorf("encode config: %w", err)
+		return nil, err
 	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
 	if err := enc.Encode(n); err != nil {
-		return nil, fmt.Errorf("encode config: %w", err)
+		return nil, err
 	}
 	if err := enc.Close(); err != nil {
-		return nil, fmt.Errorf("encode config: %w", err)
+		return nil, err
 	}
 	return buf.Bytes(), nil
 }
@@ -69,7 +42,7 @@ func encodeValue(v reflect.Value) (*yaml.Node, error) {
 	t := v.Type()
 	switch {
 	case t == topicSelectorType:
-		s := v.Interface().(TopicSelector)
+		s := v.Interface().(meshwatch.TopicSelector)
 		if s.Pattern == "" {
 			return stringNode(s.Name), nil
 		}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package meshwatch
+package config
 
 import (
 	"os"
@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meshwatch/meshwatch"
 )
 
 // returns runs f and fails the test if f has not returned by a deadline
@@ -71,7 +73,7 @@ func TestLoadFileNotRegular(t *testing.T) {
 				t.Skip(err)
 			}
 			var (
-				ps  Problems
+				ps  meshwatch.Problems
 				err error
 			)
 			returns(t, func() { _, ps, err = LoadFile(tt.path) })
@@ -131,7 +133,7 @@ func TestLoadContractNotRegular(t *testing.T) {
 		t.Fatal(err)
 	}
 	mkfifo(t, filepath.Join(contracts, "orders.yaml"))
-	big := sparse(t, filepath.Join(dir, "big.yaml"), maxContractFile+1)
+	big := sparse(t, filepath.Join(dir, "big.yaml"), 4<<20+1) // package odcs reads 4 MiB of a contract
 	cfg := "cluster: {brokers: [\"k:9092\"]}\ncontracts: [contracts, big.yaml]\n"
 	var err error
 	returns(t, func() { _, _, err = Load(filepath.Join(dir, "c.yaml"), []byte(cfg), nil) })

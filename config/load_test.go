@@ -1,4 +1,4 @@
-package meshwatch
+package config
 
 import (
 	"errors"
@@ -11,6 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/meshwatch/meshwatch"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/config/bad")
@@ -32,7 +34,7 @@ func mapEnv(m map[string]string) func(string) (string, bool) {
 	}
 }
 
-func loadTestFile(t *testing.T, path string, env func(string) (string, bool)) (*Config, Problems, error) {
+func loadTestFile(t *testing.T, path string, env func(string) (string, bool)) (*meshwatch.Config, meshwatch.Problems, error) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -61,7 +63,7 @@ func TestLoadBad(t *testing.T) {
 			if cfg != nil {
 				t.Errorf("Load(%s) returned a Config with an error", file)
 			}
-			var perr Problems
+			var perr meshwatch.Problems
 			if !errors.As(err, &perr) || len(perr) != len(ps) {
 				t.Errorf("error is %T with %d problems, want the %d Problems", err, len(perr), len(ps))
 			}
@@ -91,6 +93,9 @@ func TestLoadBad(t *testing.T) {
 	}
 }
 
+// exampleConfig is the example configuration of the repository.
+const exampleConfig = "../config.example.yaml"
+
 // TestExampleConfig checks that config.example.yaml loads without any
 // problem, as LoadFile reads it in production.
 func TestExampleConfig(t *testing.T) {
@@ -98,7 +103,7 @@ func TestExampleConfig(t *testing.T) {
 	for _, v := range []string{"KAFKA_BROKER_1", "KAFKA_BROKER_2", "KAFKA_BROKER_3"} {
 		t.Setenv(v, "")
 	}
-	cfg, ps, err := LoadFile("config.example.yaml")
+	cfg, ps, err := LoadFile(exampleConfig)
 	if err != nil {
 		t.Fatalf("LoadFile: %v", err)
 	}
@@ -129,7 +134,7 @@ func TestLoadEnv(t *testing.T) {
 		name    string
 		product string // the end of the product's flow mapping
 		env     map[string]string
-		check   func(*Product) any
+		check   func(*meshwatch.Product) any
 		want    any
 		wantErr string
 	}{
@@ -137,54 +142,54 @@ func TestLoadEnv(t *testing.T) {
 			name:    "variable",
 			product: `, description: "${DESC}"}`,
 			env:     map[string]string{"DESC": "orders"},
-			check:   func(p *Product) any { return p.Description },
+			check:   func(p *meshwatch.Product) any { return p.Description },
 			want:    "orders",
 		},
 		{
 			name:    "inside text",
 			product: `, description: "placed by ${SERVICE} in ${REGION}"}`,
 			env:     map[string]string{"SERVICE": "checkout", "REGION": "eu"},
-			check:   func(p *Product) any { return p.Description },
+			check:   func(p *meshwatch.Product) any { return p.Description },
 			want:    "placed by checkout in eu",
 		},
 		{
 			name:    "default when unset",
 			product: `, description: "${DESC:-no description}"}`,
-			check:   func(p *Product) any { return p.Description },
+			check:   func(p *meshwatch.Product) any { return p.Description },
 			want:    "no description",
 		},
 		{
 			name:    "default when empty",
 			product: `, description: "${DESC:-none}"}`,
 			env:     map[string]string{"DESC": ""},
-			check:   func(p *Product) any { return p.Description },
+			check:   func(p *meshwatch.Product) any { return p.Description },
 			want:    "none",
 		},
 		{
 			name:    "set but empty without default",
 			product: `, description: "${DESC}"}`,
 			env:     map[string]string{"DESC": ""},
-			check:   func(p *Product) any { return p.Description },
+			check:   func(p *meshwatch.Product) any { return p.Description },
 			want:    "",
 		},
 		{
 			name:    "escaped",
 			product: `, description: "costs $${AMOUNT} and $5"}`,
-			check:   func(p *Product) any { return p.Description },
+			check:   func(p *meshwatch.Product) any { return p.Description },
 			want:    "costs ${AMOUNT} and $5",
 		},
 		{
 			name:    "number",
 			product: `, tier: "${TIER}"}`,
 			env:     map[string]string{"TIER": "1"},
-			check:   func(p *Product) any { return p.Tier },
+			check:   func(p *meshwatch.Product) any { return p.Tier },
 			want:    1,
 		},
 		{
 			name:    "duration",
 			product: `, slos: [{name: f, sli: freshness, threshold: "${MAX_AGE:-90s}", objective: 99%}]}`,
-			check:   func(p *Product) any { return p.SLOs[0].Threshold },
-			want:    Duration(90 * time.Second),
+			check:   func(p *meshwatch.Product) any { return p.SLOs[0].Threshold },
+			want:    meshwatch.Duration(90 * time.Second),
 		},
 		{
 			name:    "not in keys",
@@ -318,52 +323,52 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil || len(ps) != 0 {
 		t.Fatalf("Load: %v, problems %v", err, ps)
 	}
-	want := &Config{
+	want := &meshwatch.Config{
 		Naming:  "warn",
-		Cluster: Cluster{Name: "kafka", Brokers: []string{"kafka-1:9092"}, ClientID: "meshwatch"},
-		HTTP:    HTTP{Listen: ":9477"},
-		Collector: Collector{
-			Tick:         Duration(10 * time.Second),
-			Discovery:    Duration(time.Minute),
-			Budget:       Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
-			MaxClockSkew: Duration(time.Hour),
+		Cluster: meshwatch.Cluster{Name: "kafka", Brokers: []string{"kafka-1:9092"}, ClientID: "meshwatch"},
+		HTTP:    meshwatch.HTTP{Listen: ":9477"},
+		Collector: meshwatch.Collector{
+			Tick:         meshwatch.Duration(10 * time.Second),
+			Discovery:    meshwatch.Duration(time.Minute),
+			Budget:       meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
+			MaxClockSkew: meshwatch.Duration(time.Hour),
 		},
-		Lag:   Lag{Interval: Duration(10 * time.Second), ExactFetches: 10000, Passes: 3},
-		State: State{Backend: "dir", Dir: "meshwatch-state", Topic: "__meshwatch_state", Flush: Duration(30 * time.Second)},
-		Products: []Product{{
+		Lag:   meshwatch.Lag{Interval: meshwatch.Duration(10 * time.Second), ExactFetches: 10000, Passes: 3},
+		State: meshwatch.State{Backend: "dir", Dir: "meshwatch-state", Topic: "__meshwatch_state", Flush: meshwatch.Duration(30 * time.Second)},
+		Products: []meshwatch.Product{{
 			Name:      "checkout.orders.placed",
 			Domain:    "checkout",
 			Owner:     "orders-team",
 			Tier:      2,
-			Topics:    []TopicSelector{{Name: "checkout.orders.placed"}},
+			Topics:    []meshwatch.TopicSelector{{Name: "checkout.orders.placed"}},
 			Format:    "raw",
-			EventTime: EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: Duration(time.Hour)},
-			Sampling:  Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
-			SLOs: []SLO{{
-				Name: "freshness", SLI: "freshness", Threshold: Duration(time.Minute),
+			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.Duration(time.Hour)},
+			Sampling:  meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
+			SLOs: []meshwatch.SLO{{
+				Name: "freshness", SLI: "freshness", Threshold: meshwatch.Duration(time.Minute),
 				Objective: 0.99, Window: "28d",
 			}},
 		}},
-		Owners: map[string]Owner{"orders-team": {}},
+		Owners: map[string]meshwatch.Owner{"orders-team": {}},
 	}
-	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreUnexported(TopicSelector{}, Config{})); diff != "" {
+	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, meshwatch.Config{})); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
 	}
 }
 
 // TestYAMLRoundTrip writes a loaded Config out and loads it back.
 func TestYAMLRoundTrip(t *testing.T) {
-	for _, file := range []string{"config.example.yaml", "testdata/config/good/minimal.yaml", "testdata/config/good/password_file.yaml"} {
+	for _, file := range []string{exampleConfig, "testdata/config/good/minimal.yaml", "testdata/config/good/password_file.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			cfg, _, err := loadTestFile(t, file, testEnv)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if file == "config.example.yaml" {
+			if file == exampleConfig {
 				cfg.Cluster.SASL = nil // the written password is "<secret>"
 				cfg.Products[0].Description = "costs ${AMOUNT}"
 			}
-			out, err := cfg.YAML()
+			out, err := YAML(cfg)
 			if err != nil {
 				t.Fatalf("YAML: %v", err)
 			}
@@ -378,7 +383,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 			if len(ps) != 0 {
 				t.Errorf("Load of YAML output: %v", ps)
 			}
-			if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(TopicSelector{}, Config{}), cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, meshwatch.Config{}), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("round trip (-before +after):\n%s\nYAML:\n%s", diff, out)
 			}
 		})
@@ -386,8 +391,8 @@ func TestYAMLRoundTrip(t *testing.T) {
 }
 
 func TestYAMLHidesSecrets(t *testing.T) {
-	cfg := &Config{Cluster: Cluster{SASL: &SASL{Mechanism: SASLPlain, Username: "u", Password: "hunter2"}}}
-	out, err := cfg.YAML()
+	cfg := &meshwatch.Config{Cluster: meshwatch.Cluster{SASL: &meshwatch.SASL{Mechanism: meshwatch.SASLPlain, Username: "u", Password: "hunter2"}}}
+	out, err := YAML(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -431,10 +436,10 @@ owners: {o: {}}
 	if err == nil {
 		t.Fatal("Load succeeded")
 	}
-	want := Problems{
-		{Pos: Position{"t.yaml", 3, 5}, Path: "products[0].topics", Msg: `at least one topic is required: a name, or {pattern: "^regex$"}`},
-		{Pos: Position{"t.yaml", 5, 12}, Path: "products[0].owner", Msg: `must be one of owners: o; got "nobody"`},
-		{Pos: Position{"t.yaml", 6, 11}, Path: "products[0].tier", Msg: `must be a whole number, got "x"`},
+	want := meshwatch.Problems{
+		{Pos: meshwatch.Position{File: "t.yaml", Line: 3, Col: 5}, Path: "products[0].topics", Msg: `at least one topic is required: a name, or {pattern: "^regex$"}`},
+		{Pos: meshwatch.Position{File: "t.yaml", Line: 5, Col: 12}, Path: "products[0].owner", Msg: `must be one of owners: o; got "nobody"`},
+		{Pos: meshwatch.Position{File: "t.yaml", Line: 6, Col: 11}, Path: "products[0].tier", Msg: `must be a whole number, got "x"`},
 	}
 	if diff := cmp.Diff(want, ps); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
@@ -562,12 +567,12 @@ owners:
 	checked := false
 	ext := []Extension{
 		{Key: "extra", Into: &section},
-		{Check: func(cfg *Config) Problems {
+		{Check: func(cfg *meshwatch.Config) meshwatch.Problems {
 			checked = true
 			if pos := cfg.Position("products[0].topics[0]"); pos.Line != 9 {
 				t.Errorf("Position in a check = %v, want line 9", pos)
 			}
-			return Problems{{Path: "products[0].owner", Msg: "checked"}}
+			return meshwatch.Problems{{Path: "products[0].owner", Msg: "checked"}}
 		}},
 	}
 	_, ps, err := LoadWith("t.yaml", []byte(doc), nil, ext...)

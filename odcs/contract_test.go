@@ -1,16 +1,35 @@
-package meshwatch
+package odcs_test
 
 import (
-	"strings"
-	"time"
-
-	"github.com/google/go-cmp/cmp/cmpopts"
+	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/config"
+	"github.com/meshwatch/meshwatch/odcs"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files of testdata/contracts")
+
+// ruleName is what a rule's name must be (a metric label).
+var ruleName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+func loadTestFile(t *testing.T, path string) (*meshwatch.Config, meshwatch.Problems, error) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return config.Load(path, data, nil)
+}
 
 // TestContractProblems loads every testdata/contracts/*/config.yaml and
 // compares all its problems, warnings included, with problems.golden
@@ -26,7 +45,7 @@ func TestContractProblems(t *testing.T) {
 	for _, file := range files {
 		dir := filepath.Dir(file)
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			_, ps, _ := loadTestFile(t, file, nil)
+			_, ps, _ := loadTestFile(t, file)
 			got := ps.Error() + "\n"
 			golden := filepath.Join(dir, "problems.golden")
 			if *update {
@@ -48,7 +67,7 @@ func TestContractProblems(t *testing.T) {
 // TestLoadContracts checks the products and owners that the contracts of
 // testdata/contracts/good make, defaults applied.
 func TestLoadContracts(t *testing.T) {
-	cfg, ps, err := loadTestFile(t, "testdata/contracts/good/config.yaml", nil)
+	cfg, ps, err := loadTestFile(t, "testdata/contracts/good/config.yaml")
 	if err != nil || len(ps) != 0 {
 		t.Fatalf("Load: %v, problems %v", err, ps)
 	}
@@ -57,22 +76,22 @@ func TestLoadContracts(t *testing.T) {
 		parcels   = "testdata/contracts/good/logistics/parcels.yml"
 		shipments = "testdata/contracts/good/logistics/shipments.yaml"
 	)
-	sampling := Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576}
-	slo := func(sli string, threshold time.Duration, objective Percent) SLO {
-		return SLO{Name: sli, SLI: sli, Threshold: Duration(threshold), Objective: objective, Window: "28d"}
+	sampling := meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576}
+	slo := func(sli string, threshold time.Duration, objective meshwatch.Percent) meshwatch.SLO {
+		return meshwatch.SLO{Name: sli, SLI: sli, Threshold: meshwatch.Duration(threshold), Objective: objective, Window: "28d"}
 	}
-	want := []Product{
+	want := []meshwatch.Product{
 		{
 			Name: "checkout.payments.captured", Domain: "checkout", Owner: "payments-team", Tier: 2,
-			Topics: []TopicSelector{{Name: "checkout.payments.captured"}}, Format: "raw",
-			EventTime: EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: DefaultMaxClockSkew}, Sampling: sampling,
+			Topics: []meshwatch.TopicSelector{{Name: "checkout.payments.captured"}}, Format: "raw",
+			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew}, Sampling: sampling,
 		},
 		{
 			Name: "checkout.orders.placed", Domain: "checkout", Owner: "orders-team", Tier: 1,
 			Description: "Orders accepted by the checkout service.",
-			Topics:      []TopicSelector{{Name: "checkout.orders.placed"}}, Format: "json",
-			EventTime: EventTime{Field: "placed_at", Format: "auto", MaxClockSkew: DefaultMaxClockSkew}, Sampling: sampling,
-			SLOs: []SLO{
+			Topics:      []meshwatch.TopicSelector{{Name: "checkout.orders.placed"}}, Format: "json",
+			EventTime: meshwatch.EventTime{Field: "placed_at", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew}, Sampling: sampling,
+			SLOs: []meshwatch.SLO{
 				slo("latency", time.Second, 0.995),
 				slo("freshness", time.Minute, 0.995),
 				slo("availability", 0, 0.999),
@@ -80,49 +99,49 @@ func TestLoadContracts(t *testing.T) {
 				slo("validity", 0, 0.999),     // invalidValues <= 0.1 %, stricter than errorRate 0.5 %
 				slo("volume", 0, 0.995),       // the contract's meshwatchObjective
 			},
-			Quality: Quality{
+			Quality: meshwatch.Quality{
 				Required: []string{"order_id", "customer_id", "email", "placed_at", "customer", "customer.customer_id"},
-				Rules: []Rule{
+				Rules: []meshwatch.Rule{
 					{Name: "positive_total", Expr: "message.order_total > 0", Source: orders + ":58"},
 					{Name: "currency_valid", Expr: "!has(message.currency) || message.currency in ['EUR', 'USD', 'GBP']", Source: orders + ":65"},
 					{Name: "email_not_missing", Expr: "!has(message.email) || !(message.email in ['', 'N/A'])", Source: orders + ":74"},
 					{Name: "customer_country_valid", Expr: "!(has(message.customer) && has(message.customer.country)) || message.customer.country.matches('^[A-Z]{2}$')", Source: orders + ":93"},
 				},
-				Volume: &Volume{MinPerMinute: 11},
+				Volume: &meshwatch.Volume{MinPerMinute: 11},
 			},
 			Contract: orders,
 		},
 		{
 			Name: "logistics.parcels.scanned", Domain: "logistics", Owner: "logistics-team", Tier: 3,
-			Topics: []TopicSelector{{Name: "logistics.parcels.scanned.eu"}, {Name: "logistics.parcels.scanned.us"}},
-			Format: "json", EventTime: EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: DefaultMaxClockSkew}, Sampling: sampling,
-			SLOs:     []SLO{slo("freshness", 15*time.Minute, 0.99), slo("availability", 0, 0.995)},
+			Topics: []meshwatch.TopicSelector{{Name: "logistics.parcels.scanned.eu"}, {Name: "logistics.parcels.scanned.us"}},
+			Format: "json", EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew}, Sampling: sampling,
+			SLOs:     []meshwatch.SLO{slo("freshness", 15*time.Minute, 0.99), slo("availability", 0, 0.995)},
 			Contract: parcels,
 		},
 		{
 			Name: "logistics.shipments.dispatched", Domain: "logistics", Owner: "logistics-team", Tier: 2,
 			Description: "Parcels handed over to a carrier.",
-			Topics:      []TopicSelector{{Name: "logistics.shipments.dispatched"}}, Format: "avro",
-			EventTime: EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: DefaultMaxClockSkew}, Sampling: sampling,
-			SLOs: []SLO{
+			Topics:      []meshwatch.TopicSelector{{Name: "logistics.shipments.dispatched"}}, Format: "avro",
+			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew}, Sampling: sampling,
+			SLOs: []meshwatch.SLO{
 				slo("latency", 5*time.Minute, 0.99),
 				slo("completeness", 0, 0.99),
 				slo("validity", 0, 0.98),
 				slo("volume", 0, 0.99),
 			},
-			Quality: Quality{
+			Quality: meshwatch.Quality{
 				Required: []string{"shipment_id"},
-				Rules:    []Rule{{Name: "carrier_valid", Expr: "!has(message.carrier) || message.carrier in ['dhl', 'ups', 'la poste']", Source: shipments + ":23"}},
-				Volume:   &Volume{MinPerMinute: 2},
+				Rules:    []meshwatch.Rule{{Name: "carrier_valid", Expr: "!has(message.carrier) || message.carrier in ['dhl', 'ups', 'la poste']", Source: shipments + ":23"}},
+				Volume:   &meshwatch.Volume{MinPerMinute: 2},
 			},
 			Contract: shipments,
 		},
 	}
-	opts := []cmp.Option{cmpopts.IgnoreUnexported(TopicSelector{}), cmpopts.EquateEmpty()}
+	opts := []cmp.Option{cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}), cmpopts.EquateEmpty()}
 	if diff := cmp.Diff(want, cfg.Products, opts...); diff != "" {
 		t.Errorf("products (-want +got):\n%s", diff)
 	}
-	wantOwners := map[string]Owner{
+	wantOwners := map[string]meshwatch.Owner{
 		"payments-team":  {SlackChannel: "#payments-oncall"},
 		"orders-team":    {SlackChannel: "#orders-data", Mention: "<!subteam^S0123ORD>"}, // the channel of the notifications scope
 		"logistics-team": {SlackChannel: "C0LOGISTIC1", Contract: parcels},
@@ -148,28 +167,28 @@ func TestLoadContracts(t *testing.T) {
 // TestContractRoundTrip writes a config with contracts out and loads it
 // back: the contracts are read again, not written into it.
 func TestContractRoundTrip(t *testing.T) {
-	cfg, _, err := loadTestFile(t, "testdata/contracts/good/config.yaml", nil)
+	cfg, _, err := loadTestFile(t, "testdata/contracts/good/config.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := cfg.YAML()
+	out, err := config.YAML(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(out), "checkout.orders.placed") {
 		t.Errorf("YAML holds a product of a contract:\n%s", out)
 	}
-	again, _, err := Load("testdata/contracts/good/config.yaml", out, nil)
+	again, _, err := config.Load("testdata/contracts/good/config.yaml", out, nil)
 	if err != nil {
 		t.Fatalf("Load of YAML output: %v\n%s", err, out)
 	}
-	if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(TopicSelector{}, Config{}), cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, meshwatch.Config{}), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("round trip (-before +after):\n%s", diff)
 	}
 }
 
 // FuzzLoadContract loads arbitrary contracts. Beyond not panicking,
-// LoadContract must place every problem in the contract, keep the product
+// Load must place every problem in the contract, keep the product
 // it returns tied to the file, and mark every rule with its source; and a
 // configuration that reads the contract must hold its product only when it
 // has no error.
@@ -187,7 +206,7 @@ func FuzzLoadContract(f *testing.F) {
 	f.Add([]byte("apiVersion: v3.1.0\nkind: DataContract\na: &a [*a]\nteam: *a"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const file = "c.yaml"
-		c, ps := LoadContract(file, data)
+		c, ps := odcs.Load(file, data)
 		for _, p := range ps {
 			if p.Pos.File != file || p.Pos.Line == 0 && p.Path == "" || p.Msg == "" {
 				t.Errorf("problem not placed in the contract: %#v", p)
@@ -214,7 +233,7 @@ func FuzzLoadContract(f *testing.F) {
 				t.Errorf("SLO %s has objective %v without an error", s.Name, s.Objective)
 			}
 		}
-		if c.SlackChannel != "" && !strings.HasPrefix(c.SlackChannel, "#") && !slackChannelID.MatchString(c.SlackChannel) {
+		if c.SlackChannel != "" && !meshwatch.IsSlackChannel(c.SlackChannel) {
 			t.Errorf("Slack channel %q", c.SlackChannel)
 		}
 	})

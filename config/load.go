@@ -1,0 +1,244 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/yamlconf"
+	"github.com/meshwatch/meshwatch/odcs"
+)
+
+// Bounds of the files Load reads (contracts have theirs in package odcs). A
+// configuration is far smaller than maxConfigFile and a password or a token
+// far smaller than maxSecretFile; the bounds keep a mistaken path to a huge
+// file from exhausting memory.
+const (
+	maxConfigFile = 16 << 20
+	maxSecretFile = 64 << 10
+)
+
+// LoadFile reads the configuration file at path and loads it as Load does,
+// with the process environment. Relative *_file paths are relative to the
+// directory of path. The error is non-nil when the file cannot be read or
+// the configuration has errors; see Load.
+func LoadFile(path string) (*meshwatch.Config, meshwatch.Problems, error) {
+	return LoadFileWith(path)
+}
+
+// Load parses, checks and completes a configuration. name is the file name
+// shown in problems and the directory of relative *_file paths; env looks up
+// environment variables (nil means that none is set).
+//
+// Load parses data as YAML; expands ${VAR} and ${VAR:-default} in every
+// scalar value (not in keys; "$${" is a literal "${"); decodes it strictly,
+// reporting unknown and duplicate keys and values of the wrong type; reads
+// the secrets of sasl.password_file and sasl.token_file; reads the ODCS data
+// contracts that contracts: lists (relative to the directory of name) and
+// appends their products, and the teams they declare that owners: lacks;
+// applies Config.SetDefaults and runs Config.Validate. A problem of a contract's product
+// is placed in the contract file, with the path of the contract's value
+// (slaProperties[1].value); Config.Position still takes config paths.
+//
+// Load goes on after a problem so as to report every problem at once, each
+// with the position of its value in the file (or of the mapping that lacks
+// it), sorted by file (the configuration first, then the contracts in the
+// order they were read), line and column.
+//
+// Problems holds every problem, warnings included. The error is nil when
+// none of them is an error; then Config is complete and valid. Otherwise
+// Config is nil and the error is the Problems, errors and warnings, which
+// print one per line as "file:line:col: path: msg". No problem shows the
+// value of a secret: the value of a Secret field, of a *_file, or of an
+// environment variable that is substituted into a Secret or whose name holds
+// PASSWORD, SECRET, TOKEN, CREDENTIAL, PRIVATE or API_KEY.
+//
+// Load is safe for concurrent use; its only I/O is reading *_file secrets
+// and contracts. Each must be a regular file (a named pipe, a device, a
+// socket or a directory is a problem, never opened for reading), a secret
+// of at most 64 KiB and a contract of at most 4 MiB.
+func Load(name string, data []byte, env func(string) (string, bool)) (*meshwatch.Config, meshwatch.Problems, error) {
+	return LoadWith(name, data, env)
+}
+
+// Extension extends Load with a top-level section that a leaf package owns
+// (cost: for package cost), or a further check of the loaded model (CEL
+// rules for package quality), or both. cmd/meshwatch wires them, so that
+// the root package and this one need import no leaf, and every problem of every part is
+// still reported at once, in file order, with its position.
+type Extension struct {
+	// Key is a top-level key decoded, as strictly as the rest, into Into (a
+	// pointer to a struct); "" for a check only.
+	Key  string
+	Into any
+	// Check runs after Config.SetDefaults and Config.Validate, unless the
+	// document was cut short. It returns problems with Path set; Load adds
+	// the position. Config.Position works inside it.
+	Check func(cfg *meshwatch.Config) meshwatch.Problems
+}
+
+// LoadFileWith is LoadFile with extensions. The file must be a regular file
+// of at most 16 MiB: a named pipe, a device, a socket or a directory is an
+// error, not read, so that a mistaken path neither blocks nor fills memory.
+func LoadFileWith(path string, ext ...Extension) (*meshwatch.Config, meshwatch.Problems, error) {
+	data, err := yamlconf.ReadFile(path, maxConfigFile, "a configuration is far smaller; is it the right file?")
+	if err != nil {
+		return nil, nil, fmt.Errorf("load config: %w", err)
+	}
+	return LoadWith(path, data, os.LookupEnv, ext...)
+}
+
+// LoadWith is Load with extensions.
+func LoadWith(name string, data []byte, env func(string) (string, bool), ext ...Extension) (*meshwatch.Config, meshwatch.Problems, error) {
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
+	}
+	root, syntaxErr := yamlconf.Parse(name, data)
+	if syntaxErr != nil {
+		ps := meshwatch.Problems{*syntaxErr}
+		return nil, ps, ps
+	}
+
+	d := yamlconf.NewDecoder(name, env)
+	var cfg meshwatch.Config
+	root = sections(d, root, ext)
+	if root != nil {
+		d.Decode(root, reflect.ValueOf(&cfg).Elem(), "")
+	}
+	readSecretFiles(d, &cfg, filepath.Dir(name))
+	contracts := odcs.Merge(d, &cfg, filepath.Dir(name))
+	cfg.SetDefaults()
+
+	ps := d.Problems
+	var invalid meshwatch.Problems
+	if !d.TooLarge {
+		// A document cut short holds empty values that Validate would
+		// report by the million.
+		invalid = cfg.Validate()
+	}
+	if !d.TooLarge {
+		cfg.SetPositions(d.Pos)
+		for _, e := range ext {
+			if e.Check != nil {
+				invalid = append(invalid, e.Check(&cfg)...)
+			}
+		}
+	}
+	for _, p := range invalid {
+		if d.Repeats(p.Path) {
+			continue
+		}
+		p.Pos = d.Position(p.Path)
+		p.Path = contracts.SourcePath(p.Path)
+		ps = append(ps, p)
+	}
+
+	if s := cfg.Cluster.SASL; s != nil {
+		d.Secrets = append(d.Secrets, string(s.Password), string(s.Token))
+	}
+	if r := cfg.SchemaRegistry; r != nil {
+		d.Secrets = append(d.Secrets, string(r.Password), string(r.Token))
+	}
+	redact(ps, d.Secrets)
+	slices.SortStableFunc(ps, func(a, b meshwatch.Problem) int {
+		if fa, fb := contracts.Rank(a.Pos.File), contracts.Rank(b.Pos.File); fa != fb {
+			return fa - fb
+		}
+		if a.Pos.Line != b.Pos.Line {
+			return a.Pos.Line - b.Pos.Line
+		}
+		return a.Pos.Col - b.Pos.Col
+	})
+	if err := ps.Err(); err != nil {
+		return nil, ps, err
+	}
+	cfg.SetPositions(d.Pos)
+	return &cfg, ps, nil
+}
+
+// sections decodes the extensions' keys out of root and returns root
+// without them (a copy: the parsed tree is left as it was).
+func sections(d *yamlconf.Decoder, root *yaml.Node, ext []Extension) *yaml.Node {
+	if root == nil || root.Kind != yaml.MappingNode {
+		return root
+	}
+	keep := *root
+	keep.Content = nil
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		j := slices.IndexFunc(ext, func(e Extension) bool { return e.Key != "" && e.Key == k.Value })
+		if j < 0 {
+			keep.Content = append(keep.Content, k, v)
+			continue
+		}
+		d.Decode(v, reflect.ValueOf(ext[j].Into).Elem(), ext[j].Key)
+	}
+	return &keep
+}
+
+// readSecretFiles fills the SASL password and token from their *_file keys.
+func readSecretFiles(d *yamlconf.Decoder, cfg *meshwatch.Config, dir string) {
+	if s := cfg.Cluster.SASL; s != nil {
+		readSecretFile(d, &s.Password, s.PasswordFile, "cluster.sasl.password", dir)
+		readSecretFile(d, &s.Token, s.TokenFile, "cluster.sasl.token", dir)
+	}
+	if r := cfg.SchemaRegistry; r != nil {
+		readSecretFile(d, &r.Password, r.PasswordFile, "schema_registry.password", dir)
+		readSecretFile(d, &r.Token, r.TokenFile, "schema_registry.token", dir)
+	}
+}
+
+func readSecretFile(d *yamlconf.Decoder, dst *meshwatch.Secret, file, path, dir string) {
+	if file == "" {
+		return
+	}
+	filePath := path + "_file"
+	if *dst != "" {
+		d.FailPath(filePath, "cannot be set together with %s; set one of them", path[strings.LastIndexByte(path, '.')+1:])
+		return
+	}
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(dir, file)
+	}
+	data, err := yamlconf.ReadFile(file, maxSecretFile, "a *_file holds the secret alone")
+	if err != nil {
+		d.FailPath(filePath, "%s", err.Error())
+		return
+	}
+	v := strings.TrimRight(string(data), "\r\n")
+	if v == "" {
+		d.FailPath(filePath, "file %s is empty", meshwatch.Quote(file))
+		return
+	}
+	d.Secrets = append(d.Secrets, v)
+	*dst = meshwatch.Secret(v)
+}
+
+// placeholder is what a Secret prints as.
+var placeholder = meshwatch.Secret("x").String()
+
+// redact replaces every secret value in the messages of ps by "<secret>".
+func redact(ps meshwatch.Problems, secrets []string) {
+	var rs []string
+	for _, s := range secrets {
+		if strings.TrimSpace(s) != "" && s != placeholder {
+			rs = append(rs, s)
+		}
+	}
+	if len(rs) == 0 {
+		return
+	}
+	// Longest first, so that a secret holding another is replaced whole.
+	slices.SortFunc(rs, func(a, b string) int { return len(b) - len(a) })
+	for i := range ps {
+		for _, s := range rs {
+			ps[i].Msg = strings.ReplaceAll(ps[i].Msg, s, placeholder)
+		}
+	}
+}
