@@ -22,12 +22,28 @@ func NewConsole(w io.Writer) *Console { return &Console{w: w} }
 // Name returns "console".
 func (c *Console) Name() string { return "console" }
 
+// Announces returns true: the console prints announcements (KindAnnounce).
+func (c *Console) Announces() bool { return true }
+
 // Notify writes n: a line for the incident, then one per alert. A note is
-// one line: time, NOTE, the product, the note and the incident.
+// one line: time, NOTE, the product, the note and the incident. An
+// announcement is a line with the time, ANNOUNCE, its kind and channel,
+// then its text, indented.
 func (c *Console) Notify(_ context.Context, n *Notification, _ *Thread) error {
 	var b strings.Builder
-	if n.Kind == KindNote {
+	switch n.Kind {
+	case KindNote:
 		fmt.Fprintf(&b, "%s NOTE %s %s [incident %s]\n", n.Time.UTC().Format(time.RFC3339), product(n), oneLine(n.Note), n.Incident)
+		return c.write(b.String())
+	case KindAnnounce:
+		fmt.Fprintf(&b, "%s ANNOUNCE %s", n.Time.UTC().Format(time.RFC3339), n.GroupLabels[labelAnnouncement])
+		if n.Channel != "" {
+			fmt.Fprintf(&b, " → %s", n.Channel)
+		}
+		b.WriteByte('\n')
+		for line := range strings.Lines(n.Note) {
+			fmt.Fprintf(&b, "  %s\n", oneLine(strings.TrimRight(line, "\r\n")))
+		}
 		return c.write(b.String())
 	}
 	fmt.Fprintf(&b, "%s %s %s %s", n.Time.UTC().Format(time.RFC3339), strings.ToUpper(n.Kind), headline(n), product(n))

@@ -89,10 +89,33 @@
 //     (1m) with endsAt 4 ResendDelays ahead, and each resolved alert once
 //     with its end. Alertmanager groups and silences them by itself.
 //   - Console (NewConsole), for the demo; a note is one line.
+//   - Announcements ((*Manager).Announce): free text for a channel that is
+//     no alert, such as cmd/meshwatch's chargeback summaries. Each one is
+//     an outbox entry of its own, for the notifiers that are Announcers
+//     (Slack posts it as a message of its own, its text escaped and its
+//     links not unfurled; the console prints it; a webhook never gets
+//     one), with everything an incident's notification has: the Store
+//     keeps it across a restart, Retry-After and the per-channel pacing
+//     are obeyed, 5xx and network errors back off, a permanent error
+//     drops it, MaxAge expires it, the metrics count it. A post recorded
+//     is never repeated, and an announcement with the Key of one still
+//     waiting is not queued twice. Its text appears in no log line or
+//     error.
+//   - Configuration (Config): the alerting: section — slack (token,
+//     api_url, per_channel_interval), default_channel, ticket_channel,
+//     finance_channel, group_wait, group_interval, repeat_interval,
+//     routes (match, channel, mention and the three timings), webhook
+//     (url, secret), alertmanager (url), console, runbook_url and
+//     dashboard_url. cmd/meshwatch decodes it with the root package's
+//     strict loader (meshwatch.Extension, key "alerting", Validate as its
+//     check), so that a problem reads "file:line:col: alerting.path: what
+//     is wrong"; Routing and Notifiers turn it into the Manager's Options.
+//     A nil *Config is no section: no integration, the default routing.
 //
 // No secret leaves: the Slack token, webhook URLs and secrets and the
 // Alertmanager URL appear in no message, log line or error, and the
-// notifiers print as <secret>. Nor does an API credential: the log names
+// notifiers print as <secret>. Config.Validate never echoes the token or
+// the webhook URL, and shows the other URLs without their user:password. Nor does an API credential: the log names
 // the caller, never a token or a password, and SilenceClient's errors hold
 // neither its token nor its password, even from a server that echoes
 // them. Alerts carry names, numbers and links only; the caller must not
@@ -123,4 +146,5 @@
 //	meshwatch_alert_silences_active                            silences in force
 //	meshwatch_alert_state_errors_total{op}                     failed Store reads (load) and writes (save)
 //	meshwatch_alert_slack_requests_total{method,result}        Slack API calls: ok, rate_limited, server_error, network_error, api_error
+//	meshwatch_alert_announcements_total{integration,kind,outcome} announcement deliveries (chargeback…), also in notifications_total
 package alert

@@ -16,6 +16,7 @@ type Metrics struct {
 	silences      prometheus.Gauge
 	stateErrors   *prometheus.CounterVec
 	slackRequests *prometheus.CounterVec
+	announcements *prometheus.CounterVec
 }
 
 // Results of a Slack API call, the result label of
@@ -65,9 +66,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		slackRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_alert_slack_requests_total", Help: "Slack Web API calls, by method and result.",
 		}, []string{"method", "result"}),
+		announcements: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "meshwatch_alert_announcements_total", Help: "Announcement delivery attempts (Manager.Announce: chargeback summaries…), by integration, kind and outcome; they are counted in meshwatch_alert_notifications_total too.",
+		}, []string{"integration", "kind", "outcome"}),
 	}
 	reg.MustRegister(m.notifications, m.firing, m.pending, m.unknown, m.muted, m.incidents, m.outbox,
-		m.latency, m.silences, m.stateErrors, m.slackRequests)
+		m.latency, m.silences, m.stateErrors, m.slackRequests, m.announcements)
 	for _, s := range []string{SeverityPage, SeverityTicket} {
 		m.firing.WithLabelValues(s)
 	}

@@ -19,6 +19,11 @@ const (
 	// removed. It carries Note and no alerts, and changes nothing of the
 	// incident.
 	KindNote = "note"
+	// KindAnnounce is an announcement (Manager.Announce): free text for a
+	// channel, outside any incident, such as a chargeback summary. It
+	// carries Note and no alerts, and goes only to the notifiers that are
+	// Announcers.
+	KindAnnounce = "announce"
 )
 
 // Notification is what the Manager tells the integrations about one
@@ -48,7 +53,8 @@ type Notification struct {
 	Alerts []Alert   `json:"alerts"`
 	// Note is the text of a KindNote, plain: who silenced what, until
 	// when, and why. It holds what people typed (a silence's comment and
-	// author): an integration escapes it for its format.
+	// author): an integration escapes it for its format. It is also the
+	// text of a KindAnnounce, plain as well.
 	Note string `json:"note,omitempty"`
 }
 
@@ -84,6 +90,53 @@ type Notifier interface {
 	// called from one goroutine per notifier.
 	Notify(ctx context.Context, n *Notification, th *Thread) error
 }
+
+// Announcer is a Notifier that also posts announcements (KindAnnounce):
+// Slack posts them to their channel, the console prints them. The Manager
+// queues an announcement only for the notifiers that are Announcers and
+// whose Announces is true; the others (a webhook, whose receivers expect
+// incidents) never see one.
+type Announcer interface {
+	Notifier
+	// Announces reports whether Notify accepts KindAnnounce.
+	Announces() bool
+}
+
+// Announcement is free text for a channel that is no alert: a chargeback
+// summary, a notice. Manager.Announce delivers it through the outbox, like
+// an incident's notifications: it survives a restart and an outage of the
+// receiver (retried with backoff, Retry-After obeyed, at most one message
+// a second to a channel), is counted in the metrics, and is dropped after
+// Options.MaxAge undelivered or on a permanent error.
+type Announcement struct {
+	// Kind names what it is, for the kind label of
+	// meshwatch_alert_announcements_total and the log: a short lowercase
+	// word ("chargeback"), 1 to 32 of a-z, 0-9 and _, starting with a
+	// letter. It is a label value: a handful per program, never data.
+	Kind string
+	// Channel is the Slack channel: a name like "#finops" or an ID like
+	// C0123ABCD.
+	Channel string
+	// Text is the message, plain text: an integration escapes it for its
+	// format (Slack: & < >), so that it mentions and links nobody. It may
+	// span lines, and must hold no secret and no payload value: it leaves
+	// the agent. It never appears in a log line or an error.
+	Text string
+	// Key, when set, identifies the announcement: one with the Key of an
+	// announcement still waiting in the outbox is not queued again, so
+	// that a caller that retries (a report close that failed after it
+	// announced) posts once. Once delivered, a Key may be announced anew.
+	Key string
+	// Shard, with Options.Shard, is the shard whose state keeps the
+	// announcement until it is delivered, one of Options.Shards (default:
+	// the first). Without Options.Shard it is ignored.
+	Shard string
+}
+
+// ErrNoAnnouncer is returned by Announce when none of the Manager's
+// notifiers posts announcements (no Slack, no console): the caller decides
+// what becomes of the text, such as logging that it went nowhere.
+var ErrNoAnnouncer = errors.New("alert: no integration posts announcements (configure alerting.slack or alerting.console)")
 
 // Forwarder is an integration that receives every alert instead of group
 // notifications, because it groups, silences and routes by itself

@@ -3,10 +3,14 @@ package alert
 import (
 	"context"
 	"errors"
+	"fmt"
+	"regexp"
 	"slices"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/meshwatch/meshwatch"
 )
 
 // Outcomes of a delivery attempt, the outcome label of
@@ -148,7 +152,9 @@ func (m *Manager) deliver(ctx context.Context, n Notifier, now time.Time) time.T
 			rec = &threadRec{}
 		}
 		switch {
-		case rec.Failed != "":
+		case rec.Failed != "", e.N.Kind == KindAnnounce && !announces(n):
+			// An announcement is for Announcers only: one queued before a
+			// restart that changed the integration is not sent.
 			m.finish(e, OutcomeDropped)
 			m.mu.Unlock()
 			continue
@@ -196,12 +202,12 @@ func (m *Manager) deliver(ctx context.Context, n Notifier, now time.Time) time.T
 		case errors.As(err, &ra):
 			e.Attempts++
 			e.Next = answered.Add(max(ra.After, minBackoff))
-			m.metrics.notifications.WithLabelValues(name, OutcomeRateLimited).Inc()
+			m.count(e, OutcomeRateLimited)
 			m.logOnce("ratelimited/"+name, "notification rate limited: retrying", "integration", name, "retry_after", ra.After.String())
 		default:
 			e.Attempts++
 			e.Next = answered.Add(backoff(e.Attempts))
-			m.metrics.notifications.WithLabelValues(name, OutcomeRetry).Inc()
+			m.count(e, OutcomeRetry)
 			m.logOnce("retry/"+name, "notification failed: retrying", "integration", name, "incident", e.N.Incident, "attempts", e.Attempts, "err", err)
 		}
 		m.updateMetricsLocked(now)
@@ -246,7 +252,7 @@ func (m *Manager) pick(integration string, now time.Time, tried map[uint64]bool)
 // finish removes e from the outbox with outcome, and the incident's thread
 // when nothing of the incident is left to send on it. The caller holds m.mu.
 func (m *Manager) finish(e *entry, outcome string) {
-	m.metrics.notifications.WithLabelValues(e.Integration, outcome).Inc()
+	m.count(e, outcome)
 	m.st.Outbox = slices.DeleteFunc(m.st.Outbox, func(x *entry) bool { return x == e })
 	m.dirty = true
 	for _, x := range m.st.Outbox {
@@ -348,4 +354,118 @@ func (m *Manager) forward(ctx context.Context, f *forwardState, now time.Time) t
 	f.resolved = slices.Delete(f.resolved, 0, nResolved)
 	f.digest, f.lastSent, f.attempts, f.next = digest, now, 0, time.Time{}
 	return now.Add(m.resendDelay)
+}
+
+// count counts a delivery attempt of e with outcome, and that of an
+// announcement by its kind too. The caller holds m.mu.
+func (m *Manager) count(e *entry, outcome string) {
+	m.metrics.notifications.WithLabelValues(e.Integration, outcome).Inc()
+	if e.N.Kind == KindAnnounce {
+		m.metrics.announcements.WithLabelValues(e.Integration, e.N.GroupLabels[labelAnnouncement], outcome).Inc()
+	}
+}
+
+// announces reports whether n posts announcements.
+func announces(n Notifier) bool {
+	an, ok := n.(Announcer)
+	return ok && an.Announces()
+}
+
+// labelAnnouncement is the group label of an announcement's notification
+// that holds its Kind.
+const labelAnnouncement = "announcement"
+
+// announcementKind is what Announcement.Kind may be: a bounded label value.
+var announcementKind = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// maxAnnouncementBytes bounds an announcement's text: Slack cuts a
+// message at 40,000 characters.
+const maxAnnouncementBytes = 32 << 10
+
+// Announce queues a for every notifier that is an Announcer (Slack, the
+// console), saves the outbox to the Store and wakes the deliveries; Run
+// delivers it as it delivers incidents' notifications: retried with
+// backoff, Retry-After and the per-channel pacing obeyed, counted in
+// meshwatch_alert_notifications_total and
+// meshwatch_alert_announcements_total, kept across a restart, dropped
+// after Options.MaxAge. Each announcement is an outbox entry of its own:
+// it waits for no incident and no incident waits for it. An announcement
+// with the Key of one still in the outbox is not queued again (nil).
+//
+// Announce returns ErrNoAnnouncer when no notifier posts announcements,
+// and an error for an invalid Kind, Channel or Text, or, with
+// Options.Shard, a Shard the Manager does not own; the errors hold neither
+// the text nor the channel. A Store failure is not returned: it is logged,
+// counted and retried, as for incidents. Announce does not wait for the
+// delivery.
+func (m *Manager) Announce(ctx context.Context, a Announcement) error {
+	switch {
+	case !announcementKind.MatchString(a.Kind):
+		return errors.New("alert: announcement kind must be 1 to 32 of a-z, 0-9 and _, starting with a letter")
+	case a.Channel == "" || !meshwatch.IsSlackChannel(a.Channel):
+		return fmt.Errorf("alert: %s announcement: the channel must be a Slack channel name like \"#finops\" or an ID like C0123ABCD", a.Kind)
+	case a.Text == "":
+		return fmt.Errorf("alert: %s announcement without text", a.Kind)
+	case len(a.Text) > maxAnnouncementBytes:
+		return fmt.Errorf("alert: %s announcement of %d bytes, more than %d", a.Kind, len(a.Text), maxAnnouncementBytes)
+	}
+	var to []string
+	for _, n := range m.notifiers {
+		if announces(n) {
+			to = append(to, n.Name())
+		}
+	}
+	if len(to) == 0 {
+		return ErrNoAnnouncer
+	}
+	groupKey := labelAnnouncement + "/" + a.Kind
+	if m.shardOf != nil {
+		sh := a.Shard
+		if sh == "" && len(m.shards) > 0 {
+			sh = m.shards[0]
+		}
+		if !slices.Contains(m.shards, sh) {
+			return fmt.Errorf("alert: %s announcement for shard %q, which this Manager does not own", a.Kind, sh)
+		}
+		// The key ends with the shard: see groupShard.
+		groupKey += "#" + sh
+	}
+
+	now := m.now()
+	m.mu.Lock()
+	var id string
+	if a.Key != "" {
+		id = "announce-" + Fingerprint(map[string]string{"kind": a.Kind, "key": a.Key})
+		for _, e := range m.st.Outbox {
+			if e.N.Incident == id {
+				m.mu.Unlock()
+				m.log.Info("announcement already queued", "kind", a.Kind, "channel", a.Channel, "announcement", id)
+				return nil
+			}
+		}
+	} else {
+		m.st.Seq++
+		id = fmt.Sprintf("announce-%s-%d", Fingerprint(map[string]string{"kind": a.Kind, "time": now.Format(time.RFC3339Nano)}), m.st.Seq)
+	}
+	n := &Notification{
+		Kind: KindAnnounce, Incident: id, GroupKey: groupKey,
+		GroupLabels: map[string]string{labelAnnouncement: a.Kind},
+		Channel:     a.Channel, Opened: now, Time: now, Note: a.Text,
+	}
+	for _, name := range to {
+		m.st.Seq++
+		m.st.Outbox = append(m.st.Outbox, &entry{Seq: m.st.Seq, Integration: name, N: n, Enqueued: now, Next: now})
+		for _, o := range outcomes {
+			m.metrics.announcements.WithLabelValues(name, a.Kind, o)
+		}
+	}
+	m.dirty = true
+	m.updateMetricsLocked(now)
+	m.mu.Unlock()
+	m.log.Info("announcement queued", "kind", a.Kind, "channel", a.Channel, "announcement", id, "integrations", to)
+	m.persist(ctx)
+	for _, name := range to {
+		wake(m.wakeDeliver[name])
+	}
+	return nil
 }

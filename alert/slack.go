@@ -96,8 +96,11 @@ var errNoChannel = errors.New("slack: no channel: the owner has none and there i
 
 // Notify posts or updates n's messages; see Slack.
 func (s *Slack) Notify(ctx context.Context, n *Notification, th *Thread) error {
-	if n.Kind == KindNote {
+	switch n.Kind {
+	case KindNote:
 		return s.note(ctx, n, th)
+	case KindAnnounce:
+		return s.announce(ctx, n, th)
 	}
 	channel := cmp.Or(th.Channel, n.Channel)
 	if channel == "" {
@@ -164,6 +167,33 @@ func (s *Slack) note(ctx context.Context, n *Notification, th *Thread) error {
 		return nil
 	}
 	return err
+}
+
+// Announces returns true: Slack posts announcements (KindAnnounce).
+func (s *Slack) Announces() bool { return true }
+
+// maxAnnouncementText bounds the text of an announcement, escaped, below
+// the 40,000 characters at which Slack cuts a message.
+const maxAnnouncementText = 39000
+
+var errNoAnnouncementChannel = errors.New("slack: an announcement without a channel")
+
+// announce posts n's text, escaped, as a message of its own in n's
+// channel, without unfurling its links. The post is recorded in th, so
+// that an announcement that has one is never posted again.
+func (s *Slack) announce(ctx context.Context, n *Notification, th *Thread) error {
+	if th.TS != "" {
+		return nil // posted already
+	}
+	if n.Channel == "" {
+		return Permanent("no_channel", errNoAnnouncementChannel)
+	}
+	if err := s.allow(n.Channel); err != nil {
+		return err
+	}
+	text := truncate(slackEscape(n.Note), maxAnnouncementText)
+	return s.postRoot(ctx, n.Channel, th, []slack.MsgOption{slack.MsgOptionText(text, false),
+		slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl()})
 }
 
 // noteEmoji heads a note: :no_bell: for a silence added, :bell: for one

@@ -329,7 +329,7 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	am := alert.NewMetrics(c.reg)
 	ao := alert.Options{
 		Logger: log, Metrics: am, Store: c.fence, Now: o.Now,
-		Notifiers: a.notifiers(o, am), Routing: a.set.Alerting.routing(),
+		Notifiers: a.notifiers(o, am), Routing: a.set.Alerting.Routing(),
 	}
 	if a.cfg.Sharding != nil {
 		ao.Shard, ao.Shards = a.alertShards(shards, withCost)
@@ -343,7 +343,7 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	if withCost && a.set.Cost != nil {
 		c.meter, err = cost.New(a.cfg, *a.set.Cost, cost.Options{
 			Logger: log, Metrics: cost.NewMetrics(c.reg), Store: c.fence, Kafka: a.kc,
-			Notify:     a.summary,
+			Notify:     func(s cost.Summary) { a.summary(c.alerts, s) },
 			CostCenter: func(p *meshwatch.Product) string { return p.Cost.CostCenter },
 		})
 		if err != nil {

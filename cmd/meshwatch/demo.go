@@ -19,6 +19,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/internal/demo"
@@ -100,14 +101,14 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 	cfg := demo.Catalog(kc.Addrs())
 	cfg.HTTP.Listen = o.listen
 	cfg.State.Dir = o.stateDir
-	set := &settings{Config: cfg, Cost: demoCost(), Alerting: &alerting{Console: true, GroupWait: meshwatch.Duration(5 * time.Second)}}
+	set := &settings{Config: cfg, Cost: demoCost(), Alerting: &alert.Config{Console: true, GroupWait: meshwatch.Duration(5 * time.Second)}}
 	if o.slackURL != "" {
 		token, ok := os.LookupEnv("SLACK_BOT_TOKEN")
 		if !ok || token == "" {
 			fmt.Fprintln(stderr, "meshwatch demo: -slack-api-url needs a bot token in the environment variable SLACK_BOT_TOKEN")
 			return exitUsage
 		}
-		set.Alerting = &alerting{Slack: &slackSettings{Token: meshwatch.Secret(token), APIURL: o.slackURL}, GroupWait: set.Alerting.GroupWait}
+		set.Alerting = &alert.Config{Slack: &alert.SlackConfig{Token: meshwatch.Secret(token), APIURL: o.slackURL}, GroupWait: set.Alerting.GroupWait}
 	}
 	if err := set.setWebConfigFile(o.webConfig); err != nil {
 		fmt.Fprintf(stderr, "meshwatch demo: -web.config.file: %v\n", err)

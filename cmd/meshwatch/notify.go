@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
-	"os"
 	"time"
-
-	"github.com/slack-go/slack"
 
 	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/cost"
@@ -16,35 +14,20 @@ import (
 // notifiers builds the notifiers the alerting section asks for, plus the
 // test's. Slack reports its requests in m.
 func (a *App) notifiers(o AppOptions, m *alert.Metrics) []alert.Notifier {
-	var ns []alert.Notifier
-	al := a.set.Alerting
-	if al != nil {
-		if s := al.Slack; s != nil {
-			ns = append(ns, alert.NewSlack(alert.SlackOptions{
-				Token: s.Token, APIURL: s.APIURL, Logger: a.log, Metrics: m,
-				PerChannelInterval: s.PerChannelInterval.Std(),
-			}))
-		}
-		if w := al.Webhook; w != nil {
-			ns = append(ns, alert.NewWebhook(w.URL.Reveal(), w.Secret))
-		}
-		if am := al.Alertmanager; am != nil {
-			ns = append(ns, alert.NewAlertmanager(am.URL))
-		}
-		if al.Console {
-			out := o.Stdout
-			if out == nil {
-				out = os.Stdout
-			}
-			ns = append(ns, alert.NewConsole(out))
-		}
-	}
+	ns := a.set.Alerting.Notifiers(alert.NotifierOptions{Logger: a.log, Metrics: m, Stdout: o.Stdout})
 	return append(ns, o.Notifiers...)
 }
 
-// summary posts a chargeback summary to the owner's Slack channel, or the
-// finance channel, when Slack is configured; it is logged otherwise.
-func (a *App) summary(s cost.Summary) {
+// costShard is the alert shard of the cost meter's core (alertShards): a
+// chargeback summary waits in its state, which moves with the meter.
+const costShard = "cost"
+
+// summary announces a chargeback summary through the alert manager m: to
+// the owner's Slack channel, or the finance channel, with the outbox's
+// pacing, retries, metrics and durability. It is logged instead when there
+// is no channel to send it to, or no integration that posts it (Slack,
+// the console).
+func (a *App) summary(m *alert.Manager, s cost.Summary) {
 	al := a.set.Alerting
 	channel := ""
 	if s.Finance {
@@ -54,20 +37,31 @@ func (a *App) summary(s cost.Summary) {
 	} else if o, ok := a.cfg.Owners[s.Owner]; ok {
 		channel = o.SlackChannel
 	}
-	if al == nil || al.Slack == nil || channel == "" {
-		a.log.Info("chargeback summary (no Slack channel to send it to)", "owner", s.Owner, "finance", s.Finance, "period", s.Period, "total", s.Total.String(), "currency", s.Currency)
-		return
+	if channel != "" {
+		who := "owner/" + s.Owner
+		if s.Finance {
+			who = "finance"
+		}
+		ann := alert.Announcement{
+			Kind: "chargeback", Channel: channel, Text: s.Text(),
+			// One summary per period and recipient: a close retried
+			// after it announced does not post twice.
+			Key: s.Period + "/" + s.From.UTC().Format(time.RFC3339) + "/" + who,
+		}
+		if a.cfg.Sharding != nil {
+			ann.Shard = costShard
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := m.Announce(ctx, ann)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, alert.ErrNoAnnouncer) {
+			a.log.Warn("a chargeback summary could not be queued for Slack", "owner", s.Owner, "finance", s.Finance, "channel", channel, "err", err)
+		}
 	}
-	opts := []slack.Option{}
-	if al.Slack.APIURL != "" {
-		opts = append(opts, slack.OptionAPIURL(al.Slack.APIURL))
-	}
-	api := slack.New(al.Slack.Token.Reveal(), opts...)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, _, err := api.PostMessageContext(ctx, channel, slack.MsgOptionText(s.Text(), false)); err != nil {
-		a.log.Warn("posting a chargeback summary to Slack failed", "channel", channel, "err", err)
-	}
+	a.log.Info("chargeback summary (no Slack channel to send it to)", "owner", s.Owner, "finance", s.Finance, "period", s.Period, "total", s.Total.String(), "currency", s.Currency)
 }
 
 // writeAPIError answers an API request with status and {"error": msg}:

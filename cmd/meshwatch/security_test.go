@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 	"github.com/meshwatch/meshwatch/internal/webauth"
 )
@@ -511,7 +512,7 @@ func TestWriteSettingsKeepsSecretsOut(t *testing.T) {
 	const botToken = "xoxb-0123456789-do-not-write"
 	kc := kafkatest.New(t)
 	set := loadSettings(writeConfig(t, kc, "checkout.orders.placed", ""), io.Discard)
-	set.Alerting = &alerting{Slack: &slackSettings{Token: botToken, APIURL: "http://127.0.0.1:1/api/"}}
+	set.Alerting = &alert.Config{Slack: &alert.SlackConfig{Token: botToken, APIURL: "http://127.0.0.1:1/api/"}}
 	out := filepath.Join(t.TempDir(), "out.yaml")
 	if err := writeSettings(out, set, nil); err == nil || !strings.Contains(err.Error(), "alerting.slack.token") {
 		t.Errorf("writing a secret without a reference: %v, want an error naming alerting.slack.token", err)

@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
@@ -105,8 +107,8 @@ func TestAgentTellsTheOwnerInSlack(t *testing.T) {
 		Owners: map[string]meshwatch.Owner{"logistics-team": {SlackChannel: channel, Mention: "<!subteam^S0LOG>"}},
 	}
 	cfg.HTTP.APITokenFile = writeTokenFile(t)
-	set := &settings{Config: cfg, Alerting: &alerting{
-		Slack:         &slackSettings{Token: token, APIURL: slack.srv.URL + "/"},
+	set := &settings{Config: cfg, Alerting: &alert.Config{
+		Slack:         &alert.SlackConfig{Token: token, APIURL: slack.srv.URL + "/"},
 		GroupWait:     meshwatch.Duration(100 * time.Millisecond),
 		GroupInterval: meshwatch.Duration(200 * time.Millisecond),
 	}}
@@ -241,5 +243,73 @@ func TestAgentTellsTheOwnerInSlack(t *testing.T) {
 	<-prodDone
 	if strings.Contains(logs.String(), token) {
 		t.Error("the bot token appears in the log")
+	}
+}
+
+// TestChargebackSummaryIsAnnounced: a chargeback summary goes through the
+// alert manager's outbox to the owner's channel, or the finance channel,
+// with its text as the cost package renders it; without a channel, or
+// without an integration that posts it, it is logged instead.
+func TestChargebackSummaryIsAnnounced(t *testing.T) {
+	const token = "xoxb-test-summary-0123456789"
+	slack := newFakeSlack(t)
+	cfg := &meshwatch.Config{
+		Owners: map[string]meshwatch.Owner{"orders-team": {SlackChannel: "#orders-data"}, "quiet-team": {}},
+	}
+	total, err := cost.ParseMoney("12.34")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)
+	summary := func(owner string, finance bool) cost.Summary {
+		return cost.Summary{Period: "month", From: from, To: from.AddDate(0, 1, 0), Owner: owner, Finance: finance,
+			Currency: "EUR", Total: total, Lines: []cost.SummaryLine{{Product: "checkout.orders.placed", Cost: total}}}
+	}
+	for _, tc := range []struct {
+		name     string
+		alerting *alert.Config
+		s        cost.Summary
+		channel  string // "" when it is logged
+	}{
+		{"the owner's channel", &alert.Config{Slack: &alert.SlackConfig{Token: token, APIURL: slack.srv.URL + "/"}}, summary("orders-team", false), "#orders-data"},
+		{"the finance channel", &alert.Config{FinanceChannel: "#finops", Slack: &alert.SlackConfig{Token: token, APIURL: slack.srv.URL + "/"}}, summary("", true), "#finops"},
+		{"no finance channel", &alert.Config{Slack: &alert.SlackConfig{Token: token, APIURL: slack.srv.URL + "/"}}, summary("", true), ""},
+		{"an owner without a channel", &alert.Config{Slack: &alert.SlackConfig{Token: token, APIURL: slack.srv.URL + "/"}}, summary("quiet-team", false), ""},
+		{"no alerting section", nil, summary("orders-team", false), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			log := slog.New(slog.NewTextHandler(&logs, nil))
+			a := &App{cfg: cfg, set: &settings{Config: cfg, Alerting: tc.alerting}, log: log}
+			m, err := alert.New(cfg, alert.Options{Logger: log, Notifiers: a.notifiers(AppOptions{}, nil)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- m.Run(ctx) }()
+			before := len(slack.snapshot())
+			a.summary(m, tc.s)
+			if tc.channel != "" {
+				kafkatest.WaitFor(t, time.Minute, func() bool { return len(slack.snapshot()) > before }, "the summary was not posted")
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			calls := slack.snapshot()[before:]
+			if tc.channel == "" {
+				if len(calls) != 0 || !strings.Contains(logs.String(), "chargeback summary (no Slack channel to send it to)") {
+					t.Errorf("posted %+v; log:\n%s", calls, logs.String())
+				}
+				return
+			}
+			if len(calls) != 1 || calls[0].Method != "chat.postMessage" || calls[0].Channel != tc.channel || calls[0].Text != tc.s.Text() || calls[0].Thread {
+				t.Errorf("posted %+v, want one message to %s with the summary's text %q", calls, tc.channel, tc.s.Text())
+			}
+			if strings.Contains(logs.String(), token) || strings.Contains(logs.String(), "Kafka chargeback") {
+				t.Errorf("the log shows the token or the summary:\n%s", logs.String())
+			}
+		})
 	}
 }
