@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"time"
+
+	"github.com/meshwatch/meshwatch"
 )
 
 // Labels that meshwatch's alerts carry. An alert's identity is its label
@@ -20,33 +22,44 @@ const (
 	LabelSeverity  = "severity" // SeverityPage or SeverityTicket
 )
 
-// Severities. Only a page of a tier-1 product mentions the owner.
+// Severities. Only a page of a tier-1 product mentions the owner: the
+// Manager applies meshwatch.TierSeverity, so a tier-2 or tier-3 product's
+// alerts carry severity="ticket".
 const (
-	SeverityPage   = "page"
-	SeverityTicket = "ticket"
+	SeverityPage   = meshwatch.SeverityPage
+	SeverityTicket = meshwatch.SeverityTicket
 )
 
-// Alert names (the alertname label) of the sources.
+// Alert names (the alertname label). The sources that raise them own the
+// rules (meshwatch.Condition); these are the same names.
 const (
 	// NameSLOBurnRate is a multiwindow burn-rate decision of an SLO (page or ticket).
-	NameSLOBurnRate = "SLOBurnRate"
+	NameSLOBurnRate = meshwatch.AlertSLOBurnRate
 	// NameSLOBudgetExhausted is an SLO whose error budget is spent.
-	NameSLOBudgetExhausted = "SLOBudgetExhausted"
+	NameSLOBudgetExhausted = meshwatch.AlertSLOBudgetExhausted
 	// NameSLONoData is an SLO without valid events (a silent product).
-	NameSLONoData = "SLONoData"
+	NameSLONoData = meshwatch.AlertSLONoData
 	// NameConsumerLag is a consumer group in status STALL, STOP or LOST; it
 	// carries sli="lag" so that ProductUnavailable inhibits it.
-	NameConsumerLag = "ConsumerLag"
+	NameConsumerLag = meshwatch.AlertConsumerLag
 	// NameProductUnavailable is a product whose partitions or fetches fail.
 	// While it fires it inhibits the same product's alerts whose sli label is
 	// freshness, latency or lag: they are consequences, not causes.
-	NameProductUnavailable = "ProductUnavailable"
+	NameProductUnavailable = meshwatch.AlertProductUnavailable
 	// NameProductBlind is a product the agent cannot read (its fetches keep
 	// failing, or records stay unread): the agent's problem, not the
 	// owner's. Route it to the platform team with a route matching
 	// alertname.
-	NameProductBlind = "ProductBlind"
+	NameProductBlind = meshwatch.AlertProductBlind
+	// NameProductStale is a product with nothing newer than its freshness
+	// threshold.
+	NameProductStale = meshwatch.AlertProductStale
+	// NameCostBudget is a chargeback budget crossed this month.
+	NameCostBudget = meshwatch.AlertCostBudget
 )
+
+// LabelCostCenter is the cost center of a cost center's budget alert.
+const LabelCostCenter = "cost_center"
 
 // Statuses of an alert in the Manager.
 const (

@@ -196,7 +196,7 @@ func (m *Manager) knownValues() labelValues {
 	add(LabelSLI, meshwatch.SLILag)
 	add(LabelSeverity, SeverityPage)
 	add(LabelSeverity, SeverityTicket)
-	for _, n := range []string{NameSLOBurnRate, NameSLOBudgetExhausted, NameSLONoData, NameConsumerLag, NameProductUnavailable, NameProductBlind} {
+	for _, n := range meshwatch.AlertNames {
 		add(LabelAlertname, n)
 	}
 	var names []string

@@ -539,6 +539,11 @@ func (m *Manager) fill(a Alert) Alert {
 		}
 	}
 	a.Cluster = cmp.Or(a.Cluster, m.cfg.Cluster.Name)
+	if sev, ok := a.Labels[LabelSeverity]; ok {
+		// The one place where the tier meets the severity: only tier 1
+		// pages, so a tier-2 alert is a ticket in every output.
+		a.Labels[LabelSeverity] = meshwatch.TierSeverity(a.Tier, sev)
+	}
 	a.Status, a.StartsAt, a.EndsAt, a.Change, a.Fingerprint = "", time.Time{}, time.Time{}, "", ""
 	return a
 }

@@ -57,8 +57,8 @@ func TestKnownValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stale := Alert{Active: true, Labels: map[string]string{LabelAlertname: "ProductStale", LabelProduct: "checkout.orders.placed"}}
-	m.Update(t0, []Alert{stale})
+	other := Alert{Active: true, Labels: map[string]string{LabelAlertname: "SomeOtherAlert", LabelProduct: "checkout.orders.placed"}}
+	m.Update(t0, []Alert{other})
 	m.mu.Lock()
 	got := m.knownValues()
 	m.mu.Unlock()
@@ -68,7 +68,7 @@ func TestKnownValues(t *testing.T) {
 		LabelSLI:      {meshwatch.SLIFreshness, meshwatch.SLILatency, meshwatch.SLILag},
 		LabelSeverity: {SeverityPage, SeverityTicket},
 		LabelAlertname: {NameSLOBurnRate, NameSLOBudgetExhausted, NameSLONoData, NameConsumerLag,
-			NameProductUnavailable, NameProductBlind, "ProductStale"},
+			NameProductUnavailable, NameProductBlind, NameProductStale, NameCostBudget, "SomeOtherAlert"},
 	}
 	for label, vs := range want {
 		if !slices.Equal(got[label], vs) {

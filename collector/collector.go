@@ -57,6 +57,10 @@ type Options struct {
 	// MaxProbes bounds the partitions probed for their last record per tick
 	// (default 64), so the agent's own load stays bounded.
 	MaxProbes int
+	// OnTick, if set, is called after each tick has evaluated every
+	// product (Conditions is then current), on the tick goroutine: it must
+	// not block.
+	OnTick func()
 
 	// startAt replaces the tail as the offset partitions are added at; the
 	// pipeline benchmark reads a prefilled topic from the start with it.
@@ -93,10 +97,12 @@ type Collector struct {
 	rediscover chan struct{}
 	nextBroker atomic.Uint32 // round robin of brokerRequest
 	logs       logonce.Limiter
-	flushMu    sync.Mutex                        // serialises SLI flushes: the tick's and the final one
-	lastFlush  time.Time                         // end of the last SLI flush; flushMu
-	lastListAt int64                             // Unix ns of the last tick's end-offset listing; tick loop
-	blind      atomic.Pointer[map[string]string] // product → why it is blind, at the last tick
+	flushMu    sync.Mutex                            // serialises SLI flushes: the tick's and the final one
+	lastFlush  time.Time                             // end of the last SLI flush; flushMu
+	lastListAt int64                                 // Unix ns of the last tick's end-offset listing; tick loop
+	blind      atomic.Pointer[map[string]string]     // product → why it is blind, at the last tick
+	conds      atomic.Pointer[[]meshwatch.Condition] // alert conditions at the last tick
+	onTick     func()
 }
 
 // routes maps topics to the product that claimed them; a new value is built
@@ -178,6 +184,7 @@ func New(cfg *meshwatch.Config, kopts []kgo.Opt, o Options) (*Collector, error) 
 		now:        o.Now,
 		probeTO:    o.ProbeTimeout,
 		maxProbe:   o.MaxProbes,
+		onTick:     o.OnTick,
 		byName:     make(map[string]*productState, len(cfg.Products)),
 		rediscover: make(chan struct{}, 1),
 		held:       map[*partState]*productState{},

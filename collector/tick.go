@@ -120,16 +120,21 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 	results := make(map[*productState]*tickResult, len(c.products))
 	blindAfter := max(interval, minBlindAfter).Nanoseconds()
 	var blindNow map[string]string
+	// Each product's topics, in one pass over the routes: the tick is
+	// linear in products and partitions, not their product.
+	topicsOf := make(map[*productState][]string, len(c.products))
+	for _, t := range r.names {
+		ps := r.topics[t].ps
+		topicsOf[ps] = append(topicsOf[ps], t)
+	}
+	conds := make([]meshwatch.Condition, 0, len(c.products))
 	for _, ps := range c.products {
 		res := &tickResult{}
 		results[ps] = res
 		n := 0
 		blind, blindAt := "", ""
-		for _, t := range r.names {
+		for _, t := range topicsOf[ps] {
 			tr := r.topics[t]
-			if tr.ps != ps {
-				continue
-			}
 			n++
 			for _, part := range tr.parts {
 				if why := part.blind(listAt, blindAfter, endErr == nil); why != "" && (blind == "" || why == BlindFetchErrors) {
@@ -217,9 +222,14 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 		} else if endErr == nil {
 			ps.m.sampleRatio.Set(1) // nothing produced, nothing missed
 		}
+		conds = append(conds, ProductConditions(ps.p, res.problems, blind, res.silent, res.freshness)...)
 	}
 	c.blind.Store(&blindNow)
 	c.flushSLIs(now, results)
+	c.conds.Store(&conds)
+	if c.onTick != nil {
+		c.onTick()
+	}
 }
 
 // tickError counts a failed step of the tick and logs it at most once a
@@ -288,13 +298,11 @@ func (c *Collector) flushSLIs(now time.Time, results map[*productState]*tickResu
 			continue
 		}
 		for _, s := range ps.freshSLOs {
-			if res.silent && res.freshness <= time.Duration(s.thresholdNs) {
-				// Nothing seen since the agent started, for less than the
-				// threshold: the product may well be fresh (a restart, a
-				// probe that found nothing yet). Unknown is no event.
-				continue
+			stale, known := freshness(res.silent, res.freshness, time.Duration(s.thresholdNs))
+			if !known {
+				continue // unknown is no event
 			}
-			emit(ps, s, boolInt(!res.silent && res.freshness <= time.Duration(s.thresholdNs)), 1)
+			emit(ps, s, boolInt(!stale), 1)
 		}
 		for _, s := range ps.availSLOs {
 			if len(ProductProblems(res.problems)) == 0 && len(res.problems) > 0 {

@@ -46,6 +46,10 @@ type Options struct {
 	// ReadTimeout bounds the exact reads of one pass (default half the
 	// interval, from 1s to 10s).
 	ReadTimeout time.Duration
+	// OnPass, if set, is called after each completed pass (Snapshot and
+	// Conditions are then current), on the pass goroutine: it must not
+	// block.
+	OnPass func()
 }
 
 // Monitor measures the consumer lag of every product's groups in background
@@ -84,6 +88,7 @@ type Monitor struct {
 	scratch  *hdr.Histogram
 	logs     logonce.Limiter
 
+	onPass func()
 	snap   atomic.Pointer[snapshot]
 	passes atomic.Uint64 // passes completed, for tests
 }
@@ -138,6 +143,7 @@ func New(cfg *meshwatch.Config, client *kgo.Client, o Options) *Monitor {
 		now:         o.Now,
 		interval:    cfg.Lag.Interval.Std(),
 		readTimeout: o.ReadTimeout,
+		onPass:      o.OnPass,
 		topics:      map[string]int{},
 		hist:        map[tp]*history{},
 		parts:       map[gtp]*partState{},
@@ -236,10 +242,16 @@ func (m *Monitor) runPass(ctx context.Context) {
 
 // passError counts a failed step and returns err wrapped with it.
 func (m *Monitor) passError(step string, err error) error {
+	m.countPassError(step)
+	return fmt.Errorf("%s: %w", step, err)
+}
+
+// countPassError counts a failed step that the pass goes on after: one
+// whose partial answer it uses, or one it can do without.
+func (m *Monitor) countPassError(step string) {
 	if m.m != nil {
 		m.m.passErrors.WithLabelValues(step).Inc()
 	}
-	return fmt.Errorf("%s: %w", step, err)
 }
 
 // groupData is what one pass learned of one group.
@@ -271,11 +283,11 @@ func (m *Monitor) pass(ctx context.Context) error {
 		listErr    error
 		fetchedErr error
 	)
-	var eg errgroup.Group
-	eg.Go(func() error {
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		listed, listErr = m.adm.ListGroups(ctx)
 		if listErr != nil && len(listed) == 0 {
-			return nil
+			return
 		}
 		for g := range listed {
 			names[g] = true
@@ -289,18 +301,16 @@ func (m *Monitor) pass(ctx context.Context) error {
 			fetched = m.adm.FetchManyOffsets(ctx, slices.Sorted(maps.Keys(names))...)
 			fetchedErr = ctx.Err()
 		}
-		return nil
 	})
-	eg.Go(func() error {
+	wg.Go(func() {
 		allTopics, topicsErr = m.adm.ListTopics(ctx)
-		return nil
 	})
-	eg.Wait()
+	wg.Wait()
 	if listErr != nil {
 		if len(listed) == 0 {
 			return m.passError("list_groups", listErr)
 		}
-		m.passError("list_groups", listErr) // partial: some coordinators answered
+		m.countPassError("list_groups") // partial: some coordinators answered
 	}
 	if fetchedErr != nil {
 		return m.passError("fetch_offsets", fetchedErr)
@@ -331,7 +341,7 @@ func (m *Monitor) pass(ctx context.Context) error {
 		groups[g] = gd
 	}
 	if failed > 0 {
-		m.passError("fetch_offsets", fmt.Errorf("%d groups failed", failed))
+		m.countPassError("fetch_offsets") // partial: the other groups are used
 	}
 	// Relevant groups: those with commits on product topics, and declared.
 	var relevant []string
@@ -352,7 +362,7 @@ func (m *Monitor) pass(ctx context.Context) error {
 	if len(relevant) > 0 {
 		described, err := m.adm.DescribeGroups(ctx, relevant...)
 		if err != nil {
-			m.passError("describe_groups", err) // partial answers are used
+			m.countPassError("describe_groups") // partial answers are used
 		}
 		for g, d := range described {
 			gd := groups[g]
@@ -453,6 +463,9 @@ func (m *Monitor) pass(ctx context.Context) error {
 	m.emitSLIs(snap)
 	m.lastAt = at
 	m.passes.Add(1)
+	if m.onPass != nil {
+		m.onPass()
+	}
 	return nil
 }
 
@@ -475,7 +488,7 @@ func (m *Monitor) readRetention(ctx context.Context, topics []string) {
 	}
 	rcs, err := m.adm.DescribeTopicConfigs(ctx, ask...)
 	if err != nil {
-		m.passError("topic_configs", err)
+		m.countPassError("topic_configs")
 		return
 	}
 	for _, rc := range rcs {
@@ -585,8 +598,8 @@ type build struct {
 	starts kadm.ListedOffsets
 	topics kadm.TopicDetails // leaders and topic IDs for exact reads
 
-	entries_ []*entry
-	stamps   map[tpo]time.Time
+	laid   []*entry // the entries, laid out by entries
+	stamps map[tpo]time.Time
 }
 
 // entry is one group of one product in the making.
@@ -650,7 +663,7 @@ func (b *build) entries() {
 					e.parts = append(e.parts, in)
 				}
 			}
-			b.entries_ = append(b.entries_, e)
+			b.laid = append(b.laid, e)
 		}
 	}
 }
@@ -679,7 +692,7 @@ func (b *build) readExact(ctx context.Context) {
 	}
 	var cands []cand
 	seen := map[tpo]int{}
-	for _, e := range b.entries_ {
+	for _, e := range b.laid {
 		for _, in := range e.parts {
 			o := in.off
 			if o.Committed < 0 || o.Committed >= o.End || o.Committed < o.LogStart {
@@ -759,7 +772,7 @@ func (b *build) finish() *snapshot {
 	}
 	old := m.snap.Load()
 	exp := map[string]*exporterGroup{}
-	for _, e := range b.entries_ {
+	for _, e := range b.laid {
 		pl := s.products[m.products[e.pi].p.Name]
 		if e.gd.failed {
 			// Its offsets could not be fetched this pass: keep what the

@@ -245,7 +245,9 @@ func decide(in Input) Result {
 		res.Decision = DecisionNoData
 	case fired >= 0:
 		res.Decision = res.Rules[fired].Severity
-	case res.Remaining <= 0:
+	case res.Remaining <= 0 && in.Total.Valid >= in.MinEvents:
+		// The low-traffic guard holds for a spent budget too: 3 bad
+		// events of 5 say little about a promise.
 		res.Decision = DecisionExhausted
 	default:
 		res.Decision = DecisionNone
@@ -268,8 +270,13 @@ func explain(in Input, res Result) string {
 	case DecisionExhausted:
 		why = fmt.Sprintf("error budget spent: %s errors over the window against a budget of %s, no burn-rate rule fires",
 			fmtPercent(in.Total.ErrorRatio()), fmtPercent(res.ErrorBudget))
-	default:
-		why = fmt.Sprintf("every burn rate is below its threshold; %s of the budget remains", fmtPercent(res.Remaining))
+	case DecisionNone:
+		if res.Remaining > 0 {
+			why = fmt.Sprintf("every burn rate is below its threshold; %s of the budget remains", fmtPercent(res.Remaining))
+			break
+		}
+		why = fmt.Sprintf("low traffic: the error budget is spent (%s errors against a budget of %s) but the window holds %d valid events, fewer than min_events %d",
+			fmtPercent(in.Total.ErrorRatio()), fmtPercent(res.ErrorBudget), in.Total.Valid, in.MinEvents)
 	}
 	if held >= 0 && (fired < 0 || AlertRules[held].Severity == SeverityPage && AlertRules[fired].Severity != SeverityPage) {
 		rr := res.Rules[held]

@@ -117,6 +117,20 @@ func TestEvaluateWorkbook(t *testing.T) {
 			why: "error budget spent",
 		},
 		{
+			name:     "a spent budget over fewer than min_events valid events is not exhausted",
+			segs:     []segment{{d: 25 * day, silent: true}, {d: 5 * time.Minute, perMinute: 1, errRatio: 1}, {d: 4 * day, silent: true}},
+			min:      10,
+			decision: DecisionNone, firing: nil,
+			why: "low traffic: the error budget is spent (100% errors against a budget of 0.1%) but the window holds 5 valid events, fewer than min_events 10",
+		},
+		{
+			name:     "the same spent budget over min_events is exhausted",
+			segs:     []segment{{d: 25 * day, silent: true}, {d: 5 * time.Minute, perMinute: 1, errRatio: 1}, {d: 4 * day, silent: true}},
+			min:      5,
+			decision: DecisionExhausted, firing: nil,
+			why: "error budget spent",
+		},
+		{
 			name:     "no data",
 			decision: DecisionNoData,
 			why:      "silent, not healthy",

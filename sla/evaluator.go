@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,10 @@ type Options struct {
 	// time_zone (default UTC): the budget
 	// resets at midnight on the 1st there.
 	Location *time.Location
+	// OnEvaluated, if set, is called after each evaluation pass, on the
+	// evaluating goroutine: it must not block (the agent wakes its alert
+	// fan-in with it).
+	OnEvaluated func()
 }
 
 // Evaluator accounts every SLO of the configuration in time buckets,
@@ -55,6 +60,7 @@ type Evaluator struct {
 	now        func() time.Time
 	tick       time.Duration
 	flushEvery time.Duration
+	onEval     func()
 
 	trackers []*tracker
 	byKey    map[sloKey]*tracker
@@ -71,6 +77,10 @@ type snapshot struct {
 	evals    []evaluation // per tracker
 	results  []Result     // per tracker, without Why
 	trackers []*tracker
+
+	// The alert conditions, computed once per pass on first demand.
+	condsOnce sync.Once
+	conds     []meshwatch.Condition
 }
 
 // status returns the status of tracker i; Why is written only if asked
@@ -101,6 +111,7 @@ func New(cfg *meshwatch.Config, o Options) (*Evaluator, error) {
 		now:        o.Now,
 		tick:       cfg.Collector.Tick.Std(),
 		flushEvery: cfg.State.Flush.Std(),
+		onEval:     o.OnEvaluated,
 		byKey:      make(map[sloKey]*tracker),
 	}
 	if e.tick <= 0 {
@@ -237,6 +248,9 @@ func (e *Evaluator) Evaluate() {
 	}
 	e.snap.Store(s)
 	e.m.evalSeconds.Observe(time.Since(start).Seconds())
+	if e.onEval != nil {
+		e.onEval()
+	}
 }
 
 // Statuses returns every SLO's status as of the last evaluation, in

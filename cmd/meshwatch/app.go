@@ -43,7 +43,7 @@ var version = "dev"
 // Shutdown stages, stopped in this order.
 const (
 	stageSources = iota // collector, lag, quality, cost: stop measuring, hand over
-	stageEval           // SLO evaluation and the alert bridge: final pass, flush
+	stageEval           // SLO evaluation and the alert conditions' fan-in: final pass, flush
 	stageDeliver        // the alert manager: last delivery, outbox saved
 	stagePush           // the final metrics push
 )
@@ -109,7 +109,7 @@ type core struct {
 	qual   *quality.Engine
 	slo    *sla.Evaluator
 	alerts *alert.Manager
-	bridge *bridge
+	fan    *fanIn
 	meter  *cost.Meter
 	stages stages
 }
@@ -302,8 +302,10 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	log, o := a.log, a.opts
 	c := &core{cfg: cfg, reg: prometheus.NewRegistry(), fence: &fencedStore{stateStore: store}}
 	c.stages.log = log
+	// Every evaluation of a source wakes the fan-in of alert conditions.
+	c.fan = newFanIn(c, o.Now)
 	var err error
-	c.slo, err = sla.New(cfg, sla.Options{Logger: log, Metrics: sla.NewMetrics(c.reg), Store: c.fence})
+	c.slo, err = sla.New(cfg, sla.Options{Logger: log, Metrics: sla.NewMetrics(c.reg), Store: c.fence, OnEvaluated: c.fan.evaluated})
 	if err != nil {
 		return nil, err
 	}
@@ -320,11 +322,12 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 		Metrics: collector.NewMetrics(c.reg),
 		Sink:    sink,
 		Records: c.qual,
+		OnTick:  c.fan.evaluated,
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.lag = lag.New(cfg, a.kc, lag.Options{Logger: log, Metrics: lag.NewMetrics(c.reg, cfg.Lag.LagExporterMetrics()), Sink: sink})
+	c.lag = lag.New(cfg, a.kc, lag.Options{Logger: log, Metrics: lag.NewMetrics(c.reg, cfg.Lag.LagExporterMetrics()), Sink: sink, OnPass: c.fan.evaluated})
 
 	am := alert.NewMetrics(c.reg)
 	ao := alert.Options{
@@ -350,8 +353,6 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 			return nil, err
 		}
 	}
-	c.bridge = newBridge(c, a.cfg, o.Now)
-
 	c.stages.add(stageSources,
 		component{"collector", c.col.Run},
 		component{"lag", c.lag.Run},
@@ -360,7 +361,7 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	if c.meter != nil {
 		c.stages.add(stageSources, component{"cost", c.meter.Run})
 	}
-	c.stages.add(stageEval, component{"sla", c.slo.Run}, component{"alert-bridge", c.bridge.Run})
+	c.stages.add(stageEval, component{"sla", c.slo.Run}, component{"alert-conditions", c.fan.Run})
 	c.stages.add(stageDeliver, component{"alert", c.alerts.Run})
 	return c, nil
 }

@@ -267,7 +267,7 @@ func (a *App) alertShards(owned []int32, withCost bool) (func(*alert.Alert) stri
 		names = append(names, "cost")
 	}
 	return func(al *alert.Alert) string {
-		if al.Labels[alert.LabelAlertname] == nameCostBudget {
+		if al.Labels[alert.LabelAlertname] == alert.NameCostBudget {
 			return "cost"
 		}
 		return "p" + strconv.Itoa(int(shard.Of(al.Product, n)))
