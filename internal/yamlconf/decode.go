@@ -150,7 +150,7 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			d.Fail(n, path, "must be a mapping with the keys %s; got %s", strings.Join(fieldNames(t), ", "), Describe(n))
+			d.Fail(n, path, "must be a mapping with the keys %s; got %s", strings.Join(fieldNames(t), ", "), describeFor(n, t))
 			return
 		}
 		d.decodeStruct(n, v, path)
@@ -160,7 +160,7 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			d.Fail(n, path, "must be a list, got %s", Describe(n))
+			d.Fail(n, path, "must be a list, got %s", describeFor(n, t))
 			return
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
@@ -177,7 +177,7 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			d.Fail(n, path, "must be a mapping, got %s", Describe(n))
+			d.Fail(n, path, "must be a mapping, got %s", describeFor(n, t))
 			return
 		}
 		m := reflect.MakeMap(t)
@@ -507,4 +507,39 @@ func (d *Decoder) Repeats(path string) bool {
 func (d *Decoder) FailPath(path, format string, args ...any) {
 	d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.Position(path), Path: path, Msg: fmt.Sprintf(format, args...)})
 	d.Failed[path] = true
+}
+
+// describeFor is Describe for a node decoded into t, except that a scalar
+// given where t holds a Secret is not quoted: a token or a webhook URL
+// written in place of its section ("webhook: https://hooks…") must not
+// come back in the message.
+func describeFor(n *yaml.Node, t reflect.Type) string {
+	if n != nil && n.Kind == yaml.ScalarNode && holdsSecret(t, map[reflect.Type]bool{}) {
+		return "a value (not shown: the setting holds secrets)"
+	}
+	return Describe(n)
+}
+
+// holdsSecret reports whether t is or contains a meshwatch.Secret.
+func holdsSecret(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if t == secretType {
+		return true
+	}
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Array:
+		return holdsSecret(t.Elem(), seen)
+	case reflect.Map:
+		return holdsSecret(t.Key(), seen) || holdsSecret(t.Elem(), seen)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if f := t.Field(i); f.IsExported() && holdsSecret(f.Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }

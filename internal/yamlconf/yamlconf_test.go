@@ -102,3 +102,45 @@ func TestReadFileRefusesADirectory(t *testing.T) {
 		t.Errorf("ReadFile(dir) = %v", err)
 	}
 }
+
+// TestSecretSectionGivenAScalar: a token or a webhook URL written in place
+// of the section that holds it is not echoed; other scalars still are.
+func TestSecretSectionGivenAScalar(t *testing.T) {
+	type wrapper struct {
+		Webhook *struct {
+			URL meshwatch.Secret `yaml:"url"`
+		} `yaml:"webhook"`
+		Slack   []section         `yaml:"slack"`
+		Owners  map[string]string `yaml:"owners"`
+		Cluster struct {
+			Name string `yaml:"name"`
+		} `yaml:"cluster"`
+	}
+	const secret = "https://hooks.example.com/services/T0/B0/s3cr3t-xyz"
+	doc := "webhook: " + secret + "\nslack: xoxb-s3cr3t-xyz\nowners: plain-value\ncluster: prod-eu\n"
+	root, p := Parse("w.yaml", []byte(doc))
+	if p != nil {
+		t.Fatal(p)
+	}
+	d := NewDecoder("w.yaml", nil)
+	var w wrapper
+	d.Decode(root, reflect.ValueOf(&w).Elem(), "")
+	var msgs []string
+	for _, p := range d.Problems {
+		msgs = append(msgs, p.String())
+	}
+	all := strings.Join(msgs, "\n")
+	if strings.Contains(all, "s3cr3t") {
+		t.Errorf("a secret is echoed:\n%s", all)
+	}
+	for _, want := range []string{
+		"w.yaml:1:10: webhook: must be a mapping with the keys url; got a value (not shown: the setting holds secrets)",
+		"w.yaml:2:8: slack: must be a list, got a value (not shown: the setting holds secrets)",
+		`w.yaml:3:9: owners: must be a mapping, got "plain-value"`,
+		`w.yaml:4:10: cluster: must be a mapping with the keys name; got "prod-eu"`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("problems:\n%s\nwant the line %s", all, want)
+		}
+	}
+}
