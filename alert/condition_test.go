@@ -143,3 +143,36 @@ func BenchmarkUpdateConditions(b *testing.B) {
 		})
 	}
 }
+
+// TestLinks: alerting.runbook_url and dashboard_url reach every alert
+// without links of its own, with {product} and {slo} replaced.
+func TestLinks(t *testing.T) {
+	c := &Config{
+		RunbookURL:   "https://runbooks.example.com/{product}#{slo}",
+		DashboardURL: "https://grafana.example.com/d/p?var-product={product}",
+	}
+	m, err := New(testConfig(), Options{Store: newTestStore(), Now: newClock().Now, Routing: c.Routing()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.UpdateConditions(t0, []meshwatch.Condition{
+		{Name: meshwatch.AlertSLOBurnRate, Product: "checkout.orders.placed", SLO: "latency", Severity: meshwatch.SeverityPage},
+		{Name: meshwatch.AlertProductUnavailable, Product: "search.clicks.logged", Severity: meshwatch.SeverityPage},
+	})
+	got := map[string]string{}
+	for _, v := range m.Alerts() {
+		got[v.Product] = v.RunbookURL + " " + v.DashboardURL
+	}
+	want := map[string]string{
+		"checkout.orders.placed": "https://runbooks.example.com/checkout.orders.placed#latency https://grafana.example.com/d/p?var-product=checkout.orders.placed",
+		"search.clicks.logged":   "https://runbooks.example.com/search.clicks.logged# https://grafana.example.com/d/p?var-product=search.clicks.logged",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("links %v, want %v", got, want)
+	}
+	// An alert's own links win.
+	a := sloAlert("latency", meshwatch.SLILatency, SeverityPage)
+	if f := m.fill(a); f.RunbookURL != a.RunbookURL || f.DashboardURL != a.DashboardURL {
+		t.Errorf("own links replaced: %s %s", f.RunbookURL, f.DashboardURL)
+	}
+}

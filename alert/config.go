@@ -13,7 +13,7 @@ import (
 
 // Config is the alerting: section of the configuration: where alerts go,
 // how often, and through which integrations. cmd/meshwatch decodes it with
-// the root package's strict loader (a meshwatch.Extension with the key
+// the strict loader of package config (a config.Extension with the key
 // "alerting" and Validate as its check), so that its problems are reported
 // with the rest, each at its file:line:col. A nil *Config is no alerting:
 // section: alerts are served on /api/v1/alerts only.
@@ -154,6 +154,8 @@ func (c *Config) Routing() Routing {
 		GroupWait:      c.GroupWait.Std(),
 		GroupInterval:  c.GroupInterval.Std(),
 		RepeatInterval: c.RepeatInterval.Std(),
+		RunbookURL:     c.RunbookURL,
+		DashboardURL:   c.DashboardURL,
 	}
 	for _, x := range c.Routes {
 		r.Routes = append(r.Routes, Route{

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -212,7 +211,7 @@ func New(cfg *meshwatch.Config, opts Options) (*Manager, error) {
 		st:           state{Version: stateVersion, Incidents: map[string]*incident{}, Threads: map[string]*threadRec{}},
 	}
 	if m.log == nil {
-		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		m.log = slog.New(slog.DiscardHandler)
 	}
 	m.log = m.log.With("component", "alert")
 	if m.metrics == nil {
@@ -539,6 +538,8 @@ func (m *Manager) fill(a Alert) Alert {
 		}
 	}
 	a.Cluster = cmp.Or(a.Cluster, m.cfg.Cluster.Name)
+	a.RunbookURL = cmp.Or(a.RunbookURL, link(m.routing.RunbookURL, &a))
+	a.DashboardURL = cmp.Or(a.DashboardURL, link(m.routing.DashboardURL, &a))
 	if sev, ok := a.Labels[LabelSeverity]; ok {
 		// The one place where the tier meets the severity: only tier 1
 		// pages, so a tier-2 alert is a ticket in every output.

@@ -1,7 +1,9 @@
 package alert
 
 import (
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/meshwatch/meshwatch"
@@ -33,6 +35,18 @@ type Routing struct {
 	// Routes are tried in order; the first whose Match holds overrides the
 	// channel, mention and timings it sets.
 	Routes []Route
+	// RunbookURL and DashboardURL are the links of an alert that has none:
+	// {product} and {slo} are replaced by the alert's (path-escaped; {slo}
+	// is empty for an alert without one).
+	RunbookURL, DashboardURL string
+}
+
+// link expands a RunbookURL or DashboardURL template for a.
+func link(template string, a *Alert) string {
+	if template == "" {
+		return ""
+	}
+	return strings.NewReplacer("{product}", url.PathEscape(a.Product), "{slo}", url.PathEscape(a.SLO)).Replace(template)
 }
 
 // Route overrides the routing of the alerts it matches.
