@@ -6,6 +6,10 @@ PKGS    ?= ./...
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 FUZZTIME ?= 30s
+# golangci-lint, pinned: `go run pkg@version` builds it outside this module
+# (go.mod stays free of its dependencies) and caches the binary.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 .PHONY: all build test test-short stress e2e demo smoke bench fuzz lint clean
 
@@ -65,8 +69,8 @@ bench: ## the benchmarks of collector, lag, quality and sla (about a minute; cos
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./sla/
 
 fuzz: ## each fuzz target for FUZZTIME (default 30s)
-	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) .
-	$(GO) test -run '^$$' -fuzz '^FuzzLoadContract$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config/
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadContract$$' -fuzztime $(FUZZTIME) ./odcs/
 	$(GO) test -run '^$$' -fuzz '^FuzzExtractHeader$$' -fuzztime $(FUZZTIME) ./collector/
 	$(GO) test -run '^$$' -fuzz '^FuzzExtractField$$' -fuzztime $(FUZZTIME) ./collector/
 	$(GO) test -run '^$$' -fuzz '^FuzzParseWire$$' -fuzztime $(FUZZTIME) ./quality/
@@ -77,9 +81,10 @@ fuzz: ## each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzProtobuf$$' -fuzztime $(FUZZTIME) ./quality/
 	$(GO) test -run '^$$' -fuzz '^FuzzSilenceRequest$$' -fuzztime $(FUZZTIME) ./alert/
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet and golangci-lint (.golangci.yml)
 	@test -z "$$(gofmt -l .)" || { echo "gofmt would change:"; gofmt -l .; exit 1; }
 	$(GO) vet $(PKGS)
+	$(GOLANGCI_LINT) run $(PKGS)
 
 clean:
 	rm -rf bin demo.yaml meshwatch-demo-state

@@ -224,9 +224,9 @@ func ParentPath(p string) string {
 
 // Quote quotes s for a problem's message, shortened when long.
 func Quote(s string) string {
-	const max = 64
-	if len(s) > max {
-		cut := max
+	const maxLen = 64
+	if len(s) > maxLen {
+		cut := maxLen
 		for cut > 0 && !isRuneStart(s[cut]) {
 			cut--
 		}

@@ -306,14 +306,14 @@ func TestValidateAll(t *testing.T) {
 
 func TestValidateSelectorRecompiles(t *testing.T) {
 	c := validConfig()
-	c.Validate()
+	_ = c.Validate()
 	c.Products[0].Topics[1].Pattern = "^other$"
-	c.Validate()
+	_ = c.Validate()
 	if !c.Products[0].Topics[1].Matches("other") || c.Products[0].Topics[1].Matches("checkout.orders.v1") {
 		t.Error("Validate did not recompile a changed pattern")
 	}
 	c.Products[0].Topics[1].Pattern = "("
-	c.Validate()
+	_ = c.Validate()
 	if c.Products[0].Topics[1].Matches("other") {
 		t.Error("an invalid pattern still matches with its old regexp")
 	}

@@ -107,7 +107,7 @@
 //     routes (match, channel, mention and the three timings), webhook
 //     (url, secret), alertmanager (url), console, runbook_url and
 //     dashboard_url. cmd/meshwatch decodes it with the root package's
-//     strict loader (meshwatch.Extension, key "alerting", Validate as its
+//     strict loader (config.Extension, key "alerting", Validate as its
 //     check), so that a problem reads "file:line:col: alerting.path: what
 //     is wrong"; Routing and Notifiers turn it into the Manager's Options.
 //     A nil *Config is no section: no integration, the default routing.

@@ -166,7 +166,7 @@ func newTestManager(t *testing.T, clk *fakeClock, st Store, reg prometheus.Regis
 		reg = prometheus.NewRegistry()
 	}
 	m, err := New(testConfig(), Options{
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(reg),
+		Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics(reg),
 		Store: st, Now: clk.Now, Notifiers: ns,
 		Routing: Routing{DefaultChannel: "#data-alerts"},
 	})
@@ -188,11 +188,11 @@ func step(t *testing.T, m *Manager, clk *fakeClock, at time.Time) {
 
 // drain delivers n's outbox, moving the clock to each next attempt, at most
 // max passes. It returns the passes' times.
-func drain(t *testing.T, m *Manager, clk *fakeClock, n Notifier, max int) []time.Time {
+func drain(t *testing.T, m *Manager, clk *fakeClock, n Notifier, maxPasses int) []time.Time {
 	t.Helper()
 	var times []time.Time
 	now := clk.Now()
-	for range max {
+	for range maxPasses {
 		times = append(times, now)
 		next := m.deliver(context.Background(), n, now)
 		if next.IsZero() {
@@ -201,7 +201,7 @@ func drain(t *testing.T, m *Manager, clk *fakeClock, n Notifier, max int) []time
 		now = next
 		clk.Set(now)
 	}
-	t.Fatalf("outbox not drained after %d passes", max)
+	t.Fatalf("outbox not drained after %d passes", maxPasses)
 	return nil
 }
 

@@ -276,7 +276,7 @@ func TestSilence(t *testing.T) {
 	}
 	step(t, m, clk, t0.Add(5*time.Minute+30*time.Second))
 	wantNotifications(t, rec, "unsilenced", "change: freshness/firing/new latency/firing")
-	if err := m.RemoveSilence(ctx, s.ID); err != ErrSilenceNotFound {
+	if err := m.RemoveSilence(ctx, s.ID); !errors.Is(err, ErrSilenceNotFound) {
 		t.Errorf("second remove: %v, want ErrSilenceNotFound", err)
 	}
 }

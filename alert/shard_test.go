@@ -3,7 +3,6 @@ package alert
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"testing"
 	"time"
@@ -26,7 +25,7 @@ func TestShardedStateMovesWithItsShard(t *testing.T) {
 	}
 	newM := func(shards []string, n Notifier) *Manager {
 		m, err := New(testConfig(), Options{
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Metrics: NewMetrics(prometheus.NewRegistry()),
+			Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics(prometheus.NewRegistry()),
 			Store: st, Now: clk.Now, Notifiers: []Notifier{n},
 			Routing: Routing{DefaultChannel: "#data-alerts"},
 			Shard:   shardOf, Shards: shards,

@@ -77,7 +77,7 @@ func NewSlack(o SlackOptions) *Slack {
 		ids:      map[string]string{},
 	}
 	if s.log == nil {
-		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.log = s.log.With("component", "alert", "integration", "slack")
 	if s.metrics == nil {

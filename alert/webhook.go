@@ -63,7 +63,7 @@ type WebhookPayload struct {
 }
 
 // AlertView is an alert as the webhook and /api/v1/alerts show it.
-type AlertView struct {
+type AlertView struct { //nolint:revive // the API's name since the first release; a rename breaks callers for style alone
 	Labels                  map[string]string `json:"labels"`
 	Annotations             map[string]string `json:"annotations,omitempty"`
 	Fingerprint             string            `json:"fingerprint"`

@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -87,7 +88,7 @@ func checkLoad(t *testing.T, data []byte, cfg *meshwatch.Config, ps meshwatch.Pr
 		if cfg != nil {
 			t.Fatal("Load returned a Config with an error")
 		}
-		if got, ok := err.(meshwatch.Problems); !ok || !cmp.Equal(got, ps) {
+		if got := meshwatch.Problems(nil); !errors.As(err, &got) || !cmp.Equal(got, ps) {
 			t.Fatalf("error is %T, not the problems", err)
 		}
 	}

@@ -47,7 +47,7 @@ func sparse(t *testing.T, name string, size int64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	if err := f.Truncate(size); err != nil {
 		t.Fatal(err)
 	}

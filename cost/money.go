@@ -82,8 +82,8 @@ func (m Money) String() string {
 }
 
 // Decimal formats m with all nine decimals trimmed of trailing zeros, and
-// no fewer than min decimals.
-func (m Money) format(min int) string {
+// no fewer than minDecimals decimals.
+func (m Money) format(minDecimals int) string {
 	neg := m < 0
 	u := uint64(m)
 	if neg {
@@ -92,7 +92,7 @@ func (m Money) format(min int) string {
 	whole := u / uint64(Nano)
 	frac := fmt.Sprintf("%09d", u%uint64(Nano))
 	frac = strings.TrimRight(frac, "0")
-	for len(frac) < min {
+	for len(frac) < minDecimals {
 		frac += "0"
 	}
 	var b strings.Builder

@@ -150,7 +150,7 @@ func newBenchCluster() (*benchCluster, error) {
 	cfg.Owners = map[string]meshwatch.Owner{"team": {SlackChannel: "#team"}}
 	cfg.SetDefaults()
 	if errs := cfg.Validate().Errors(); len(errs) > 0 {
-		return nil, fmt.Errorf("config: %v", errs)
+		return nil, fmt.Errorf("config: %w", errs)
 	}
 	bc.cfg = cfg
 	return bc, nil

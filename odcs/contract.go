@@ -1308,25 +1308,25 @@ func (m *contractMapper) rowCount(src string, q *odcsQuality) {
 	if !ok {
 		return
 	}
-	var min float64
+	var minRate float64
 	switch op {
 	case "mustBeGreaterOrEqualTo":
-		min = v * perMinute
+		minRate = v * perMinute
 	case "mustBeGreaterThan":
-		min = v * perMinute
+		minRate = v * perMinute
 		if perMinute == 1 {
 			// Records come whole: more than v in a minute is at least ⌊v⌋+1.
-			min = math.Floor(v) + 1
+			minRate = math.Floor(v) + 1
 		}
 	case "mustBeBetween":
-		min = between[0] * perMinute
+		minRate = between[0] * perMinute
 		m.unsupported(meshwatch.JoinPath(src, op), "the upper bound %s is not checked: volume is a lower bound", formatFloat(between[1]))
 	default:
 		m.unsupported(meshwatch.JoinPath(src, op), "%s: volume is a lower bound (mustBeGreaterThan, mustBeGreaterOrEqualTo or mustBeBetween)", op)
 		return
 	}
-	if !(min > 0) {
-		m.unsupported(src, "a lower bound of %s rows never fails", formatFloat(min))
+	if !(minRate > 0) {
+		m.unsupported(src, "a lower bound of %s rows never fails", formatFloat(minRate))
 		return
 	}
 	vol := m.p.Quality.Volume
@@ -1334,8 +1334,8 @@ func (m *contractMapper) rowCount(src string, q *odcsQuality) {
 		vol = &meshwatch.Volume{}
 		m.p.Quality.Volume = vol
 	}
-	if min > vol.MinPerMinute {
-		vol.MinPerMinute = min
+	if minRate > vol.MinPerMinute {
+		vol.MinPerMinute = minRate
 		m.link(".quality.volume", src)
 		m.link(".quality.volume.min_per_minute", meshwatch.JoinPath(src, op))
 	}

@@ -23,11 +23,11 @@ import (
 )
 
 // Backoff of a schema id the registry did not serve: a failing registry is
-// asked again after retryMin, doubling up to retryMax, so that a burst of
+// asked again after retryFirst, doubling up to retryMax, so that a burst of
 // records with that id costs one request, not one each.
 const (
-	retryMin = 5 * time.Second
-	retryMax = time.Minute
+	retryFirst = 5 * time.Second
+	retryMax   = time.Minute
 	// maxRefDepth bounds how deep schema references are followed.
 	maxRefDepth = 8
 )
@@ -161,7 +161,7 @@ func (s *schemas) load(id uint32) *schemaEntry {
 	sch, reason, err := s.fetch(ctx, id)
 	ne := &schemaEntry{schema: sch, reason: reason}
 	if reason != ReasonOK {
-		ne.backoff = retryMin
+		ne.backoff = retryFirst
 		if e != nil && e.backoff > 0 {
 			ne.backoff = min(2*e.backoff, retryMax)
 		}

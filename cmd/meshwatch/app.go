@@ -655,8 +655,8 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // Close releases the listener, the Kafka client and the state store of an
-// App whose Run was never called. After Run it does nothing.
-func (a *App) Close() error {
+// App whose Run was never called. After Run it does nothing. Releasing
+// cannot fail in a way anyone could act on: it returns nothing.
+func (a *App) Close() {
 	a.closeOnce.Do(a.release)
-	return nil
 }

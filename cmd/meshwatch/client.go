@@ -67,7 +67,7 @@ func (f *clientFlags) client() (*alert.SilenceClient, error) {
 		}
 		var ac apiConfig
 		if err := yaml.Unmarshal(b, &ac); err != nil {
-			return nil, fmt.Errorf("-config %s: %v", f.config, err)
+			return nil, fmt.Errorf("-config %s: %w", f.config, err)
 		}
 		rel := func(p string) string {
 			p = os.ExpandEnv(p)

@@ -69,7 +69,7 @@ directory, no alert is sent, and the consumer groups are only read.`, stderr)
 		fmt.Fprintf(stderr, "meshwatch check: %v\n", err)
 		return exitFailed
 	}
-	defer os.RemoveAll(scratch)
+	defer func() { _ = os.RemoveAll(scratch) }() // a scratch directory under the system temp
 	set.State = meshwatch.State{Backend: meshwatch.StateDir, Dir: scratch, Flush: set.State.Flush}
 	set.Alerting, set.Cost, set.Push, set.Sharding = nil, nil, nil, nil
 	set.HTTP.Listen = "127.0.0.1:0"
@@ -361,7 +361,9 @@ current, still-open hour is included as an estimate (x_IsEstimate).`
 			fmt.Fprintf(stderr, "meshwatch report: %v\n", err)
 			return exitFailed
 		}
-		defer f.Close()
+		// Closed explicitly below: a failed close of a written report
+		// (a full disk) is a report that was not written.
+		defer func() { _ = f.Close() }()
 		w = f
 	}
 	if err := cost.Report(ctx, store, from, to, *format, w); err != nil {
@@ -370,6 +372,12 @@ current, still-open hour is included as an estimate (x_IsEstimate).`
 			return exitUsage
 		}
 		return exitFailed
+	}
+	if f, ok := w.(*os.File); ok && f != stdout {
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(stderr, "meshwatch report: writing %s: %v\n", *out, err)
+			return exitFailed
+		}
 	}
 	if *out != "-" {
 		fmt.Fprintf(stderr, "wrote the chargeback of [%s, %s) to %s\n", from.Format(time.RFC3339), to.Format(time.RFC3339), *out)

@@ -307,7 +307,9 @@ func TestPush(t *testing.T) {
 	go func() { done <- app.Run(ctx) }()
 	kafkatest.WaitFor(t, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) > 0 }, "nothing was pushed")
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Errorf("the agent stopped with %v", err)
+	}
 	mu.Lock()
 	first := bodies[0]
 	mu.Unlock()

@@ -57,7 +57,7 @@ func startAgent(t *testing.T, path string) *process {
 	go func() { p.done <- p.cmd.Wait() }()
 	t.Cleanup(func() {
 		_ = p.cmd.Process.Kill()
-		<-p.done
+		<-p.done //nolint:errcheck // killed: its exit error says nothing
 		if t.Failed() {
 			t.Logf("agent (pid %d) log:\n%s", p.cmd.Process.Pid, p.stderr.String())
 		}

@@ -11,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"io"
 	"log/slog"
 	"math/big"
@@ -237,7 +238,7 @@ func TestSlowRequestBodyIsCutOff(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	// A hang guard, not a timing assertion: without a read timeout the
 	// server waits for the body forever and this deadline fails the test.
 	if err := conn.SetDeadline(time.Now().Add(time.Minute)); err != nil {
@@ -257,7 +258,7 @@ func TestSlowRequestBodyIsCutOff(t *testing.T) {
 		if resp.StatusCode < 400 {
 			t.Errorf("a body cut short was answered %s %s", resp.Status, b)
 		}
-	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+	} else if ne := net.Error(nil); errors.As(err, &ne) && ne.Timeout() {
 		t.Fatal("the server still waits for the body after a minute: no read timeout")
 	}
 	if code, body := apiCall(t, nil, http.MethodGet, "http://"+app.Addr()+"/api/v1/silences", "", ""); code != http.StatusOK || strings.TrimSpace(body) != "[]" {

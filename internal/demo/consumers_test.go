@@ -259,7 +259,7 @@ func TestConsumersRun(t *testing.T) {
 	case <-time.After(hang):
 		t.Fatal("Run did not return after its context was done")
 	}
-	if err := cons.Run(t.Context()); err != ErrConsumersRunTwice {
+	if err := cons.Run(t.Context()); !errors.Is(err, ErrConsumersRunTwice) {
 		t.Errorf("second Run = %v, want ErrConsumersRunTwice", err)
 	}
 }

@@ -119,6 +119,8 @@ const shadowTimeout = 5 * time.Second
 // cluster's answer, so it sleeps (letting the cluster serve other
 // connections), reissues the request through the shadow client, and answers
 // with the edited response.
+//
+//nolint:revive // error-return: the result order is kfake's (ControlKey), not ours
 func (c *Cluster) controlMetadata(kreq kmsg.Request) (kmsg.Response, error, bool) {
 	c.KeepControl()
 	req, ok := kreq.(*kmsg.MetadataRequest)

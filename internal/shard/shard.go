@@ -145,8 +145,11 @@ func (m *Member) ensureTopic(ctx context.Context, kopts []kgo.Opt) error {
 		return fmt.Errorf("shard: describe the coordination topic %s: %w", m.o.Topic, err)
 	}
 	td, ok := tds[m.o.Topic]
-	if !ok || td.Err != nil {
-		return fmt.Errorf("shard: describe the coordination topic %s: %v", m.o.Topic, td.Err)
+	if !ok {
+		return fmt.Errorf("shard: describe the coordination topic %s: not in the answer", m.o.Topic)
+	}
+	if td.Err != nil {
+		return fmt.Errorf("shard: describe the coordination topic %s: %w", m.o.Topic, td.Err)
 	}
 	if got := len(td.Partitions); got != m.o.Partitions {
 		return fmt.Errorf("shard: the coordination topic %s has %d partitions but sharding.partitions is %d: "+

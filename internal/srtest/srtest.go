@@ -86,7 +86,7 @@ func Start(opts ...Option) (*Server, error) {
 		return nil, fmt.Errorf("srtest: listen: %w", err)
 	}
 	s.srv = httptest.NewUnstartedServer(s.handler())
-	s.srv.Listener.Close()
+	_ = s.srv.Listener.Close() // the listener httptest made, replaced before it served anything
 	s.srv.Listener = ln
 	s.srv.Start()
 	return s, nil

@@ -35,7 +35,7 @@ func ReadFile(name string, limit int64, hint string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", meshwatch.Quote(name), PathErr(err))
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	if st, err = f.Stat(); err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", meshwatch.Quote(name), PathErr(err))
 	}
