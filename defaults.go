@@ -4,26 +4,19 @@ import "time"
 
 // Defaults that SetDefaults fills in.
 const (
-	defaultNaming           = NamingWarn
-	defaultClusterName      = "kafka"
-	defaultClientID         = "meshwatch"
-	defaultListen           = ":9477"
-	defaultTick             = Duration(10 * time.Second)
-	defaultDiscovery        = Duration(time.Minute)
-	defaultRecordsPerSecond = 1000
-	defaultBytesPerSecond   = 1 << 20
-	defaultTier             = 2
-	defaultFormat           = FormatRaw
-	defaultEventTimeRecord  = "timestamp"
-	defaultEventTimeFormat  = TimeFormatAuto
-	defaultWindow           = "28d"
-	defaultExactFetches     = 10000
-	defaultLagPasses        = 3
-	defaultStateDir         = "meshwatch-state"
-	defaultStateTopic       = "__meshwatch_state"
-	defaultStateFlush       = Duration(30 * time.Second)
-	defaultSequenceMaxKeys  = 100000
+	defaultNaming          = NamingWarn
+	defaultClusterName     = "kafka"
+	defaultTier            = 2
+	defaultFormat          = FormatRaw
+	defaultEventTimeRecord = "timestamp"
+	defaultEventTimeFormat = TimeFormatAuto
+	defaultWindow          = "28d"
+	defaultSequenceMaxKeys = 100000
 )
+
+// DefaultBudget is the default of collector.budget, and so of a product's
+// sampling: 1000 records/s and 1 MiB/s.
+var DefaultBudget = Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1 << 20}
 
 // DefaultMaxClockSkew is the default of collector.max_clock_skew. An hour
 // is the top of the latency histograms' range (a latency beyond it reads
@@ -32,36 +25,29 @@ const (
 // that NTP keeps are off by milliseconds.
 const DefaultMaxClockSkew = Duration(time.Hour)
 
-// SetDefaults fills every setting left at its zero value with its default.
-// It never overwrites a value that is set, so it is idempotent. Sampling
-// fields left at zero take the collector's budget, and event_time.max_clock_skew
-// collector.max_clock_skew, so those get their own defaults first. Not safe for concurrent use with readers of c.
-func (c *Config) SetDefaults() {
+// ProductDefaults are the defaults of the product settings that a section
+// outside the model sets: the collector: section's budget for sampling,
+// and its max_clock_skew for event_time.max_clock_skew.
+type ProductDefaults struct {
+	Sampling     Budget
+	MaxClockSkew Duration
+}
+
+// SetDefaults is SetDefaultsWith the defaults of an empty collector:
+// section (DefaultBudget, DefaultMaxClockSkew).
+func (c *Config) SetDefaults() { c.SetDefaultsWith(ProductDefaults{}) }
+
+// SetDefaultsWith fills every setting of the model left at its zero value
+// with its default. A product's sampling fields and max_clock_skew left at
+// zero take d's, and d's fields left at zero DefaultBudget's and
+// DefaultMaxClockSkew. It never overwrites a value that is set, so it is
+// idempotent. Not safe for concurrent use with readers of c.
+func (c *Config) SetDefaultsWith(d ProductDefaults) {
+	setDefault(&d.Sampling.MaxRecordsPerSecond, DefaultBudget.MaxRecordsPerSecond)
+	setDefault(&d.Sampling.MaxBytesPerSecond, DefaultBudget.MaxBytesPerSecond)
+	setDefault(&d.MaxClockSkew, DefaultMaxClockSkew)
 	setDefault(&c.Naming, defaultNaming)
 	setDefault(&c.Cluster.Name, defaultClusterName)
-	setDefault(&c.Cluster.ClientID, defaultClientID)
-	setDefault(&c.HTTP.Listen, defaultListen)
-	setDefault(&c.Collector.Tick, defaultTick)
-	setDefault(&c.Collector.Discovery, defaultDiscovery)
-	setDefault(&c.Collector.Budget.MaxRecordsPerSecond, defaultRecordsPerSecond)
-	setDefault(&c.Collector.Budget.MaxBytesPerSecond, defaultBytesPerSecond)
-	setDefault(&c.Collector.MaxClockSkew, DefaultMaxClockSkew)
-	setDefault(&c.Lag.Interval, c.Collector.Tick)
-	setDefault(&c.Lag.ExactFetches, defaultExactFetches)
-	setDefault(&c.Lag.Passes, defaultLagPasses)
-	setDefault(&c.State.Backend, StateDir)
-	setDefault(&c.State.Dir, defaultStateDir)
-	setDefault(&c.State.Topic, defaultStateTopic)
-	setDefault(&c.State.Flush, defaultStateFlush)
-	if p := c.Push; p != nil {
-		setDefault(&p.Interval, Duration(15*time.Second))
-	}
-	if s := c.Sharding; s != nil {
-		setDefault(&s.Group, "meshwatch")
-		setDefault(&s.Topic, "__meshwatch_shards")
-		setDefault(&s.Partitions, 12)
-		setDefault(&s.SessionTimeout, Duration(10*time.Second))
-	}
 	for i := range c.Products {
 		p := &c.Products[i]
 		setDefault(&p.Tier, defaultTier)
@@ -70,9 +56,9 @@ func (c *Config) SetDefaults() {
 			p.EventTime.Record = defaultEventTimeRecord
 		}
 		setDefault(&p.EventTime.Format, defaultEventTimeFormat)
-		setDefault(&p.EventTime.MaxClockSkew, c.Collector.MaxClockSkew)
-		setDefault(&p.Sampling.MaxRecordsPerSecond, c.Collector.Budget.MaxRecordsPerSecond)
-		setDefault(&p.Sampling.MaxBytesPerSecond, c.Collector.Budget.MaxBytesPerSecond)
+		setDefault(&p.EventTime.MaxClockSkew, d.MaxClockSkew)
+		setDefault(&p.Sampling.MaxRecordsPerSecond, d.Sampling.MaxRecordsPerSecond)
+		setDefault(&p.Sampling.MaxBytesPerSecond, d.Sampling.MaxBytesPerSecond)
 		for j := range p.SLOs {
 			setDefault(&p.SLOs[j].Window, defaultWindow)
 		}

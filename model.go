@@ -5,23 +5,17 @@ import (
 	"time"
 )
 
-// Config is the whole agent configuration, as read from config.yaml.
+// Config is the data-product model: the cluster the products live on, the
+// products and their owners. Package config reads it from config.yaml,
+// together with the sections that other packages own (collector:, lag:,
+// state:...).
 type Config struct {
 	// Naming sets how product names are linted against <domain>.<entity>.<event>:
 	// "warn" (default) reports a warning, "strict" an error, "off" nothing.
-	Naming    string    `yaml:"naming"`
-	Cluster   Cluster   `yaml:"cluster"`
-	HTTP      HTTP      `yaml:"http"`
-	Collector Collector `yaml:"collector"`
-	Lag       Lag       `yaml:"lag"`
-	// SchemaRegistry is the Confluent-compatible schema registry that avro
-	// and protobuf products are decoded with.
-	SchemaRegistry *SchemaRegistry  `yaml:"schema_registry"`
-	State          State            `yaml:"state"`
-	Push           *Push            `yaml:"push"`
-	Sharding       *Sharding        `yaml:"sharding"`
-	Products       []Product        `yaml:"products"`
-	Owners         map[string]Owner `yaml:"owners"`
+	Naming   string           `yaml:"naming"`
+	Cluster  Cluster          `yaml:"cluster"`
+	Products []Product        `yaml:"products"`
+	Owners   map[string]Owner `yaml:"owners"`
 	// Contracts are ODCS v3 data contracts, files or directories of *.yaml
 	// and *.yml files, relative to the configuration file's directory. The
 	// loader (package config) reads them and appends one product to Products
@@ -53,64 +47,16 @@ func (c *Config) Position(path string) Position {
 	}
 }
 
-// Lag configures the consumer-lag monitor.
-type Lag struct {
-	// Interval is the time between two passes over every product's groups
-	// (default 10s, the collector tick).
-	Interval Duration `yaml:"interval"`
-	// ExactFetches bounds the records read per pass to measure time lag
-	// exactly; lagging partitions beyond it are interpolated (default 10000).
-	ExactFetches int `yaml:"exact_fetches"`
-	// Passes is how many consecutive passes a new status must hold before it
-	// is reported (default 3).
-	Passes int `yaml:"passes"`
-	// KafkaLagExporterMetrics also exports lag under kafka-lag-exporter's
-	// metric names and labels (default true).
-	KafkaLagExporterMetrics *bool `yaml:"kafka_lag_exporter_metrics"`
-}
-
-// LagExporterMetrics reports whether kafka-lag-exporter's names are exported.
-func (l Lag) LagExporterMetrics() bool {
-	return l.KafkaLagExporterMetrics == nil || *l.KafkaLagExporterMetrics
-}
-
-// SchemaRegistry says how to reach a Confluent-compatible schema registry.
-// Username and Password are basic auth; Token is a bearer token.
-type SchemaRegistry struct {
-	URL          string `yaml:"url"`
-	Username     string `yaml:"username"`
-	Password     Secret `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
-	Token        Secret `yaml:"token"`
-	TokenFile    string `yaml:"token_file"`
-	TLS          *TLS   `yaml:"tls"`
-}
-
-// State backends.
-const (
-	StateDir   = "dir"
-	StateKafka = "kafka"
-)
-
-// State says where SLO budgets, the alert outbox and the cost ledger are kept.
-type State struct {
-	Backend string   `yaml:"backend"` // dir (default) | kafka
-	Dir     string   `yaml:"dir"`     // default ./meshwatch-state
-	Topic   string   `yaml:"topic"`   // default __meshwatch_state
-	Flush   Duration `yaml:"flush"`   // how often state is written (default 30s)
-}
-
-// Cluster says how to reach the Kafka cluster the products live on.
+// Cluster is the Kafka cluster the products live on, as the model knows
+// it: by the name that alerts, metrics and chargeback give it. How the
+// agent reaches it (the other keys of cluster:) is package config's.
 type Cluster struct {
 	// Name labels the cluster in messages and context (default "kafka").
-	Name     string   `yaml:"name"`
-	Brokers  []string `yaml:"brokers"`
-	ClientID string   `yaml:"client_id"` // default "meshwatch"
-	TLS      *TLS     `yaml:"tls"`
-	SASL     *SASL    `yaml:"sasl"`
+	Name string `yaml:"name"`
 }
 
-// TLS configures TLS to the brokers. An empty CAFile means the system roots.
+// TLS configures TLS to a server: the brokers (cluster.tls), the schema
+// registry (schema_registry.tls). An empty CAFile means the system roots.
 type TLS struct {
 	Enabled            bool   `yaml:"enabled"`
 	CAFile             string `yaml:"ca_file"`
@@ -118,56 +64,6 @@ type TLS struct {
 	KeyFile            string `yaml:"key_file"`
 	ServerName         string `yaml:"server_name"`
 	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
-}
-
-// SASL mechanisms meshwatch speaks.
-const (
-	SASLPlain       = "PLAIN"
-	SASLScramSHA256 = "SCRAM-SHA-256"
-	SASLScramSHA512 = "SCRAM-SHA-512"
-	SASLOAuthBearer = "OAUTHBEARER"
-)
-
-// SASL configures SASL authentication. Password and Token may be given inline
-// (usually as ${ENV}) or read from PasswordFile / TokenFile at load time.
-type SASL struct {
-	Mechanism    string `yaml:"mechanism"`
-	Username     string `yaml:"username"`
-	Password     Secret `yaml:"password"`
-	PasswordFile string `yaml:"password_file"`
-	Token        Secret `yaml:"token"` // OAUTHBEARER
-	TokenFile    string `yaml:"token_file"`
-}
-
-// HTTP configures the agent's HTTP server (/metrics, /healthz, /readyz and
-// the API). TLS and basic authentication come from the web configuration
-// file (the web: section, owned by cmd/meshwatch).
-type HTTP struct {
-	Listen string `yaml:"listen"` // default ":9477"
-	// APITokenFile holds the bearer tokens that may change the agent's
-	// state (silences), one per line, optionally after a name:
-	// "ci-bot 9f3c…". Relative to the configuration file's directory.
-	// Without it, and without basic_auth_users in the web configuration,
-	// writes are refused.
-	APITokenFile string `yaml:"api_token_file"`
-}
-
-// Collector holds agent-wide collection settings.
-type Collector struct {
-	// Tick is the evaluation interval of freshness, availability, throughput
-	// and the SLI ticks (default 10s).
-	Tick Duration `yaml:"tick"`
-	// Discovery is how often topic names and patterns are resolved again
-	// (default 1m).
-	Discovery Duration `yaml:"discovery"`
-	// Budget is the default sampling budget of a product (default 1000 records/s,
-	// 1 MiB/s).
-	Budget Budget `yaml:"budget"`
-	// MaxClockSkew is the default of a product's event_time.max_clock_skew
-	// (default 1h): how far from the agent's clock an event time may lie
-	// before the record counts as clock skew and stays out of the latency
-	// histograms.
-	MaxClockSkew Duration `yaml:"max_clock_skew"`
 }
 
 // Budget bounds what the agent reads of one product.
@@ -212,35 +108,6 @@ type Product struct {
 // ProductCost holds a product's chargeback settings.
 type ProductCost struct {
 	CostCenter string `yaml:"cost_center"`
-}
-
-// Push sends every metric to a VictoriaMetrics or Prometheus text-import
-// endpoint, for agents nobody scrapes (a sidecar, say).
-type Push struct {
-	// URL is the import endpoint, e.g.
-	// http://victoria-metrics:8428/api/v1/import/prometheus.
-	URL      string            `yaml:"url"`
-	Interval Duration          `yaml:"interval"` // default 15s
-	Labels   map[string]string `yaml:"labels"`   // added to every series, e.g. {instance: pod-1}
-	Token    Secret            `yaml:"token"`    // bearer token, optional
-}
-
-// Sharding spreads the products over several agents through Kafka group
-// membership: agents join Group on Topic (Partitions partitions), and the
-// agent that owns partition hash(product) mod Partitions monitors it. It
-// needs the kafka state backend, from which a new owner reads a product's
-// state.
-type Sharding struct {
-	Group      string `yaml:"group"`      // default meshwatch
-	Topic      string `yaml:"topic"`      // default __meshwatch_shards
-	Partitions int    `yaml:"partitions"` // default 12
-	// SessionTimeout is how long the group waits for an agent that stopped
-	// heartbeating before its products move to the others (default 10s).
-	SessionTimeout Duration `yaml:"session_timeout"`
-	// InstanceID makes the agent a static group member (KIP-345), so a
-	// restart within the session timeout keeps its products without a
-	// rebalance; it must be unique per agent, e.g. the pod name. Optional.
-	InstanceID string `yaml:"instance_id"`
 }
 
 // Consumer is a consumer group declared as a consumer of a product, with the

@@ -3,7 +3,6 @@ package meshwatch
 import (
 	"fmt"
 	"io"
-	"strings"
 )
 
 // Secret is a string that must not be shown: a password or a token. Every
@@ -55,28 +54,4 @@ func (s Secret) Format(f fmt.State, verb rune) {
 		return
 	}
 	_, _ = fmt.Fprintf(f, fmt.FormatString(f, verb), s.String())
-}
-
-// saslFields is SASL without its methods, to print its fields.
-type saslFields SASL
-
-// Format prints s as fmt prints a pointer to a struct, with the secrets as
-// "<secret>". Without it, fmt prints a *SASL inside another value with a verb
-// such as %s or %t by reflection, ignoring the methods of Secret, and so
-// shows the password.
-func (s *SASL) Format(f fmt.State, verb rune) {
-	sharp := verb == 'v' && f.Flag('#')
-	if s == nil {
-		if sharp {
-			_, _ = io.WriteString(f, "(*meshwatch.SASL)(nil)")
-		} else {
-			_, _ = io.WriteString(f, "<nil>")
-		}
-		return
-	}
-	out := fmt.Sprintf(fmt.FormatString(f, verb), (*saslFields)(s))
-	if sharp {
-		out = strings.Replace(out, "saslFields", "SASL", 1)
-	}
-	_, _ = io.WriteString(f, out)
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net"
 	"net/url"
 	"regexp"
 	"regexp/syntax"
@@ -22,11 +21,10 @@ const (
 )
 
 var (
-	saslMechanisms = []string{SASLPlain, SASLScramSHA256, SASLScramSHA512, SASLOAuthBearer}
-	formats        = []string{FormatJSON, FormatAvro, FormatProtobuf, FormatRaw}
-	timeFormats    = []string{TimeFormatAuto, TimeFormatRFC3339, TimeFormatUnixS, TimeFormatUnixMs, TimeFormatUnixUs, TimeFormatUnixNs}
-	slis           = []string{SLILatency, SLIFreshness, SLIAvailability, SLICompleteness, SLIValidity, SLILag, SLIVolume}
-	namingModes    = []string{NamingWarn, NamingStrict, NamingOff}
+	formats     = []string{FormatJSON, FormatAvro, FormatProtobuf, FormatRaw}
+	timeFormats = []string{TimeFormatAuto, TimeFormatRFC3339, TimeFormatUnixS, TimeFormatUnixMs, TimeFormatUnixUs, TimeFormatUnixNs}
+	slis        = []string{SLILatency, SLIFreshness, SLIAvailability, SLICompleteness, SLIValidity, SLILag, SLIVolume}
+	namingModes = []string{NamingWarn, NamingStrict, NamingOff}
 
 	nameSegment    = regexp.MustCompile(`^[a-z0-9_-]+$`)
 	topicName      = regexp.MustCompile(`^[a-zA-Z0-9._-]{1,249}$`)
@@ -40,7 +38,7 @@ const (
 	windowMonth   = "month"
 )
 
-// Validate checks c and returns every problem at once, errors and warnings,
+// Validate checks the model and returns every problem at once, errors and warnings,
 // each with the Path and Msg set but no position (the loader adds those). It
 // expects SetDefaults to have run. It does no I/O; the secrets of *_file keys
 // count as given when the file name is set.
@@ -51,16 +49,6 @@ const (
 func (c *Config) Validate() Problems {
 	v := &validator{}
 	v.oneOf("naming", c.Naming, namingModes)
-	v.cluster(&c.Cluster)
-	if err := checkHostPort(c.HTTP.Listen, false); err != nil {
-		v.errf("http.listen", "must be host:port like :9477 or 127.0.0.1:9477, got %s", Quote(c.HTTP.Listen))
-	}
-	v.collector(&c.Collector)
-	v.lag(&c.Lag, c.Collector.Tick)
-	v.schemaRegistry(c.SchemaRegistry)
-	v.state(&c.State)
-	v.push(c.Push)
-	v.sharding(c.Sharding, &c.State)
 	v.products(c)
 	v.owners(c.Owners)
 	return v.ps
@@ -90,95 +78,6 @@ func (v *validator) oneOf(path, got string, allowed []string) bool {
 	}
 	v.errf(path, "must be one of %s; got %s%s", list, Quote(got), DidYouMean(got, allowed))
 	return false
-}
-
-func (v *validator) cluster(c *Cluster) {
-	if len(c.Brokers) == 0 {
-		v.errf("cluster.brokers", "at least one broker is required, e.g. [kafka-1:9092]")
-	}
-	for i, b := range c.Brokers {
-		if err := checkHostPort(b, true); err != nil {
-			v.errf(IndexPath("cluster.brokers", i), "must be host:port like kafka-1:9092, got %s", Quote(b))
-		}
-	}
-	if t := c.TLS; t != nil {
-		if t.CertFile != "" && t.KeyFile == "" {
-			v.errf("cluster.tls.key_file", "is required when cert_file is set")
-		}
-		if t.KeyFile != "" && t.CertFile == "" {
-			v.errf("cluster.tls.cert_file", "is required when key_file is set")
-		}
-		if !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify) {
-			v.warnf("cluster.tls.enabled", "is false, so the other tls settings are not used; set enabled: true to use TLS")
-		}
-	}
-	if s := c.SASL; s != nil {
-		v.sasl(s)
-	}
-}
-
-func (v *validator) sasl(s *SASL) {
-	const p = "cluster.sasl"
-	if !v.oneOf(JoinPath(p, "mechanism"), s.Mechanism, saslMechanisms) {
-		return
-	}
-	if s.Mechanism == SASLOAuthBearer {
-		if s.Token == "" && s.TokenFile == "" {
-			v.errf(JoinPath(p, "token"), "is required for OAUTHBEARER; set token (e.g. ${KAFKA_TOKEN}) or token_file")
-		}
-		if s.Username != "" {
-			v.errf(JoinPath(p, "username"), "is not used by OAUTHBEARER; remove it")
-		}
-		if s.Password != "" || s.PasswordFile != "" {
-			v.errf(JoinPath(p, passwordKey(s)), "is not used by OAUTHBEARER; remove it or use mechanism PLAIN or SCRAM")
-		}
-	} else {
-		if s.Username == "" {
-			v.errf(JoinPath(p, "username"), "is required for %s", s.Mechanism)
-		}
-		if s.Password == "" && s.PasswordFile == "" {
-			v.errf(JoinPath(p, "password"), "is required for %s; set password (e.g. ${KAFKA_PASSWORD}) or password_file", s.Mechanism)
-		}
-		if s.Token != "" || s.TokenFile != "" {
-			v.errf(JoinPath(p, tokenKey(s)), "is only used by OAUTHBEARER, not %s; remove it", s.Mechanism)
-		}
-	}
-	// A config written out by config.YAML holds the placeholder instead of
-	// the secret; loading it back must not try to log in with "<secret>".
-	if s.Password == secretPlaceholder {
-		v.errf(JoinPath(p, "password"), `is the placeholder "<secret>" of a written-out config; set the real password, e.g. ${KAFKA_PASSWORD}`)
-	}
-	if s.Token == secretPlaceholder {
-		v.errf(JoinPath(p, "token"), `is the placeholder "<secret>" of a written-out config; set the real token, e.g. ${KAFKA_TOKEN}`)
-	}
-}
-
-func passwordKey(s *SASL) string {
-	if s.Password == "" {
-		return "password_file"
-	}
-	return "password"
-}
-
-func tokenKey(s *SASL) string {
-	if s.Token == "" {
-		return "token_file"
-	}
-	return "token"
-}
-
-func (v *validator) collector(c *Collector) {
-	if c.Tick < Duration(time.Second) {
-		v.errf("collector.tick", "must be at least 1s, got %s", c.Tick)
-	}
-	if c.Discovery < c.Tick {
-		v.errf("collector.discovery", "must be at least collector.tick (%s), got %s", c.Tick, c.Discovery)
-	}
-	v.rate("collector.budget.max_records_per_second", c.Budget.MaxRecordsPerSecond, false)
-	v.rate("collector.budget.max_bytes_per_second", c.Budget.MaxBytesPerSecond, false)
-	if c.MaxClockSkew < Duration(time.Second) {
-		v.errf("collector.max_clock_skew", "must be at least 1s (how far an event time may lie from the agent's clock, e.g. 1h), got %s", c.MaxClockSkew)
-	}
 }
 
 // rate checks a budget: > 0, or >= 0 when zero means "take the default".
@@ -460,23 +359,6 @@ func (v *validator) owners(owners map[string]Owner) {
 		}
 		v.errf(JoinPath(JoinPath("owners", key), "slack_channel"), `must be a channel name like "#orders-data" or a channel ID like C0123456789, got %s%s`, Quote(ch), hint)
 	}
-}
-
-// checkHostPort checks that s is host:port with a numeric port. With
-// needHost the host must not be empty and the port not 0.
-func checkHostPort(s string, needHost bool) error {
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return err
-	}
-	if needHost && host == "" {
-		return errors.New("missing host")
-	}
-	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || (needHost && n == 0) {
-		return errors.New("bad port")
-	}
-	return nil
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -5,14 +5,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 )
 
 var (
 	ruleName    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
-	stateBacks  = []string{StateDir, StateKafka}
 	fieldPathRe = regexp.MustCompile(`^[^.\s]+(\.[^.\s]+)*$`)
-	labelName   = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 
 // URLHasCredentials reports whether the URL s holds credentials
@@ -20,99 +17,6 @@ var (
 func URLHasCredentials(s string) bool {
 	u, err := url.Parse(s)
 	return err == nil && u.User != nil
-}
-
-func (v *validator) lag(l *Lag, tick Duration) {
-	// An interval taken from collector.tick is reported there.
-	if l.Interval < Duration(time.Second) && l.Interval != tick {
-		v.errf("lag.interval", "must be at least 1s, got %s", l.Interval)
-	}
-	if l.ExactFetches < 0 {
-		v.errf("lag.exact_fetches", "must be >= 0 (0 interpolates every time lag), got %d", l.ExactFetches)
-	}
-	if l.Passes < 1 || l.Passes > 100 {
-		v.errf("lag.passes", "must be from 1 to 100 consecutive passes, got %d", l.Passes)
-	}
-}
-
-func (v *validator) schemaRegistry(r *SchemaRegistry) {
-	if r == nil {
-		return
-	}
-	const p = "schema_registry"
-	if r.URL == "" {
-		v.errf(JoinPath(p, "url"), "is required, e.g. http://schema-registry:8081")
-	} else if !IsHTTPURL(r.URL) {
-		v.errf(JoinPath(p, "url"), "must be an http:// or https:// URL like http://schema-registry:8081, got %s", Quote(r.URL))
-	} else if URLHasCredentials(r.URL) {
-		v.errf(JoinPath(p, "url"), "must not hold credentials; use username and password (or password_file)")
-	}
-	hasPassword := r.Password != "" || r.PasswordFile != ""
-	hasToken := r.Token != "" || r.TokenFile != ""
-	switch {
-	case r.Username != "" && !hasPassword:
-		v.errf(JoinPath(p, "password"), "is required with username; set password (e.g. ${SR_PASSWORD}) or password_file")
-	case r.Username == "" && hasPassword:
-		v.errf(JoinPath(p, "username"), "is required with a password")
-	}
-	if hasToken && (r.Username != "" || hasPassword) {
-		v.errf(JoinPath(p, "token"), "cannot be used together with username and password; choose basic or bearer auth")
-	}
-	if t := r.TLS; t != nil {
-		if (t.CertFile == "") != (t.KeyFile == "") {
-			v.errf(JoinPath(p, "tls"), "cert_file and key_file go together; set both or neither")
-		}
-	}
-}
-
-func (v *validator) state(s *State) {
-	v.oneOf("state.backend", s.Backend, stateBacks)
-	if s.Backend == StateKafka && !topicName.MatchString(s.Topic) {
-		v.errf("state.topic", "must be a Kafka topic name (letters, digits, '.', '_', '-'), got %s", Quote(s.Topic))
-	}
-	if s.Flush < Duration(time.Second) {
-		v.errf("state.flush", "must be at least 1s, got %s", s.Flush)
-	}
-}
-
-func (v *validator) push(p *Push) {
-	if p == nil {
-		return
-	}
-	if !IsHTTPURL(p.URL) {
-		v.errf("push.url", "must be an http(s) URL of a text-import endpoint like http://victoria-metrics:8428/api/v1/import/prometheus, got %s", Quote(p.URL))
-	} else if URLHasCredentials(p.URL) {
-		v.errf("push.url", "must not hold credentials; use push.token")
-	}
-	if p.Interval < Duration(time.Second) {
-		v.errf("push.interval", "must be at least 1s, got %s", p.Interval)
-	}
-	for _, k := range sortedKeys(p.Labels) {
-		if !labelName.MatchString(k) || strings.HasPrefix(k, "__") {
-			v.errf(JoinPath("push.labels", k), "must be a Prometheus label name (letters, digits, _; not starting with __), got %s", Quote(k))
-		}
-	}
-}
-
-func (v *validator) sharding(s *Sharding, st *State) {
-	if s == nil {
-		return
-	}
-	if st.Backend != StateKafka {
-		v.errf("sharding", "needs state.backend: kafka, so that the agent that takes a product over reads its budgets and incidents; got state.backend: %s", st.Backend)
-	}
-	if s.Group == "" {
-		v.errf("sharding.group", "must name the consumer group the agents share")
-	}
-	if s.SessionTimeout < Duration(time.Second) || s.SessionTimeout > Duration(5*time.Minute) {
-		v.errf("sharding.session_timeout", "must be from 1s to 5m, got %s", s.SessionTimeout)
-	}
-	if !topicName.MatchString(s.Topic) {
-		v.errf("sharding.topic", "must be a Kafka topic name, got %s", Quote(s.Topic))
-	}
-	if s.Partitions < 1 || s.Partitions > 1000 {
-		v.errf("sharding.partitions", "must be from 1 to 1000, got %d", s.Partitions)
-	}
 }
 
 func (v *validator) quality(path string, p *Product) {

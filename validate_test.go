@@ -11,10 +11,6 @@ import (
 // validConfig returns a complete, valid Config with its defaults set.
 func validConfig() *Config {
 	c := &Config{
-		Cluster: Cluster{
-			Brokers: []string{"kafka-1:9092", "[::1]:9093"},
-			SASL:    &SASL{Mechanism: SASLScramSHA512, Username: "meshwatch", Password: "pw"},
-		},
 		Products: []Product{{
 			Name:   "checkout.orders.placed",
 			Domain: "checkout",
@@ -68,69 +64,6 @@ func TestValidate(t *testing.T) {
 		change func(c *Config)
 		want   []string // Problem.String() of each problem
 	}{
-		{
-			name:   "no brokers",
-			change: func(c *Config) { c.Cluster.Brokers = nil },
-			want:   []string{"cluster.brokers: at least one broker is required, e.g. [kafka-1:9092]"},
-		},
-		{
-			name:   "broker without a host",
-			change: func(c *Config) { c.Cluster.Brokers = []string{":9092", "k:0"} },
-			want: []string{
-				`cluster.brokers[0]: must be host:port like kafka-1:9092, got ":9092"`,
-				`cluster.brokers[1]: must be host:port like kafka-1:9092, got "k:0"`,
-			},
-		},
-		{
-			name:   "key without cert",
-			change: func(c *Config) { c.Cluster.TLS = &TLS{Enabled: true, KeyFile: "k.pem"} },
-			want:   []string{"cluster.tls.cert_file: is required when key_file is set"},
-		},
-		{
-			name:   "tls settings but disabled",
-			change: func(c *Config) { c.Cluster.TLS = &TLS{CAFile: "ca.pem"} },
-			want:   []string{"cluster.tls.enabled: warning: is false, so the other tls settings are not used; set enabled: true to use TLS"},
-		},
-		{
-			name:   "unknown mechanism",
-			change: func(c *Config) { c.Cluster.SASL.Mechanism = "SCRAM-SHA-1" },
-			want:   []string{`cluster.sasl.mechanism: must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER; got "SCRAM-SHA-1" (did you mean "SCRAM-SHA-512"?)`},
-		},
-		{
-			name:   "scram without username, with token",
-			change: func(c *Config) { c.Cluster.SASL.Username = ""; c.Cluster.SASL.TokenFile = "/t" },
-			want: []string{
-				"cluster.sasl.username: is required for SCRAM-SHA-512",
-				"cluster.sasl.token_file: is only used by OAUTHBEARER, not SCRAM-SHA-512; remove it",
-			},
-		},
-		{
-			name:   "password from a file",
-			change: func(c *Config) { c.Cluster.SASL.Password = ""; c.Cluster.SASL.PasswordFile = "/p" },
-		},
-		{
-			name:   "oauthbearer without token",
-			change: func(c *Config) { c.Cluster.SASL = &SASL{Mechanism: SASLOAuthBearer} },
-			want:   []string{"cluster.sasl.token: is required for OAUTHBEARER; set token (e.g. ${KAFKA_TOKEN}) or token_file"},
-		},
-		{
-			name:   "listen without port",
-			change: func(c *Config) { c.HTTP.Listen = "localhost" },
-			want:   []string{`http.listen: must be host:port like :9477 or 127.0.0.1:9477, got "localhost"`},
-		},
-		{
-			name: "discovery faster than tick",
-			change: func(c *Config) {
-				c.Collector.Tick = Duration(time.Minute)
-				c.Collector.Discovery = Duration(30 * time.Second)
-			},
-			want: []string{"collector.discovery: must be at least collector.tick (1m), got 30s"},
-		},
-		{
-			name:   "zero budget",
-			change: func(c *Config) { c.Collector.Budget.MaxBytesPerSecond = 0 },
-			want:   []string{"collector.budget.max_bytes_per_second: must be > 0, got 0"},
-		},
 		{
 			name:   "no products",
 			change: func(c *Config) { c.Products = nil },
@@ -198,11 +131,9 @@ func TestValidate(t *testing.T) {
 		{
 			name: "clock skew under a second",
 			change: func(c *Config) {
-				c.Collector.MaxClockSkew = Duration(500 * time.Millisecond)
 				c.Products[0].EventTime.MaxClockSkew = Duration(-time.Second)
 			},
 			want: []string{
-				"collector.max_clock_skew: must be at least 1s (how far an event time may lie from the agent's clock, e.g. 1h), got 500ms",
 				"products[0].event_time.max_clock_skew: must be at least 1s (0 takes collector.max_clock_skew), got -1s",
 			},
 		},
@@ -261,11 +192,6 @@ func TestValidate(t *testing.T) {
 			change: func(c *Config) { c.Owners["data platform"] = Owner{SlackChannel: "data"} },
 			want:   []string{`owners["data platform"].slack_channel: must be a channel name like "#orders-data" or a channel ID like C0123456789, got "data" (did you mean "#data"?)`},
 		},
-		{
-			name:   "placeholder password",
-			change: func(c *Config) { c.Cluster.SASL.Password = "<secret>" },
-			want:   []string{`cluster.sasl.password: is the placeholder "<secret>" of a written-out config; set the real password, e.g. ${KAFKA_PASSWORD}`},
-		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,7 +220,7 @@ func TestValidateAll(t *testing.T) {
 		paths[p.Path] = true
 	}
 	for _, want := range []string{
-		"naming", "cluster.brokers", "http.listen", "collector.tick", "collector.budget.max_records_per_second",
+		"naming",
 		"products[0].name", "products[0].domain", "products[0].owner", "products[0].tier", "products[0].topics",
 		"products[0].format", "products[0].event_time.format", "products[1].name",
 	} {
@@ -321,12 +247,10 @@ func TestValidateSelectorRecompiles(t *testing.T) {
 
 func TestSetDefaultsKeepsValues(t *testing.T) {
 	c := validConfig()
-	c.Collector.Budget.MaxRecordsPerSecond = 50
-	c.Collector.MaxClockSkew = Duration(5 * time.Minute)
 	c.Products = append(c.Products, Product{Sampling: Budget{MaxBytesPerSecond: 7}, EventTime: EventTime{Header: "x-ts"}},
 		Product{EventTime: EventTime{MaxClockSkew: Duration(3 * time.Hour)}})
 	before := *c
-	c.SetDefaults()
+	c.SetDefaultsWith(ProductDefaults{Sampling: Budget{MaxRecordsPerSecond: 50}, MaxClockSkew: Duration(5 * time.Minute)})
 	p := c.Products[1]
 	if p.Sampling != (Budget{MaxRecordsPerSecond: 50, MaxBytesPerSecond: 7}) {
 		t.Errorf("sampling = %+v, want records from collector.budget and bytes kept", p.Sampling)

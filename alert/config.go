@@ -12,10 +12,9 @@ import (
 )
 
 // Config is the alerting: section of the configuration: where alerts go,
-// how often, and through which integrations. cmd/meshwatch decodes it with
-// the strict loader of package config (a config.Extension with the key
-// "alerting" and Validate as its check), so that its problems are reported
-// with the rest, each at its file:line:col. A nil *Config is no alerting:
+// how often, and through which integrations. Package config decodes it
+// with the rest of the file, as strictly, and reports the problems of
+// Validate with the rest, each at its file:line:col. A nil *Config is no alerting:
 // section: alerts are served on /api/v1/alerts only.
 type Config struct {
 	Slack          *SlackConfig        `yaml:"slack"`

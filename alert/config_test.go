@@ -1,13 +1,6 @@
 package alert
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +8,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/meshwatch/meshwatch"
-	"github.com/meshwatch/meshwatch/config"
 )
 
 // Secrets the configuration tests use: none may appear in a problem.
@@ -24,17 +16,6 @@ const (
 	testWebhookCreds = "https://bot:hunter2-pass@hooks.example.com/x"
 	testHookSecret   = "whsec-hunter2-signing"
 )
-
-// configEnv is the environment of the configuration tests.
-func configEnv(name string) (string, bool) {
-	v, ok := map[string]string{
-		"SLACK_BOT_TOKEN":                    testToken,
-		"ALERT_WEBHOOK_URL":                  testWebhookURL,
-		"ALERT_WEBHOOK_URL_WITH_CREDENTIALS": testWebhookCreds,
-		"ALERT_WEBHOOK_SECRET":               testHookSecret,
-	}[name]
-	return v, ok
-}
 
 // leaks returns the secrets of the tests that s shows: the env values, and
 // "hunter2" and "xoxb-", which every literal secret of testdata/config
@@ -47,134 +28,6 @@ func leaks(s string) []string {
 		}
 	}
 	return out
-}
-
-// loadAlerting loads a configuration file with the alerting: section as
-// cmd/meshwatch does: a loader Extension (package config) with Validate as
-// its check.
-func loadAlerting(t *testing.T, file string) (*Config, meshwatch.Problems, error) {
-	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg *Config
-	_, ps, err := config.LoadWith(file, data, configEnv, config.Extension{
-		Key: "alerting", Into: &cfg,
-		Check: func(*meshwatch.Config) meshwatch.Problems { return cfg.Validate() },
-	})
-	return cfg, ps, err
-}
-
-// TestConfigBad loads every testdata/config/bad/*.yaml through the loader
-// and compares its problems, as the error prints them (file:line:col:
-// path: message), with NAME.golden; -update rewrites them. No problem
-// shows a secret.
-func TestConfigBad(t *testing.T) {
-	files, err := filepath.Glob("testdata/config/bad/*.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(files) < 10 {
-		t.Fatalf("found %d bad configs, want at least 10", len(files))
-	}
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
-		t.Run(name, func(t *testing.T) {
-			_, ps, err := loadAlerting(t, file)
-			if err == nil {
-				t.Fatalf("%s loaded, want problems", file)
-			}
-			var perr meshwatch.Problems
-			if !errors.As(err, &perr) || len(perr) != len(ps) {
-				t.Errorf("error is %T with %d problems, want the %d Problems", err, len(perr), len(ps))
-			}
-			for _, p := range ps {
-				if p.Pos.File != file || p.Pos.Line == 0 || p.Pos.Col == 0 {
-					t.Errorf("problem %q is not placed at file:line:col of %s", p, file)
-				}
-				if !strings.HasPrefix(p.Path, "alerting") {
-					t.Errorf("problem %q is not in the alerting: section", p)
-				}
-			}
-			got := err.Error() + "\n"
-			if l := leaks(got); len(l) > 0 {
-				t.Errorf("problems show the secrets %q:\n%s", l, got)
-			}
-			golden := strings.TrimSuffix(file, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("problems differ from %s (-want +got):\n%s", golden, diff)
-			}
-		})
-	}
-}
-
-// TestConfigGood: a section with every key loads without a problem, into
-// the values written, with the secrets from the environment.
-func TestConfigGood(t *testing.T) {
-	cfg, ps, err := loadAlerting(t, "testdata/config/good.yaml")
-	if err != nil || len(ps) != 0 {
-		t.Fatalf("good.yaml: %v (%d problems)", err, len(ps))
-	}
-	want := &Config{
-		Slack: &SlackConfig{
-			Token: testToken, APIURL: "https://slack.example.com/api/",
-			PerChannelInterval: meshwatch.Duration(2 * time.Second),
-		},
-		DefaultChannel: "#data-platform-alerts",
-		TicketChannel:  "#data-tickets",
-		FinanceChannel: "C0FINOPS1",
-		GroupWait:      meshwatch.Duration(10 * time.Second),
-		GroupInterval:  meshwatch.Duration(2 * time.Minute),
-		RepeatInterval: meshwatch.Duration(12 * time.Hour),
-		Routes: []RouteConfig{
-			{Match: map[string]string{"alertname": "ProductBlind"}, Channel: "#data-platform-sre"},
-			{
-				Match: map[string]string{"domain": "checkout", "urgency": "page"}, Mention: "<!subteam^S0ONCALL>",
-				GroupWait: meshwatch.Duration(time.Second), GroupInterval: meshwatch.Duration(30 * time.Second),
-				RepeatInterval: meshwatch.Duration(time.Hour),
-			},
-		},
-		Webhook:      &WebhookConfig{URL: testWebhookURL, Secret: testHookSecret},
-		Alertmanager: &AlertmanagerConfig{URL: "http://alertmanager.monitoring.svc:9093"},
-		Console:      true,
-		RunbookURL:   "https://runbooks.example.com/data-products/{product}#{slo}",
-		DashboardURL: "https://grafana.example.com/d/meshwatch-product?var-product={product}",
-	}
-	if diff := cmp.Diff(want, cfg); diff != "" {
-		t.Errorf("decoded section (-want +got):\n%s", diff)
-	}
-
-	var names []string
-	for _, n := range cfg.Notifiers(NotifierOptions{Stdout: io.Discard}) {
-		names = append(names, n.Name())
-	}
-	if want := []string{"slack", "webhook", "alertmanager", "console"}; !cmp.Equal(names, want) {
-		t.Errorf("notifiers %q, want %q", names, want)
-	}
-
-	// Printed or logged whole, the section and its notifiers show no
-	// secret.
-	var logs bytes.Buffer
-	log := slog.New(slog.NewTextHandler(&logs, nil))
-	log.Info("config", "alerting", cfg, "slack", cfg.Slack, "webhook", cfg.Webhook)
-	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "alerting", cfg)
-	out := logs.String() + fmt.Sprintf("%v %+v %#v %+v %+v", cfg, cfg, cfg, *cfg.Slack, *cfg.Webhook)
-	for _, n := range cfg.Notifiers(NotifierOptions{Stdout: io.Discard}) {
-		out += fmt.Sprintf(" %v %+v", n, n)
-	}
-	if l := leaks(out); len(l) > 0 {
-		t.Errorf("printing the section shows %q:\n%s", l, out)
-	}
 }
 
 // TestConfigNil: a nil Config is no alerting: section: no problem, the

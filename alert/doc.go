@@ -6,15 +6,20 @@
 // # What it owns
 //
 //   - Lifecycle. An alert is identified by its labels (alertname, product,
-//     slo or rule or group, severity). Each evaluation the caller passes the
-//     complete set of active conditions to (*Manager).Update: a new alert is
-//     pending until it has held for its For, then firing; a firing alert
-//     missing from the set resolves; a pending one is forgotten.
-//   - Continuity. "Not known" never reads as "not firing". With UpdateKnown
-//     the caller says which conditions it could not evaluate (a source that
-//     has not evaluated since the agent started or took a shard over, one
-//     that stopped, a product the agent cannot see): their alerts are held
-//     as they were, never resolved, never repeated. The incidents loaded
+//     slo or rule or group, severity). After each evaluation the caller
+//     passes the complete set of conditions (meshwatch.Condition, raised by
+//     the sources that own the rules) to (*Manager).UpdateConditions, which
+//     makes alerts of them (FromCondition) and applies the product's tier to
+//     the severity (meshwatch.TierSeverity: only tier 1 pages): a new alert
+//     is pending until it has held for its For, then firing; a firing alert
+//     missing from the set resolves; a pending one is forgotten. Update and
+//     UpdateKnown take Alerts directly.
+//   - Continuity. "Not known" never reads as "not firing". A condition of
+//     state unknown (or UpdateKnown's predicate) says what the caller could
+//     not evaluate (a source that has not evaluated since the agent started
+//     or took a shard over, one that stopped, a product the agent cannot
+//     see): the alerts it covers are held as they were, never resolved,
+//     never repeated. The incidents loaded
 //     from the Store at New are held until an update knows them, so a
 //     restart or a handover continues each incident in its Slack thread,
 //     silently unless something really changed.
@@ -97,18 +102,18 @@
 //     one), with everything an incident's notification has: the Store
 //     keeps it across a restart, Retry-After and the per-channel pacing
 //     are obeyed, 5xx and network errors back off, a permanent error
-//     drops it, MaxAge expires it, the metrics count it. A post recorded
-//     is never repeated, and an announcement with the Key of one still
-//     waiting is not queued twice. Its text appears in no log line or
+//     drops it, MaxAge expires it, the metrics count it. A retried post
+//     is not repeated once Slack has recorded it, and an announcement with
+//     the Key of one still waiting is not queued twice (one already
+//     delivered can be announced again). Its text appears in no log line or
 //     error.
 //   - Configuration (Config): the alerting: section — slack (token,
 //     api_url, per_channel_interval), default_channel, ticket_channel,
 //     finance_channel, group_wait, group_interval, repeat_interval,
 //     routes (match, channel, mention and the three timings), webhook
 //     (url, secret), alertmanager (url), console, runbook_url and
-//     dashboard_url. cmd/meshwatch decodes it with the root package's
-//     strict loader (config.Extension, key "alerting", Validate as its
-//     check), so that a problem reads "file:line:col: alerting.path: what
+//     dashboard_url. Package config decodes it with the rest of the file
+//     and reports Validate's problems with the rest, so that a problem reads "file:line:col: alerting.path: what
 //     is wrong"; Routing and Notifiers turn it into the Manager's Options.
 //     A nil *Config is no section: no integration, the default routing.
 //
@@ -121,8 +126,9 @@
 // them. Alerts carry names, numbers and links only; the caller must not
 // put a record's payload into labels or annotations.
 //
-// It does not evaluate SLOs or lag (packages sla and lag): cmd/meshwatch
-// turns their outputs into Alerts. It does not implement the Store (package
+// It does not evaluate SLOs, lag, products or budgets: packages sla, lag,
+// collector and cost raise their conditions, and cmd/meshwatch hands them
+// over after each evaluation. It does not implement the Store (package
 // internal/state).
 //
 // # Concurrency

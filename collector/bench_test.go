@@ -87,12 +87,11 @@ func BenchmarkPipeline(b *testing.B) {
 			},
 		}
 		cfg := &meshwatch.Config{
-			Cluster:   meshwatch.Cluster{Brokers: kc.Addrs()},
-			Collector: meshwatch.Collector{Tick: meshwatch.Duration(time.Second), Discovery: meshwatch.Duration(time.Minute)},
-			Products:  []meshwatch.Product{p}, // a zero budget: sample everything
+			Products: []meshwatch.Product{p}, // a zero budget: sample everything
 		}
+		cc := Config{Tick: meshwatch.Duration(time.Second), Discovery: meshwatch.Duration(time.Minute)}
 		from := kgo.NewOffset().AtStart()
-		c, err := New(cfg, []kgo.Opt{kgo.SeedBrokers(kc.Addrs()...)}, Options{Metrics: NewMetrics(prometheus.NewRegistry()), startAt: &from})
+		c, err := New(cfg, cc, []kgo.Opt{kgo.SeedBrokers(kc.Addrs()...)}, Options{Metrics: NewMetrics(prometheus.NewRegistry()), startAt: &from})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -144,7 +143,7 @@ func BenchmarkMemoryPerProduct(b *testing.B) {
 		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 
-		cfg := &meshwatch.Config{Collector: meshwatch.Collector{Tick: meshwatch.Duration(10 * time.Second)}}
+		cfg := &meshwatch.Config{}
 		for i := range products {
 			name := fmt.Sprintf("domain%d.entity%d.event", i%10, i)
 			cfg.Products = append(cfg.Products, meshwatch.Product{
@@ -158,7 +157,7 @@ func BenchmarkMemoryPerProduct(b *testing.B) {
 				},
 			})
 		}
-		c, err := New(cfg, nil, Options{Metrics: NewMetrics(prometheus.NewRegistry())})
+		c, err := New(cfg, Config{Tick: meshwatch.Duration(10 * time.Second)}, nil, Options{Metrics: NewMetrics(prometheus.NewRegistry())})
 		if err != nil {
 			b.Fatal(err)
 		}

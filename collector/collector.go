@@ -72,6 +72,7 @@ type Options struct {
 // start it with Run; its read methods are safe for concurrent use.
 type Collector struct {
 	cfg      *meshwatch.Config
+	cc       Config // the collector: section
 	kopts    []kgo.Opt
 	log      *slog.Logger
 	m        *Metrics
@@ -168,14 +169,18 @@ const (
 	holdReset = time.Minute
 )
 
-// New creates a collector for cfg's products. cfg must have been validated;
-// kopts are the cluster connection options (seeds, TLS, SASL, client id).
-func New(cfg *meshwatch.Config, kopts []kgo.Opt, o Options) (*Collector, error) {
+// New creates a collector for cfg's products with the settings of the
+// collector: section cc (its settings left at zero take their defaults).
+// cfg must have been validated; kopts are the cluster connection options
+// (seeds, TLS, SASL, client id).
+func New(cfg *meshwatch.Config, cc Config, kopts []kgo.Opt, o Options) (*Collector, error) {
 	if o.Metrics == nil {
 		return nil, errors.New("collector: Options.Metrics is required")
 	}
+	cc.SetDefaults()
 	c := &Collector{
 		cfg:        cfg,
+		cc:         cc,
 		kopts:      kopts,
 		log:        o.Logger,
 		m:          o.Metrics,
@@ -406,7 +411,7 @@ func (c *Collector) hold(ps *productState, part *partState, fatal bool) bool {
 	}
 	part.fatal = fatal
 	now := c.now().UnixNano()
-	maxHold := max(c.cfg.Collector.Tick.Std(), minHold)
+	maxHold := max(c.cc.Tick.Std(), minHold)
 	switch {
 	case part.backoff == 0 || now-part.lastErr > int64(holdReset):
 		part.backoff = minHold
@@ -559,7 +564,7 @@ func (c *Collector) at(m map[string][]int32) map[string]map[int32]kgo.Offset {
 // discoveryLoop resolves the products' topics at start, every
 // collector.discovery, and soon after a fetch says a topic is unknown.
 func (c *Collector) discoveryLoop(ctx context.Context) {
-	interval := c.cfg.Collector.Discovery.Std()
+	interval := c.cc.Discovery.Std()
 	if interval <= 0 {
 		interval = time.Minute
 	}

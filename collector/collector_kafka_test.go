@@ -102,15 +102,21 @@ type harness struct {
 	kc   *kafkatest.Cluster
 }
 
-func testConfig(kc *kafkatest.Cluster, products ...meshwatch.Product) *meshwatch.Config {
-	cfg := &meshwatch.Config{
-		Naming:    "off",
-		Cluster:   meshwatch.Cluster{Brokers: kc.Addrs()},
-		Collector: meshwatch.Collector{Tick: meshwatch.Duration(200 * time.Millisecond), Discovery: meshwatch.Duration(500 * time.Millisecond)},
-		Products:  products,
-		Owners:    map[string]meshwatch.Owner{"orders-team": {SlackChannel: "#orders"}},
+// testCfg is the model of a test and its collector: section.
+type testCfg struct {
+	*meshwatch.Config
+	Collector Config
+}
+
+func testConfig(kc *kafkatest.Cluster, products ...meshwatch.Product) *testCfg {
+	return &testCfg{
+		Config: &meshwatch.Config{
+			Naming:   "off",
+			Products: products,
+			Owners:   map[string]meshwatch.Owner{"orders-team": {SlackChannel: "#orders"}},
+		},
+		Collector: Config{Tick: meshwatch.Duration(200 * time.Millisecond), Discovery: meshwatch.Duration(500 * time.Millisecond)},
 	}
-	return cfg
 }
 
 func product(name string, topics ...meshwatch.TopicSelector) meshwatch.Product {
@@ -140,12 +146,13 @@ func (l tlog) Write(p []byte) (int, error) { l.t.Log(strings.TrimSpace(string(p)
 
 // validate applies defaults and validates cfg. Tests tick faster than a
 // config may (collector.tick ≥ 1s), so the test timings are set after.
-func validate(t *testing.T, cfg *meshwatch.Config) {
+func validate(t *testing.T, cfg *testCfg) {
 	t.Helper()
 	tick, disc := cfg.Collector.Tick, cfg.Collector.Discovery
 	cfg.Collector.Tick, cfg.Collector.Discovery = meshwatch.Duration(time.Second), meshwatch.Duration(time.Second)
-	cfg.SetDefaults()
-	if errs := cfg.Validate().Errors(); len(errs) > 0 {
+	cfg.Collector.SetDefaults()
+	cfg.SetDefaultsWith(cfg.Collector.ProductDefaults())
+	if errs := append(cfg.Validate(), cfg.Collector.Validate()...).Errors(); len(errs) > 0 {
 		t.Fatalf("test config invalid:\n%v", errs)
 	}
 	cfg.Collector.Tick, cfg.Collector.Discovery = tick, disc
@@ -153,7 +160,7 @@ func validate(t *testing.T, cfg *meshwatch.Config) {
 
 // start validates cfg, runs a collector on it until the test ends, and
 // waits until its topics are resolved.
-func start(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config, opts ...func(*Options)) *harness {
+func start(t *testing.T, kc *kafkatest.Cluster, cfg *testCfg, opts ...func(*Options)) *harness {
 	t.Helper()
 	validate(t, cfg)
 	h := &harness{reg: prometheus.NewPedanticRegistry(), sink: &sink{}, kc: kc}
@@ -162,7 +169,7 @@ func start(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config, opts ...f
 	for _, f := range opts {
 		f(&o)
 	}
-	c, err := New(cfg, []kgo.Opt{kgo.SeedBrokers(kc.Addrs()...)}, o)
+	c, err := New(cfg.Config, cfg.Collector, []kgo.Opt{kgo.SeedBrokers(kc.Addrs()...)}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -598,7 +605,7 @@ func TestRunStopsEverything(t *testing.T) {
 	p := product("checkout.orders.placed", named("checkout.orders.placed")...)
 	cfg := testConfig(kc, p)
 	validate(t, cfg)
-	c, err := New(cfg, []kgo.Opt{kgo.SeedBrokers(kc.Addrs()...)}, Options{Metrics: NewMetrics(prometheus.NewRegistry())})
+	c, err := New(cfg.Config, cfg.Collector, []kgo.Opt{kgo.SeedBrokers(kc.Addrs()...)}, Options{Metrics: NewMetrics(prometheus.NewRegistry())})
 	if err != nil {
 		t.Fatal(err)
 	}

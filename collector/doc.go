@@ -74,6 +74,14 @@
 // measured record is handed to the optional RecordSink (package quality), and
 // records the budget skips are reported to it as skipped per partition.
 //
+// # Configuration
+//
+// The package owns the collector: section (Config: tick, discovery, the
+// default budget and max_clock_skew, with SetDefaults and Validate);
+// package config composes it, and New takes it beside the model. Its
+// budget and max_clock_skew are the defaults of every product's sampling
+// and event_time.max_clock_skew (ProductDefaults).
+//
 // # Concurrency
 //
 // Run starts five loops in one errgroup — poll, discovery, tick, resume and

@@ -20,7 +20,7 @@ import (
 // tickLoop evaluates freshness, availability and throughput every
 // collector.tick.
 func (c *Collector) tickLoop(ctx context.Context) {
-	interval := c.cfg.Collector.Tick.Std()
+	interval := c.cc.Tick.Std()
 	if interval <= 0 {
 		interval = 10 * time.Second
 	}

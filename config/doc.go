@@ -1,11 +1,27 @@
 // Package config loads the configuration file of the meshwatch agent into
-// the model of the root package: Load, LoadFile and their variants with
-// extensions (sections and checks that leaf packages own, wired by
-// cmd/meshwatch) parse it, decode it strictly with the position of every
-// value, read the secrets of its *_file keys and the data contracts it
-// lists (package odcs), apply Config.SetDefaults and run Config.Validate
-// and the extensions' checks, and report every problem at once, placed.
-// YAML writes a Config back out.
+// a Config: the data-product model of the root package (naming:, the name
+// of cluster:, products:, owners:, contracts:) composed with the section
+// that each package using it owns:
+//
+//	cluster: (brokers, client_id, tls, sasl)  Kafka, here
+//	http:, web:                               HTTP, Web, here (cmd/meshwatch serves them)
+//	collector:                                collector.Config
+//	lag:                                      lag.Config
+//	schema_registry:                          quality.RegistryConfig
+//	state:                                    state.Config (internal/state)
+//	push:                                     push.Config (internal/push)
+//	sharding:                                 shard.Config (internal/shard)
+//	cost:                                     cost.Config
+//	alerting:                                 alert.Config
+//
+// Each section has its own defaults and validation; Load (and LoadFile)
+// parses the file, decodes it strictly with the position of every value,
+// reads the secrets of its *_file keys and the data contracts it lists
+// (package odcs), applies Config.SetDefaults, runs Config.Validate (the
+// model's, every section's, and the checks of packages: CEL rules, names
+// too long for the state store), and reports every problem at once,
+// placed. A Config built in code (the demo's) takes the same SetDefaults
+// and Validate. YAML writes a Config back out.
 //
 // config.yaml (see config.example.yaml at the root of the repository) is a
 // single YAML document. Load decodes it strictly: an unknown key is an

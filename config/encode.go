@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 
+	yaml "go.yaml.in/yaml/v3"
+
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/yamlconf"
 )
@@ -12,10 +14,11 @@ import (
 // "<secret>" (and left out when they come from a *_file key), and a literal
 // "${" is written as "$${" so that it is not expanded on the way back.
 // Products and owners that data contracts made are left out: loading the
-// output reads the same contracts again. YAML only reads c.
-func YAML(c *meshwatch.Config) ([]byte, error) {
-	out := *c
-	if s := c.Cluster.SASL; s != nil {
+// output reads the same contracts again. The sections decoded apart
+// (alerting:, cost:, web:) come last. YAML only reads c.
+func YAML(c *Config) ([]byte, error) {
+	out := fileOf(c)
+	if s := c.Kafka.SASL; s != nil {
 		sasl := *s
 		if sasl.PasswordFile != "" {
 			sasl.Password = ""
@@ -43,6 +46,32 @@ func YAML(c *meshwatch.Config) ([]byte, error) {
 		}
 	}
 	b, err := yamlconf.Marshal(out)
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	sections := map[string]any{}
+	if c.Cost != nil {
+		sections["cost"] = c.Cost
+	}
+	if c.Alerting != nil {
+		sections["alerting"] = c.Alerting
+	}
+	if c.Web != nil {
+		sections["web"] = c.Web
+	}
+	if len(sections) == 0 {
+		return b, nil
+	}
+	var doc, more yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	if err := more.Encode(sections); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	root := doc.Content[0]
+	root.Content = append(root.Content, more.Content...)
+	b, err = yaml.Marshal(&doc)
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}

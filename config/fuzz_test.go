@@ -58,7 +58,7 @@ func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, ps, err := Load("fuzz.yaml", data, fuzzEnv)
 		checkLoad(t, data, cfg, ps, err)
-		if err != nil || cfg.Cluster.SASL != nil {
+		if err != nil || cfg.Kafka.SASL != nil {
 			// A written-out secret is "<secret>", which does not load back.
 			return
 		}
@@ -79,7 +79,7 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
-func checkLoad(t *testing.T, data []byte, cfg *meshwatch.Config, ps meshwatch.Problems, err error) {
+func checkLoad(t *testing.T, data []byte, cfg *Config, ps meshwatch.Problems, err error) {
 	t.Helper()
 	if hasErrors := len(ps.Errors()) > 0; (err != nil) != hasErrors {
 		t.Fatalf("error %v with error-level problems: %v", err, hasErrors)

@@ -26,10 +26,17 @@ const (
 
 // LoadFile reads the configuration file at path and loads it as Load does,
 // with the process environment. Relative *_file paths are relative to the
-// directory of path. The error is non-nil when the file cannot be read or
-// the configuration has errors; see Load.
-func LoadFile(path string) (*meshwatch.Config, meshwatch.Problems, error) {
-	return LoadFileWith(path)
+// directory of path. The file must be a regular file of at most 16 MiB: a
+// named pipe, a device, a socket or a directory is an error, not read, so
+// that a mistaken path neither blocks nor fills memory. The error is
+// non-nil when the file cannot be read or the configuration has errors; see
+// Load.
+func LoadFile(path string) (*Config, meshwatch.Problems, error) {
+	data, err := yamlconf.ReadFile(path, maxConfigFile, "a configuration is far smaller; is it the right file?")
+	if err != nil {
+		return nil, nil, fmt.Errorf("load config: %w", err)
+	}
+	return Load(path, data, os.LookupEnv)
 }
 
 // Load parses, checks and completes a configuration. name is the file name
@@ -38,13 +45,15 @@ func LoadFile(path string) (*meshwatch.Config, meshwatch.Problems, error) {
 //
 // Load parses data as YAML; expands ${VAR} and ${VAR:-default} in every
 // scalar value (not in keys; "$${" is a literal "${"); decodes it strictly,
-// reporting unknown and duplicate keys and values of the wrong type; reads
-// the secrets of sasl.password_file and sasl.token_file; reads the ODCS data
+// the model and every section, reporting unknown and duplicate keys and
+// values of the wrong type; reads the secrets of sasl.password_file,
+// sasl.token_file and their schema_registry: twins; reads the ODCS data
 // contracts that contracts: lists (relative to the directory of name) and
 // appends their products, and the teams they declare that owners: lacks;
-// applies Config.SetDefaults and runs Config.Validate. A problem of a contract's product
-// is placed in the contract file, with the path of the contract's value
-// (slaProperties[1].value); Config.Position still takes config paths.
+// applies Config.SetDefaults and runs Config.Validate. A problem of a
+// contract's product is placed in the contract file, with the path of the
+// contract's value (slaProperties[1].value); Config.Position still takes
+// config paths.
 //
 // Load goes on after a problem so as to report every problem at once, each
 // with the position of its value in the file (or of the mapping that lacks
@@ -59,43 +68,13 @@ func LoadFile(path string) (*meshwatch.Config, meshwatch.Problems, error) {
 // environment variable that is substituted into a Secret or whose name holds
 // PASSWORD, SECRET, TOKEN, CREDENTIAL, PRIVATE or API_KEY.
 //
-// Load is safe for concurrent use; its only I/O is reading *_file secrets
-// and contracts. Each must be a regular file (a named pipe, a device, a
-// socket or a directory is a problem, never opened for reading), a secret
-// of at most 64 KiB and a contract of at most 4 MiB.
-func Load(name string, data []byte, env func(string) (string, bool)) (*meshwatch.Config, meshwatch.Problems, error) {
-	return LoadWith(name, data, env)
-}
-
-// Extension extends Load with a top-level section that a leaf package owns
-// (cost: for package cost), or a further check of the loaded model (CEL
-// rules for package quality), or both. cmd/meshwatch wires them, so that
-// the root package and this one need import no leaf, and every problem of every part is
-// still reported at once, in file order, with its position.
-type Extension struct {
-	// Key is a top-level key decoded, as strictly as the rest, into Into (a
-	// pointer to a struct); "" for a check only.
-	Key  string
-	Into any
-	// Check runs after Config.SetDefaults and Config.Validate, unless the
-	// document was cut short. It returns problems with Path set; Load adds
-	// the position. Config.Position works inside it.
-	Check func(cfg *meshwatch.Config) meshwatch.Problems
-}
-
-// LoadFileWith is LoadFile with extensions. The file must be a regular file
-// of at most 16 MiB: a named pipe, a device, a socket or a directory is an
-// error, not read, so that a mistaken path neither blocks nor fills memory.
-func LoadFileWith(path string, ext ...Extension) (*meshwatch.Config, meshwatch.Problems, error) {
-	data, err := yamlconf.ReadFile(path, maxConfigFile, "a configuration is far smaller; is it the right file?")
-	if err != nil {
-		return nil, nil, fmt.Errorf("load config: %w", err)
-	}
-	return LoadWith(path, data, os.LookupEnv, ext...)
-}
-
-// LoadWith is Load with extensions.
-func LoadWith(name string, data []byte, env func(string) (string, bool), ext ...Extension) (*meshwatch.Config, meshwatch.Problems, error) {
+// Load is safe for concurrent use; its only I/O is reading *_file secrets,
+// contracts, and the files that secure the HTTP server (web.config_file,
+// http.api_token_file), which it checks. Each secret and contract must be a
+// regular file (a named pipe, a device, a socket or a directory is a
+// problem, never opened for reading), a secret of at most 64 KiB and a
+// contract of at most 4 MiB.
+func Load(name string, data []byte, env func(string) (string, bool)) (*Config, meshwatch.Problems, error) {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
 	}
@@ -106,29 +85,24 @@ func LoadWith(name string, data []byte, env func(string) (string, bool), ext ...
 	}
 
 	d := yamlconf.NewDecoder(name, env)
-	var cfg meshwatch.Config
-	root = sections(d, root, ext)
+	cfg := &Config{Config: &meshwatch.Config{}, Dir: filepath.Dir(name)}
+	var f file
+	root = cfg.sections(d, root)
 	if root != nil {
-		d.Decode(root, reflect.ValueOf(&cfg).Elem(), "")
+		d.Decode(root, reflect.ValueOf(&f).Elem(), "")
 	}
-	readSecretFiles(d, &cfg, filepath.Dir(name))
-	contracts := odcs.Merge(d, &cfg, filepath.Dir(name))
-	cfg.SetDefaults()
+	f.fill(cfg)
+	readSecretFiles(d, cfg, filepath.Dir(name))
+	contracts := odcs.Merge(d, cfg.Config, filepath.Dir(name))
 
 	ps := d.Problems
 	var invalid meshwatch.Problems
 	if !d.TooLarge {
 		// A document cut short holds empty values that Validate would
 		// report by the million.
-		invalid = cfg.Validate()
-	}
-	if !d.TooLarge {
+		cfg.SetDefaults()
 		cfg.SetPositions(d.Pos)
-		for _, e := range ext {
-			if e.Check != nil {
-				invalid = append(invalid, e.Check(&cfg)...)
-			}
-		}
+		invalid = cfg.Validate()
 	}
 	for _, p := range invalid {
 		if d.Repeats(p.Path) {
@@ -139,7 +113,7 @@ func LoadWith(name string, data []byte, env func(string) (string, bool), ext ...
 		ps = append(ps, p)
 	}
 
-	if s := cfg.Cluster.SASL; s != nil {
+	if s := cfg.Kafka.SASL; s != nil {
 		d.Secrets = append(d.Secrets, string(s.Password), string(s.Token))
 	}
 	if r := cfg.SchemaRegistry; r != nil {
@@ -158,33 +132,36 @@ func LoadWith(name string, data []byte, env func(string) (string, bool), ext ...
 	if err := ps.Err(); err != nil {
 		return nil, ps, err
 	}
-	cfg.SetPositions(d.Pos)
-	return &cfg, ps, nil
+	return cfg, ps, nil
 }
 
-// sections decodes the extensions' keys out of root and returns root
-// without them (a copy: the parsed tree is left as it was).
-func sections(d *yamlconf.Decoder, root *yaml.Node, ext []Extension) *yaml.Node {
+// sections decodes the sections that are not keys of file (cost:,
+// alerting:, web:) out of root into c, and returns root without them (a
+// copy: the parsed tree is left as it was). An unknown top-level key lists
+// the keys of file only, as it always has.
+func (c *Config) sections(d *yamlconf.Decoder, root *yaml.Node) *yaml.Node {
 	if root == nil || root.Kind != yaml.MappingNode {
 		return root
 	}
+	into := map[string]any{"cost": &c.Cost, "alerting": &c.Alerting, "web": &c.Web}
 	keep := *root
 	keep.Content = nil
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
-		j := slices.IndexFunc(ext, func(e Extension) bool { return e.Key != "" && e.Key == k.Value })
-		if j < 0 {
+		dst, ok := into[k.Value]
+		if !ok {
 			keep.Content = append(keep.Content, k, v)
 			continue
 		}
-		d.Decode(v, reflect.ValueOf(ext[j].Into).Elem(), ext[j].Key)
+		d.Decode(v, reflect.ValueOf(dst).Elem(), k.Value)
 	}
 	return &keep
 }
 
-// readSecretFiles fills the SASL password and token from their *_file keys.
-func readSecretFiles(d *yamlconf.Decoder, cfg *meshwatch.Config, dir string) {
-	if s := cfg.Cluster.SASL; s != nil {
+// readSecretFiles fills the SASL and schema registry passwords and tokens
+// from their *_file keys.
+func readSecretFiles(d *yamlconf.Decoder, cfg *Config, dir string) {
+	if s := cfg.Kafka.SASL; s != nil {
 		readSecretFile(d, &s.Password, s.PasswordFile, "cluster.sasl.password", dir)
 		readSecretFile(d, &s.Token, s.TokenFile, "cluster.sasl.token", dir)
 	}

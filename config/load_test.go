@@ -13,6 +13,9 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/collector"
+	"github.com/meshwatch/meshwatch/internal/state"
+	"github.com/meshwatch/meshwatch/lag"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/config/bad")
@@ -34,7 +37,7 @@ func mapEnv(m map[string]string) func(string) (string, bool) {
 	}
 }
 
-func loadTestFile(t *testing.T, path string, env func(string) (string, bool)) (*meshwatch.Config, meshwatch.Problems, error) {
+func loadTestFile(t *testing.T, path string, env func(string) (string, bool)) (*Config, meshwatch.Problems, error) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -110,10 +113,10 @@ func TestExampleConfig(t *testing.T) {
 	if len(ps) != 0 {
 		t.Errorf("config.example.yaml has warnings:\n%v", ps)
 	}
-	if got := cfg.Cluster.SASL.Password.Reveal(); got != testPassword {
+	if got := cfg.Kafka.SASL.Password.Reveal(); got != testPassword {
 		t.Errorf("password = %q, want the value of KAFKA_PASSWORD", got)
 	}
-	if got, want := cfg.Cluster.Brokers, []string{"kafka-1.kafka.svc:9092", "kafka-2.kafka.svc:9092", "kafka-3.kafka.svc:9092"}; !cmp.Equal(got, want) {
+	if got, want := cfg.Kafka.Brokers, []string{"kafka-1.kafka.svc:9092", "kafka-2.kafka.svc:9092", "kafka-3.kafka.svc:9092"}; !cmp.Equal(got, want) {
 		t.Errorf("brokers = %q, want the defaults %q", got, want)
 	}
 	domains := map[string]bool{}
@@ -244,7 +247,7 @@ func TestLoadSecretFiles(t *testing.T) {
 		if err != nil || len(ps) != 0 {
 			t.Fatalf("Load: %v, problems %v", err, ps)
 		}
-		if got, want := cfg.Cluster.SASL.Password.Reveal(), "file-s3cr3t-pw"; got != want {
+		if got, want := cfg.Kafka.SASL.Password.Reveal(), "file-s3cr3t-pw"; got != want {
 			t.Errorf("password = %q, want %q (the file without its newline)", got, want)
 		}
 	})
@@ -253,7 +256,7 @@ func TestLoadSecretFiles(t *testing.T) {
 		if err != nil || len(ps) != 0 {
 			t.Fatalf("Load: %v, problems %v", err, ps)
 		}
-		if got, want := cfg.Cluster.SASL.Token.Reveal(), "file-t0ken-value"; got != want {
+		if got, want := cfg.Kafka.SASL.Token.Reveal(), "file-t0ken-value"; got != want {
 			t.Errorf("token = %q, want %q (the file without its CRLF)", got, want)
 		}
 	})
@@ -323,18 +326,9 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil || len(ps) != 0 {
 		t.Fatalf("Load: %v, problems %v", err, ps)
 	}
-	want := &meshwatch.Config{
+	want := &Config{Config: &meshwatch.Config{
 		Naming:  "warn",
-		Cluster: meshwatch.Cluster{Name: "kafka", Brokers: []string{"kafka-1:9092"}, ClientID: "meshwatch"},
-		HTTP:    meshwatch.HTTP{Listen: ":9477"},
-		Collector: meshwatch.Collector{
-			Tick:         meshwatch.Duration(10 * time.Second),
-			Discovery:    meshwatch.Duration(time.Minute),
-			Budget:       meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
-			MaxClockSkew: meshwatch.Duration(time.Hour),
-		},
-		Lag:   meshwatch.Lag{Interval: meshwatch.Duration(10 * time.Second), ExactFetches: 10000, Passes: 3},
-		State: meshwatch.State{Backend: "dir", Dir: "meshwatch-state", Topic: "__meshwatch_state", Flush: meshwatch.Duration(30 * time.Second)},
+		Cluster: meshwatch.Cluster{Name: "kafka"},
 		Products: []meshwatch.Product{{
 			Name:      "checkout.orders.placed",
 			Domain:    "checkout",
@@ -350,6 +344,18 @@ func TestLoadDefaults(t *testing.T) {
 			}},
 		}},
 		Owners: map[string]meshwatch.Owner{"orders-team": {}},
+	},
+		Kafka: Kafka{Brokers: []string{"kafka-1:9092"}, ClientID: "meshwatch"},
+		HTTP:  HTTP{Listen: ":9477"},
+		Collector: collector.Config{
+			Tick:         meshwatch.Duration(10 * time.Second),
+			Discovery:    meshwatch.Duration(time.Minute),
+			Budget:       meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
+			MaxClockSkew: meshwatch.Duration(time.Hour),
+		},
+		Lag:   lag.Config{Interval: meshwatch.Duration(10 * time.Second), ExactFetches: 10000, Passes: 3},
+		State: state.Config{Backend: "dir", Dir: "meshwatch-state", Topic: "__meshwatch_state", Flush: meshwatch.Duration(30 * time.Second)},
+		Dir:   "testdata/config/good",
 	}
 	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, meshwatch.Config{})); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
@@ -365,7 +371,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			if file == exampleConfig {
-				cfg.Cluster.SASL = nil // the written password is "<secret>"
+				cfg.Kafka.SASL = nil // the written password is "<secret>"
 				cfg.Products[0].Description = "costs ${AMOUNT}"
 			}
 			out, err := YAML(cfg)
@@ -391,7 +397,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 }
 
 func TestYAMLHidesSecrets(t *testing.T) {
-	cfg := &meshwatch.Config{Cluster: meshwatch.Cluster{SASL: &meshwatch.SASL{Mechanism: meshwatch.SASLPlain, Username: "u", Password: "hunter2"}}}
+	cfg := &Config{Config: &meshwatch.Config{}, Kafka: Kafka{SASL: &SASL{Mechanism: SASLPlain, Username: "u", Password: "hunter2"}}}
 	out, err := YAML(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -547,11 +553,16 @@ func TestLoadTypo(t *testing.T) {
 	}
 }
 
-func TestLoadWithExtensions(t *testing.T) {
+// TestLoadSections checks that the sections decoded apart from the model
+// (cost:, alerting:, web:) are decoded as strictly and checked with it, in
+// file order, and that an unknown top-level key lists the keys of the
+// document's model and sections as before.
+func TestLoadSections(t *testing.T) {
 	const doc = `cluster: {brokers: ["kafka-1:9092"]}
-extra:
-  alpha: not-a-number
+alerting:
+  group_wait: -1s
   gamma: 1
+extra: 1
 products:
   - name: checkout.orders.placed
     domain: checkout
@@ -560,29 +571,14 @@ products:
 owners:
   orders-team: {}
 `
-	var section struct {
-		Alpha int    `yaml:"alpha"`
-		Beta  string `yaml:"beta"`
-	}
-	checked := false
-	ext := []Extension{
-		{Key: "extra", Into: &section},
-		{Check: func(cfg *meshwatch.Config) meshwatch.Problems {
-			checked = true
-			if pos := cfg.Position("products[0].topics[0]"); pos.Line != 9 {
-				t.Errorf("Position in a check = %v, want line 9", pos)
-			}
-			return meshwatch.Problems{{Path: "products[0].owner", Msg: "checked"}}
-		}},
-	}
-	_, ps, err := LoadWith("t.yaml", []byte(doc), nil, ext...)
+	_, ps, err := Load("t.yaml", []byte(doc), nil)
 	if err == nil {
-		t.Fatal("LoadWith: no error")
+		t.Fatal("Load: no error")
 	}
 	want := []string{
-		`t.yaml:3:10: extra.alpha: must be a whole number, got "not-a-number"`,
-		`t.yaml:4:3: extra.gamma: unknown key "gamma"; allowed: alpha, beta`,
-		`t.yaml:8:12: products[0].owner: checked`,
+		`t.yaml:3:15: alerting.group_wait: must be >= 0 (0 takes the default), got -1s`,
+		`t.yaml:4:3: alerting.gamma: unknown key "gamma"; allowed: slack, default_channel, ticket_channel, finance_channel, group_wait, group_interval, repeat_interval, routes, webhook, alertmanager, console, runbook_url, dashboard_url`,
+		`t.yaml:5:1: extra: unknown key "extra"; allowed: naming, cluster, http, collector, lag, schema_registry, state, push, sharding, products, owners, contracts`,
 	}
 	var got []string
 	for _, p := range ps {
@@ -590,12 +586,5 @@ owners:
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("problems (-want +got):\n%s", diff)
-	}
-	if !checked {
-		t.Error("the check did not run")
-	}
-	// Without the extension the section is an unknown key.
-	if _, ps, _ := Load("t.yaml", []byte(doc), nil); !strings.Contains(ps.Error(), `t.yaml:2:1: extra: unknown key "extra"`) {
-		t.Errorf("Load without the extension:\n%v", ps)
 	}
 }

@@ -1,9 +1,17 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/meshwatch/meshwatch"
 )
 
 // TestLoadHidesSecrets loads configs whose problems are near the secrets
@@ -36,5 +44,68 @@ func TestLoadHidesSecrets(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestSASLYAML(t *testing.T) {
+	out, err := yaml.Marshal(SASL{Mechanism: SASLPlain, Username: "u", Password: "hunter2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), "hunter2") || !strings.Contains(string(out), "password: <secret>") {
+		t.Errorf("Marshal shows the password or no placeholder:\n%s", out)
+	}
+}
+
+// TestHideConfigSecrets prints a Config that holds a password and a token in
+// every way fmt can, and validates it, and checks that the secrets never
+// show (Load reports problems near the secrets).
+func TestHideConfigSecrets(t *testing.T) {
+	const password, token = "pa55-w0rd-value", "t0ken-value"
+	cfg := Config{Config: &meshwatch.Config{}, Kafka: Kafka{
+		Brokers: []string{"k:9092"},
+		SASL:    &SASL{Mechanism: SASLScramSHA512, Username: "u", Password: password, Token: token},
+	}}
+	type holder struct {
+		S  SASL
+		P  *SASL
+		C  *Config
+		PS *meshwatch.Secret
+	}
+	pw := meshwatch.Secret(password)
+	values := []any{cfg, &cfg, cfg.Kafka, *cfg.Kafka.SASL, cfg.Kafka.SASL,
+		holder{*cfg.Kafka.SASL, cfg.Kafka.SASL, &cfg, &pw}, &holder{P: cfg.Kafka.SASL}, []SASL{*cfg.Kafka.SASL}, pw}
+	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%t", "%f", "%p", "%T", "%10s", "%-8v", "%U", "%c", "%e", "%b", "%o"} {
+		for _, v := range values {
+			if format == "%p" && reflect.TypeOf(v).Kind() != reflect.Pointer {
+				// fmt prints a non-pointer given to %p by reflection before it
+				// looks at any method; go vet reports that misuse.
+				continue
+			}
+			got := fmt.Sprintf(format, v)
+			if strings.Contains(got, password) || strings.Contains(got, token) {
+				t.Errorf("Sprintf(%q, %T) shows a secret: %s", format, v, got)
+			}
+		}
+	}
+	var logs bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("config", "config", cfg, "sasl", cfg.Kafka.SASL)
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("config", "config", cfg, "password", cfg.Kafka.SASL.Password)
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{logs.String(), string(js)} {
+		if strings.Contains(out, password) || strings.Contains(out, token) || !strings.Contains(out, "secret") {
+			t.Errorf("log or JSON shows a secret, or no placeholder:\n%s", out)
+		}
+	}
+	if got := fmt.Sprintf("%+v", *cfg.Kafka.SASL); !strings.Contains(got, "Password:<secret>") {
+		t.Errorf("Sprintf(%%+v) = %s, want Password:<secret>", got)
+	}
+	for _, p := range cfg.Validate() {
+		if strings.Contains(p.String(), password) || strings.Contains(p.String(), token) {
+			t.Errorf("Validate problem shows a secret: %s", p)
+		}
 	}
 }

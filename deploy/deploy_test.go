@@ -18,8 +18,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/config"
+	"github.com/meshwatch/meshwatch/internal/state"
 )
 
 // manifest is one Kubernetes object, decoded loosely.
@@ -263,7 +263,7 @@ func TestConfigs(t *testing.T) {
 			if !strings.HasSuffix(cfg.HTTP.Listen, ":"+port) {
 				t.Errorf("http.listen = %q; the container port and the probes use %s", cfg.HTTP.Listen, port)
 			}
-			if cfg.State.Backend == meshwatch.StateDir {
+			if cfg.State.Backend == state.BackendDir {
 				// The root filesystem is read-only: the directory must be a volume.
 				writable := false
 				mounts, _ := get(c, "volumeMounts").([]any)
@@ -277,7 +277,7 @@ func TestConfigs(t *testing.T) {
 				}
 			}
 			if !agents(m) {
-				if cfg.Sharding == nil && cfg.State.Backend == meshwatch.StateKafka {
+				if cfg.Sharding == nil && cfg.State.Backend == state.BackendKafka {
 					solo = append(solo, cfg.State.Topic)
 				}
 				return
@@ -287,7 +287,7 @@ func TestConfigs(t *testing.T) {
 			if cfg.Sharding == nil {
 				t.Fatal("runs several agents on one config, so the config needs sharding:")
 			}
-			if cfg.State.Backend != meshwatch.StateKafka {
+			if cfg.State.Backend != state.BackendKafka {
 				t.Errorf("state.backend = %q; sharding needs kafka", cfg.State.Backend)
 			}
 			stateTopics[w.configMap] = cfg.State.Topic

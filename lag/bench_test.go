@@ -140,7 +140,7 @@ func newBenchCluster() (*benchCluster, error) {
 		}
 		bc.groups = append(bc.groups, name)
 	}
-	cfg := &meshwatch.Config{Naming: "off", Cluster: meshwatch.Cluster{Name: "bench", Brokers: kc.Addrs()}}
+	cfg := &meshwatch.Config{Naming: "off", Cluster: meshwatch.Cluster{Name: "bench"}}
 	for i := range benchProducts {
 		cfg.Products = append(cfg.Products, meshwatch.Product{
 			Name: fmt.Sprintf("bench%d.entity.events", i), Domain: fmt.Sprintf("bench%d", i), Owner: "team",
@@ -200,16 +200,18 @@ func BenchmarkLagPass(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			cfg := *bc.cfg
-			cfg.Lag.ExactFetches = 0
+			var lc Config
+			lc.SetDefaults(meshwatch.Duration(10 * time.Second))
+			lc.ExactFetches = 0
 			if exact {
-				cfg.Lag.ExactFetches = 10_000
+				lc.ExactFetches = 10_000
 			}
 			cl, err := kgo.NewClient(kgo.SeedBrokers(bc.kc.Addrs()...))
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer cl.Close()
-			m := New(&cfg, cl, Options{Metrics: NewMetrics(prometheus.NewRegistry(), true), ReadTimeout: 10 * time.Second})
+			m := New(&cfg, lc, cl, Options{Metrics: NewMetrics(prometheus.NewRegistry(), true), ReadTimeout: 10 * time.Second})
 			if err := m.pass(ctx); err != nil { // warm up: metadata, connections
 				b.Fatal(err)
 			}

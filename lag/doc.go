@@ -56,6 +56,12 @@
 // offsets; DescribeGroups reports their state and members only for classic
 // groups.
 //
+// # Configuration
+//
+// The package owns the lag: section (Config: interval, exact_fetches,
+// passes, kafka_lag_exporter_metrics, with SetDefaults and Validate);
+// package config composes it, and New takes it beside the model.
+//
 // # Concurrency
 //
 // Run makes a pass every lag.interval; a pass is bounded in time and its

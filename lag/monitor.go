@@ -61,6 +61,7 @@ type Options struct {
 // partition assignment.
 type Monitor struct {
 	cfg         *meshwatch.Config
+	exact       int // lag.exact_fetches
 	cl          *kgo.Client
 	adm         *kadm.Client
 	log         *slog.Logger
@@ -130,18 +131,20 @@ type retention struct {
 const stateDead = "Dead"
 
 // New returns a monitor of cfg's products using client, a plain client of
-// the cluster (seed brokers, TLS, SASL; no group). cfg must have been
-// validated and have its defaults set. New makes no request.
-func New(cfg *meshwatch.Config, client *kgo.Client, o Options) *Monitor {
+// the cluster (seed brokers, TLS, SASL; no group), with the settings of
+// the lag: section lc. cfg must have been validated and have its defaults
+// set, and so must lc. New makes no request.
+func New(cfg *meshwatch.Config, lc Config, client *kgo.Client, o Options) *Monitor {
 	mo := &Monitor{
 		cfg:         cfg,
+		exact:       max(lc.ExactFetches, 0),
 		cl:          client,
 		adm:         kadm.NewClient(client),
 		log:         o.Logger,
 		m:           o.Metrics,
 		sink:        o.Sink,
 		now:         o.Now,
-		interval:    cfg.Lag.Interval.Std(),
+		interval:    lc.Interval.Std(),
 		readTimeout: o.ReadTimeout,
 		onPass:      o.OnPass,
 		topics:      map[string]int{},
@@ -170,7 +173,7 @@ func New(cfg *meshwatch.Config, client *kgo.Client, o Options) *Monitor {
 		stuck = max(6*mo.interval, time.Minute)
 	}
 	mo.rules = Rules{
-		Passes:     max(cfg.Lag.Passes, 1),
+		Passes:     max(lc.Passes, 1),
 		StuckAfter: stuck,
 		// Interpolated values are exact to one interval: growth below two
 		// is noise of the sampling.
@@ -711,7 +714,7 @@ func (b *build) readExact(ctx context.Context) {
 			cands = append(cands, cand{k, e.slo, o.End - o.Committed})
 		}
 	}
-	budget := max(m.cfg.Lag.ExactFetches, 0)
+	budget := m.exact
 	slices.SortFunc(cands, func(a, c cand) int {
 		if a.slo != c.slo {
 			if a.slo {

@@ -77,21 +77,28 @@ func testProduct(name string, topics ...string) meshwatch.Product {
 
 // testConfig validates a config of products on kc and then sets the test
 // timings, faster than a config may be.
-func testConfig(t *testing.T, kc *kafkatest.Cluster, products ...meshwatch.Product) *meshwatch.Config {
+func testConfig(t *testing.T, kc *kafkatest.Cluster, products ...meshwatch.Product) *testCfg {
 	t.Helper()
-	cfg := &meshwatch.Config{
+	cfg := &testCfg{Config: &meshwatch.Config{
 		Naming:   "off",
-		Cluster:  meshwatch.Cluster{Name: "test", Brokers: kc.Addrs()},
+		Cluster:  meshwatch.Cluster{Name: "test"},
 		Products: products,
 		Owners:   map[string]meshwatch.Owner{"orders-team": {SlackChannel: "#orders"}},
-	}
+	}}
 	cfg.SetDefaults()
+	cfg.Lag.SetDefaults(meshwatch.Duration(10 * time.Second))
 	if errs := cfg.Validate().Errors(); len(errs) > 0 {
 		t.Fatalf("test config invalid:\n%v", errs)
 	}
 	cfg.Lag.Interval = meshwatch.Duration(testInterval)
 	cfg.Lag.Passes = 2
 	return cfg
+}
+
+// testCfg is the model of a test and its lag: section.
+type testCfg struct {
+	*meshwatch.Config
+	Lag Config
 }
 
 type harness struct {
@@ -102,7 +109,7 @@ type harness struct {
 
 // start runs a monitor of cfg until the test ends and waits for its first
 // pass.
-func start(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config, o Options) *harness {
+func start(t *testing.T, kc *kafkatest.Cluster, cfg *testCfg, o Options) *harness {
 	t.Helper()
 	h := &harness{reg: prometheus.NewPedanticRegistry(), sink: &sink{}}
 	o.Metrics = NewMetrics(h.reg, cfg.Lag.LagExporterMetrics())
@@ -111,7 +118,7 @@ func start(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config, o Options
 	if o.StuckAfter == 0 {
 		o.StuckAfter = 300 * time.Millisecond
 	}
-	h.m = New(cfg, kc.Client(t), o)
+	h.m = New(cfg.Config, cfg.Lag, kc.Client(t), o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.m.Run(ctx) }()
@@ -134,14 +141,14 @@ func start(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config, o Options
 // the real clock) and makes a pass only when the test calls h.pass: nothing
 // runs on a timer, so what the passes see is decided by the test, not by
 // when the machine runs them.
-func manual(t *testing.T, kc *kafkatest.Cluster, cfg *meshwatch.Config, clk *clock) *harness {
+func manual(t *testing.T, kc *kafkatest.Cluster, cfg *testCfg, clk *clock) *harness {
 	t.Helper()
 	h := &harness{reg: prometheus.NewPedanticRegistry(), sink: &sink{}}
 	var now func() time.Time
 	if clk != nil {
 		now = clk.Now
 	}
-	h.m = New(cfg, kc.Client(t), Options{
+	h.m = New(cfg.Config, cfg.Lag, kc.Client(t), Options{
 		Metrics:    NewMetrics(h.reg, cfg.Lag.LagExporterMetrics()),
 		Sink:       h.sink,
 		Logger:     slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),

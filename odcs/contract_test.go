@@ -22,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite the golden files of testdata/co
 // ruleName is what a rule's name must be (a metric label).
 var ruleName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 
-func loadTestFile(t *testing.T, path string) (*meshwatch.Config, meshwatch.Problems, error) {
+func loadTestFile(t *testing.T, path string) (*config.Config, meshwatch.Problems, error) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {

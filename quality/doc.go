@@ -55,6 +55,13 @@
 // Skipped), load ODCS contracts (the root package), or evaluate SLOs
 // (package sla, fed through Sink).
 //
+// # Configuration
+//
+// The package owns the schema_registry: section (RegistryConfig, with
+// Validate); package config composes it and reads its *_file secrets, and
+// New takes it, with collector.tick, through Options. Check, the CEL rules
+// and field paths of the products, is a check that the loader runs.
+//
 // # Concurrency
 //
 // ObserveRecord and Skipped are called from the collector's poll goroutine;

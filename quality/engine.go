@@ -41,8 +41,12 @@ type Options struct {
 	// fetch requests; it is never assigned partitions or a group. Without it
 	// volume and dead-letter topics are not measured.
 	Kafka *kgo.Client
+	// Tick is the interval of the SLI ticks, collector.tick (default 10s).
+	Tick time.Duration
+	// SchemaRegistry is the schema_registry: section; nil for none.
+	SchemaRegistry *RegistryConfig
 	// Registry is the schema registry client (default: one made from
-	// cfg.SchemaRegistry with NewRegistryClient).
+	// SchemaRegistry with NewRegistryClient).
 	Registry *sr.Client
 	// RegistryTimeout bounds one registry request (default 5s).
 	RegistryTimeout time.Duration
@@ -89,7 +93,7 @@ func New(cfg *meshwatch.Config, o Options) (*Engine, error) {
 		sink:    o.Sink,
 		now:     o.Now,
 		kafka:   o.Kafka,
-		tick:    cfg.Collector.Tick.Std(),
+		tick:    o.Tick,
 		refresh: o.RefreshInterval,
 		byName:  make(map[string]*product, len(cfg.Products)),
 		logs:    &onceEvery{interval: time.Minute},
@@ -112,9 +116,9 @@ func New(cfg *meshwatch.Config, o Options) (*Engine, error) {
 		timeout = 5 * time.Second
 	}
 	cl := o.Registry
-	if cl == nil && cfg.SchemaRegistry != nil && cfg.SchemaRegistry.URL != "" {
+	if cl == nil && o.SchemaRegistry != nil && o.SchemaRegistry.URL != "" {
 		var err error
-		if cl, err = NewRegistryClient(cfg.SchemaRegistry); err != nil {
+		if cl, err = NewRegistryClient(o.SchemaRegistry); err != nil {
 			return nil, err
 		}
 	}

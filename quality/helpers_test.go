@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -10,20 +11,49 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/meshwatch/meshwatch"
-	"github.com/meshwatch/meshwatch/config"
+	"github.com/meshwatch/meshwatch/internal/yamlconf"
 )
 
-// loadConfig loads a config.yaml for a test; header supplies the cluster.
-func loadConfig(t testing.TB, yaml string) *meshwatch.Config {
+// testConfig is a configuration of the tests: the model and the
+// schema_registry: section.
+type testConfig struct {
+	*meshwatch.Config
+	registry *RegistryConfig
+}
+
+// loadConfig loads a config.yaml for a test as package config does (which
+// the package's own tests cannot import): strictly, with positions,
+// defaults and validation. A header line names the cluster.
+func loadConfig(t testing.TB, yaml string) *testConfig {
 	t.Helper()
 	if !strings.Contains(yaml, "cluster:") {
-		yaml = "cluster: {brokers: [\"127.0.0.1:9092\"]}\n" + yaml
+		yaml = "cluster: {name: test}\n" + yaml
 	}
 	if !strings.Contains(yaml, "owners:") {
 		yaml += "owners: {shop-team: {slack_channel: \"#shop\"}}\n"
 	}
-	cfg, _, err := config.Load("config.yaml", []byte(yaml), nil)
-	if err != nil {
+	root, perr := yamlconf.Parse("config.yaml", []byte(yaml))
+	if perr != nil {
+		t.Fatalf("load config: %v", perr)
+	}
+	var doc struct {
+		Naming         string                     `yaml:"naming"`
+		Cluster        meshwatch.Cluster          `yaml:"cluster"`
+		SchemaRegistry *RegistryConfig            `yaml:"schema_registry"`
+		Products       []meshwatch.Product        `yaml:"products"`
+		Owners         map[string]meshwatch.Owner `yaml:"owners"`
+	}
+	d := yamlconf.NewDecoder("config.yaml", nil)
+	d.Decode(root, reflect.ValueOf(&doc).Elem(), "")
+	cfg := &testConfig{
+		Config:   &meshwatch.Config{Naming: doc.Naming, Cluster: doc.Cluster, Products: doc.Products, Owners: doc.Owners},
+		registry: doc.SchemaRegistry,
+	}
+	cfg.SetDefaults()
+	cfg.SetPositions(d.Pos)
+	ps := append(d.Problems, cfg.Validate()...)
+	ps = append(ps, cfg.registry.Validate()...)
+	if err := ps.Err(); err != nil {
 		t.Fatalf("load config: %v", err)
 	}
 	return cfg
@@ -77,15 +107,18 @@ func (s *sink) sum(slo string) (good, valid int64) {
 }
 
 // newEngine builds an engine for cfg with a fresh registry of metrics.
-func newEngine(t testing.TB, cfg *meshwatch.Config, o Options) (*Engine, *prometheus.Registry, *sink) {
+func newEngine(t testing.TB, cfg *testConfig, o Options) (*Engine, *prometheus.Registry, *sink) {
 	t.Helper()
+	if o.SchemaRegistry == nil {
+		o.SchemaRegistry = cfg.registry
+	}
 	reg := prometheus.NewPedanticRegistry()
 	o.Metrics = NewMetrics(reg)
 	s := &sink{}
 	if o.Sink == nil {
 		o.Sink = s
 	}
-	e, err := New(cfg, o)
+	e, err := New(cfg.Config, o)
 	if err != nil {
 		t.Fatalf("quality.New: %v", err)
 	}

@@ -35,7 +35,7 @@ const (
 // NewRegistryClient returns a client of the schema registry c describes,
 // with its basic or bearer auth and TLS. It never puts a secret in an
 // error.
-func NewRegistryClient(c *meshwatch.SchemaRegistry) (*sr.Client, error) {
+func NewRegistryClient(c *RegistryConfig) (*sr.Client, error) {
 	opts := []sr.ClientOpt{sr.URLs(c.URL), sr.UserAgent("meshwatch")}
 	switch {
 	case c.Token != "":

@@ -137,7 +137,7 @@ func TestCheckReportsRuleErrorsWithPosition(t *testing.T) {
         - {name: not_bool, expr: "1 + 2"}
         - {name: syntax, expr: "message.order_total >"}
         - {name: type_error, expr: "'a' + 1 == 2"}`))
-	ps := Check(cfg)
+	ps := Check(cfg.Config)
 	if len(ps) != 4 {
 		t.Fatalf("Check found %d problems, want 4:\n%v", len(ps), ps)
 	}
@@ -156,7 +156,7 @@ func TestCheckReportsRuleErrorsWithPosition(t *testing.T) {
 	if !strings.Contains(ps[1].Msg, "must be a condition (bool)") {
 		t.Errorf("problem = %s, want a bool type error", ps[1])
 	}
-	if _, err := New(cfg, Options{Metrics: NewMetrics(newRegistry())}); err == nil {
+	if _, err := New(cfg.Config, Options{Metrics: NewMetrics(newRegistry())}); err == nil {
 		t.Error("New accepted rules that do not compile")
 	}
 }

@@ -39,6 +39,11 @@ type Options struct {
 	// nothing is loaded or flushed (meshwatch check, tests).
 	Store Store
 	Now   func() time.Time // default time.Now
+	// Tick is the evaluation interval, collector.tick (default 10s).
+	Tick time.Duration
+	// Flush is how often the buckets of SLOs that changed are written,
+	// state.flush (default 30s).
+	Flush time.Duration
 	// Location is the time zone of window: month for SLOs without a
 	// time_zone (default UTC): the budget
 	// resets at midnight on the 1st there.
@@ -109,8 +114,8 @@ func New(cfg *meshwatch.Config, o Options) (*Evaluator, error) {
 		m:          o.Metrics,
 		store:      o.Store,
 		now:        o.Now,
-		tick:       cfg.Collector.Tick.Std(),
-		flushEvery: cfg.State.Flush.Std(),
+		tick:       o.Tick,
+		flushEvery: o.Flush,
 		onEval:     o.OnEvaluated,
 		byKey:      make(map[sloKey]*tracker),
 	}

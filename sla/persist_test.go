@@ -33,14 +33,12 @@ const hang = time.Minute
 
 func restartConfig() *meshwatch.Config {
 	cfg := testConfig(latencySLO(0.999, "30d"), meshwatch.SLO{Name: "freshness", SLI: meshwatch.SLIFreshness, Objective: 0.99, Window: "month"})
-	cfg.Collector.Tick = meshwatch.Duration(20 * time.Millisecond)
-	cfg.State.Flush = meshwatch.Duration(50 * time.Millisecond)
 	return cfg
 }
 
 func startAgent(t *testing.T, store Store, now time.Time, log *slog.Logger) *agent {
 	t.Helper()
-	h := newHarness(t, restartConfig(), now, Options{Store: store, Logger: log})
+	h := newHarness(t, restartConfig(), now, Options{Store: store, Logger: log, Tick: 20 * time.Millisecond, Flush: 50 * time.Millisecond})
 	ctx, cancel := context.WithCancel(t.Context())
 	a := &agent{harness: h, cancel: cancel, done: make(chan error, 1)}
 	go func() { a.done <- h.e.Run(ctx) }()

@@ -15,7 +15,7 @@ import (
 // must fit in state.MaxFileName bytes. It applies whatever state.backend
 // says, because meshwatch check keeps its state in a directory even when
 // the agent uses Kafka, and a later switch of backend must not break a
-// product. It is a check of the loader (config.Extension), without I/O;
+// product. It is a check that the loader (package config) runs, without I/O;
 // each problem has the path of the name to shorten, the longer of the
 // product's and the SLO's, and says to how many characters.
 func CheckStateKeys(cfg *meshwatch.Config) meshwatch.Problems {

@@ -27,8 +27,10 @@ import (
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/collector"
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/internal/logonce"
+	"github.com/meshwatch/meshwatch/internal/push"
 	"github.com/meshwatch/meshwatch/internal/shard"
 	"github.com/meshwatch/meshwatch/internal/state"
 	"github.com/meshwatch/meshwatch/internal/webauth"
@@ -66,7 +68,7 @@ const shutdownTimeout = 5 * time.Second
 // which continues their budgets and incidents from there.
 type App struct {
 	cfg   *meshwatch.Config
-	set   *settings
+	set   *config.Config
 	log   *slog.Logger
 	opts  AppOptions
 	kopts []kgo.Opt
@@ -142,16 +144,16 @@ type AppOptions struct {
 // so that Addr is known before Run. It opens the state store: a directory,
 // or the state topic, which it reads to its end. With sharding it joins the
 // agents' group; the products come with the first assignment.
-func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
+func NewApp(set *config.Config, log *slog.Logger, o AppOptions) (_ *App, err error) {
 	cfg := set.Config
-	if f := set.webConfigFile(); f != "" {
+	if f := set.WebConfigFile(); f != "" {
 		// Checked before anything starts: the toolkit would only fail
 		// at the first connection.
 		if err := webauth.ValidateWebConfig(f); err != nil {
 			return nil, fmt.Errorf("web.config_file: %w", err)
 		}
 	}
-	kopts, err := kafkaOpts(cfg.Cluster)
+	kopts, err := kafkaOpts(set.Kafka)
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +175,7 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 	if a.kc, err = kgo.NewClient(kopts...); err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	if a.store, err = openStore(cfg, a.kc, log); err != nil {
+	if a.store, err = openStore(set.State, a.kc, log); err != nil {
 		return nil, err
 	}
 	if sc, ok := a.store.(stateChecker); ok {
@@ -181,7 +183,7 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 		a.stages.add(stageSources, component{"state-check", a.checkState})
 	}
 
-	if sh := cfg.Sharding; sh != nil {
+	if sh := set.Sharding; sh != nil {
 		// Everything reshard uses is set before joining: the first
 		// assignment may arrive before Join returns.
 		a.shardM = newShardMetrics(reg)
@@ -193,11 +195,9 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		a.member, err = shard.Join(ctx, kopts, shard.Options{
-			Group: sh.Group, Topic: sh.Topic, Partitions: sh.Partitions,
-			SessionTimeout: sh.SessionTimeout.Std(), InstanceID: sh.InstanceID,
-			Logger: log, OnChange: a.reshard,
-		})
+		so := sh.Options()
+		so.Logger, so.OnChange = log, a.reshard
+		a.member, err = shard.Join(ctx, kopts, so)
 		if err != nil {
 			return nil, err
 		}
@@ -210,8 +210,8 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 		a.cur.Store(c)
 		a.stages.add(stageSources, component{"core", c.run})
 	}
-	if cfg.Push != nil {
-		a.stages.add(stagePush, component{"push", newPusher(*cfg.Push, a.gatherer(), log).Run})
+	if set.Push != nil {
+		a.stages.add(stagePush, component{"push", push.New(*set.Push, a.gatherer(), log).Run})
 	}
 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -223,12 +223,12 @@ func NewApp(set *settings, log *slog.Logger, o AppOptions) (_ *App, err error) {
 		return 0
 	}))
 
-	a.ln, err = net.Listen("tcp", cfg.HTTP.Listen)
+	a.ln, err = net.Listen("tcp", set.HTTP.Listen)
 	if err != nil {
-		return nil, fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+		return nil, fmt.Errorf("http.listen %s: %w", set.HTTP.Listen, err)
 	}
 	a.guard = webauth.NewGuard(a.routes(), webauth.Options{
-		WebConfigFile: set.webConfigFile(), TokenFile: set.path(cfg.HTTP.APITokenFile), Logger: log,
+		WebConfigFile: set.WebConfigFile(), TokenFile: set.Path(set.HTTP.APITokenFile), Logger: log,
 	})
 	a.srv = newHTTPServer(a.guard)
 	// The server's own errors (a TLS handshake refused: no client
@@ -305,7 +305,10 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	// Every evaluation of a source wakes the fan-in of alert conditions.
 	c.fan = newFanIn(c, o.Now)
 	var err error
-	c.slo, err = sla.New(cfg, sla.Options{Logger: log, Metrics: sla.NewMetrics(c.reg), Store: c.fence, OnEvaluated: c.fan.evaluated})
+	c.slo, err = sla.New(cfg, sla.Options{
+		Logger: log, Metrics: sla.NewMetrics(c.reg), Store: c.fence, OnEvaluated: c.fan.evaluated,
+		Tick: a.set.Collector.Tick.Std(), Flush: a.set.State.Flush.Std(),
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -313,11 +316,14 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	if o.Sink != nil {
 		sink = append(sink, o.Sink)
 	}
-	c.qual, err = quality.New(cfg, quality.Options{Logger: log, Metrics: quality.NewMetrics(c.reg), Sink: sink, Kafka: a.kc})
+	c.qual, err = quality.New(cfg, quality.Options{
+		Logger: log, Metrics: quality.NewMetrics(c.reg), Sink: sink, Kafka: a.kc,
+		Tick: a.set.Collector.Tick.Std(), SchemaRegistry: a.set.SchemaRegistry,
+	})
 	if err != nil {
 		return nil, err
 	}
-	c.col, err = collector.New(cfg, a.kopts, collector.Options{
+	c.col, err = collector.New(cfg, a.set.Collector, a.kopts, collector.Options{
 		Logger:  log,
 		Metrics: collector.NewMetrics(c.reg),
 		Sink:    sink,
@@ -327,14 +333,14 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	if err != nil {
 		return nil, err
 	}
-	c.lag = lag.New(cfg, a.kc, lag.Options{Logger: log, Metrics: lag.NewMetrics(c.reg, cfg.Lag.LagExporterMetrics()), Sink: sink, OnPass: c.fan.evaluated})
+	c.lag = lag.New(cfg, a.set.Lag, a.kc, lag.Options{Logger: log, Metrics: lag.NewMetrics(c.reg, a.set.Lag.LagExporterMetrics()), Sink: sink, OnPass: c.fan.evaluated})
 
 	am := alert.NewMetrics(c.reg)
 	ao := alert.Options{
 		Logger: log, Metrics: am, Store: c.fence, Now: o.Now,
 		Notifiers: a.notifiers(o, am), Routing: a.set.Alerting.Routing(),
 	}
-	if a.cfg.Sharding != nil {
+	if a.set.Sharding != nil {
 		ao.Shard, ao.Shards = a.alertShards(shards, withCost)
 	}
 	// The alert manager knows every product, for routing: a cost alert
@@ -389,22 +395,22 @@ func (c *core) stopWithin(d time.Duration) error {
 }
 
 // openStore opens the configured state backend.
-func openStore(cfg *meshwatch.Config, kc *kgo.Client, log *slog.Logger) (stateStore, error) {
-	switch cfg.State.Backend {
-	case meshwatch.StateKafka:
+func openStore(st state.Config, kc *kgo.Client, log *slog.Logger) (stateStore, error) {
+	switch st.Backend {
+	case state.BackendKafka:
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		st, err := state.NewKafka(ctx, kc, cfg.State.Topic, log)
+		s, err := state.NewKafka(ctx, kc, st.Topic, log)
 		if err != nil {
-			return nil, fmt.Errorf("state topic %s: %w", cfg.State.Topic, err)
+			return nil, fmt.Errorf("state topic %s: %w", st.Topic, err)
 		}
-		return st, nil
+		return s, nil
 	default:
-		st, err := state.NewDir(cfg.State.Dir, log)
+		s, err := state.NewDir(st.Dir, log)
 		if err != nil {
-			return nil, fmt.Errorf("state.dir %s: %w", cfg.State.Dir, err)
+			return nil, fmt.Errorf("state.dir %s: %w", st.Dir, err)
 		}
-		return st, nil
+		return s, nil
 	}
 }
 
@@ -438,7 +444,7 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 
 // URL is the base URL of the HTTP server: https when the web configuration
 // enables TLS.
-func (a *App) URL() string { return agentURL(a.Addr(), a.set.webConfigFile()) }
+func (a *App) URL() string { return agentURL(a.Addr(), a.set.WebConfigFile()) }
 
 // agentURL is the base URL of an agent listening on addr with the web
 // configuration file webConfig: an unspecified host (":9477",
@@ -620,7 +626,7 @@ func (a *App) Run(ctx context.Context) error {
 		// The exporter-toolkit serves TLS, client certificates, basic
 		// auth and headers from the web configuration file, which it
 		// reads again for every connection and request.
-		wcf := a.set.webConfigFile()
+		wcf := a.set.WebConfigFile()
 		err := web.Serve(a.ln, a.srv, &web.FlagConfig{WebConfigFile: &wcf}, a.log)
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil

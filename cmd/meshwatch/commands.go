@@ -70,7 +70,7 @@ directory, no alert is sent, and the consumer groups are only read.`, stderr)
 		return exitFailed
 	}
 	defer func() { _ = os.RemoveAll(scratch) }() // a scratch directory under the system temp
-	set.State = meshwatch.State{Backend: meshwatch.StateDir, Dir: scratch, Flush: set.State.Flush}
+	set.State = state.Config{Backend: state.BackendDir, Dir: scratch, Flush: set.State.Flush}
 	set.Alerting, set.Cost, set.Push, set.Sharding = nil, nil, nil, nil
 	set.HTTP.Listen = "127.0.0.1:0"
 
@@ -338,8 +338,8 @@ current, still-open hour is included as an estimate (x_IsEstimate).`
 		return exitFailed
 	}
 	var kc *kgo.Client
-	if set.State.Backend == meshwatch.StateKafka {
-		kopts, err := kafkaOpts(set.Cluster)
+	if set.State.Backend == state.BackendKafka {
+		kopts, err := kafkaOpts(set.Kafka)
 		if err == nil {
 			kc, err = kgo.NewClient(kopts...)
 		}
@@ -349,7 +349,7 @@ current, still-open hour is included as an estimate (x_IsEstimate).`
 		}
 		defer kc.Close()
 	}
-	store, err := openReadStore(ctx, set.Config, kc)
+	store, err := openReadStore(ctx, set.State, kc)
 	if err != nil {
 		fmt.Fprintf(stderr, "meshwatch report: %v\n", err)
 		return exitFailed
@@ -387,16 +387,16 @@ current, still-open hour is included as an estimate (x_IsEstimate).`
 
 // openReadStore opens the state store to read the ledger. A directory that
 // does not exist is an error here (a report of nothing would mislead).
-func openReadStore(ctx context.Context, cfg *meshwatch.Config, kc *kgo.Client) (cost.Store, error) {
-	if cfg.State.Backend == meshwatch.StateKafka {
+func openReadStore(ctx context.Context, st state.Config, kc *kgo.Client) (cost.Store, error) {
+	if st.Backend == state.BackendKafka {
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		return state.NewKafka(ctx, kc, cfg.State.Topic, nil)
+		return state.NewKafka(ctx, kc, st.Topic, nil)
 	}
-	if _, err := os.Stat(cfg.State.Dir); err != nil {
-		return nil, fmt.Errorf("state.dir %s: %w (has the agent run with a cost: section?)", cfg.State.Dir, err)
+	if _, err := os.Stat(st.Dir); err != nil {
+		return nil, fmt.Errorf("state.dir %s: %w (has the agent run with a cost: section?)", st.Dir, err)
 	}
-	return state.NewDir(cfg.State.Dir, nil)
+	return state.NewDir(st.Dir, nil)
 }
 
 func parseWhen(s string) (time.Time, error) {

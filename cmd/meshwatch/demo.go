@@ -20,10 +20,12 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/collector"
 	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/internal/demo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
+	"github.com/meshwatch/meshwatch/internal/state"
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -35,7 +37,7 @@ arrive 2–5 s late, one that falls silent for a minute every few minutes, one
 bursty — and the agent against them. Ctrl-C stops it.`, stderr)
 	ports := fs.String("ports", "19092,19093,19094", "the three broker ports of the embedded Kafka (0 for random)")
 	var o demoOptions
-	fs.StringVar(&o.listen, "http.listen", "127.0.0.1:9477", "address of the agent's HTTP server")
+	fs.StringVar(&o.listen, "http.listen", demo.Listen, "address of the agent's HTTP server")
 	fs.DurationVar(&o.runFor, "for", 0, "stop after this long (0: until interrupted)")
 	fs.StringVar(&o.configOut, "config-out", "", "write the config the demo uses to this file, so other commands (check, report, silence) can point at the demo")
 	fs.StringVar(&o.stateDir, "state", "meshwatch-demo-state", "state directory: SLO budgets, alert outbox and the cost ledger")
@@ -98,10 +100,15 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 	}
 	defer kc.Close()
 
-	cfg := demo.Catalog(kc.Addrs())
-	cfg.HTTP.Listen = o.listen
-	cfg.State.Dir = o.stateDir
-	set := &settings{Config: cfg, Cost: demoCost(), Alerting: &alert.Config{Console: true, GroupWait: meshwatch.Duration(5 * time.Second)}}
+	set := &config.Config{
+		Config:    demo.Catalog(),
+		Kafka:     config.Kafka{Brokers: kc.Addrs()},
+		HTTP:      config.HTTP{Listen: o.listen},
+		Collector: collector.Config{Tick: meshwatch.Duration(demo.Tick)},
+		State:     state.Config{Dir: o.stateDir},
+		Cost:      demoCost(),
+		Alerting:  &alert.Config{Console: true, GroupWait: meshwatch.Duration(5 * time.Second)},
+	}
 	if o.slackURL != "" {
 		token, ok := os.LookupEnv("SLACK_BOT_TOKEN")
 		if !ok || token == "" {
@@ -110,7 +117,7 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 		}
 		set.Alerting = &alert.Config{Slack: &alert.SlackConfig{Token: meshwatch.Secret(token), APIURL: o.slackURL}, GroupWait: set.Alerting.GroupWait}
 	}
-	if err := set.setWebConfigFile(o.webConfig); err != nil {
+	if err := set.SetWebConfigFile(o.webConfig); err != nil {
 		fmt.Fprintf(stderr, "meshwatch demo: -web.config.file: %v\n", err)
 		return exitUsage
 	}
@@ -119,8 +126,9 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 		fmt.Fprintf(stderr, "meshwatch demo: the API token: %v\n", err)
 		return exitFailed
 	}
-	cfg.HTTP.APITokenFile = tokenFile
-	if err := validateSettings(set); err != nil {
+	set.HTTP.APITokenFile = tokenFile
+	set.SetDefaults()
+	if err := set.Validate().Err(); err != nil {
 		fmt.Fprintf(stderr, "meshwatch demo: the demo catalog is invalid (a bug):\n%v\n", err)
 		return exitFailed
 	}
@@ -293,27 +301,13 @@ func demoCost() *cost.Config {
 	}
 }
 
-// validateSettings applies defaults and checks a configuration built in
-// code (the demo's) exactly as a loaded one is checked.
-func validateSettings(set *settings) error {
-	set.SetDefaults()
-	var ps meshwatch.Problems
-	ps = append(ps, set.Validate()...)
-	for _, e := range set.extensions() {
-		if e.Check != nil {
-			ps = append(ps, e.Check(set.Config)...)
-		}
-	}
-	return ps.Err()
-}
-
 // writeSettings writes set as a config file that loads back to it. A
 // secret is never written: each one set must have a reference in refs, by
 // its path ("alerting.slack.token": "${SLACK_BOT_TOKEN}"), written in its
 // place; one without is an error rather than a "<secret>" placeholder that
 // would load as if it were the value.
-func writeSettings(path string, set *settings, refs map[string]string) error {
-	b, err := config.YAML(set.Config)
+func writeSettings(path string, set *config.Config, refs map[string]string) error {
+	b, err := config.YAML(set)
 	if err != nil {
 		return err
 	}
@@ -321,22 +315,7 @@ func writeSettings(path string, set *settings, refs map[string]string) error {
 	if err := yaml.Unmarshal(b, &doc); err != nil {
 		return err
 	}
-	sections := map[string]any{}
-	if set.Cost != nil {
-		sections["cost"] = set.Cost
-	}
-	if set.Alerting != nil {
-		sections["alerting"] = set.Alerting
-	}
-	if set.Web != nil {
-		sections["web"] = set.Web
-	}
-	var more yaml.Node
-	if err := more.Encode(sections); err != nil {
-		return err
-	}
 	root := doc.Content[0]
-	root.Content = append(root.Content, more.Content...)
 	if err := replaceSecrets(root, "", refs); err != nil {
 		return err
 	}

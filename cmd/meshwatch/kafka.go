@@ -21,7 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
-	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/config"
 )
 
 // kafkaOpts turns the cluster section of the config into franz-go client
@@ -29,7 +29,7 @@ import (
 // never a secret. With SASL, a broker that closes the connection in answer
 // to the credentials fails the request with an *authError (see saslDialer)
 // instead of a bare EOF.
-func kafkaOpts(c meshwatch.Cluster) ([]kgo.Opt, error) {
+func kafkaOpts(c config.Kafka) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...), kgo.ClientID(c.ClientID)}
 	var tc *tls.Config
 	// TLS is on only when enabled, as the config's validation warns.
@@ -64,13 +64,13 @@ func kafkaOpts(c meshwatch.Cluster) ([]kgo.Opt, error) {
 	if s := c.SASL; s != nil {
 		var m sasl.Mechanism
 		switch s.Mechanism {
-		case meshwatch.SASLPlain:
+		case config.SASLPlain:
 			m = plain.Auth{User: s.Username, Pass: s.Password.Reveal()}.AsMechanism()
-		case meshwatch.SASLScramSHA256:
+		case config.SASLScramSHA256:
 			m = scram.Auth{User: s.Username, Pass: s.Password.Reveal()}.AsSha256Mechanism()
-		case meshwatch.SASLScramSHA512:
+		case config.SASLScramSHA512:
 			m = scram.Auth{User: s.Username, Pass: s.Password.Reveal()}.AsSha512Mechanism()
-		case meshwatch.SASLOAuthBearer:
+		case config.SASLOAuthBearer:
 			token := s.Token
 			m = oauth.Oauth(func(context.Context) (oauth.Auth, error) { return oauth.Auth{Token: token.Reveal()}, nil })
 		default:
@@ -94,7 +94,7 @@ type authError struct {
 }
 
 func (e *authError) Error() string {
-	if e.mechanism == meshwatch.SASLOAuthBearer {
+	if e.mechanism == config.SASLOAuthBearer {
 		return fmt.Sprintf("authentication failed: broker %s closed the connection in answer to the OAUTHBEARER token, "+
 			"which is how brokers reject credentials; check cluster.sasl.token", e.broker)
 	}
@@ -108,7 +108,7 @@ func (e *authError) Is(target error) bool { return target == kerr.SaslAuthentica
 // saslDialer dials brokers as franz-go's own dialer does (10 s timeout;
 // TLS with tc when it is not nil, the server name defaulting to the
 // broker's host) and wraps each connection in a saslConn.
-func saslDialer(tc *tls.Config, s *meshwatch.SASL) func(ctx context.Context, network, host string) (net.Conn, error) {
+func saslDialer(tc *tls.Config, s *config.SASL) func(ctx context.Context, network, host string) (net.Conn, error) {
 	d := &net.Dialer{Timeout: 10 * time.Second}
 	return func(ctx context.Context, network, host string) (net.Conn, error) {
 		var (

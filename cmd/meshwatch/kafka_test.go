@@ -19,11 +19,12 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
 // connect builds a client from the cluster config and lists topics with it.
-func connect(t *testing.T, c meshwatch.Cluster) error {
+func connect(t *testing.T, c config.Kafka) error {
 	t.Helper()
 	opts, err := kafkaOpts(c)
 	if err != nil {
@@ -41,11 +42,11 @@ func connect(t *testing.T, c meshwatch.Cluster) error {
 }
 
 func TestKafkaOptsSASL(t *testing.T) {
-	for _, mech := range []string{meshwatch.SASLPlain, meshwatch.SASLScramSHA256, meshwatch.SASLScramSHA512} {
+	for _, mech := range []string{config.SASLPlain, config.SASLScramSHA256, config.SASLScramSHA512} {
 		t.Run(mech, func(t *testing.T) {
 			kc := kafkatest.New(t, kfake.EnableSASL(), kfake.Superuser(mech, "agent", "right-password"))
-			c := meshwatch.Cluster{Brokers: kc.Addrs(), ClientID: "meshwatch",
-				SASL: &meshwatch.SASL{Mechanism: mech, Username: "agent", Password: "right-password"}}
+			c := config.Kafka{Brokers: kc.Addrs(), ClientID: "meshwatch",
+				SASL: &config.SASL{Mechanism: mech, Username: "agent", Password: "right-password"}}
 			if err := connect(t, c); err != nil {
 				t.Fatalf("with the right password: %v", err)
 			}
@@ -87,9 +88,9 @@ func TestKafkaOptsSASLOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc := kafkatest.New(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}),
-		kfake.EnableSASL(), kfake.Superuser(meshwatch.SASLScramSHA512, "agent", "right-password"))
-	c := meshwatch.Cluster{Brokers: kc.Addrs(), ClientID: "meshwatch", TLS: &meshwatch.TLS{Enabled: true, CAFile: caFile},
-		SASL: &meshwatch.SASL{Mechanism: meshwatch.SASLScramSHA512, Username: "agent", Password: "right-password"}}
+		kfake.EnableSASL(), kfake.Superuser(config.SASLScramSHA512, "agent", "right-password"))
+	c := config.Kafka{Brokers: kc.Addrs(), ClientID: "meshwatch", TLS: &meshwatch.TLS{Enabled: true, CAFile: caFile},
+		SASL: &config.SASL{Mechanism: config.SASLScramSHA512, Username: "agent", Password: "right-password"}}
 	if err := connect(t, c); err != nil {
 		t.Fatalf("TLS and SASL with the right password: %v", err)
 	}
@@ -98,7 +99,7 @@ func TestKafkaOptsSASLOverTLS(t *testing.T) {
 	if err == nil {
 		t.Fatal("the wrong password was accepted")
 	}
-	checkAuthError(t, err, meshwatch.SASLScramSHA512, "wrong-password")
+	checkAuthError(t, err, config.SASLScramSHA512, "wrong-password")
 	// The server is still verified.
 	c.TLS.CAFile = ""
 	c.SASL.Password = "right-password"
@@ -146,8 +147,8 @@ func TestSASLConnFollowsRequests(t *testing.T) {
 func TestKafkaOptsOAuthBearer(t *testing.T) {
 	// kfake does not speak OAUTHBEARER: check the mechanism is built and
 	// sends the configured token.
-	opts, err := kafkaOpts(meshwatch.Cluster{Brokers: []string{"127.0.0.1:1"}, ClientID: "meshwatch",
-		SASL: &meshwatch.SASL{Mechanism: meshwatch.SASLOAuthBearer, Token: "tok-123"}})
+	opts, err := kafkaOpts(config.Kafka{Brokers: []string{"127.0.0.1:1"}, ClientID: "meshwatch",
+		SASL: &config.SASL{Mechanism: config.SASLOAuthBearer, Token: "tok-123"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +178,7 @@ func TestKafkaOptsTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc := kafkatest.New(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}))
-	c := meshwatch.Cluster{Brokers: kc.Addrs(), ClientID: "meshwatch", TLS: &meshwatch.TLS{Enabled: true, CAFile: caFile}}
+	c := config.Kafka{Brokers: kc.Addrs(), ClientID: "meshwatch", TLS: &meshwatch.TLS{Enabled: true, CAFile: caFile}}
 	if err := connect(t, c); err != nil {
 		t.Fatalf("TLS with the CA: %v", err)
 	}
@@ -196,7 +197,7 @@ func TestKafkaOptsTLS(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kafkaOpts(meshwatch.Cluster{TLS: &meshwatch.TLS{Enabled: true, CAFile: bad}}); err == nil || !strings.Contains(err.Error(), "cluster.tls.ca_file") {
+	if _, err := kafkaOpts(config.Kafka{TLS: &meshwatch.TLS{Enabled: true, CAFile: bad}}); err == nil || !strings.Contains(err.Error(), "cluster.tls.ca_file") {
 		t.Errorf("bad CA file: %v", err)
 	}
 }

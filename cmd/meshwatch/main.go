@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -160,8 +159,7 @@ included, then "ok" when there is no error. Exits 1 on any error.`, stderr)
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	set := &settings{dir: filepath.Dir(*path)}
-	cfg, problems, err := config.LoadFileWith(*path, set.extensions()...)
+	cfg, problems, err := config.LoadFile(*path)
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p)
 	}
@@ -209,7 +207,7 @@ token of http.api_token_file; without either they are refused.`, stderr)
 	if *listen != "" {
 		set.HTTP.Listen = *listen
 	}
-	if err := set.setWebConfigFile(*webConfig); err != nil {
+	if err := set.SetWebConfigFile(*webConfig); err != nil {
 		fmt.Fprintf(stderr, "meshwatch run: -web.config.file: %v\n", err)
 		return exitFailed
 	}

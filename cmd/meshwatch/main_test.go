@@ -24,6 +24,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/collector"
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/demo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
@@ -125,13 +127,17 @@ func get(t *testing.T, url string) (int, string) {
 func TestAppEndToEnd(t *testing.T) {
 	kc := kafkatest.New(t)
 	ignore := goleak.IgnoreCurrent()
-	cfg := demo.Catalog(kc.Addrs())
-	cfg.HTTP.Listen = "127.0.0.1:0"
-	cfg.SetDefaults()
-	if errs := cfg.Validate().Errors(); len(errs) > 0 {
-		t.Fatal(errs)
+	set := &config.Config{
+		Config:    demo.Catalog(),
+		Kafka:     config.Kafka{Brokers: kc.Addrs()},
+		HTTP:      config.HTTP{Listen: "127.0.0.1:0"},
+		Collector: collector.Config{Tick: meshwatch.Duration(demo.Tick)},
 	}
-	cfg.Collector.Tick = meshwatch.Duration(300 * time.Millisecond)
+	if err := validateSettings(set); err != nil {
+		t.Fatal(err)
+	}
+	set.Collector.Tick = meshwatch.Duration(300 * time.Millisecond)
+	cfg := set.Config
 
 	// Break a product: the flapping scanners fall silent for 2s every 3s,
 	// and their freshness promise is tightened to 1s to notice.
@@ -154,8 +160,8 @@ func TestAppEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	cfg.State.Dir = t.TempDir()
-	app, err := NewApp(&settings{Config: cfg}, slog.New(slog.NewTextHandler(&logs, nil)), AppOptions{})
+	set.State.Dir = t.TempDir()
+	app, err := NewApp(set, slog.New(slog.NewTextHandler(&logs, nil)), AppOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

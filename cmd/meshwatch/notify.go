@@ -48,7 +48,7 @@ func (a *App) summary(m *alert.Manager, s cost.Summary) {
 			// after it announced does not post twice.
 			Key: s.Period + "/" + s.From.UTC().Format(time.RFC3339) + "/" + who,
 		}
-		if a.cfg.Sharding != nil {
+		if a.set.Sharding != nil {
 			ann.Shard = costShard
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -16,7 +16,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
+	"github.com/meshwatch/meshwatch/internal/state"
 )
 
 // readyApp runs an agent on one product of one topic with a fast tick,
@@ -25,20 +27,21 @@ func readyApp(t *testing.T, kc *kafkatest.Cluster, topic, dir string) *App {
 	t.Helper()
 	kc.MustCreateTopic(t, topic, 1, 1, nil)
 	cfg := &meshwatch.Config{
-		Cluster: meshwatch.Cluster{Brokers: kc.Addrs()},
-		HTTP:    meshwatch.HTTP{Listen: "127.0.0.1:0"},
-		State:   meshwatch.State{Dir: dir, Flush: meshwatch.Duration(time.Second)},
 		Products: []meshwatch.Product{{
 			Name: topic, Domain: "checkout", Owner: "orders-team", Tier: 1,
 			Topics: []meshwatch.TopicSelector{{Name: topic}},
 		}},
 		Owners: map[string]meshwatch.Owner{"orders-team": {}},
 	}
-	set := &settings{Config: cfg}
+	set := &config.Config{Config: cfg,
+		Kafka: config.Kafka{Brokers: kc.Addrs()},
+		HTTP:  config.HTTP{Listen: "127.0.0.1:0"},
+		State: state.Config{Dir: dir, Flush: meshwatch.Duration(time.Second)},
+	}
 	if err := validateSettings(set); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Collector.Tick = meshwatch.Duration(200 * time.Millisecond) // faster than a config may tick
+	set.Collector.Tick = meshwatch.Duration(200 * time.Millisecond) // faster than a config may tick
 	var logs syncBuffer
 	app, err := NewApp(set, slog.New(slog.NewTextHandler(&logs, nil)), AppOptions{})
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 	"github.com/meshwatch/meshwatch/internal/webauth"
 )
@@ -87,7 +88,7 @@ func apiCallAs(t *testing.T, c *http.Client, method, url, body string, auth func
 
 // startApp runs the agent on the config at path, tweaked, until the test
 // ends, logging to log.
-func startApp(t *testing.T, path string, log *slog.Logger, o AppOptions, tweak func(*settings)) *App {
+func startApp(t *testing.T, path string, log *slog.Logger, o AppOptions, tweak func(*config.Config)) *App {
 	t.Helper()
 	app := loadApp(t, path, log, o, tweak)
 	serve(t, app, nil)
@@ -96,7 +97,7 @@ func startApp(t *testing.T, path string, log *slog.Logger, o AppOptions, tweak f
 
 // loadApp loads the config at path, lets tweak change it (nil: as it is)
 // and builds an App on it.
-func loadApp(t *testing.T, path string, log *slog.Logger, o AppOptions, tweak func(*settings)) *App {
+func loadApp(t *testing.T, path string, log *slog.Logger, o AppOptions, tweak func(*config.Config)) *App {
 	t.Helper()
 	set := loadSettings(path, os.Stderr)
 	if set == nil {
@@ -153,7 +154,7 @@ func TestWritesNeedCredentials(t *testing.T) {
 	var logs syncBuffer
 	path := writeConfig(t, kc, topic, "")
 	tokens := writeTokenFile(t)
-	app := startApp(t, path, slog.New(slog.NewTextHandler(&logs, nil)), AppOptions{}, func(s *settings) {
+	app := startApp(t, path, slog.New(slog.NewTextHandler(&logs, nil)), AppOptions{}, func(s *config.Config) {
 		s.HTTP.APITokenFile = tokens
 	})
 	base = "http://" + app.Addr()
@@ -233,7 +234,7 @@ func TestSlowRequestBodyIsCutOff(t *testing.T) {
 	kc := kafkatest.New(t)
 	tokens := writeTokenFile(t)
 	app := startApp(t, writeConfig(t, kc, "checkout.orders.placed", ""), slog.New(slog.DiscardHandler),
-		AppOptions{HTTPReadTimeout: 500 * time.Millisecond}, func(s *settings) { s.HTTP.APITokenFile = tokens })
+		AppOptions{HTTPReadTimeout: 500 * time.Millisecond}, func(s *config.Config) { s.HTTP.APITokenFile = tokens })
 	conn, err := net.Dial("tcp", app.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -366,7 +367,7 @@ func TestWebConfig(t *testing.T) {
 
 	t.Run("TLS only", func(t *testing.T) {
 		wc := p.webConfig(t, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n")
-		app := startApp(t, path, slog.New(slog.DiscardHandler), AppOptions{}, func(s *settings) { s.Web = &webSettings{ConfigFile: wc} })
+		app := startApp(t, path, slog.New(slog.DiscardHandler), AppOptions{}, func(s *config.Config) { s.Web = &config.Web{ConfigFile: wc} })
 		if !strings.HasPrefix(app.URL(), "https://127.0.0.1:") {
 			t.Errorf("URL %s, want https", app.URL())
 		}
@@ -390,7 +391,7 @@ func TestWebConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		wc := p.webConfig(t, "basic_auth_users:\n  sre: "+string(hash)+"\n")
-		app := startApp(t, path, slog.New(slog.DiscardHandler), AppOptions{}, func(s *settings) { s.Web = &webSettings{ConfigFile: wc} })
+		app := startApp(t, path, slog.New(slog.DiscardHandler), AppOptions{}, func(s *config.Config) { s.Web = &config.Web{ConfigFile: wc} })
 		call := func(method, ep, user, pass, body string) (int, string) {
 			return apiCallAs(t, nil, method, app.URL()+ep, body, func(r *http.Request) {
 				if user != "" {
@@ -418,7 +419,7 @@ func TestWebConfig(t *testing.T) {
 
 	t.Run("client certificate", func(t *testing.T) {
 		wc := p.webConfig(t, "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n")
-		app := startApp(t, path, slog.New(slog.DiscardHandler), AppOptions{}, func(s *settings) { s.Web = &webSettings{ConfigFile: wc} })
+		app := startApp(t, path, slog.New(slog.DiscardHandler), AppOptions{}, func(s *config.Config) { s.Web = &config.Web{ConfigFile: wc} })
 		if code, body := apiCall(t, p.client(true), http.MethodGet, app.URL()+"/metrics", "", ""); code != http.StatusOK {
 			t.Errorf("GET /metrics with a client certificate: %d %.200s", code, body)
 		}
@@ -430,7 +431,7 @@ func TestWebConfig(t *testing.T) {
 	t.Run("invalid", func(t *testing.T) {
 		wc := p.webConfig(t, "tls_server_config:\n  cert_file: missing.crt\n  key_file: server.key\n")
 		set := loadSettings(path, io.Discard)
-		set.Web = &webSettings{ConfigFile: wc}
+		set.Web = &config.Web{ConfigFile: wc}
 		app, err := NewApp(set, slog.New(slog.DiscardHandler), AppOptions{})
 		if err == nil {
 			app.Close()
@@ -577,7 +578,7 @@ func TestREADMEWebConfigExamples(t *testing.T) {
 		t.Errorf("the README's TLS example: %v", err)
 	}
 	app := startApp(t, writeConfig(t, kafkatest.New(t), "checkout.orders.placed", ""), slog.New(slog.DiscardHandler), AppOptions{},
-		func(s *settings) { s.Web = &webSettings{ConfigFile: tlsExample} })
+		func(s *config.Config) { s.Web = &config.Web{ConfigFile: tlsExample} })
 	if code, body := apiCall(t, p.client(false), http.MethodGet, app.URL()+"/healthz", "", ""); code != http.StatusOK {
 		t.Errorf("the README's TLS example does not serve: %d %s", code, body)
 	}

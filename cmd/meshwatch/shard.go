@@ -220,7 +220,7 @@ func (a *App) syncState(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	every(ctx, a.cfg.State.Flush.Std(), func() {
+	every(ctx, a.set.State.Flush.Std(), func() {
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		err := k.Sync(sctx)
@@ -246,7 +246,7 @@ func (a *App) ownedConfig(owned []int32) *meshwatch.Config {
 	cp := *a.cfg
 	cp.Products = nil
 	for _, p := range a.cfg.Products {
-		if slices.Contains(owned, shard.Of(p.Name, a.cfg.Sharding.Partitions)) {
+		if slices.Contains(owned, shard.Of(p.Name, a.set.Sharding.Partitions)) {
 			cp.Products = append(cp.Products, p)
 		}
 	}
@@ -258,7 +258,7 @@ func (a *App) ownedConfig(owned []int32) *meshwatch.Config {
 // (partition 0's owner runs it; a product's cost incident is apart from its
 // other incidents).
 func (a *App) alertShards(owned []int32, withCost bool) (func(*alert.Alert) string, []string) {
-	n := a.cfg.Sharding.Partitions
+	n := a.set.Sharding.Partitions
 	var names []string
 	for _, p := range owned {
 		names = append(names, "p"+strconv.Itoa(int(p)))

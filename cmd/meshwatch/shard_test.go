@@ -17,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
@@ -67,7 +68,7 @@ func (g *agent) stop() error {
 
 // runAgent loads the config at path, lets tweak change it (nil: as it
 // is), and runs an App on it, logging to log, until stop.
-func runAgent(t *testing.T, path string, log *slog.Logger, tweak func(*settings)) *agent {
+func runAgent(t *testing.T, path string, log *slog.Logger, tweak func(*config.Config)) *agent {
 	t.Helper()
 	app := loadApp(t, path, log, AppOptions{}, tweak)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -124,12 +125,12 @@ func TestScaleOut(t *testing.T) {
 	var agents []*agent
 	var logs []*syncBuffer
 	for i := range 3 {
-		var static func(*settings)
+		var static func(*config.Config)
 		if i == 1 {
 			// A static member: it does not leave the group when it stops,
 			// so its products move only when its session times out, as
 			// when an agent crashes.
-			static = func(set *settings) { set.Sharding.InstanceID = "agent-1" }
+			static = func(set *config.Config) { set.Sharding.InstanceID = "agent-1" }
 		}
 		var buf syncBuffer
 		logs = append(logs, &buf)

@@ -41,7 +41,7 @@ func (a *App) checkState(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	every(ctx, a.cfg.State.Flush.Std(), func() { a.checkStateOnce(ctx, sc) })
+	every(ctx, a.set.State.Flush.Std(), func() { a.checkStateOnce(ctx, sc) })
 	return nil
 }
 

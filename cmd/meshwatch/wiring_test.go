@@ -16,8 +16,10 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
+	"github.com/meshwatch/meshwatch/internal/state"
 )
 
 // fakeSlack is a Slack Web API that accepts chat.postMessage and
@@ -93,9 +95,6 @@ func TestAgentTellsTheOwnerInSlack(t *testing.T) {
 	kc.MustCreateTopic(t, topic, 2, 1, nil)
 	slack := newFakeSlack(t)
 	cfg := &meshwatch.Config{
-		Cluster: meshwatch.Cluster{Brokers: kc.Addrs()},
-		HTTP:    meshwatch.HTTP{Listen: "127.0.0.1:0"},
-		State:   meshwatch.State{Dir: t.TempDir()},
 		Products: []meshwatch.Product{{
 			Name: topic, Domain: "logistics", Owner: "logistics-team", Tier: 1,
 			Topics: []meshwatch.TopicSelector{{Name: topic}},
@@ -106,18 +105,21 @@ func TestAgentTellsTheOwnerInSlack(t *testing.T) {
 		}},
 		Owners: map[string]meshwatch.Owner{"logistics-team": {SlackChannel: channel, Mention: "<!subteam^S0LOG>"}},
 	}
-	cfg.HTTP.APITokenFile = writeTokenFile(t)
-	set := &settings{Config: cfg, Alerting: &alert.Config{
-		Slack:         &alert.SlackConfig{Token: token, APIURL: slack.srv.URL + "/"},
-		GroupWait:     meshwatch.Duration(100 * time.Millisecond),
-		GroupInterval: meshwatch.Duration(200 * time.Millisecond),
-	}}
+	set := &config.Config{Config: cfg,
+		Kafka: config.Kafka{Brokers: kc.Addrs()},
+		HTTP:  config.HTTP{Listen: "127.0.0.1:0", APITokenFile: writeTokenFile(t)},
+		State: state.Config{Dir: t.TempDir()},
+		Alerting: &alert.Config{
+			Slack:         &alert.SlackConfig{Token: token, APIURL: slack.srv.URL + "/"},
+			GroupWait:     meshwatch.Duration(100 * time.Millisecond),
+			GroupInterval: meshwatch.Duration(200 * time.Millisecond),
+		}}
 	if err := validateSettings(set); err != nil {
 		t.Fatal(err)
 	}
 	const tick = 200 * time.Millisecond
-	cfg.Collector.Tick = meshwatch.Duration(tick) // faster than a config may tick
-	cfg.Lag.Interval = meshwatch.Duration(tick)
+	set.Collector.Tick = meshwatch.Duration(tick) // faster than a config may tick
+	set.Lag.Interval = meshwatch.Duration(tick)
 
 	var logs syncBuffer
 	app, err := NewApp(set, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), AppOptions{})
@@ -280,7 +282,7 @@ func TestChargebackSummaryIsAnnounced(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs syncBuffer
 			log := slog.New(slog.NewTextHandler(&logs, nil))
-			a := &App{cfg: cfg, set: &settings{Config: cfg, Alerting: tc.alerting}, log: log}
+			a := &App{cfg: cfg, set: &config.Config{Config: cfg, Alerting: tc.alerting}, log: log}
 			m, err := alert.New(cfg, alert.Options{Logger: log, Notifiers: a.notifiers(AppOptions{}, nil)})
 			if err != nil {
 				t.Fatal(err)
@@ -312,4 +314,11 @@ func TestChargebackSummaryIsAnnounced(t *testing.T) {
 			}
 		})
 	}
+}
+
+// validateSettings applies the defaults to a configuration built in code
+// and checks it as the loader checks a file.
+func validateSettings(set *config.Config) error {
+	set.SetDefaults()
+	return set.Validate().Err()
 }

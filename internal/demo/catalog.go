@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"slices"
 	"time"
 
 	"github.com/meshwatch/meshwatch"
@@ -64,19 +63,22 @@ func Scenarios() []Scenario {
 	}
 }
 
-// Catalog returns the demo configuration: the four products of Scenarios
-// with their owners and SLOs, on the cluster at brokers. The agent listens on
-// 127.0.0.1:9477 and ticks every 5 s; the caller may change any field. Like
-// a loaded configuration, it wants SetDefaults before Validate. Each call
-// returns a new Config.
-func Catalog(brokers []string) *meshwatch.Config {
+// The demo agent's settings outside the model: it listens on Listen
+// (http.listen) and ticks every Tick (collector.tick).
+const (
+	Listen = "127.0.0.1:9477"
+	Tick   = 5 * time.Second
+)
+
+// Catalog returns the model of the demo: the four products of Scenarios
+// with their owners and SLOs, on the cluster "demo". The agent that
+// monitors them listens on Listen and ticks every Tick (the caller sets
+// those, and the brokers); the caller may change any field. Like a loaded
+// configuration, it wants SetDefaults before Validate. Each call returns a
+// new Config.
+func Catalog() *meshwatch.Config {
 	return &meshwatch.Config{
-		Cluster: meshwatch.Cluster{
-			Name:    "demo",
-			Brokers: slices.Clone(brokers),
-		},
-		HTTP:      meshwatch.HTTP{Listen: "127.0.0.1:9477"},
-		Collector: meshwatch.Collector{Tick: meshwatch.Duration(5 * time.Second)},
+		Cluster: meshwatch.Cluster{Name: "demo"},
 		Owners: map[string]meshwatch.Owner{
 			"orders-team":    {SlackChannel: "#orders-data", Mention: "<!subteam^S0ORDERS>"},
 			"payments-team":  {SlackChannel: "#payments-data", Mention: "<!subteam^S0PAYMENTS>"},

@@ -9,19 +9,13 @@ import (
 )
 
 func TestCatalogValidates(t *testing.T) {
-	brokers := []string{"127.0.0.1:9092", "127.0.0.1:9093"}
-	cfg := Catalog(brokers)
-	brokers[0] = "mutated:1"
-	if cfg.Cluster.Brokers[0] != "127.0.0.1:9092" {
-		t.Error("Catalog kept the caller's brokers slice")
-	}
-
+	cfg := Catalog()
 	cfg.SetDefaults()
 	if ps := cfg.Validate(); len(ps) > 0 {
 		t.Fatalf("Catalog does not validate cleanly:\n%v", ps)
 	}
-	if cfg.HTTP.Listen != "127.0.0.1:9477" || cfg.Collector.Tick.Std() != 5*time.Second {
-		t.Errorf("http.listen %q, collector.tick %v; want 127.0.0.1:9477 and 5s", cfg.HTTP.Listen, cfg.Collector.Tick.Std())
+	if Listen != "127.0.0.1:9477" || Tick != 5*time.Second || cfg.Cluster.Name != "demo" {
+		t.Errorf("http.listen %q, collector.tick %v, cluster %q; want 127.0.0.1:9477, 5s and demo", Listen, Tick, cfg.Cluster.Name)
 	}
 
 	// Each topic the producers write is selected by its own product and
@@ -42,11 +36,11 @@ func TestCatalogValidates(t *testing.T) {
 }
 
 func TestCatalogShape(t *testing.T) {
-	cfg := Catalog([]string{"127.0.0.1:9092"})
-	mutated := Catalog(nil)
+	cfg := Catalog()
+	mutated := Catalog()
 	mutated.Products[0].SLOs[0].Name = "mutated"
 	mutated.Owners["orders-team"] = meshwatch.Owner{}
-	if cfg.Products[0].SLOs[0].Name == "mutated" || Catalog(nil).Owners["orders-team"].SlackChannel == "" {
+	if cfg.Products[0].SLOs[0].Name == "mutated" || Catalog().Owners["orders-team"].SlackChannel == "" {
 		t.Fatal("Catalog returned state shared between calls")
 	}
 

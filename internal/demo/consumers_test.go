@@ -17,7 +17,7 @@ import (
 )
 
 func TestCatalogDeclaresConsumers(t *testing.T) {
-	cfg := Catalog([]string{"127.0.0.1:9092"})
+	cfg := Catalog()
 	cfg.SetDefaults()
 	if errs := cfg.Validate().Errors(); len(errs) > 0 {
 		t.Fatalf("catalog invalid: %v", errs)

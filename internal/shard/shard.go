@@ -8,6 +8,10 @@
 //
 // Nobody writes to the coordination topic; members never read records from
 // it and commit nothing. The group's membership is the state.
+//
+// The package owns the sharding: section (Config: group, topic, partitions,
+// session_timeout, instance_id, with SetDefaults and Validate), which
+// package config composes; Config.Options gives Join its settings.
 package shard
 
 import (

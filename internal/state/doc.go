@@ -33,4 +33,7 @@
 // consumer's business: a consumer that cannot decode a value calls
 // SetAside. The package exports no metrics (consumers count their loads
 // and flushes) and holds no product logic.
+//
+// The package owns the state: section (Config: backend, dir, topic, flush,
+// with SetDefaults and Validate), which package config composes.
 package state

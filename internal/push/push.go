@@ -1,4 +1,4 @@
-package main
+package push
 
 import (
 	"bytes"
@@ -16,15 +16,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/logonce"
 )
 
-// pusher pushes every metric of the agent's registry to a VictoriaMetrics
+// Pusher pushes every metric of the agent's registry to a VictoriaMetrics
 // (/api/v1/import/prometheus) or any Prometheus text-import endpoint, for
 // sidecars that nobody scrapes. It pushes every interval and once more on
 // shutdown, so the final numbers arrive too.
-type pusher struct {
+type Pusher struct {
 	url      string
 	interval time.Duration
 	opts     metrics.PushOptions
@@ -33,8 +32,9 @@ type pusher struct {
 	logs     logonce.Limiter
 }
 
-func newPusher(cfg meshwatch.Push, gather prometheus.Gatherer, log *slog.Logger) *pusher {
-	p := &pusher{
+// New returns a Pusher of the metrics gather gives, as cfg says.
+func New(cfg Config, gather prometheus.Gatherer, log *slog.Logger) *Pusher {
+	p := &Pusher{
 		url:      cfg.URL,
 		interval: cfg.Interval.Std(),
 		gather:   gather,
@@ -54,7 +54,7 @@ func newPusher(cfg meshwatch.Push, gather prometheus.Gatherer, log *slog.Logger)
 }
 
 // write renders the registry in the Prometheus text format.
-func (p *pusher) write(w io.Writer) {
+func (p *Pusher) write(w io.Writer) {
 	mfs, err := p.gather.Gather()
 	if err != nil && p.logs.Allow("gather") {
 		p.log.Warn("gathering metrics for push", "err", err)
@@ -71,7 +71,7 @@ func (p *pusher) write(w io.Writer) {
 
 // Run pushes every interval until ctx is done, then once more within a
 // short deadline.
-func (p *pusher) Run(ctx context.Context) error {
+func (p *Pusher) Run(ctx context.Context) error {
 	t := time.NewTicker(p.interval)
 	defer t.Stop()
 	for {
@@ -87,7 +87,7 @@ func (p *pusher) Run(ctx context.Context) error {
 	}
 }
 
-func (p *pusher) push(ctx context.Context) {
+func (p *Pusher) push(ctx context.Context) {
 	if err := metrics.PushMetricsExt(ctx, p.url, p.write, &p.opts); err != nil && p.logs.Allow("push") {
 		// The error names the URL with its credentials redacted by the library.
 		p.log.Warn("pushing metrics failed; retried at the next interval (logged at most once a minute)", "err", err)
