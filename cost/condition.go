@@ -13,11 +13,14 @@ import (
 func BudgetCondition(a *BudgetAlert) meshwatch.Condition {
 	c := meshwatch.Condition{
 		Name: meshwatch.AlertCostBudget, Severity: meshwatch.SeverityTicket,
-		Product: a.Product, Owner: a.Owner, Summary: a.String(),
+		Product: a.Product, Summary: a.String(),
 		State: fmt.Sprintf("%d%%", a.Threshold),
 	}
 	if a.Product == "" {
-		c.CostCenter = a.CostCenter
+		// A product's budget goes to its current owner (the alert manager
+		// fills it from the configuration), not to the one recorded when
+		// the alert fired this month.
+		c.CostCenter, c.Owner = a.CostCenter, a.Owner
 	}
 	if a.Forecast {
 		c.State = "forecast"

@@ -11,7 +11,7 @@ import (
 // stalls (STALL) or lost records (LOST) is a ConsumerLag condition: a page
 // when it lost records or is a declared consumer, a ticket otherwise. It
 // goes to the team that runs the group when the product declares it with
-// an owner the configuration knows (owners), else to the product's owner,
+// an owner that has a Slack channel in owners, else to the product's owner,
 // who is told whose group it is. A group that raises none while its status
 // is not settled yet (after a start or a takeover) is unknown: an open
 // alert is held.
@@ -38,7 +38,9 @@ func GroupCondition(p *meshwatch.Product, g *GroupLag, owners map[string]meshwat
 	if g.Status == StatusLost || g.Declared {
 		c.Severity = meshwatch.SeverityPage
 	}
-	if _, known := owners[g.Owner]; g.Declared && known && g.Owner != p.Owner {
+	if o, known := owners[g.Owner]; g.Declared && known && o.SlackChannel != "" && g.Owner != p.Owner {
+		// A team without a channel would leave the alert to the default
+		// channel, or to none: the product's owner hears of it instead.
 		c.Owner = g.Owner
 	}
 	c.Summary = fmt.Sprintf("consumer group %s (%s) of %s %s", g.Group, g.Owner, p.Name, why)
@@ -53,23 +55,25 @@ var notPassed = []meshwatch.Condition{{Name: meshwatch.AlertConsumerLag, State: 
 // Conditions returns the alert conditions of every product's groups as of
 // the last pass (GroupCondition), or an unknown condition for every group
 // before the first pass. A group no longer listed has no condition: it no
-// longer lags. Linear in products and groups; safe for concurrent use.
+// longer lags. Computed once per pass, linear in products and groups; the
+// result is shared and must not be modified. Safe for concurrent use.
 func (m *Monitor) Conditions() []meshwatch.Condition {
 	s := m.snap.Load()
 	if s == nil {
 		return notPassed
 	}
-	var out []meshwatch.Condition
-	for _, pr := range m.products {
-		pl := s.products[pr.p.Name]
-		if pl == nil {
-			continue
-		}
-		for i := range pl.Groups {
-			if c, ok := GroupCondition(pr.p, &pl.Groups[i], m.cfg.Owners); ok {
-				out = append(out, c)
+	s.condsOnce.Do(func() {
+		for _, pr := range m.products {
+			pl := s.products[pr.p.Name]
+			if pl == nil {
+				continue
+			}
+			for i := range pl.Groups {
+				if c, ok := GroupCondition(pr.p, &pl.Groups[i], m.cfg.Owners); ok {
+					s.conds = append(s.conds, c)
+				}
 			}
 		}
-	}
-	return out
+	})
+	return s.conds
 }

@@ -14,6 +14,7 @@ func TestGroupCondition(t *testing.T) {
 	owners := map[string]meshwatch.Owner{
 		"payments-team": {SlackChannel: "#payments"},
 		"finance-team":  {SlackChannel: "#finance"},
+		"bi-team":       {}, // no channel
 	}
 	tests := []struct {
 		name string
@@ -33,6 +34,9 @@ func TestGroupCondition(t *testing.T) {
 			summary: "commits without progress while behind"},
 		{name: "declared by a team without owners entry: to the product owner",
 			g:  GroupLag{Group: "audit", Owner: "audit-team", Declared: true, Status: StatusStop, Settled: true},
+			ok: true, state: StatusStop, severity: meshwatch.SeverityPage},
+		{name: "declared by a team without a channel: to the product owner",
+			g:  GroupLag{Group: "bi-loader", Owner: "bi-team", Declared: true, Status: StatusStop, Settled: true},
 			ok: true, state: StatusStop, severity: meshwatch.SeverityPage},
 		{name: "lost records page even undeclared",
 			g:  GroupLag{Group: "etl", Owner: meshwatch.UnknownOwner, Status: StatusLost, LostRecords: 42, Settled: true},

@@ -76,7 +76,7 @@ func readRecords(ctx context.Context, cl *kgo.Client, leaders leaderOf, wants []
 		}
 		before := st.ok + st.errors
 		for _, r := range kfetch.Fetch(ctx, cl, lookup, round, readOptions) {
-			answer(ctx, &st, out, pending, &r)
+			answer(&st, out, pending, &r)
 		}
 		if st.ok+st.errors == before {
 			break // a round that answered nothing: the rest are not readable now
@@ -94,7 +94,7 @@ func readRecords(ctx context.Context, cl *kgo.Client, leaders leaderOf, wants []
 
 // answer resolves the pending offsets of a partition that one fetch
 // result covers.
-func answer(ctx context.Context, st *readStats, out map[tpo]time.Time, pending map[tp][]int64, r *kfetch.Result) {
+func answer(st *readStats, out map[tpo]time.Time, pending map[tp][]int64, r *kfetch.Result) {
 	p := tp{r.Topic, r.Partition}
 	offs, ok := pending[p]
 	if !ok {
@@ -103,7 +103,7 @@ func answer(ctx context.Context, st *readStats, out map[tpo]time.Time, pending m
 	recs := r.Records
 	var be *kfetch.BrokerError
 	switch {
-	case ctx.Err() != nil && errors.As(r.Err, &be):
+	case errors.As(r.Err, &be) && (errors.Is(be.Err, context.DeadlineExceeded) || errors.Is(be.Err, context.Canceled)):
 		// A request that ctx cut short: left pending, counted as a
 		// timeout.
 		return

@@ -2,7 +2,10 @@ package lag
 
 import (
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/meshwatch/meshwatch"
 )
 
 // ProductLag is the consumer lag of one product's groups at the last pass.
@@ -90,6 +93,10 @@ type snapshot struct {
 	// exporter holds kafka-lag-exporter's per-group aggregates, over the
 	// partitions of every product the group consumes.
 	exporter []exporterGroup
+
+	// The alert conditions, computed once per pass on first demand.
+	condsOnce sync.Once
+	conds     []meshwatch.Condition
 }
 
 type exporterGroup struct {

@@ -13,6 +13,17 @@ import (
 // committed is heard of the same hour.
 const NoDataFor = 10 * time.Minute
 
+// noDataFor is how long s may stay without a valid event before SLONoData
+// fires: NoDataFor, or a freshness SLO's threshold when longer — until
+// then the collector does not know the product to be stale either (a
+// daily batch is silent for hours after a start).
+func noDataFor(s *meshwatch.SLO) time.Duration {
+	if s.SLI == meshwatch.SLIFreshness {
+		return max(NoDataFor, s.Threshold.Std())
+	}
+	return NoDataFor
+}
+
 // Condition returns the alert condition of one SLO status, and false when
 // its decision raises none: a burn-rate decision (page or ticket), a spent
 // budget (exhausted, which already honours min_events: what /api/v1/slos
@@ -81,6 +92,9 @@ func (e *Evaluator) Conditions() []meshwatch.Condition {
 			}
 			st := s.status(i, true)
 			if c, ok := Condition(&st); ok {
+				if c.Name == meshwatch.AlertSLONoData {
+					c.For = s.trackers[i].noDataFor
+				}
 				s.conds = append(s.conds, c)
 			}
 		}

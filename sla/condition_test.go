@@ -111,6 +111,15 @@ func TestNoDataRaisesSLONoData(t *testing.T) {
 	if len(cs) != 1 || cs[0].Name != meshwatch.AlertSLONoData || cs[0].For != NoDataFor {
 		t.Fatalf("conditions %+v, want one SLONoData", cs)
 	}
+
+	// A freshness SLO is not known to be silent before its threshold
+	// (the collector's rule): a daily batch is not a ticket at 10 minutes.
+	daily := meshwatch.SLO{Name: "daily", SLI: meshwatch.SLIFreshness, Threshold: meshwatch.Duration(26 * time.Hour), Objective: 0.99, Window: "28d"}
+	h = newHarness(t, testConfig(daily), t0, Options{})
+	h.e.Evaluate()
+	if cs := h.e.Conditions(); len(cs) != 1 || cs[0].Name != meshwatch.AlertSLONoData || cs[0].For != 26*time.Hour {
+		t.Fatalf("conditions %+v, want SLONoData for 26h", cs)
+	}
 }
 
 // BenchmarkConditions is the SLO part of the per-evaluation alert work at

@@ -28,8 +28,11 @@
 //     6h and 30m above f2, ticket on 1d and 2h above f3 or 3d and 6h above
 //     f4. A rule whose long window holds fewer than min_events valid events
 //     is held back and the why says so. Decisions: none, ticket, page,
-//     exhausted (spent, nothing burning fast), no_data (no valid event in the
-//     window: silent is not healthy). Time to exhaustion is the remaining
+//     exhausted (spent over at least min_events valid events, nothing
+//     burning fast), no_data (no valid event in the window: silent is not
+//     healthy). Conditions turns them into alert conditions: SLOBurnRate
+//     (page or ticket), SLOBudgetExhausted, SLONoData (after NoDataFor, or
+//     a freshness SLO's threshold when longer). Time to exhaustion is the remaining
 //     budget at the 1h burn rate. No number is NaN; an SLI without valid
 //     events has no value (null in JSON, no series in metrics).
 //   - State: every state.flush the buckets of SLOs that changed are written

@@ -22,6 +22,7 @@ type tracker struct {
 	sli       string
 	objective float64
 	minEvents int64
+	noDataFor time.Duration // how long no_data must last before SLONoData fires
 	win       window
 	labels    []string // product, domain, owner, slo, sli
 	stateKey  string
@@ -46,6 +47,7 @@ func newTracker(p *meshwatch.Product, s *meshwatch.SLO, loc *time.Location, now 
 		sli:       s.SLI,
 		objective: float64(s.Objective),
 		minEvents: int64(s.MinEvents),
+		noDataFor: noDataFor(s),
 		win:       w,
 		labels:    []string{p.Name, p.Domain, p.Owner, s.Name, s.SLI},
 		stateKey:  StateKey(p.Name, s.Name),

@@ -7,25 +7,39 @@ import (
 	"github.com/meshwatch/meshwatch"
 )
 
+// conditionSource is a source of alert conditions: the collector, the SLO
+// evaluator, the lag monitor, the cost meter. Conditions returns what held
+// at its last evaluation, without I/O.
+type conditionSource interface {
+	Conditions() []meshwatch.Condition
+}
+
+// conditionSink takes the complete set of conditions: the alert manager.
+type conditionSink interface {
+	UpdateConditions(now time.Time, conds []meshwatch.Condition)
+}
+
 // fanIn hands the alert manager the complete set of conditions each time a
 // source has evaluated: the collector's tick, the SLO evaluation, the lag
 // pass. The sources own the rules (meshwatch.Condition); the leaves never
 // import each other, and this is where their conditions meet. A condition
 // that no longer holds resolves; one its source cannot tell now is held.
 type fanIn struct {
-	c    *core
-	now  func() time.Time
-	wake chan struct{}
+	sources []conditionSource // set before Run
+	sink    conditionSink     // set before Run
+	now     func() time.Time
+	wake    chan struct{}
 }
 
-func newFanIn(c *core, now func() time.Time) *fanIn {
+func newFanIn(now func() time.Time) *fanIn {
 	if now == nil {
 		now = time.Now
 	}
-	return &fanIn{c: c, now: now, wake: make(chan struct{}, 1)}
+	return &fanIn{now: now, wake: make(chan struct{}, 1)}
 }
 
-// evaluated is the sources' hook: it wakes Run and never blocks.
+// evaluated is the sources' hook: it wakes Run and never blocks; wakes
+// that come while an update is due are one update.
 func (f *fanIn) evaluated() {
 	select {
 	case f.wake <- struct{}{}:
@@ -33,8 +47,10 @@ func (f *fanIn) evaluated() {
 	}
 }
 
-// Run updates the alert manager after each evaluation, and once more on
-// shutdown so that the final evaluation is not lost.
+// Run updates the sink after each evaluation until ctx is done, then once
+// more: it runs in a shutdown stage of its own, after the SLO evaluator's
+// final pass and before the alert manager's last delivery, so that the
+// final evaluation is not lost.
 func (f *fanIn) Run(ctx context.Context) error {
 	for {
 		select {
@@ -47,19 +63,18 @@ func (f *fanIn) Run(ctx context.Context) error {
 	}
 }
 
-func (f *fanIn) update() { f.c.alerts.UpdateConditions(f.now(), f.conditions()) }
-
-// costUnknown holds CostBudget alerts in a core without the cost meter:
-// another agent of the fleet owns them.
-var costUnknown = meshwatch.Condition{Name: meshwatch.AlertCostBudget, State: meshwatch.StateUnknown}
-
-// conditions returns every source's conditions as of its last evaluation.
-func (f *fanIn) conditions() []meshwatch.Condition {
-	col, slo, lag := f.c.col.Conditions(), f.c.slo.Conditions(), f.c.lag.Conditions()
-	out := make([]meshwatch.Condition, 0, len(col)+len(slo)+len(lag)+1)
-	out = append(append(append(out, col...), slo...), lag...)
-	if f.c.meter != nil {
-		return append(out, f.c.meter.Conditions()...)
+func (f *fanIn) update() {
+	var all []meshwatch.Condition
+	for _, s := range f.sources {
+		all = append(all, s.Conditions()...)
 	}
-	return append(out, costUnknown)
+	f.sink.UpdateConditions(f.now(), all)
 }
+
+// heldConditions is a source that only holds: the CostBudget alerts of a
+// fleet member without the cost meter, which another agent runs.
+type heldConditions []meshwatch.Condition
+
+func (h heldConditions) Conditions() []meshwatch.Condition { return h }
+
+var costElsewhere = heldConditions{{Name: meshwatch.AlertCostBudget, State: meshwatch.StateUnknown}}

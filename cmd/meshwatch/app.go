@@ -44,10 +44,11 @@ var version = "dev"
 
 // Shutdown stages, stopped in this order.
 const (
-	stageSources = iota // collector, lag, quality, cost: stop measuring, hand over
-	stageEval           // SLO evaluation and the alert conditions' fan-in: final pass, flush
-	stageDeliver        // the alert manager: last delivery, outbox saved
-	stagePush           // the final metrics push
+	stageSources    = iota // collector, lag, quality, cost: stop measuring, hand over
+	stageEval              // SLO evaluation: final pass, flush
+	stageConditions        // the alert conditions' fan-in: the final evaluation's conditions
+	stageDeliver           // the alert manager: last delivery, outbox saved
+	stagePush              // the final metrics push
 )
 
 // shutdownTimeout bounds an orderly shutdown, as Alertmanager's does.
@@ -303,7 +304,7 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	c := &core{cfg: cfg, reg: prometheus.NewRegistry(), fence: &fencedStore{stateStore: store}}
 	c.stages.log = log
 	// Every evaluation of a source wakes the fan-in of alert conditions.
-	c.fan = newFanIn(c, o.Now)
+	c.fan = newFanIn(o.Now)
 	var err error
 	c.slo, err = sla.New(cfg, sla.Options{
 		Logger: log, Metrics: sla.NewMetrics(c.reg), Store: c.fence, OnEvaluated: c.fan.evaluated,
@@ -359,6 +360,15 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 			return nil, err
 		}
 	}
+	c.fan.sources, c.fan.sink = []conditionSource{c.col, c.slo, c.lag}, c.alerts
+	switch {
+	case c.meter != nil:
+		c.fan.sources = append(c.fan.sources, c.meter)
+	case a.set.Cost != nil && a.set.Sharding != nil:
+		// Another agent of the fleet runs the meter: its budget alerts
+		// are not this core's to resolve.
+		c.fan.sources = append(c.fan.sources, costElsewhere)
+	}
 	c.stages.add(stageSources,
 		component{"collector", c.col.Run},
 		component{"lag", c.lag.Run},
@@ -367,7 +377,8 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	if c.meter != nil {
 		c.stages.add(stageSources, component{"cost", c.meter.Run})
 	}
-	c.stages.add(stageEval, component{"sla", c.slo.Run}, component{"alert-conditions", c.fan.Run})
+	c.stages.add(stageEval, component{"sla", c.slo.Run})
+	c.stages.add(stageConditions, component{"alert-conditions", c.fan.Run})
 	c.stages.add(stageDeliver, component{"alert", c.alerts.Run})
 	return c, nil
 }

@@ -45,7 +45,8 @@ func (a *App) summary(m *alert.Manager, s cost.Summary) {
 		ann := alert.Announcement{
 			Kind: "chargeback", Channel: channel, Text: s.Text(),
 			// One summary per period and recipient: a close retried
-			// after it announced does not post twice.
+			// while its announcement still waits in the outbox does
+			// not queue it twice.
 			Key: s.Period + "/" + s.From.UTC().Format(time.RFC3339) + "/" + who,
 		}
 		if a.set.Sharding != nil {
@@ -58,7 +59,9 @@ func (a *App) summary(m *alert.Manager, s cost.Summary) {
 			return
 		}
 		if !errors.Is(err, alert.ErrNoAnnouncer) {
-			a.log.Warn("a chargeback summary could not be queued for Slack", "owner", s.Owner, "finance", s.Finance, "channel", channel, "err", err)
+			a.log.Warn("a chargeback summary could not be queued for Slack; it is logged here instead", "owner", s.Owner, "finance", s.Finance, "channel", channel, "err", err)
+			a.log.Info("chargeback summary", "owner", s.Owner, "finance", s.Finance, "period", s.Period, "total", s.Total.String(), "currency", s.Currency)
+			return
 		}
 	}
 	a.log.Info("chargeback summary (no Slack channel to send it to)", "owner", s.Owner, "finance", s.Finance, "period", s.Period, "total", s.Total.String(), "currency", s.Currency)
