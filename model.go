@@ -21,30 +21,6 @@ type Config struct {
 	// loader (package config) reads them and appends one product to Products
 	// for each contract (package odcs says how).
 	Contracts []string `yaml:"contracts"`
-
-	positions map[string]Position // set by the loader: path → position of its value
-}
-
-// SetPositions records where each setting is in the configuration file, by
-// its path, for Position. It is for the loader (package config), which
-// calls it once it has decoded c; positions must not change afterwards.
-func (c *Config) SetPositions(positions map[string]Position) {
-	c.positions = positions
-}
-
-// Position returns where the setting at path (e.g. "products[0].quality.rules[1].expr")
-// is in the configuration file, or the nearest enclosing setting that is.
-// Packages that check a product further (CEL rules, say) report with it.
-func (c *Config) Position(path string) Position {
-	for {
-		if pos, ok := c.positions[path]; ok {
-			return pos
-		}
-		if path == "" {
-			return Position{}
-		}
-		path = ParentPath(path)
-	}
 }
 
 // Cluster is the Kafka cluster the products live on, as the model knows
@@ -53,17 +29,6 @@ func (c *Config) Position(path string) Position {
 type Cluster struct {
 	// Name labels the cluster in messages and context (default "kafka").
 	Name string `yaml:"name"`
-}
-
-// TLS configures TLS to a server: the brokers (cluster.tls), the schema
-// registry (schema_registry.tls). An empty CAFile means the system roots.
-type TLS struct {
-	Enabled            bool   `yaml:"enabled"`
-	CAFile             string `yaml:"ca_file"`
-	CertFile           string `yaml:"cert_file"`
-	KeyFile            string `yaml:"key_file"`
-	ServerName         string `yaml:"server_name"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
 }
 
 // Budget bounds what the agent reads of one product.

@@ -166,7 +166,7 @@ func TestTopicSelectorYAML(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Unmarshal(%q): %v", tt.in, err)
 			}
-			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreUnexported(TopicSelector{}, Config{})); diff != "" {
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreUnexported(TopicSelector{})); diff != "" {
 				t.Errorf("Unmarshal(%q) (-want +got):\n%s", tt.in, diff)
 			}
 			out, err := yaml.Marshal(got)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/url"
 	"regexp"
 	"regexp/syntax"
 	"slices"
@@ -339,12 +338,6 @@ func validWindow(w string) bool {
 // or channel ID ("C0123456789").
 func IsSlackChannel(ch string) bool {
 	return slackChannel.MatchString(ch) || slackChannelID.MatchString(ch)
-}
-
-// IsHTTPURL reports whether s is an absolute http or https URL with a host.
-func IsHTTPURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func (v *validator) owners(owners map[string]Owner) {

@@ -1,7 +1,6 @@
 package meshwatch
 
 import (
-	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -11,13 +10,6 @@ var (
 	ruleName    = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
 	fieldPathRe = regexp.MustCompile(`^[^.\s]+(\.[^.\s]+)*$`)
 )
-
-// URLHasCredentials reports whether the URL s holds credentials
-// (user:password@): a URL in a config is no place for them.
-func URLHasCredentials(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && u.User != nil
-}
 
 func (v *validator) quality(path string, p *Product) {
 	q := &p.Quality

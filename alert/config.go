@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/urls"
 )
 
 // Config is the alerting: section of the configuration: where alerts go,
@@ -98,7 +99,7 @@ func (c *Config) Validate() meshwatch.Problems {
 		if s.Token == "" {
 			errf("alerting.slack.token", "is required: a bot token with chat:write, e.g. ${SLACK_BOT_TOKEN}")
 		}
-		if s.APIURL != "" && !meshwatch.IsHTTPURL(s.APIURL) {
+		if s.APIURL != "" && !urls.IsHTTP(s.APIURL) {
 			errf("alerting.slack.api_url", "must be an http(s) URL like https://slack.com/api/, got %s", strconv.Quote(hideUserinfo(s.APIURL)))
 		}
 	}
@@ -111,13 +112,13 @@ func (c *Config) Validate() meshwatch.Problems {
 	}
 	if w := c.Webhook; w != nil {
 		// The URL is a secret: it is not echoed.
-		if !meshwatch.IsHTTPURL(w.URL.Reveal()) {
+		if !urls.IsHTTP(w.URL.Reveal()) {
 			errf("alerting.webhook.url", "must be an http(s) URL")
-		} else if meshwatch.URLHasCredentials(w.URL.Reveal()) {
+		} else if urls.HasCredentials(w.URL.Reveal()) {
 			errf("alerting.webhook.url", "must not hold credentials (user:password@); sign the payload with alerting.webhook.secret, or keep a token in the URL's path or query")
 		}
 	}
-	if am := c.Alertmanager; am != nil && !meshwatch.IsHTTPURL(am.URL) {
+	if am := c.Alertmanager; am != nil && !urls.IsHTTP(am.URL) {
 		errf("alerting.alertmanager.url", "must be an http(s) URL like http://alertmanager:9093, got %s", strconv.Quote(hideUserinfo(am.URL)))
 	}
 	return ps

@@ -10,16 +10,17 @@ import (
 	"strings"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/tlsconf"
 )
 
 // Kafka is how the agent reaches the Kafka cluster the products live on:
 // the keys of the cluster: section besides name, which is the model's
 // (meshwatch.Cluster).
 type Kafka struct {
-	Brokers  []string       `yaml:"brokers"`
-	ClientID string         `yaml:"client_id"` // default "meshwatch"
-	TLS      *meshwatch.TLS `yaml:"tls"`
-	SASL     *SASL          `yaml:"sasl"`
+	Brokers  []string     `yaml:"brokers"`
+	ClientID string       `yaml:"client_id"` // default "meshwatch"
+	TLS      *tlsconf.TLS `yaml:"tls"`
+	SASL     *SASL        `yaml:"sasl"`
 }
 
 // DefaultClientID is the default of cluster.client_id.

@@ -11,6 +11,7 @@ import (
 	"github.com/meshwatch/meshwatch/internal/push"
 	"github.com/meshwatch/meshwatch/internal/shard"
 	"github.com/meshwatch/meshwatch/internal/state"
+	"github.com/meshwatch/meshwatch/internal/tlsconf"
 	"github.com/meshwatch/meshwatch/lag"
 	"github.com/meshwatch/meshwatch/quality"
 	"github.com/meshwatch/meshwatch/sla"
@@ -42,6 +43,24 @@ type Config struct {
 	// paths of web: and http.api_token_file are relative to ("" for a
 	// configuration built in code: the working directory).
 	Dir string
+
+	positions map[string]meshwatch.Position // set by Load: path → position of its value
+}
+
+// Position returns where the setting at path (e.g.
+// "products[0].quality.rules[1].expr") is in the configuration file, or
+// the nearest enclosing setting that is; the zero Position for a
+// configuration built in code. Load places every problem with it.
+func (c *Config) Position(path string) meshwatch.Position {
+	for {
+		if pos, ok := c.positions[path]; ok {
+			return pos
+		}
+		if path == "" {
+			return meshwatch.Position{}
+		}
+		path = meshwatch.ParentPath(path)
+	}
 }
 
 // file is the shape of config.yaml without the sections that Load decodes
@@ -64,11 +83,11 @@ type file struct {
 // cluster is the cluster: section: the model's name of the cluster and the
 // agent's connection to it.
 type cluster struct {
-	Name     string         `yaml:"name"`
-	Brokers  []string       `yaml:"brokers"`
-	ClientID string         `yaml:"client_id"`
-	TLS      *meshwatch.TLS `yaml:"tls"`
-	SASL     *SASL          `yaml:"sasl"`
+	Name     string       `yaml:"name"`
+	Brokers  []string     `yaml:"brokers"`
+	ClientID string       `yaml:"client_id"`
+	TLS      *tlsconf.TLS `yaml:"tls"`
+	SASL     *SASL        `yaml:"sasl"`
 }
 
 // fill sets c from the decoded document f.

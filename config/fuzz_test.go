@@ -70,7 +70,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Load(YAML()): %v\nYAML:\n%s", err, out)
 		}
-		if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, meshwatch.Config{}), cmpopts.EquateEmpty()); diff != "" {
+		if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, Config{}), cmpopts.EquateEmpty()); diff != "" {
 			t.Fatalf("Load(YAML()) differs (-before +after):\n%s\nYAML:\n%s", diff, out)
 		}
 		if !cmp.Equal(ps, ps2, cmpopts.IgnoreFields(meshwatch.Problem{}, "Pos"), cmpopts.EquateEmpty()) {

@@ -101,7 +101,7 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, m
 		// A document cut short holds empty values that Validate would
 		// report by the million.
 		cfg.SetDefaults()
-		cfg.SetPositions(d.Pos)
+		cfg.positions = d.Pos
 		invalid = cfg.Validate()
 	}
 	for _, p := range invalid {

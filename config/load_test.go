@@ -357,7 +357,7 @@ func TestLoadDefaults(t *testing.T) {
 		State: state.Config{Backend: "dir", Dir: "meshwatch-state", Topic: "__meshwatch_state", Flush: meshwatch.Duration(30 * time.Second)},
 		Dir:   "testdata/config/good",
 	}
-	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, meshwatch.Config{})); diff != "" {
+	if diff := cmp.Diff(want, cfg, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, Config{})); diff != "" {
 		t.Errorf("Load (-want +got):\n%s", diff)
 	}
 }
@@ -389,7 +389,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 			if len(ps) != 0 {
 				t.Errorf("Load of YAML output: %v", ps)
 			}
-			if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, meshwatch.Config{}), cmpopts.EquateEmpty()); diff != "" {
+			if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, Config{}), cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("round trip (-before +after):\n%s\nYAML:\n%s", diff, out)
 			}
 		})

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/tlsconf"
 )
 
 // validConfig returns a complete, valid Config with its defaults set.
@@ -57,12 +58,12 @@ func TestValidate(t *testing.T) {
 		},
 		{
 			name:   "key without cert",
-			change: func(c *Config) { c.Kafka.TLS = &meshwatch.TLS{Enabled: true, KeyFile: "k.pem"} },
+			change: func(c *Config) { c.Kafka.TLS = &tlsconf.TLS{Enabled: true, KeyFile: "k.pem"} },
 			want:   []string{"cluster.tls.cert_file: is required when key_file is set"},
 		},
 		{
 			name:   "tls settings but disabled",
-			change: func(c *Config) { c.Kafka.TLS = &meshwatch.TLS{CAFile: "ca.pem"} },
+			change: func(c *Config) { c.Kafka.TLS = &tlsconf.TLS{CAFile: "ca.pem"} },
 			want:   []string{"cluster.tls.enabled: warning: is false, so the other tls settings are not used; set enabled: true to use TLS"},
 		},
 		{

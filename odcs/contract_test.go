@@ -182,7 +182,7 @@ func TestContractRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load of YAML output: %v\n%s", err, out)
 	}
-	if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, meshwatch.Config{}), cmpopts.EquateEmpty()); diff != "" {
+	if diff := cmp.Diff(cfg, again, cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}, config.Config{}), cmpopts.EquateEmpty()); diff != "" {
 		t.Errorf("round trip (-before +after):\n%s", diff)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/tlsconf"
+	"github.com/meshwatch/meshwatch/internal/urls"
 )
 
 // RegistryConfig is the schema_registry: section: how to reach the
@@ -18,7 +20,7 @@ type RegistryConfig struct {
 	PasswordFile string           `yaml:"password_file"`
 	Token        meshwatch.Secret `yaml:"token"`
 	TokenFile    string           `yaml:"token_file"`
-	TLS          *meshwatch.TLS   `yaml:"tls"`
+	TLS          *tlsconf.TLS     `yaml:"tls"`
 }
 
 // Validate checks the section; its problems have paths under
@@ -35,9 +37,9 @@ func (r *RegistryConfig) Validate() meshwatch.Problems {
 	}
 	if r.URL == "" {
 		errf("url", "is required, e.g. http://schema-registry:8081")
-	} else if !meshwatch.IsHTTPURL(r.URL) {
+	} else if !urls.IsHTTP(r.URL) {
 		errf("url", "must be an http:// or https:// URL like http://schema-registry:8081, got %s", meshwatch.Quote(r.URL))
-	} else if meshwatch.URLHasCredentials(r.URL) {
+	} else if urls.HasCredentials(r.URL) {
 		errf("url", "must not hold credentials; use username and password (or password_file)")
 	}
 	hasPassword := r.Password != "" || r.PasswordFile != ""

@@ -50,7 +50,6 @@ func loadConfig(t testing.TB, yaml string) *testConfig {
 		registry: doc.SchemaRegistry,
 	}
 	cfg.SetDefaults()
-	cfg.SetPositions(d.Pos)
 	ps := append(d.Problems, cfg.Validate()...)
 	ps = append(ps, cfg.registry.Validate()...)
 	if err := ps.Err(); err != nil {

@@ -19,7 +19,7 @@ import (
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/tlsconf"
 )
 
 // Backoff of a schema id the registry did not serve: a failing registry is
@@ -59,7 +59,7 @@ func NewRegistryClient(c *RegistryConfig) (*sr.Client, error) {
 	return cl, nil
 }
 
-func tlsConfig(t *meshwatch.TLS) (*tls.Config, error) {
+func tlsConfig(t *tlsconf.TLS) (*tls.Config, error) {
 	tc := &tls.Config{
 		MinVersion:         tls.VersionTLS12,
 		ServerName:         t.ServerName,

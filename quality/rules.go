@@ -93,7 +93,7 @@ func compileExpr(env *cel.Env, expr string) (cel.Program, error) {
 func Check(cfg *meshwatch.Config) meshwatch.Problems {
 	var ps meshwatch.Problems
 	errf := func(path, format string, args ...any) {
-		ps = append(ps, meshwatch.Problem{Pos: cfg.Position(path), Path: path, Msg: fmt.Sprintf(format, args...)})
+		ps = append(ps, meshwatch.Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
 	env, err := newRuleEnv()
 	if err != nil {
@@ -134,15 +134,11 @@ func Check(cfg *meshwatch.Config) meshwatch.Problems {
 	return ps
 }
 
+// checkPath checks what the model's validation does not: the depth of a
+// field path (its form, keys separated by single dots, is the model's).
 func checkPath(p string) string {
-	parts := strings.Split(p, ".")
-	if len(parts) > maxPathDepth {
-		return fmt.Sprintf("must nest at most %d keys deep, got %d", maxPathDepth, len(parts))
-	}
-	for _, s := range parts {
-		if s == "" {
-			return fmt.Sprintf("must be keys separated by single dots, got %q", p)
-		}
+	if n := strings.Count(p, ".") + 1; n > maxPathDepth {
+		return fmt.Sprintf("must nest at most %d keys deep, got %d", maxPathDepth, n)
 	}
 	return ""
 }

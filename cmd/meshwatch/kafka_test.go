@@ -18,9 +18,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 
-	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
+	"github.com/meshwatch/meshwatch/internal/tlsconf"
 )
 
 // connect builds a client from the cluster config and lists topics with it.
@@ -89,7 +89,7 @@ func TestKafkaOptsSASLOverTLS(t *testing.T) {
 	}
 	kc := kafkatest.New(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}),
 		kfake.EnableSASL(), kfake.Superuser(config.SASLScramSHA512, "agent", "right-password"))
-	c := config.Kafka{Brokers: kc.Addrs(), ClientID: "meshwatch", TLS: &meshwatch.TLS{Enabled: true, CAFile: caFile},
+	c := config.Kafka{Brokers: kc.Addrs(), ClientID: "meshwatch", TLS: &tlsconf.TLS{Enabled: true, CAFile: caFile},
 		SASL: &config.SASL{Mechanism: config.SASLScramSHA512, Username: "agent", Password: "right-password"}}
 	if err := connect(t, c); err != nil {
 		t.Fatalf("TLS and SASL with the right password: %v", err)
@@ -178,7 +178,7 @@ func TestKafkaOptsTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	kc := kafkatest.New(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{serverCert}, MinVersion: tls.VersionTLS12}))
-	c := config.Kafka{Brokers: kc.Addrs(), ClientID: "meshwatch", TLS: &meshwatch.TLS{Enabled: true, CAFile: caFile}}
+	c := config.Kafka{Brokers: kc.Addrs(), ClientID: "meshwatch", TLS: &tlsconf.TLS{Enabled: true, CAFile: caFile}}
 	if err := connect(t, c); err != nil {
 		t.Fatalf("TLS with the CA: %v", err)
 	}
@@ -197,7 +197,7 @@ func TestKafkaOptsTLS(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kafkaOpts(config.Kafka{TLS: &meshwatch.TLS{Enabled: true, CAFile: bad}}); err == nil || !strings.Contains(err.Error(), "cluster.tls.ca_file") {
+	if _, err := kafkaOpts(config.Kafka{TLS: &tlsconf.TLS{Enabled: true, CAFile: bad}}); err == nil || !strings.Contains(err.Error(), "cluster.tls.ca_file") {
 		t.Errorf("bad CA file: %v", err)
 	}
 }

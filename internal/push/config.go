@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/urls"
 )
 
 // Config is the push: section. It sends every metric to a VictoriaMetrics or
@@ -45,9 +46,9 @@ func (c *Config) Validate() meshwatch.Problems {
 	errf := func(path, format string, args ...any) {
 		ps = append(ps, meshwatch.Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
 	}
-	if !meshwatch.IsHTTPURL(c.URL) {
+	if !urls.IsHTTP(c.URL) {
 		errf("push.url", "must be an http(s) URL of a text-import endpoint like http://victoria-metrics:8428/api/v1/import/prometheus, got %s", meshwatch.Quote(c.URL))
-	} else if meshwatch.URLHasCredentials(c.URL) {
+	} else if urls.HasCredentials(c.URL) {
 		errf("push.url", "must not hold credentials; use push.token")
 	}
 	if c.Interval < meshwatch.Duration(time.Second) {
