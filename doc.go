@@ -22,8 +22,8 @@
 // Problems: one line each, "file:line:col: path: msg", where path names the
 // setting with its YAML keys (products[2].slos[0].threshold; JoinPath,
 // IndexPath and ParentPath build and take them apart) and msg says what is
-// allowed and what was given. Config.Position places a path in the file. A
-// warning (a product name that does not follow <domain>.<entity>.<event>
-// under naming: warn) does not stop the agent. No problem, String method or
+// allowed and what was given; the loader (package config) places each path
+// in the file. A warning (a product name that does not follow
+// <domain>.<entity>.<event> under naming: warn) does not stop the agent. No problem, String method or
 // written-out config ever shows a Secret: it prints as "<secret>".
 package meshwatch

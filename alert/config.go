@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/secretfmt"
 	"github.com/meshwatch/meshwatch/internal/urls"
 )
 
@@ -34,6 +35,30 @@ type Config struct {
 	// and {slo} are replaced.
 	RunbookURL   string `yaml:"runbook_url"`
 	DashboardURL string `yaml:"dashboard_url"`
+}
+
+// The sections hold secrets (the Slack token, the webhook URL and
+// secret): each pointer prints as fmt prints a pointer to a struct, with the
+// secrets as "<secret>" for every verb (see package secretfmt).
+type (
+	configFields  Config
+	slackFields   SlackConfig
+	webhookFields WebhookConfig
+)
+
+// Format prints c without its secrets.
+func (c *Config) Format(f fmt.State, verb rune) {
+	secretfmt.Format(f, verb, "alert.Config", "configFields", (*configFields)(c), c == nil)
+}
+
+// Format prints s without its token.
+func (s *SlackConfig) Format(f fmt.State, verb rune) {
+	secretfmt.Format(f, verb, "alert.SlackConfig", "slackFields", (*slackFields)(s), s == nil)
+}
+
+// Format prints w without its URL and secret.
+func (w *WebhookConfig) Format(f fmt.State, verb rune) {
+	secretfmt.Format(f, verb, "alert.WebhookConfig", "webhookFields", (*webhookFields)(w), w == nil)
 }
 
 // SlackConfig is alerting.slack: the Slack notifier (NewSlack).

@@ -3,13 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/secretfmt"
 	"github.com/meshwatch/meshwatch/internal/tlsconf"
 )
 
@@ -141,24 +141,9 @@ func (s *SASL) validate() meshwatch.Problems {
 type saslFields SASL
 
 // Format prints s as fmt prints a pointer to a struct, with the secrets as
-// "<secret>". Without it, fmt prints a *SASL inside another value with a verb
-// such as %s or %t by reflection, ignoring the methods of Secret, and so
-// shows the password.
+// "<secret>" for every verb (see package secretfmt).
 func (s *SASL) Format(f fmt.State, verb rune) {
-	sharp := verb == 'v' && f.Flag('#')
-	if s == nil {
-		if sharp {
-			_, _ = io.WriteString(f, "(*config.SASL)(nil)")
-		} else {
-			_, _ = io.WriteString(f, "<nil>")
-		}
-		return
-	}
-	out := fmt.Sprintf(fmt.FormatString(f, verb), (*saslFields)(s))
-	if sharp {
-		out = strings.Replace(out, "saslFields", "SASL", 1)
-	}
-	_, _ = io.WriteString(f, out)
+	secretfmt.Format(f, verb, "config.SASL", "saslFields", (*saslFields)(s), s == nil)
 }
 
 // checkHostPort checks that s is host:port with a numeric port. With

@@ -3,9 +3,9 @@ package config
 import (
 	"fmt"
 
-	yaml "go.yaml.in/yaml/v3"
-
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/internal/yamlconf"
 )
 
@@ -49,31 +49,22 @@ func YAML(c *Config) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
-	sections := map[string]any{}
-	if c.Cost != nil {
-		sections["cost"] = c.Cost
-	}
-	if c.Alerting != nil {
-		sections["alerting"] = c.Alerting
-	}
-	if c.Web != nil {
-		sections["web"] = c.Web
-	}
-	if len(sections) == 0 {
+	if c.Cost == nil && c.Alerting == nil && c.Web == nil {
 		return b, nil
 	}
-	var doc, more yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return nil, fmt.Errorf("encode config: %w", err)
-	}
-	if err := more.Encode(sections); err != nil {
-		return nil, fmt.Errorf("encode config: %w", err)
-	}
-	root := doc.Content[0]
-	root.Content = append(root.Content, more.Content...)
-	b, err = yaml.Marshal(&doc)
+	// The same encoder, so that the sections leave out zero values, hide
+	// secrets and escape "${" like the rest; a second mapping of top-level
+	// keys appended to the first is one document.
+	more, err := yamlconf.Marshal(struct {
+		Cost     *cost.Config  `yaml:"cost"`
+		Alerting *alert.Config `yaml:"alerting"`
+		Web      *Web          `yaml:"web"`
+	}{c.Cost, c.Alerting, c.Web})
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
-	return b, nil
+	if string(b) == "{}\n" {
+		return more, nil
+	}
+	return append(b, more...), nil
 }

@@ -119,6 +119,17 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, m
 	if r := cfg.SchemaRegistry; r != nil {
 		d.Secrets = append(d.Secrets, string(r.Password), string(r.Token))
 	}
+	if p := cfg.Push; p != nil {
+		d.Secrets = append(d.Secrets, string(p.Token))
+	}
+	if a := cfg.Alerting; a != nil {
+		if a.Slack != nil {
+			d.Secrets = append(d.Secrets, string(a.Slack.Token))
+		}
+		if a.Webhook != nil {
+			d.Secrets = append(d.Secrets, string(a.Webhook.URL), string(a.Webhook.Secret))
+		}
+	}
 	redact(ps, d.Secrets)
 	slices.SortStableFunc(ps, func(a, b meshwatch.Problem) int {
 		if fa, fb := contracts.Rank(a.Pos.File), contracts.Rank(b.Pos.File); fa != fb {

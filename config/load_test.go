@@ -364,7 +364,7 @@ func TestLoadDefaults(t *testing.T) {
 
 // TestYAMLRoundTrip writes a loaded Config out and loads it back.
 func TestYAMLRoundTrip(t *testing.T) {
-	for _, file := range []string{exampleConfig, "testdata/config/good/minimal.yaml", "testdata/config/good/password_file.yaml"} {
+	for _, file := range []string{exampleConfig, "testdata/config/good/minimal.yaml", "testdata/config/good/password_file.yaml", "testdata/config/good/sections.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			cfg, _, err := loadTestFile(t, file, testEnv)
 			if err != nil {

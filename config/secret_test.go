@@ -12,6 +12,9 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/internal/push"
+	"github.com/meshwatch/meshwatch/quality"
 )
 
 // TestLoadHidesSecrets loads configs whose problems are near the secrets
@@ -65,7 +68,15 @@ func TestHideConfigSecrets(t *testing.T) {
 	cfg := Config{Config: &meshwatch.Config{}, Kafka: Kafka{
 		Brokers: []string{"k:9092"},
 		SASL:    &SASL{Mechanism: SASLScramSHA512, Username: "u", Password: password, Token: token},
-	}}
+	},
+		// Every section that holds a secret, with the same two values.
+		SchemaRegistry: &quality.RegistryConfig{URL: "http://sr:8081", Username: "u", Password: password, Token: token},
+		Push:           &push.Config{URL: "http://vm:8428/api/v1/import/prometheus", Token: token},
+		Alerting: &alert.Config{
+			Slack:   &alert.SlackConfig{Token: token},
+			Webhook: &alert.WebhookConfig{URL: password, Secret: token},
+		},
+	}
 	type holder struct {
 		S  SASL
 		P  *SASL
@@ -74,7 +85,9 @@ func TestHideConfigSecrets(t *testing.T) {
 	}
 	pw := meshwatch.Secret(password)
 	values := []any{cfg, &cfg, cfg.Kafka, *cfg.Kafka.SASL, cfg.Kafka.SASL,
-		holder{*cfg.Kafka.SASL, cfg.Kafka.SASL, &cfg, &pw}, &holder{P: cfg.Kafka.SASL}, []SASL{*cfg.Kafka.SASL}, pw}
+		holder{*cfg.Kafka.SASL, cfg.Kafka.SASL, &cfg, &pw}, &holder{P: cfg.Kafka.SASL}, []SASL{*cfg.Kafka.SASL}, pw,
+		cfg.SchemaRegistry, *cfg.SchemaRegistry, cfg.Push, *cfg.Push, cfg.Alerting, *cfg.Alerting,
+		cfg.Alerting.Slack, cfg.Alerting.Webhook, []any{cfg.SchemaRegistry, cfg.Push, cfg.Alerting}}
 	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%t", "%f", "%p", "%T", "%10s", "%-8v", "%U", "%c", "%e", "%b", "%o"} {
 		for _, v := range values {
 			if format == "%p" && reflect.TypeOf(v).Kind() != reflect.Pointer {
@@ -106,6 +119,33 @@ func TestHideConfigSecrets(t *testing.T) {
 	for _, p := range cfg.Validate() {
 		if strings.Contains(p.String(), password) || strings.Contains(p.String(), token) {
 			t.Errorf("Validate problem shows a secret: %s", p)
+		}
+	}
+}
+
+// TestLoadRedactsSectionSecrets: a secret of push: or alerting: that also
+// appears where a message quotes a value is shown as "<secret>".
+func TestLoadRedactsSectionSecrets(t *testing.T) {
+	const tok = "pUsh-t0ken-value-123"
+	doc := `cluster: {brokers: ["k:9092"]}
+push: {url: "` + tok + `", token: "` + tok + `"}
+alerting:
+  slack: {token: "xoxb-` + tok + `", api_url: "xoxb-` + tok + `"}
+products:
+  - name: checkout.orders.placed
+    domain: checkout
+    owner: orders-team
+    topics: [checkout.orders.placed]
+owners:
+  orders-team: {}
+`
+	_, ps, err := Load("c.yaml", []byte(doc), nil)
+	if err == nil || len(ps) < 2 {
+		t.Fatalf("Load: %v, problems %v; want the bad URLs reported", err, ps)
+	}
+	for _, p := range ps {
+		if strings.Contains(p.String(), tok) {
+			t.Errorf("problem shows a secret: %s", p)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/secretfmt"
 	"github.com/meshwatch/meshwatch/internal/tlsconf"
 	"github.com/meshwatch/meshwatch/internal/urls"
 )
@@ -21,6 +22,15 @@ type RegistryConfig struct {
 	Token        meshwatch.Secret `yaml:"token"`
 	TokenFile    string           `yaml:"token_file"`
 	TLS          *tlsconf.TLS     `yaml:"tls"`
+}
+
+// registryFields is RegistryConfig without its methods, to print its fields.
+type registryFields RegistryConfig
+
+// Format prints r as fmt prints a pointer to a struct, with the password
+// and token as "<secret>" for every verb (see package secretfmt).
+func (r *RegistryConfig) Format(f fmt.State, verb rune) {
+	secretfmt.Format(f, verb, "quality.RegistryConfig", "registryFields", (*registryFields)(r), r == nil)
 }
 
 // Validate checks the section; its problems have paths under

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/secretfmt"
 	"github.com/meshwatch/meshwatch/internal/urls"
 )
 
@@ -22,6 +23,15 @@ type Config struct {
 	Interval meshwatch.Duration `yaml:"interval"` // default 15s
 	Labels   map[string]string  `yaml:"labels"`   // added to every series, e.g. {instance: pod-1}
 	Token    meshwatch.Secret   `yaml:"token"`    // bearer token, optional
+}
+
+// configFields is Config without its methods, to print its fields.
+type configFields Config
+
+// Format prints c as fmt prints a pointer to a struct, with the token as
+// "<secret>" for every verb (see package secretfmt).
+func (c *Config) Format(f fmt.State, verb rune) {
+	secretfmt.Format(f, verb, "push.Config", "configFields", (*configFields)(c), c == nil)
 }
 
 // DefaultInterval is the default of push.interval.
