@@ -18,6 +18,7 @@ import (
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/config"
+	"github.com/meshwatch/meshwatch/internal/golden"
 )
 
 // Secrets the configuration tests use: none may appear in a problem.
@@ -108,19 +109,7 @@ func TestConfigBad(t *testing.T) {
 			if l := leaks(got); len(l) > 0 {
 				t.Errorf("problems show the secrets %q:\n%s", l, got)
 			}
-			golden := strings.TrimSuffix(file, ".yaml") + ".golden"
-			if updating() {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("problems differ from %s (-want +got):\n%s", golden, diff)
-			}
+			golden.Check(t, strings.TrimSuffix(file, ".yaml")+".golden", got, updating())
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/collector"
+	"github.com/meshwatch/meshwatch/internal/golden"
 	"github.com/meshwatch/meshwatch/internal/state"
 	"github.com/meshwatch/meshwatch/lag"
 )
@@ -79,19 +80,7 @@ func TestLoadBad(t *testing.T) {
 				}
 			}
 			got := err.Error() + "\n"
-			golden := strings.TrimSuffix(file, ".yaml") + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("problems differ from %s (-want +got):\n%s", golden, diff)
-			}
+			golden.Check(t, strings.TrimSuffix(file, ".yaml")+".golden", got, *update)
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/config"
+	"github.com/meshwatch/meshwatch/internal/golden"
 	"github.com/meshwatch/meshwatch/odcs"
 )
 
@@ -47,19 +48,7 @@ func TestContractProblems(t *testing.T) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			_, ps, _ := loadTestFile(t, file)
 			got := ps.Error() + "\n"
-			golden := filepath.Join(dir, "problems.golden")
-			if *update {
-				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to write it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("problems differ from %s (-want +got):\n%s", golden, diff)
-			}
+			golden.Check(t, filepath.Join(dir, "problems.golden"), got, *update)
 		})
 	}
 }
