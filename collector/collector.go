@@ -111,6 +111,9 @@ type Collector struct {
 type routes struct {
 	topics map[string]*topicRoute
 	names  []string // sorted
+	// byProduct are each product's topics, sorted: the tick and Status
+	// read a product's own topics, not every route.
+	byProduct map[*productState][]string
 }
 
 type topicRoute struct {
@@ -635,7 +638,7 @@ func (c *Collector) discover(ctx context.Context) error {
 				}
 			}
 		}
-		for _, t := range all {
+		for _, t := range candidates(ps.p, all, tds) {
 			td := tds[t]
 			if !selects(ps.p, t) || errors.Is(td.err, kerr.UnknownTopicOrPartition) {
 				continue
@@ -690,6 +693,12 @@ func (c *Collector) discover(ctx context.Context) error {
 			next.names = append(next.names, t)
 		}
 	}
+	slices.Sort(next.names)
+	next.byProduct = make(map[*productState][]string, len(c.products))
+	for _, t := range next.names {
+		ps := next.topics[t].ps
+		next.byProduct[ps] = append(next.byProduct[ps], t)
+	}
 	if len(next.names) > 0 {
 		rcs, err := c.adm.DescribeTopicConfigs(ctx, next.names...)
 		if err == nil {
@@ -734,6 +743,24 @@ func recreatedTopic(prev, next *topicRoute) bool {
 		}
 	}
 	return false
+}
+
+// candidates returns the topics of all, sorted, that p may select: the
+// topics its names name when it has no pattern, every topic otherwise.
+// Discovery is then linear in products and topics for products declared
+// by name, not their product.
+func candidates(p *meshwatch.Product, all []string, tds map[string]topicMeta) []string {
+	var named []string
+	for _, s := range p.Topics {
+		if s.Pattern != "" {
+			return all
+		}
+		if _, ok := tds[s.Name]; ok {
+			named = append(named, s.Name)
+		}
+	}
+	slices.Sort(named)
+	return slices.Compact(named)
 }
 
 func selects(p *meshwatch.Product, topic string) bool {

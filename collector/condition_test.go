@@ -86,3 +86,26 @@ func TestFreshnessRule(t *testing.T) {
 		}
 	}
 }
+
+// TestCandidates: a product declared by names is matched against its
+// names only; one with a pattern against every topic.
+func TestCandidates(t *testing.T) {
+	all := []string{"a", "b", "c", "orders.x", "orders.y"}
+	tds := map[string]topicMeta{}
+	for _, n := range all {
+		tds[n] = topicMeta{}
+	}
+	for _, tc := range []struct {
+		sel  []meshwatch.TopicSelector
+		want string
+	}{
+		{[]meshwatch.TopicSelector{{Name: "c"}, {Name: "a"}, {Name: "a"}}, "a c"},
+		{[]meshwatch.TopicSelector{{Name: "missing"}}, ""},
+		{[]meshwatch.TopicSelector{{Name: "a"}, {Pattern: `^orders\.`}}, "a b c orders.x orders.y"},
+	} {
+		got := strings.Join(candidates(&meshwatch.Product{Topics: tc.sel}, all, tds), " ")
+		if got != tc.want {
+			t.Errorf("candidates(%v) = %q, want %q", tc.sel, got, tc.want)
+		}
+	}
+}

@@ -38,11 +38,9 @@ func (c *Collector) Status(product string) (Status, bool) {
 	}
 	st := Status{Product: product}
 	r := c.routes.Load()
-	for _, t := range r.names {
-		if tr := r.topics[t]; tr.ps == ps {
-			st.Topics = append(st.Topics, t)
-			st.Partitions += len(tr.parts)
-		}
+	for _, t := range r.byProduct[ps] {
+		st.Topics = append(st.Topics, t)
+		st.Partitions += len(r.topics[t].parts)
 	}
 	now := c.now()
 	ps.mu.Lock()

@@ -120,20 +120,15 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 	results := make(map[*productState]*tickResult, len(c.products))
 	blindAfter := max(interval, minBlindAfter).Nanoseconds()
 	var blindNow map[string]string
-	// Each product's topics, in one pass over the routes: the tick is
-	// linear in products and partitions, not their product.
-	topicsOf := make(map[*productState][]string, len(c.products))
-	for _, t := range r.names {
-		ps := r.topics[t].ps
-		topicsOf[ps] = append(topicsOf[ps], t)
-	}
 	conds := make([]meshwatch.Condition, 0, len(c.products))
 	for _, ps := range c.products {
 		res := &tickResult{}
 		results[ps] = res
 		n := 0
 		blind, blindAt := "", ""
-		for _, t := range topicsOf[ps] {
+		// The product's own topics (an index of discovery): the tick is
+		// linear in products and partitions, not their product.
+		for _, t := range r.byProduct[ps] {
 			tr := r.topics[t]
 			n++
 			for _, part := range tr.parts {
