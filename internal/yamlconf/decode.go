@@ -12,10 +12,27 @@ import (
 	"github.com/meshwatch/meshwatch"
 )
 
-// maxNodes bounds the values decoded from one document. Aliases can make a
-// small document expand into a huge one ("billion laughs"). A real config is
-// far smaller: a thousand products of a hundred values each is 100,000.
-const maxNodes = 1 << 18
+// maxNodes bounds the values decoded from one document, or aliasGrowth
+// times the values the document itself holds when that is more. Aliases can
+// make a small document expand into a huge one ("billion laughs"); a large
+// document that is large by itself (10,000 products of 33 values each is
+// 330,000) is not an attack.
+const (
+	maxNodes    = 1 << 18
+	aliasGrowth = 4
+)
+
+// countNodes returns the nodes of the tree at n, not following aliases.
+func countNodes(n *yaml.Node) int {
+	if n == nil {
+		return 0
+	}
+	c := 1
+	for _, k := range n.Content {
+		c += countNodes(k)
+	}
+	return c
+}
 
 // Decoder decodes a yaml.Node tree into a Go value by reflection, strictly:
 // it reports every unknown key, every duplicate key and every value of the
@@ -52,6 +69,7 @@ type Decoder struct {
 
 	expanded  map[*yaml.Node][]string // node → env values substituted into it
 	nodes     int
+	limit     int                 // the most values Decode takes: set by its first call
 	visiting  map[*yaml.Node]bool // merge sources being expanded, against cycles
 	sensitive func(name string) bool
 }
@@ -105,9 +123,13 @@ func (d *Decoder) Decode(n *yaml.Node, v reflect.Value, path string) {
 	if n == nil || d.TooLarge {
 		return
 	}
-	if d.nodes++; d.nodes > maxNodes {
+	if d.limit == 0 {
+		// The first value decoded is the document (or the section) itself.
+		d.limit = max(maxNodes, aliasGrowth*countNodes(n))
+	}
+	if d.nodes++; d.nodes > d.limit {
 		d.TooLarge = true
-		d.Fail(n, path, "the document is too large once its aliases are expanded (more than %d values)", maxNodes)
+		d.Fail(n, path, "the document is too large once its aliases are expanded (more than %d values)", d.limit)
 		return
 	}
 	d.Pos[path] = d.At(n)

@@ -144,3 +144,28 @@ func TestSecretSectionGivenAScalar(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeDocumentIsNoBomb: a document large by itself (a mesh of
+// 10,000 products) decodes; only aliases that expand it past
+// aliasGrowth times its own size are refused (config's
+// TestLoadAliasBomb keeps that refusal).
+func TestLargeDocumentIsNoBomb(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("items:\n")
+	for range maxNodes + 1000 {
+		b.WriteString("- x\n")
+	}
+	root, p := Parse("big.yaml", []byte(b.String()))
+	if p != nil {
+		t.Fatal(p)
+	}
+	var big struct {
+		Items []string `yaml:"items"`
+	}
+	d := NewDecoder("big.yaml", nil)
+	d.Decode(root, reflect.ValueOf(&big).Elem(), "")
+	if d.TooLarge || len(d.Problems) != 0 || len(big.Items) != maxNodes+1000 {
+		t.Fatalf("a large document: too large %v, %d items, problems %v", d.TooLarge, len(big.Items), d.Problems)
+	}
+
+}
