@@ -11,7 +11,7 @@ FUZZTIME ?= 30s
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT ?= $(GO) run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
-.PHONY: all build test test-short stress e2e demo smoke bench fuzz lint clean
+.PHONY: all build test test-short stress e2e demo smoke bench fuzz lint clean scale
 
 all: build
 
@@ -67,6 +67,16 @@ bench: ## the benchmarks of collector, lag, quality and sla (about a minute; cos
 	$(GO) test -run '^$$' -bench '^BenchmarkPipeline$$' -benchtime 2x -timeout 30m ./quality/
 	$(GO) test -run '^$$' -bench '^BenchmarkRules$$' -benchmem ./quality/
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./sla/
+
+# The real agent binary against a kfake cluster (in the scale program's
+# process) at each of SIZES products, MEASURE each; prints a Markdown table
+# (README "Scale"), then the largest size on SHARDED sharded agents, one row
+# per agent (SHARDED=0 skips it). The full run takes about 20 minutes.
+SIZES   ?= 100,1000,3000,10000
+MEASURE ?= 2m
+SHARDED ?= 3
+scale: ## the agent at SIZES products (default 100,1000,3000,10000), MEASURE each (default 2m), then on SHARDED (3) sharded agents; about 20 minutes
+	$(GO) run ./internal/scale -sizes '$(SIZES)' -measure '$(MEASURE)' -sharded '$(SHARDED)'
 
 fuzz: ## each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config/

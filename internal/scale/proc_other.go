@@ -1,0 +1,15 @@
+//go:build !linux
+
+package main
+
+import (
+	"errors"
+	"os/exec"
+	"time"
+)
+
+var errNotLinux = errors.New("the scale run reads /proc: Linux only")
+
+func procCPU(int) (time.Duration, error) { return 0, errNotLinux }
+func procRSS(int) (int64, error)         { return 0, errNotLinux }
+func dieWithParent(*exec.Cmd)            {}
