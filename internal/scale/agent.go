@@ -88,8 +88,9 @@ type agent struct {
 	client   *http.Client
 }
 
-// startAgent runs bin run -config path, its log in logPath.
-func startAgent(bin, path, logPath, name string) (*agent, error) {
+// startAgent runs bin run -config path, its log in logPath; a /metrics
+// scrape that takes longer than scrapeTimeout fails the measurement.
+func startAgent(bin, path, logPath, name string, scrapeTimeout time.Duration) (*agent, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -107,7 +108,7 @@ func startAgent(bin, path, logPath, name string) (*agent, error) {
 		addr:   make(chan string, 1),
 		exited: make(chan struct{}),
 		client: &http.Client{
-			Timeout:   time.Minute,
+			Timeout:   scrapeTimeout,
 			Transport: &http.Transport{DisableCompression: true}, // the scrape asks for gzip itself
 		},
 	}

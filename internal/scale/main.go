@@ -49,6 +49,7 @@ type options struct {
 	scrapeEvery     time.Duration
 	commit          time.Duration
 	readyTimeout    time.Duration
+	scrapeTimeout   time.Duration
 	stopTimeout     time.Duration
 	partitions      int
 	rate            float64
@@ -106,6 +107,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.tick, "tick", 10*time.Second, "collector.tick of the agent (lag passes follow it)")
 	fs.DurationVar(&o.scrapeEvery, "scrape-every", 15*time.Second, "scrape /metrics this often during the window, as Prometheus would (plus once at each end)")
 	fs.DurationVar(&o.commit, "commit", 5*time.Second, "how often the consumer groups commit offsets (each stays one period behind)")
+	fs.DurationVar(&o.scrapeTimeout, "scrape-timeout", 5*time.Minute, "give up on a /metrics scrape after this long (the agent's own HTTP write timeout may cut it first)")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 5*time.Minute, "give up when an agent is not ready (or sharding not settled) after this long")
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 30*time.Second, "kill an agent that has not exited this long after SIGTERM")
 	fs.IntVar(&o.partitions, "partitions", 4, "partitions of each product's topic")
@@ -149,8 +151,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-sharded: want 0 (skip) or at least 2 agents, got %d", o.sharded)
 	case o.sharded > 0 && o.shardedProducts < 1:
 		return o, errors.New("-sharded needs -sharded-products (or -sizes)")
-	case o.measure <= 0 || o.scrapeEvery <= 0 || o.commit <= 0 || o.tick <= 0 || o.readyTimeout <= 0 || o.stopTimeout <= 0:
-		return o, errors.New("-measure, -scrape-every, -commit, -tick, -ready-timeout and -stop-timeout must be positive")
+	case o.measure <= 0 || o.scrapeEvery <= 0 || o.commit <= 0 || o.tick <= 0 || o.readyTimeout <= 0 || o.stopTimeout <= 0 || o.scrapeTimeout <= 0:
+		return o, errors.New("-measure, -scrape-every, -commit, -tick, -ready-timeout, -scrape-timeout and -stop-timeout must be positive")
 	case o.settle < 0:
 		return o, errors.New("-settle must not be negative")
 	case o.partitions < 1 || o.largePartitions < 1 || o.rate <= 0 || o.largeRate <= 0:
@@ -304,7 +306,7 @@ func runSize(ctx context.Context, o options, bin, dir string, n, agents int, pro
 		if agents > 1 {
 			name = fmt.Sprintf("agent %d/%d", i+1, agents)
 		}
-		a, err := startAgent(bin, cfg.configPath, filepath.Join(sub, fmt.Sprintf("agent%d.log", i+1)), name)
+		a, err := startAgent(bin, cfg.configPath, filepath.Join(sub, fmt.Sprintf("agent%d.log", i+1)), name, o.scrapeTimeout)
 		if err != nil {
 			return nil, err
 		}
