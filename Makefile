@@ -76,7 +76,7 @@ SIZES   ?= 100,1000,3000,10000
 MEASURE ?= 2m
 SHARDED ?= 3
 scale: ## the agent at SIZES products (default 100,1000,3000,10000), MEASURE each (default 2m), then on SHARDED (3) sharded agents; about 20 minutes
-	$(GO) run ./internal/scale -sizes '$(SIZES)' -measure '$(MEASURE)' -sharded '$(SHARDED)'
+	$(GO) run ./cmd/scale -sizes '$(SIZES)' -measure '$(MEASURE)' -sharded '$(SHARDED)'
 
 fuzz: ## each fuzz target for FUZZTIME (default 30s)
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config/

@@ -37,7 +37,7 @@ type agentConfig struct {
 // sharding.
 func writeConfig(c agentConfig) error {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "# written by internal/scale\ncluster: {name: scale, brokers: [%s]}\n", strings.Join(c.brokers, ", "))
+	fmt.Fprintf(&b, "# written by cmd/scale\ncluster: {name: scale, brokers: [%s]}\n", strings.Join(c.brokers, ", "))
 	fmt.Fprintf(&b, "http: {listen: \"127.0.0.1:0\"}\n")
 	fmt.Fprintf(&b, "collector: {tick: %s}\n", c.tick)
 	if c.sharded {

@@ -1,7 +1,7 @@
 // Command scale measures the meshwatch agent at growing numbers of data
 // products: `make scale`, or
 //
-//	go run ./internal/scale -sizes 100,1000,3000,10000 -measure 2m
+//	go run ./cmd/scale -sizes 100,1000,3000,10000 -measure 2m
 //
 // For each size it starts a kfake cluster (franz-go's in-process Kafka, in
 // this program's process) on 127.0.0.1 with one topic per product, produces
