@@ -98,9 +98,9 @@ products:
 	if err := c.Produce(ctx, dlqRecs(5, "old")...); err != nil {
 		t.Fatal(err)
 	}
-	os := kadm.Offsets{}
-	os.AddOffset("shared.dlq", 0, 5, -1)
-	if _, err := c.Admin(t).DeleteRecords(ctx, os); err != nil {
+	below := kadm.Offsets{}
+	below.AddOffset("shared.dlq", 0, 5, -1)
+	if _, err := c.Admin(t).DeleteRecords(ctx, below); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(time.Minute)
