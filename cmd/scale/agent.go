@@ -80,6 +80,9 @@ type agent struct {
 	cmd     *exec.Cmd
 	started time.Time
 	logPath string
+	// metricsPath, when set, receives the last /metrics scrape of the
+	// window (to count series by family afterwards, with -keep)
+	metricsPath string
 
 	addrOnce sync.Once
 	addr     chan string   // the HTTP address, once it listens
@@ -90,12 +93,16 @@ type agent struct {
 
 // startAgent runs bin run -config path, its log in logPath; a /metrics
 // scrape that takes longer than scrapeTimeout fails the measurement.
-func startAgent(bin, path, logPath, name string, scrapeTimeout time.Duration) (*agent, error) {
+func startAgent(bin, path, logPath, name string, scrapeTimeout time.Duration, pprof bool) (*agent, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, "run", "-config", path, "-log.format", "json")
+	args := []string{"run", "-config", path, "-log.format", "json"}
+	if pprof {
+		args = append(args, "-debug.pprof")
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout = logf
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -219,11 +226,37 @@ func (a *agent) get(ctx context.Context, url string) (int, []byte, error) {
 	return resp.StatusCode, body, err
 }
 
+// save writes what url answers to path (a profile).
+func (a *agent) save(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%s: %w", a.name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s %s: %s (an agent without -debug.pprof?)", a.name, url, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("%s %s: %w", a.name, url, err)
+	}
+	return f.Close()
+}
+
 // scrapeResult is one /metrics scrape.
 type scrapeResult struct {
 	took      time.Duration // request to last byte, as Prometheus times it
 	wire, raw int           // bytes on the wire (gzip) and uncompressed
 	parsed    Scrape
+	body      []byte // the uncompressed exposition
 }
 
 // scrape reads /metrics as Prometheus does (its Accept header, gzip).
@@ -263,17 +296,35 @@ func (a *agent) scrape(ctx context.Context, baseURL string) (scrapeResult, error
 	if err != nil {
 		return scrapeResult{}, fmt.Errorf("%s /metrics: %w", a.name, err)
 	}
-	return scrapeResult{took: took, wire: len(body), raw: len(raw), parsed: parsed}, nil
+	return scrapeResult{took: took, wire: len(body), raw: len(raw), parsed: parsed, body: raw}, nil
 }
 
 // measure watches the agent for span: its highest RSS (every second),
 // its CPU time, a scrape every scrapeEvery and at both ends, and what the
-// histograms observed in between.
+// histograms observed between the first and the last scrape that
+// succeeded. A scrape that fails (too slow, cut by the agent) is a figure,
+// not an abort: the row counts it and keeps its error.
 func (a *agent) measure(ctx context.Context, baseURL string, span, scrapeEvery time.Duration) (Row, error) {
 	pid := a.cmd.Process.Pid
 	var r Row
-	first, err := a.scrape(ctx, baseURL)
-	if err != nil {
+	var ok []scrapeResult // the scrapes that succeeded, in order
+	var last scrapeResult // the last one that succeeded, with its body
+	scrapeOnce := func() error {
+		s, err := a.scrape(ctx, baseURL)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			r.ScrapeFails++
+			r.ScrapeErr = err.Error()
+			return nil
+		}
+		last = s
+		s.body = nil
+		ok = append(ok, s)
+		return nil
+	}
+	if err := scrapeOnce(); err != nil {
 		return r, err
 	}
 	cpu0, err := procCPU(pid)
@@ -281,7 +332,6 @@ func (a *agent) measure(ctx context.Context, baseURL string, span, scrapeEvery t
 		return r, fmt.Errorf("%s CPU: %w", a.name, err)
 	}
 	t0 := time.Now()
-	scrapes := []scrapeResult{first}
 	sampleRSS := func() error {
 		rss, err := procRSS(pid)
 		if err != nil {
@@ -310,17 +360,14 @@ func (a *agent) measure(ctx context.Context, baseURL string, span, scrapeEvery t
 				return r, err
 			}
 		case <-scrapeTk.C:
-			s, err := a.scrape(ctx, baseURL)
-			if err != nil {
+			if err := scrapeOnce(); err != nil {
 				return r, err
 			}
-			scrapes = append(scrapes, s)
 		case <-end.C:
 			done = true
 		}
 	}
-	last, err := a.scrape(ctx, baseURL)
-	if err != nil {
+	if err := scrapeOnce(); err != nil {
 		return r, err
 	}
 	cpu1, err := procCPU(pid)
@@ -331,22 +378,31 @@ func (a *agent) measure(ctx context.Context, baseURL string, span, scrapeEvery t
 		return r, err
 	}
 	elapsed := time.Since(t0)
-	scrapes = append(scrapes, last)
+	r.CPUPerMin = (cpu1 - cpu0).Seconds() / elapsed.Minutes()
+	r.Scrapes = len(ok) + r.ScrapeFails
+	if len(ok) == 0 {
+		return r, nil // every figure read from /metrics is missing; the row says why
+	}
+	if a.metricsPath != "" {
+		if err := os.WriteFile(a.metricsPath, last.body, 0o600); err != nil {
+			return r, err
+		}
+	}
 	var took time.Duration
-	for _, s := range scrapes {
+	for _, s := range ok {
 		took += s.took
 	}
-	r.CPUPerMin = (cpu1 - cpu0).Seconds() / elapsed.Minutes()
-	r.ScrapeTime = took / time.Duration(len(scrapes))
+	first, final := ok[0].parsed, last.parsed
+	r.ScrapeTime = took / time.Duration(len(ok))
 	r.ScrapeGzip, r.ScrapeRaw = last.wire, last.raw
-	r.Series = last.parsed.Series
-	r.Tick = window(first.parsed.Hists[tickHist], last.parsed.Hists[tickHist])
-	r.Lag = window(first.parsed.Hists[lagPassHist], last.parsed.Hists[lagPassHist])
-	r.SLO = window(first.parsed.Hists[sloEvalHist], last.parsed.Hists[sloEvalHist])
-	if g, ok := last.parsed.Gauges[sampleRatio]; ok {
+	r.Series = final.Series
+	r.Tick = window(first.Hists[tickHist], final.Hists[tickHist])
+	r.Lag = window(first.Hists[lagPassHist], final.Hists[lagPassHist])
+	r.SLO = window(first.Hists[sloEvalHist], final.Hists[sloEvalHist])
+	if g, ok := final.Gauges[sampleRatio]; ok {
 		r.MinSample, r.Samples = g.Min, g.N
 	}
-	r.Owned = last.parsed.Gauges[productInfo].N
+	r.Owned = final.Gauges[productInfo].N
 	return r, nil
 }
 

@@ -62,6 +62,7 @@ type options struct {
 	shardedProducts int
 	bin             string
 	keep            bool
+	profile         bool
 	growthLimit     float64
 }
 
@@ -120,10 +121,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.sharded, "sharded", 0, "after the sizes, run -sharded-products products on this many sharded agents (0: skip)")
 	fs.IntVar(&o.shardedProducts, "sharded-products", 0, "products of the sharded run (0: the largest of -sizes)")
 	fs.StringVar(&o.bin, "bin", "", "a meshwatch binary to run instead of building ./cmd/meshwatch")
-	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, agent logs, state) and print where it is")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, agent logs, state, each agent's last /metrics scrape) and print where it is")
+	fs.BoolVar(&o.profile, "profile", false, "run the agents with -debug.pprof and save a CPU profile of each measure window and a heap profile at its end (agentN-cpu.pprof, agentN-heap.pprof; implies -keep)")
 	fs.Float64Var(&o.growthLimit, "growth-limit", 1.2, "per-tick figures may grow by this many times the product ratio and still count as linear")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.profile {
+		o.keep = true
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -188,7 +193,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if o.keep {
-		defer progress("kept %s (configs, agent logs, state)", dir)
+		defer progress("kept %s (configs, agent logs, state, last /metrics scrapes, profiles)", dir)
 	} else {
 		defer func() {
 			if err := os.RemoveAll(dir); err != nil {
@@ -306,10 +311,11 @@ func runSize(ctx context.Context, o options, bin, dir string, n, agents int, pro
 		if agents > 1 {
 			name = fmt.Sprintf("agent %d/%d", i+1, agents)
 		}
-		a, err := startAgent(bin, cfg.configPath, filepath.Join(sub, fmt.Sprintf("agent%d.log", i+1)), name, o.scrapeTimeout)
+		a, err := startAgent(bin, cfg.configPath, filepath.Join(sub, fmt.Sprintf("agent%d.log", i+1)), name, o.scrapeTimeout, o.profile)
 		if err != nil {
 			return nil, err
 		}
+		a.metricsPath = filepath.Join(sub, fmt.Sprintf("agent%d-metrics.txt", i+1))
 		as = append(as, a)
 	}
 	rows := make([]Row, agents)
@@ -347,7 +353,19 @@ func runSize(ctx context.Context, o options, bin, dir string, n, agents int, pro
 	var mg sync.WaitGroup
 	for i, a := range as {
 		mg.Go(func() {
+			var pg sync.WaitGroup
+			var perr error
+			if o.profile {
+				pg.Go(func() {
+					secs := max(1, int(o.measure.Seconds()))
+					perr = a.save(ctx, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", urls[i], secs), filepath.Join(sub, fmt.Sprintf("agent%d-cpu.pprof", i+1)))
+				})
+			}
 			m, err := a.measure(ctx, urls[i], o.measure, o.scrapeEvery)
+			pg.Wait()
+			if err == nil && o.profile {
+				err = errors.Join(perr, a.save(ctx, urls[i]+"/debug/pprof/heap", filepath.Join(sub, fmt.Sprintf("agent%d-heap.pprof", i+1))))
+			}
 			if err != nil {
 				errs[i] = err
 				return

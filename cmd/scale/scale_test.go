@@ -105,7 +105,7 @@ func rowAt(products int, tick, cpu float64) Row {
 	return Row{
 		Products: products, Partitions: 4, Rate: 2,
 		Ready: 500 * time.Millisecond, RSS: 100 << 20, CPUPerMin: cpu,
-		ScrapeTime: 100 * time.Millisecond, ScrapeGzip: 100 << 10, ScrapeRaw: 2 << 20, Series: products * 200,
+		Scrapes: 10, ScrapeTime: 100 * time.Millisecond, ScrapeGzip: 100 << 10, ScrapeRaw: 2 << 20, Series: products * 200,
 		Tick:      Durations{N: 6, Mean: tick, Max: 0.016},
 		Lag:       Durations{N: 6, Mean: 0.03, Max: math.Inf(1), Above: 10.935},
 		SLO:       Durations{}, // none observed
@@ -164,6 +164,31 @@ func TestFormatTable(t *testing.T) {
 	}
 	if v := verdicts(rows, 1.2); len(v) != 1 || !strings.Contains(v[0], "at most linear") {
 		t.Errorf("verdicts = %q", v)
+	}
+}
+
+// A size whose scrapes fail still gets its row: the failures are a
+// figure, and the growth row has no factor for what was not measured.
+func TestFailedScrapes(t *testing.T) {
+	some := rowAt(10000, 0.1, 30)
+	some.ScrapeFails, some.ScrapeErr = 3, "agent /metrics: unexpected EOF"
+	all := rowAt(10000, 0.1, 30)
+	all.ScrapeFails, all.ScrapeErr = all.Scrapes, "agent /metrics: unexpected EOF"
+	got := formatTable([]Row{rowAt(1000, 0.01, 3), all})
+	if !strings.Contains(got, "| all 10 failed: agent /metrics: unexpected EOF | n/a | n/a |") {
+		t.Errorf("a size whose scrapes all failed:\n%s", got)
+	}
+	g := growth(rowAt(1000, 0.01, 3), all)
+	for _, f := range []string{"/metrics time", "/metrics bytes", "series"} {
+		if _, ok := g.Factors[f]; ok {
+			t.Errorf("growth has a %s factor from a size that was never scraped: %v", f, g.Factors)
+		}
+	}
+	if _, ok := g.Factors["tick"]; !ok {
+		t.Errorf("growth lost the tick factor: %v", g.Factors)
+	}
+	if got := formatTable([]Row{some}); !strings.Contains(got, "| 100 ms (3 of 10 failed: agent /metrics: unexpected EOF) | 100 KiB / 2 MiB | 2,000,000 |") {
+		t.Errorf("a size with some failed scrapes:\n%s", got)
 	}
 }
 

@@ -16,20 +16,23 @@ type Row struct {
 	Partitions int     // per product topic
 	Rate       float64 // records per second per product
 
-	Ready      time.Duration // start to /readyz 200
-	RSS        int64         // highest VmRSS over the window, bytes
-	CPUPerMin  float64       // CPU seconds (user+system) per minute of the window
-	ScrapeTime time.Duration // mean /metrics time (gzip, as Prometheus asks)
-	ScrapeGzip int           // bytes on the wire, last scrape
-	ScrapeRaw  int           // bytes uncompressed, last scrape
-	Series     int
-	Tick       Durations // collector tick
-	Lag        Durations // lag pass
-	SLO        Durations // SLO evaluation
-	MinSample  float64   // lowest meshwatch_sample_ratio
-	Samples    int       // series of meshwatch_sample_ratio (0: none)
-	Stop       time.Duration
-	StopNote   string // "" when it exited 0 in time
+	Ready       time.Duration // start to /readyz 200
+	RSS         int64         // highest VmRSS over the window, bytes
+	CPUPerMin   float64       // CPU seconds (user+system) per minute of the window
+	ScrapeTime  time.Duration // mean /metrics time of the scrapes that succeeded (gzip, as Prometheus asks)
+	Scrapes     int           // scrapes tried over the window
+	ScrapeFails int           // of which failed (timeout, cut by the agent)
+	ScrapeErr   string        // the last failure
+	ScrapeGzip  int           // bytes on the wire, last scrape
+	ScrapeRaw   int           // bytes uncompressed, last scrape
+	Series      int
+	Tick        Durations // collector tick
+	Lag         Durations // lag pass
+	SLO         Durations // SLO evaluation
+	MinSample   float64   // lowest meshwatch_sample_ratio
+	Samples     int       // series of meshwatch_sample_ratio (0: none)
+	Stop        time.Duration
+	StopNote    string // "" when it exited 0 in time
 }
 
 // figure is one column of the table that the growth row compares.
@@ -42,13 +45,16 @@ type figure struct {
 
 func always(Row) bool { return true }
 
+// scraped says whether a scrape of the row succeeded at all.
+func scraped(r Row) bool { return r.Scrapes > r.ScrapeFails }
+
 var figures = []figure{
 	{"ready", false, func(r Row) float64 { return r.Ready.Seconds() }, always},
 	{"RSS", false, func(r Row) float64 { return float64(r.RSS) }, always},
 	{"CPU", true, func(r Row) float64 { return r.CPUPerMin }, always},
-	{"/metrics time", true, func(r Row) float64 { return r.ScrapeTime.Seconds() }, always},
-	{"/metrics bytes", false, func(r Row) float64 { return float64(r.ScrapeRaw) }, always},
-	{"series", false, func(r Row) float64 { return float64(r.Series) }, always},
+	{"/metrics time", true, func(r Row) float64 { return r.ScrapeTime.Seconds() }, scraped},
+	{"/metrics bytes", false, func(r Row) float64 { return float64(r.ScrapeRaw) }, scraped},
+	{"series", false, func(r Row) float64 { return float64(r.Series) }, scraped},
 	{"tick", true, func(r Row) float64 { return r.Tick.Mean }, func(r Row) bool { return r.Tick.N > 0 }},
 	{"lag pass", true, func(r Row) float64 { return r.Lag.Mean }, func(r Row) bool { return r.Lag.N > 0 }},
 	{"SLO eval", true, func(r Row) float64 { return r.SLO.Mean }, func(r Row) bool { return r.SLO.N > 0 }},
@@ -170,14 +176,21 @@ func rowCells(r Row) []string {
 	if r.StopNote != "" {
 		stop += " (" + r.StopNote + ")"
 	}
+	scrape, size, series := fmtDuration(r.ScrapeTime.Seconds()), fmtBytes(int64(r.ScrapeGzip))+" / "+fmtBytes(int64(r.ScrapeRaw)), thousands(r.Series)
+	switch {
+	case r.Scrapes > 0 && r.ScrapeFails == r.Scrapes:
+		scrape, size, series = fmt.Sprintf("all %d failed: %s", r.Scrapes, r.ScrapeErr), "n/a", "n/a"
+	case r.ScrapeFails > 0:
+		scrape += fmt.Sprintf(" (%d of %d failed: %s)", r.ScrapeFails, r.Scrapes, r.ScrapeErr)
+	}
 	return []string{
 		products,
 		fmtDuration(r.Ready.Seconds()),
 		fmtBytes(r.RSS),
 		strconv.FormatFloat(r.CPUPerMin, 'f', 1, 64),
-		fmtDuration(r.ScrapeTime.Seconds()),
-		fmtBytes(int64(r.ScrapeGzip)) + " / " + fmtBytes(int64(r.ScrapeRaw)),
-		thousands(r.Series),
+		scrape,
+		size,
+		series,
 		fmtDurations(r.Tick),
 		fmtDurations(r.Lag),
 		fmtDurations(r.SLO),
