@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -136,64 +137,91 @@ func BenchmarkPipeline(b *testing.B) {
 // the 5m window populated with a realistic spread of values, and all their
 // Prometheus series registered.
 func BenchmarkMemoryPerProduct(b *testing.B) {
-	const products, partitions = 1000, 4
 	var perProduct float64
 	for b.Loop() {
-		runtime.GC()
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
-
-		cfg := &meshwatch.Config{}
-		for i := range products {
-			name := fmt.Sprintf("domain%d.entity%d.event", i%10, i)
-			cfg.Products = append(cfg.Products, meshwatch.Product{
-				Name: name, Domain: fmt.Sprintf("domain%d", i%10), Owner: fmt.Sprintf("team-%d", i%50), Tier: 2,
-				Topics:   []meshwatch.TopicSelector{{Name: name}},
-				Sampling: meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1 << 20},
-				SLOs: []meshwatch.SLO{
-					{Name: "latency", SLI: meshwatch.SLILatency, Threshold: meshwatch.Duration(time.Second), Objective: 0.999},
-					{Name: "freshness", SLI: meshwatch.SLIFreshness, Threshold: meshwatch.Duration(time.Minute), Objective: 0.99},
-					{Name: "availability", SLI: meshwatch.SLIAvailability, Objective: 0.999},
-				},
-			})
-		}
-		c, err := New(cfg, Config{Tick: meshwatch.Duration(10 * time.Second)}, nil, Options{Metrics: NewMetrics(prometheus.NewRegistry())})
-		if err != nil {
-			b.Fatal(err)
-		}
-		r := &routes{topics: map[string]*topicRoute{}}
-		now := time.Now()
-		recs := make([]*kgo.Record, 64)
-		for i := range recs {
-			// latencies from 5 ms to ~2.5 s: ~60 distinct HDR buckets per slot
-			recs[i] = &kgo.Record{Timestamp: now.Add(-time.Duration(5+i*i*i/100) * time.Millisecond), Value: val200}
-		}
-		for _, ps := range c.products {
-			t := ps.p.Topics[0].Name
-			tr := &topicRoute{ps: ps, minISR: 1, parts: map[int32]*partState{}}
-			for p := range int32(partitions) {
-				part := &partState{topic: t, partition: p, end: -1, probe: -1}
-				tr.parts[p] = part
-				ps.assigned = append(ps.assigned, part)
-			}
-			r.topics[t] = tr
-			r.names = append(r.names, t)
-			for range slotsPer5m {
-				ps.observeBatch(recs, now.UnixNano())
-				ps.win.rotate()
-			}
-			ps.observeBatch(recs, now.UnixNano())
-		}
-		c.routes.Store(r)
-
-		runtime.GC()
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
-		perProduct = float64(after.HeapAlloc-before.HeapAlloc) / products
-		runtime.KeepAlive(c)
+		perProduct = memoryPerProduct(b, 1000)
 	}
 	b.ReportMetric(perProduct, "B/product")
 	b.ReportMetric(perProduct/1024, "KiB/product")
+}
+
+// maxBytesPerProduct bounds the heap of one busy product in the collector:
+// the agent's budget is 150 MB for 1,000 products and 1 GiB for 10,000,
+// every package included. (A dense HDR histogram per product, as before,
+// alone took 16 KiB.)
+const maxBytesPerProduct = 28 << 10
+
+// TestMemoryPerProduct is BenchmarkMemoryPerProduct as a bound, so that a
+// change that makes every product heavier fails.
+func TestMemoryPerProduct(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds 1,000 products")
+	}
+	per := memoryPerProduct(t, 1000)
+	t.Logf("%.0f bytes (%.1f KiB) per product", per, per/1024)
+	if per > maxBytesPerProduct {
+		t.Errorf("a product takes %.0f bytes of heap, want at most %d", per, maxBytesPerProduct)
+	}
+}
+
+// memoryPerProduct builds a collector of n busy products (see
+// BenchmarkMemoryPerProduct) and returns the heap it takes per product.
+func memoryPerProduct(tb testing.TB, n int) float64 {
+	const partitions = 4
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+
+	cfg := &meshwatch.Config{}
+	for i := range n {
+		name := fmt.Sprintf("domain%d.entity%d.event", i%10, i)
+		cfg.Products = append(cfg.Products, meshwatch.Product{
+			Name: name, Domain: fmt.Sprintf("domain%d", i%10), Owner: fmt.Sprintf("team-%d", i%50), Tier: 2,
+			Topics:   []meshwatch.TopicSelector{{Name: name}},
+			Sampling: meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1 << 20},
+			SLOs: []meshwatch.SLO{
+				{Name: "latency", SLI: meshwatch.SLILatency, Threshold: meshwatch.Duration(time.Second), Objective: 0.999},
+				{Name: "freshness", SLI: meshwatch.SLIFreshness, Threshold: meshwatch.Duration(time.Minute), Objective: 0.99},
+				{Name: "availability", SLI: meshwatch.SLIAvailability, Objective: 0.999},
+			},
+		})
+	}
+	c, err := New(cfg, Config{Tick: meshwatch.Duration(10 * time.Second)}, nil, Options{Metrics: NewMetrics(prometheus.NewRegistry())})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r := &routes{topics: map[string]*topicRoute{}}
+	now := time.Now()
+	recs := make([]*kgo.Record, 64)
+	for i := range recs {
+		// latencies from 5 ms to ~2.5 s: ~60 distinct HDR buckets per slot
+		recs[i] = &kgo.Record{Timestamp: now.Add(-time.Duration(5+i*i*i/100) * time.Millisecond), Value: val200}
+	}
+	scratch := hdr.New(histLowestMs, histHighestMs, histDigits)
+	for _, ps := range c.products {
+		t := ps.p.Topics[0].Name
+		tr := &topicRoute{ps: ps, minISR: 1, parts: map[int32]*partState{}}
+		for p := range int32(partitions) {
+			part := &partState{topic: t, partition: p, end: -1, probe: -1}
+			tr.parts[p] = part
+			ps.assigned = append(ps.assigned, part)
+		}
+		r.topics[t] = tr
+		r.names = append(r.names, t)
+		for range slotsPer5m {
+			ps.observeBatch(recs, now.UnixNano())
+			ps.win.rotate()
+		}
+		ps.observeBatch(recs, now.UnixNano())
+		ps.updateQuantiles(scratch)
+	}
+	c.routes.Store(r)
+
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(c)
+	return float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / float64(n)
 }
 
 var val200 = make([]byte, 200)

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -93,12 +92,10 @@ func TestBlindIsReported(t *testing.T) {
 	p := product(topic, named(topic)...)
 	h := start(t, kc, testConfig(kc, p))
 	h.waitSampling(t, p.Name, topic, nil)
-	ps := h.c.byName[p.Name]
-	blindGauge := func(reason string) float64 {
-		return testutil.ToFloat64(ps.m.m.blind.WithLabelValues(p.Name, ps.p.Domain, ps.p.Owner, reason))
-	}
-	if blindGauge(BlindFetchErrors) != 0 || blindGauge(BlindStalled) != 0 {
-		t.Fatal("blind before anything failed")
+	// Only the current reasons have a series: none while the agent reads
+	// the product.
+	if s := familySeries(t, h.reg, p.Name, "meshwatch_product_blind"); len(s) > 0 {
+		t.Fatalf("blind before anything failed: %v", s)
 	}
 
 	// The broker answers every fetch of the topic as if it did not know
@@ -123,11 +120,17 @@ func TestBlindIsReported(t *testing.T) {
 	if st.Available {
 		t.Errorf("a blind product is available: %+v", st)
 	}
+	var series map[string]float64
 	kafkatest.WaitFor(t, hangGuard, func() bool {
-		return blindGauge(BlindFetchErrors) == 1 &&
-			testutil.ToFloat64(ps.m.m.availProblem.WithLabelValues(p.Name, ps.p.Domain, ps.p.Owner, ProblemBlind)) == 1 &&
-			testutil.ToFloat64(ps.m.m.available.WithLabelValues(p.Name, ps.p.Domain, ps.p.Owner)) == 0
-	}, "the metrics never said the product is blind")
+		series = productSeries(t, h.reg, p.Name)
+		avail, ok := series["meshwatch_available"]
+		return series[`meshwatch_product_blind{reason="fetch_errors"}`] == 1 &&
+			series[`meshwatch_availability_problem{reason="blind"}`] == 1 &&
+			ok && avail == 0
+	}, "the metrics never said the product is blind: %v", lazy(func() any { return series }))
+	if _, ok := series[`meshwatch_product_blind{reason="stalled"}`]; ok {
+		t.Errorf("blind for fetch errors, yet a stalled series exists: %v", series)
+	}
 
 	// Blind ticks are no availability events: the product may be fine.
 	_, n := h.sink.since(0, "")
@@ -147,8 +150,15 @@ func TestBlindIsReported(t *testing.T) {
 	// an error.
 	kafkatest.WaitFor(t, minBlindAfter+hangGuard, func() bool {
 		st, _ := h.c.Status(p.Name)
-		return st.Blind == "" && st.Available && blindGauge(BlindFetchErrors) == 0
+		return st.Blind == "" && st.Available
 	}, "the product was still blind after its fetches worked again")
+	// The status and the series come from the same tick: the reasons are
+	// gone with it.
+	for _, name := range []string{"meshwatch_product_blind", "meshwatch_availability_problem"} {
+		if s := familySeries(t, h.reg, p.Name, name); len(s) > 0 {
+			t.Errorf("%v still exported once the product is read and available again", s)
+		}
+	}
 	h.waitSampling(t, p.Name, topic, nil)
 }
 

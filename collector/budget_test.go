@@ -184,7 +184,11 @@ func TestBudgetBoundsSampling(t *testing.T) {
 	// Read what was measured against the collector's clock until it has
 	// paused and resumed a few times over at least two seconds of that clock,
 	// and a tick has seen it measure part of what was produced.
-	throttled := func() float64 { return testutil.ToFloat64(ps.m.throttled) }
+	// meshwatch_budget_throttled_total, 0 while it has no series.
+	throttled := func() float64 {
+		v, _ := seriesValue(t, h.reg, p.Name, "meshwatch_budget_throttled_total")
+		return v
+	}
 	pausedBefore := throttled()
 	first := readBudget(ps)
 	rs := []budgetReading{first}

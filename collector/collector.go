@@ -377,7 +377,9 @@ func (c *Collector) fetchError(r *routes, topic string, partition int32, err err
 	if !c.hold(tr.ps, part, fatal) {
 		return // already held back: a fetch that was in flight
 	}
-	tr.ps.m.fetchErrors.Inc()
+	if tr.ps.fetchErrTotal.Add(1) == 1 {
+		tr.ps.fetchErrFirst.Store(c.now().UnixNano())
+	}
 	switch {
 	case gone:
 		// Resolve again now rather than within a minute, so that a deleted
@@ -436,11 +438,16 @@ func (c *Collector) pause(ps *productState) {
 	ps.mu.Lock()
 	already := ps.throttled
 	ps.throttled = true
+	if !already {
+		if ps.throttles == 0 {
+			ps.firstThrottle = c.now().UnixNano()
+		}
+		ps.throttles++
+	}
 	ps.mu.Unlock()
 	if already {
 		return
 	}
-	ps.m.throttled.Inc()
 	c.cl.RemoveConsumePartitions(partitionsOf(ps.assigned, false))
 }
 
@@ -844,13 +851,6 @@ func (c *Collector) apply(old, next *routes, recreated []string) {
 		c.cl.AddConsumePartitions(c.at(add))
 	}
 	for _, ps := range c.products {
-		topics := 0
-		for i, part := range ps.assigned { // grouped by topic, in name order
-			if i == 0 || part.topic != ps.assigned[i-1].topic {
-				topics++
-			}
-		}
-		ps.m.topics.Set(float64(topics))
 		ps.m.partitions.Set(float64(len(ps.assigned)))
 	}
 }
@@ -891,13 +891,7 @@ func (c *Collector) windowLoop(ctx context.Context) {
 
 func (c *Collector) updateQuantiles(scratch *hdr.Histogram) {
 	for _, ps := range c.products {
-		for wi, w := range Windows {
-			vals, n := ps.quantiles(scratch, w.Slots)
-			ps.m.hdrRecords[wi].Set(float64(n))
-			for qi, v := range vals {
-				ps.m.latencyHDR[wi][qi].Set(v)
-			}
-		}
+		ps.updateQuantiles(scratch)
 	}
 }
 

@@ -277,10 +277,7 @@ func TestLatencyP50(t *testing.T) {
 			ps.mu.Lock()
 			ps.win = newLatencyWindow()
 			ps.mu.Unlock()
-			var errsBefore [numReasons]float64
-			for r := ReasonOK + 1; r < numReasons; r++ {
-				errsBefore[r] = testutil.ToFloat64(ps.m.eventTimeErrors[r])
-			}
+			errsBefore := ps.snapshot().eventTimeErrors
 			for range 40 {
 				ts, v, hs := tc.rec(now.Add(-lag))
 				h.produce(t, "checkout.orders.placed", ts, v, hs...)
@@ -294,7 +291,7 @@ func TestLatencyP50(t *testing.T) {
 				t.Errorf("p50 latency %v, want %v ± %v", p50, lag, precision)
 			}
 			for r := ReasonOK + 1; r < numReasons; r++ {
-				if n := testutil.ToFloat64(ps.m.eventTimeErrors[r]); n != errsBefore[r] {
+				if n := ps.snapshot().eventTimeErrors[r]; n != errsBefore[r] {
 					t.Errorf("%v event-time errors: %v, want %v (the markers')", r, n, errsBefore[r])
 				}
 			}
@@ -418,8 +415,14 @@ func TestAvailabilityFaults(t *testing.T) {
 			}
 			kafkatest.WaitFor(t, hangGuard, func() bool {
 				e, ok := lastAvail(0)
-				return ok && e.Good == 1
+				st, _ := h.c.Status(p.Name)
+				return ok && e.Good == 1 && st.Available
 			}, "never available before the fault")
+			// An available product exports no problem series, not one
+			// per reason at 0.
+			if s := familySeries(t, h.reg, p.Name, "meshwatch_availability_problem"); len(s) > 0 {
+				t.Errorf("problem series while available: %v", s)
+			}
 
 			remove := tc.inject(kc)
 			_, n := h.sink.since(0, "")
@@ -432,8 +435,11 @@ func TestAvailabilityFaults(t *testing.T) {
 				st, _ = h.c.Status(p.Name)
 				return ok && e.Good == 0 && e.Valid == 1 && slices.Contains(st.Problems, tc.problem)
 			}, "availability ticks never turned bad for %s under the fault (last problems %v)", tc.problem, lazy(func() any { return st.Problems }))
-			if g := testutil.ToFloat64(h.c.m.availProblem.MustCurryWith(h.c.byName[p.Name].m.labels).WithLabelValues(tc.problem)); g != 1 {
-				t.Errorf("meshwatch_availability_problem{reason=%q} = %v, want 1", tc.problem, g)
+			// The series come from the tick whose problems Status shows, or
+			// a later one under the same fault.
+			key := `meshwatch_availability_problem{reason="` + tc.problem + `"}`
+			if g, ok := seriesValue(t, h.reg, p.Name, key); g != 1 {
+				t.Errorf("%s = %v (exists: %v), want 1", key, g, ok)
 			}
 
 			remove()
@@ -442,6 +448,14 @@ func TestAvailabilityFaults(t *testing.T) {
 				e, ok := lastAvail(n)
 				return ok && e.Good == 1
 			}, "availability never recovered after the fault was lifted")
+			// The cleared reason is gone, not left at 0: the series and
+			// Status read the same tick's problems.
+			var left []string
+			kafkatest.WaitFor(t, hangGuard, func() bool {
+				st, _ := h.c.Status(p.Name)
+				left = familySeries(t, h.reg, p.Name, "meshwatch_availability_problem")
+				return st.Available && len(left) == 0
+			}, "problem series stayed after the product recovered: %v", lazy(func() any { return left }))
 			// And it still samples.
 			h.waitSampling(t, p.Name, "checkout.orders.placed", nil)
 		})
@@ -473,7 +487,11 @@ func TestTopicDiscovery(t *testing.T) {
 		st, _ := h.c.Status(p.Name)
 		return len(st.Topics) == 1 && st.Topics[0] == "logistics.parcels.b"
 	}, "deleted topic was not dropped")
-	errs := func() float64 { return testutil.ToFloat64(h.c.byName[p.Name].m.fetchErrors) }
+	// meshwatch_fetch_errors_total, 0 while it has no series.
+	errs := func() float64 {
+		v, _ := seriesValue(t, h.reg, p.Name, "meshwatch_fetch_errors_total")
+		return v
+	}
 	// A poll that began before the topic was dropped may still count its
 	// errors; the one that measures a record produced after has the new
 	// routes, and every poll before it is done.
@@ -642,7 +660,11 @@ func TestLeaderMoveIsNotAnOutage(t *testing.T) {
 	// One NOT_LEADER answer, as every leader election gives a consumer. The
 	// freshness probe's client may take it instead of the sampling client;
 	// then inject again, two ticks later, until sampling has seen one.
-	errs := func() float64 { return testutil.ToFloat64(h.c.byName[p.Name].m.fetchErrors) }
+	// meshwatch_fetch_errors_total, 0 while it has no series.
+	errs := func() float64 {
+		v, _ := seriesValue(t, h.reg, p.Name, "meshwatch_fetch_errors_total")
+		return v
+	}
 	var hits *kfake.FaultHandle
 	injectedAt := 0
 	kafkatest.WaitFor(t, hangGuard, func() bool {

@@ -50,8 +50,12 @@
 //     within the bound is not counted: clocks differ by milliseconds.
 //   - Latency: observed − event time goes into a Prometheus native histogram
 //     and an HDR histogram per product (1 ms–1 h, 2 significant digits) over
-//     rolling windows of 1m and 5m, made of 15 s slots: a dense histogram for
-//     the current slot, sparse packed ones for the completed slots.
+//     rolling windows of 1m and 5m, made of 15 s slots counted by HDR
+//     bucket: 4 KiB of counters for the current slot (allocated at the
+//     product's first record), 4 bytes per populated bucket for a completed
+//     one; quantiles merge them into one HDR histogram, exactly as if it
+//     had recorded the values. The 5m window is exported (p50, p99);
+//     Collector.Latency answers for both.
 //   - Freshness per tick: now − the newest event time seen; partitions whose
 //     end offset moved without a sampled record are probed for their last
 //     record (at most Options.MaxProbes per tick) so that a throttled product
@@ -65,7 +69,8 @@
 //     moved) counts only when it persists into a second tick; a topic that
 //     vanished is dropped by discovery, not counted as an outage. Metadata is
 //     asked of a broker directly, never answered from the client's cache.
-//     The freshness and availability series exist from the first tick on.
+//     The freshness and availability series exist from the first tick on;
+//     a problem has a series only while it holds.
 //   - Throughput per tick from end-offset deltas, and the sample ratio.
 //
 // It does not evaluate SLOs, budgets or burn rates (package sla), consumer
@@ -86,36 +91,44 @@
 //
 // Run starts five loops in one errgroup — poll, discovery, tick, resume and
 // window — and returns when all have stopped. The per-record path holds the
-// product's mutex once per fetched batch and does not allocate. A scrape reads
+// product's mutex once per fetched batch and does not allocate in steady
+// state (a product's latency counters are allocated at its first record). A scrape reads
 // counters and gauges the loops maintain; it never calls Kafka.
 //
 // # Metrics
 //
-// Product series carry the labels product, domain and owner.
+// Product series carry the labels product, domain and owner. Cardinality
+// is by design: an enumeration exports its current values only (a reason
+// that does not hold has no series, not a 0), and a counter of rare events
+// appears at its first event (absent: none since the agent started). Such
+// a counter carries the time of its first event as its created timestamp,
+// so that a Prometheus ingesting created timestamps as zero samples counts
+// that event in increase() and rate(); without that, they count from the
+// second. A product with an event time, SLOs and one topic exports 15
+// series in steady state (the latency histogram as its 3 text lines:
+// le="+Inf", _sum, _count). Nothing is lost: the good and valid SLI events
+// are exported by package sla (meshwatch_slo_good_total,
+// meshwatch_slo_valid_total), a product's topics are in the API (Status),
+// the newest event time is now − freshness.
 //
 //	meshwatch_product_info{tier}                       1 per product
 //	meshwatch_records_sampled_total                    records measured
 //	meshwatch_sampled_bytes_total                      key+value bytes measured
-//	meshwatch_records_skipped_total                    fetched but over budget
-//	meshwatch_budget_throttled_total                   times the budget paused the product
+//	meshwatch_records_skipped_total                    fetched but over budget; appears at the first such record
+//	meshwatch_budget_throttled_total                   times the budget paused the product; appears at the first such event
 //	meshwatch_sample_ratio                             measured / produced over the last tick
 //	meshwatch_records_produced_total                   from end-offset deltas
 //	meshwatch_produced_bytes_total                     offset deltas × mean sampled record size
-//	meshwatch_latency_seconds                          native histogram (+ classic buckets)
-//	meshwatch_latency_hdr_seconds{window,quantile}     HDR p50/p90/p99/p99.9 over 1m and 5m
-//	meshwatch_latency_hdr_window_records{window}       records behind those quantiles (0: they mean nothing)
-//	meshwatch_event_time_errors_total{reason}          missing, unparseable, not_json, out_of_range, skew
+//	meshwatch_latency_seconds                          native histogram; classic buckets only with MetricsOptions.LatencyBuckets
+//	meshwatch_latency_hdr_seconds{window,quantile}     HDR p50, p99 over 5m (window="5m"); absent while the window holds no record
+//	meshwatch_event_time_errors_total{reason}          missing, unparseable, not_json, out_of_range, skew; each appears at its first such record
 //	meshwatch_freshness_seconds                        now − newest event time (from the first tick on)
-//	meshwatch_newest_event_timestamp_seconds           newest event time (0 while silent)
 //	meshwatch_product_silent                           1 while no event has been seen since start
 //	meshwatch_available                                1 when the last tick found no problem
-//	meshwatch_availability_problem{reason}             no_topics, no_leader, under_min_isr, fetch_errors, metadata, blind
-//	meshwatch_product_blind{reason}                    1 while the agent cannot read the product: fetch_errors, stalled
-//	meshwatch_sli_good_total{slo,sli}                  good events of latency, freshness, availability SLOs
-//	meshwatch_sli_valid_total{slo,sli}                 valid events of the same
-//	meshwatch_product_topics                           topics the product resolves to
-//	meshwatch_product_partitions                       partitions of those topics
-//	meshwatch_fetch_errors_total                       partition fetch errors
+//	meshwatch_availability_problem{reason}             1 per current problem: no_topics, no_leader, under_min_isr, fetch_errors, metadata, blind; none while available
+//	meshwatch_product_blind{reason}                    1 while the agent cannot read the product: fetch_errors or stalled; none while it reads it
+//	meshwatch_product_partitions                       partitions of the product's topics
+//	meshwatch_fetch_errors_total                       partition fetch errors; appears at the first such error
 //
 // Agent series (no product labels):
 //

@@ -1,8 +1,12 @@
 package collector
 
 import (
+	"errors"
+	"fmt"
+	"math"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -29,54 +33,88 @@ const (
 	ProblemBlind = "blind"
 )
 
-var availabilityProblems = []string{ProblemNoTopics, ProblemNoLeader, ProblemUnderMinISR, ProblemFetchErrors, ProblemMetadata, ProblemBlind}
-
-// LatencyBuckets are the classic buckets of meshwatch_latency_seconds, kept
-// beside the native buckets for Prometheus servers that scrape text only.
+// LatencyBuckets are the suggested classic buckets of
+// meshwatch_latency_seconds for Prometheus servers that scrape text only
+// (MetricsOptions.LatencyBuckets). By default none are exported: the native
+// histogram alone.
 var LatencyBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
 
+// MetricsOptions select what NewMetricsWith exports. The zero value is what
+// NewMetrics exports.
+type MetricsOptions struct {
+	// LatencyBuckets are upper bounds (seconds, strictly increasing) of
+	// classic buckets kept beside the native buckets of
+	// meshwatch_latency_seconds, for a Prometheus server that scrapes text
+	// only (LatencyBuckets are a suggestion); each costs one series per
+	// product. Empty, the default: native buckets only, and the text
+	// exposition shows the +Inf bucket, _sum and _count alone.
+	LatencyBuckets []float64
+}
+
+// Validate checks the options; NewMetricsWith panics on options that do
+// not pass.
+func (o MetricsOptions) Validate() error {
+	for i, b := range o.LatencyBuckets {
+		switch {
+		case math.IsNaN(b) || math.IsInf(b, 0):
+			return fmt.Errorf("latency bucket %v: must be a finite number of seconds", b)
+		case b <= 0:
+			return fmt.Errorf("latency bucket %v: must be > 0 seconds", b)
+		case i > 0 && b <= o.LatencyBuckets[i-1]:
+			return errors.New("latency buckets must be strictly increasing")
+		}
+	}
+	return nil
+}
+
 // Metrics are the collector's Prometheus metrics. Create them once with
-// NewMetrics and pass them to New.
+// NewMetrics (or NewMetricsWith) and pass them to New.
+//
+// Cardinality by design: a product's series are few and each says
+// something. Enumerations (availability problems, blind reasons) export
+// their current values only, as 1; rare-event counters (fetch errors, budget
+// throttles, skipped records, event-time errors by reason) appear at their
+// first event; the HDR quantiles are absent while their window is empty.
 type Metrics struct {
-	info            *prometheus.GaugeVec
-	sampling        *samplingCollector
-	throttled       *prometheus.CounterVec
-	sampleRatio     *prometheus.GaugeVec
-	produced        *prometheus.CounterVec
-	producedBytes   *prometheus.CounterVec
-	latency         *prometheus.HistogramVec
-	latencyHDR      *prometheus.GaugeVec
-	eventTimeErrors *prometheus.CounterVec
-	freshness       *prometheus.GaugeVec
-	newestEvent     *prometheus.GaugeVec
-	available       *prometheus.GaugeVec
-	availProblem    *prometheus.GaugeVec
-	blind           *prometheus.GaugeVec
-	sliGood         *prometheus.CounterVec
-	sliValid        *prometheus.CounterVec
-	topics          *prometheus.GaugeVec
-	partitions      *prometheus.GaugeVec
-	fetchErrors     *prometheus.CounterVec
+	info          *prometheus.GaugeVec
+	products      *productCollector
+	sampleRatio   *prometheus.GaugeVec
+	produced      *prometheus.CounterVec
+	producedBytes *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	freshness     *prometheus.GaugeVec
+	available     *prometheus.GaugeVec
+	partitions    *prometheus.GaugeVec
 
 	discoveries    *prometheus.CounterVec
 	topicConflicts prometheus.Gauge
 	tickErrors     *prometheus.CounterVec
 	silent         *prometheus.GaugeVec
-	hdrRecords     *prometheus.GaugeVec
 	probes         *prometheus.CounterVec
 	tickSeconds    prometheus.Histogram
 }
 
-// NewMetrics creates the collector's metrics and registers them with reg.
+// NewMetrics creates the collector's metrics with the default options and
+// registers them with reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
+	return NewMetricsWith(reg, MetricsOptions{})
+}
+
+// NewMetricsWith creates the collector's metrics as o says and registers
+// them with reg. It panics if o does not pass Validate.
+func NewMetricsWith(reg prometheus.Registerer, o MetricsOptions) *Metrics {
+	if err := o.Validate(); err != nil {
+		panic("collector: " + err.Error())
+	}
+	var buckets []float64
+	if len(o.LatencyBuckets) > 0 {
+		buckets = append(buckets, o.LatencyBuckets...)
+	}
 	m := &Metrics{
 		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meshwatch_product_info", Help: "A data product the agent watches (always 1).",
 		}, withProductLabels("tier")),
-		sampling: newSamplingCollector(),
-		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_budget_throttled_total", Help: "Times the product's sampling budget was spent and its partitions paused until the budget refilled.",
-		}, productLabels),
+		products: newProductCollector(),
 		sampleRatio: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meshwatch_sample_ratio", Help: "Share of the product's produced records the agent measured over the last tick (1 when it reads everything).",
 		}, productLabels),
@@ -87,48 +125,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "meshwatch_produced_bytes_total", Help: "Estimated bytes appended to the product's topics: end-offset deltas times the mean sampled record size.",
 		}, productLabels),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:                            "meshwatch_latency_seconds",
-			Help:                            "End-to-end latency of sampled records: observed time minus event time.",
-			Buckets:                         LatencyBuckets,
+			Name: "meshwatch_latency_seconds",
+			Help: "End-to-end latency of sampled records: observed time minus event time.",
+			// With native buckets configured, nil Buckets means no classic
+			// bucket (not DefBuckets).
+			Buckets:                         buckets,
 			NativeHistogramBucketFactor:     1.1,
 			NativeHistogramMaxBucketNumber:  160,
 			NativeHistogramMinResetDuration: 0,
 		}, productLabels),
-		latencyHDR: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_latency_hdr_seconds", Help: "End-to-end latency quantiles from the product's HDR histogram over a rolling window.",
-		}, withProductLabels("window", "quantile")),
-		eventTimeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_event_time_errors_total", Help: "Sampled records whose event time could not be read, or lay further from now than event_time.max_clock_skew (skew), by reason.",
-		}, withProductLabels("reason")),
 		freshness: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meshwatch_freshness_seconds", Help: "Now minus the newest event time seen on the product (time since the agent started while none was seen).",
-		}, productLabels),
-		newestEvent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_newest_event_timestamp_seconds", Help: "Newest event time seen on the product, Unix seconds (0 while none was seen).",
 		}, productLabels),
 		available: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meshwatch_available", Help: "1 when at the last tick every partition had a leader, enough in-sync replicas and the agent's fetches succeeded.",
 		}, productLabels),
-		availProblem: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_availability_problem", Help: "1 when the problem made the product unavailable at the last tick.",
-		}, withProductLabels("reason")),
-		blind: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_product_blind", Help: "1 while the agent cannot read the product's records (fetch_errors: fetches keep failing; stalled: records stay unread): its latency, validity and completeness are not measured.",
-		}, withProductLabels("reason")),
-		sliGood: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_sli_good_total", Help: "Good events of the SLO's indicator (DESIGN.md defines good per SLI).",
-		}, withProductLabels("slo", "sli")),
-		sliValid: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_sli_valid_total", Help: "Valid events of the SLO's indicator.",
-		}, withProductLabels("slo", "sli")),
-		topics: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_product_topics", Help: "Topics the product resolves to.",
-		}, productLabels),
 		partitions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meshwatch_product_partitions", Help: "Partitions of the product's topics.",
-		}, productLabels),
-		fetchErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_fetch_errors_total", Help: "Partition fetch errors the agent saw while sampling the product.",
 		}, productLabels),
 		discoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_discovery_runs_total", Help: "Topic discovery passes, by result.",
@@ -142,9 +155,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		silent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "meshwatch_product_silent", Help: "1 while no event of the product has been seen since the agent started (freshness then counts from the start).",
 		}, productLabels),
-		hdrRecords: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_latency_hdr_window_records", Help: "Records in the HDR window behind meshwatch_latency_hdr_seconds; its quantiles mean nothing while this is 0.",
-		}, withProductLabels("window")),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_freshness_probes_total", Help: "Reads of a partition's last record for freshness, by result.",
 		}, []string{"result"}),
@@ -153,10 +163,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}),
 	}
-	reg.MustRegister(m.info, m.sampling, m.throttled, m.sampleRatio,
-		m.produced, m.producedBytes, m.latency, m.latencyHDR, m.eventTimeErrors, m.freshness,
-		m.newestEvent, m.available, m.availProblem, m.blind, m.sliGood, m.sliValid, m.topics, m.partitions,
-		m.fetchErrors, m.discoveries, m.topicConflicts, m.tickErrors, m.silent, m.hdrRecords,
+	reg.MustRegister(m.info, m.products, m.sampleRatio,
+		m.produced, m.producedBytes, m.latency, m.freshness,
+		m.available, m.partitions,
+		m.discoveries, m.topicConflicts, m.tickErrors, m.silent,
 		m.probes, m.tickSeconds)
 	for _, step := range []string{"metadata", "end_offsets", "start_offsets", "topic_configs"} {
 		m.tickErrors.WithLabelValues(step)
@@ -169,16 +179,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// productMetrics are one product's series, resolved once so that the
-// per-record path never looks up a label.
+// productMetrics are one product's client_golang series, resolved once so
+// that the per-record path never looks up a label. The product's other
+// series are read from productState by productCollector.
 type productMetrics struct {
-	throttled                            prometheus.Counter
-	produced, producedBytes, fetchErrors prometheus.Counter
-	sampleRatio, topics, partitions      prometheus.Gauge
-	latency                              prometheus.Observer
-	latencyHDR                           [][]prometheus.Gauge // [window][quantile]
-	hdrRecords                           []prometheus.Gauge   // [window]
-	eventTimeErrors                      [numReasons]prometheus.Counter
+	produced, producedBytes prometheus.Counter
+	sampleRatio, partitions prometheus.Gauge
+	latency                 prometheus.Observer
 
 	// The series of what a tick evaluates exist from the first tick on: a
 	// freshness of 0 or an availability of 0 before anything was evaluated
@@ -189,8 +196,7 @@ type productMetrics struct {
 }
 
 type tickMetrics struct {
-	freshness, newestEvent, available, silent prometheus.Gauge
-	availProblem, blind                       map[string]prometheus.Gauge
+	freshness, available, silent prometheus.Gauge
 }
 
 // tickSeries returns the product's tick series, creating them at the first
@@ -199,20 +205,9 @@ func (pm *productMetrics) tickSeries() *tickMetrics {
 	if pm.tick == nil {
 		l := pm.labels
 		pm.tick = &tickMetrics{
-			freshness:    pm.m.freshness.With(l),
-			newestEvent:  pm.m.newestEvent.With(l),
-			available:    pm.m.available.With(l),
-			silent:       pm.m.silent.With(l),
-			availProblem: make(map[string]prometheus.Gauge, len(availabilityProblems)),
-		}
-		apVec := pm.m.availProblem.MustCurryWith(l)
-		for _, r := range availabilityProblems {
-			pm.tick.availProblem[r] = apVec.WithLabelValues(r)
-		}
-		pm.tick.blind = make(map[string]prometheus.Gauge, len(blindReasons))
-		bVec := pm.m.blind.MustCurryWith(l)
-		for _, r := range blindReasons {
-			pm.tick.blind[r] = bVec.WithLabelValues(r)
+			freshness: pm.m.freshness.With(l),
+			available: pm.m.available.With(l),
+			silent:    pm.m.silent.With(l),
 		}
 	}
 	return pm.tick
@@ -221,84 +216,131 @@ func (pm *productMetrics) tickSeries() *tickMetrics {
 func (m *Metrics) forProduct(p *meshwatch.Product) productMetrics {
 	l := prometheus.Labels{"product": p.Name, "domain": p.Domain, "owner": p.Owner}
 	m.info.MustCurryWith(l).WithLabelValues(strconv.Itoa(p.Tier)).Set(1)
-	pm := productMetrics{
-		throttled:     m.throttled.With(l),
+	return productMetrics{
 		produced:      m.produced.With(l),
 		producedBytes: m.producedBytes.With(l),
-		fetchErrors:   m.fetchErrors.With(l),
 		sampleRatio:   m.sampleRatio.With(l),
-		topics:        m.topics.With(l),
 		partitions:    m.partitions.With(l),
 		latency:       m.latency.With(l),
 		m:             m,
 		labels:        l,
 	}
-	hdrVec := m.latencyHDR.MustCurryWith(l)
-	recVec := m.hdrRecords.MustCurryWith(l)
-	for _, w := range Windows {
-		pm.hdrRecords = append(pm.hdrRecords, recVec.WithLabelValues(w.Name))
-		gs := make([]prometheus.Gauge, len(Quantiles))
-		for i, q := range Quantiles {
-			gs[i] = hdrVec.WithLabelValues(w.Name, strconv.FormatFloat(q, 'f', -1, 64))
-		}
-		pm.latencyHDR = append(pm.latencyHDR, gs)
-	}
-	etVec := m.eventTimeErrors.MustCurryWith(l)
-	for r := ReasonOK + 1; r < numReasons; r++ {
-		pm.eventTimeErrors[r] = etVec.WithLabelValues(r.String())
-	}
-	return pm
 }
 
-// sliCounters returns the good and valid counters of one SLO of a product,
-// both initialised to 0.
-func (m *Metrics) sliCounters(p *meshwatch.Product, slo *meshwatch.SLO) (good, valid prometheus.Counter) {
-	l := prometheus.Labels{"product": p.Name, "domain": p.Domain, "owner": p.Owner, "slo": slo.Name, "sli": slo.SLI}
-	return m.sliGood.With(l), m.sliValid.With(l)
-}
+// quantileLabels are Quantiles as label values.
+var quantileLabels = func() []string {
+	l := make([]string, len(Quantiles))
+	for i, q := range Quantiles {
+		l[i] = strconv.FormatFloat(q, 'f', -1, 64)
+	}
+	return l
+}()
 
-// samplingCollector exports the counts the per-record path keeps as plain
-// integers under each product's lock — records and bytes measured, records
-// skipped over budget — so that measuring a record costs no atomic add. A
-// scrape reads each product's counts under its lock, a snapshot.
-type samplingCollector struct {
-	sampled, bytes, skipped *prometheus.Desc
+// productCollector exports the product series whose values the collector
+// keeps in productState rather than in client_golang metrics, so that a
+// series exists only while it says something:
+//
+//   - the counts the per-record path keeps as plain integers under each
+//     product's lock (records and bytes measured, records skipped over
+//     budget, event-time errors by reason), so that measuring a record
+//     costs no atomic add, and the budget throttles and fetch errors; the
+//     rare ones (skipped, throttled, event-time errors, fetch errors) from
+//     their first event on;
+//   - the availability problems and blind reason of the last tick, one
+//     series of value 1 each, none while the product is available / read;
+//   - the HDR quantiles of MetricWindow at their last update, none while
+//     the window held no record.
+//
+// A scrape reads each product under its lock, a snapshot.
+type productCollector struct {
+	sampled, bytes, skipped, throttled, fetchErrors, eventTimeErrors *prometheus.Desc
+	latencyHDR, availProblem, blind                                  *prometheus.Desc
 
 	mu       sync.Mutex
 	products []*productState
 }
 
-func newSamplingCollector() *samplingCollector {
-	return &samplingCollector{
-		sampled: prometheus.NewDesc("meshwatch_records_sampled_total", "Records the agent read and measured.", productLabels, nil),
-		bytes:   prometheus.NewDesc("meshwatch_sampled_bytes_total", "Bytes (key + value) of the records the agent measured.", productLabels, nil),
-		skipped: prometheus.NewDesc("meshwatch_records_skipped_total", "Records fetched but not measured because the product's sampling budget was spent.", productLabels, nil),
+func newProductCollector() *productCollector {
+	d := func(name, help string, labels []string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return &productCollector{
+		sampled: d("meshwatch_records_sampled_total", "Records the agent read and measured.", productLabels),
+		bytes:   d("meshwatch_sampled_bytes_total", "Bytes (key + value) of the records the agent measured.", productLabels),
+		skipped: d("meshwatch_records_skipped_total",
+			"Records fetched but not measured because the product's sampling budget was spent; appears at the first such record.", productLabels),
+		throttled: d("meshwatch_budget_throttled_total",
+			"Times the product's sampling budget was spent and its partitions paused until the budget refilled; appears at the first such event.", productLabels),
+		fetchErrors: d("meshwatch_fetch_errors_total",
+			"Partition fetch errors the agent saw while sampling the product; appears at the first such error.", productLabels),
+		eventTimeErrors: d("meshwatch_event_time_errors_total",
+			"Sampled records whose event time could not be read, or lay further from now than event_time.max_clock_skew (skew), by reason; a reason appears at its first such record.",
+			withProductLabels("reason")),
+		latencyHDR: d("meshwatch_latency_hdr_seconds",
+			"End-to-end latency quantiles (p50, p99) from the product's HDR histogram over the last 5m (window label); absent while the window holds no record.",
+			withProductLabels("window", "quantile")),
+		availProblem: d("meshwatch_availability_problem",
+			"1 for each problem that made the product unavailable at the last tick; no series while it is available.", withProductLabels("reason")),
+		blind: d("meshwatch_product_blind",
+			"1 while the agent cannot read the product's records (fetch_errors: fetches keep failing; stalled: records stay unread): its latency, validity and completeness are not measured. No series while the agent reads them.",
+			withProductLabels("reason")),
 	}
 }
 
-func (sc *samplingCollector) track(ps *productState) {
-	sc.mu.Lock()
-	sc.products = append(sc.products, ps)
-	sc.mu.Unlock()
+func (pc *productCollector) track(ps *productState) {
+	pc.mu.Lock()
+	pc.products = append(pc.products, ps)
+	pc.mu.Unlock()
 }
 
 // Describe implements prometheus.Collector.
-func (sc *samplingCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- sc.sampled
-	ch <- sc.bytes
-	ch <- sc.skipped
+func (pc *productCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{pc.sampled, pc.bytes, pc.skipped, pc.throttled, pc.fetchErrors,
+		pc.eventTimeErrors, pc.latencyHDR, pc.availProblem, pc.blind} {
+		ch <- d
+	}
 }
 
 // Collect implements prometheus.Collector.
-func (sc *samplingCollector) Collect(ch chan<- prometheus.Metric) {
-	sc.mu.Lock()
-	products := sc.products
-	sc.mu.Unlock()
+func (pc *productCollector) Collect(ch chan<- prometheus.Metric) {
+	pc.mu.Lock()
+	products := pc.products
+	pc.mu.Unlock()
 	for _, ps := range products {
-		sampled, bytes, skipped := ps.counts()
+		s := ps.snapshot()
 		lv := []string{ps.p.Name, ps.p.Domain, ps.p.Owner}
-		ch <- prometheus.MustNewConstMetric(sc.sampled, prometheus.CounterValue, float64(sampled), lv...)
-		ch <- prometheus.MustNewConstMetric(sc.bytes, prometheus.CounterValue, float64(bytes), lv...)
-		ch <- prometheus.MustNewConstMetric(sc.skipped, prometheus.CounterValue, float64(skipped), lv...)
+		with := func(v string) []string { return append(lv[:3:3], v) }
+		ch <- prometheus.MustNewConstMetric(pc.sampled, prometheus.CounterValue, float64(s.sampled), lv...)
+		ch <- prometheus.MustNewConstMetric(pc.bytes, prometheus.CounterValue, float64(s.bytes), lv...)
+		// A rare-event counter appears at its first event, created then:
+		// a Prometheus that ingests created timestamps as zero samples
+		// counts that first event in increase() and rate().
+		rare := func(d *prometheus.Desc, v, first int64, lvs ...string) {
+			switch {
+			case v == 0:
+			case first == 0: // counted, its time not stored yet
+				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), lvs...)
+			default:
+				ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, float64(v), time.Unix(0, first), lvs...)
+			}
+		}
+		rare(pc.skipped, s.skipped, s.firstSkipped, lv...)
+		rare(pc.throttled, s.throttled, s.firstThrottle, lv...)
+		rare(pc.fetchErrors, s.fetchErrors, s.firstFetchError, lv...)
+		for r := ReasonOK + 1; r < numReasons; r++ {
+			rare(pc.eventTimeErrors, s.eventTimeErrors[r], s.firstEventTimeError[r], with(r.String())...)
+		}
+		if s.hdrCount > 0 {
+			for i, q := range s.hdrQuantiles {
+				ch <- prometheus.MustNewConstMetric(pc.latencyHDR, prometheus.GaugeValue, q,
+					ps.p.Name, ps.p.Domain, ps.p.Owner, MetricWindow, quantileLabels[i])
+			}
+		}
+		for _, p := range s.problems {
+			ch <- prometheus.MustNewConstMetric(pc.availProblem, prometheus.GaugeValue, 1, with(p)...)
+		}
+		if s.blind != "" {
+			ch <- prometheus.MustNewConstMetric(pc.blind, prometheus.GaugeValue, 1, with(s.blind)...)
+		}
 	}
 }

@@ -1,12 +1,12 @@
 package collector
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
@@ -26,7 +26,6 @@ const burstSeconds = 0.5
 type sloCount struct {
 	slo         *meshwatch.SLO
 	thresholdNs int64
-	good, valid prometheus.Counter
 	g, v        int64
 }
 
@@ -42,6 +41,10 @@ type productState struct {
 
 	fetchErrs atomic.Int64 // non-retryable fetch errors since the last tick
 	retryErrs atomic.Int64 // retryable fetch errors since the last tick
+	// fetchErrTotal counts fetch errors since start, for
+	// meshwatch_fetch_errors_total, and fetchErrFirst is when the first one
+	// was counted (Unix ns).
+	fetchErrTotal, fetchErrFirst atomic.Int64
 	// retriedLastTick says whether retryable errors were seen in the tick
 	// before; owned by the tick loop.
 	retriedLastTick bool
@@ -58,8 +61,18 @@ type productState struct {
 	problems []string
 	blind    string
 	ticked   bool
-	// since start: exported by samplingCollector, and the mean record size
+	// since start: exported by productCollector, and the mean record size
 	totalSampled, totalBytes, totalSkipped int64
+	throttles                              int64 // times the budget paused the product
+	eventTimeErrors                        [numReasons]int64
+	// When the rare events were first counted (Unix ns): the created
+	// timestamps of counters that appear at their first event.
+	firstSkipped, firstThrottle int64
+	firstEventTimeError         [numReasons]int64
+	// The HDR quantiles of MetricWindow at their last update, and the
+	// records they were taken over (0: not exported).
+	hdrQuantiles []float64
+	hdrCount     int64
 
 	// assigned are the partitions the product resolved to; guarded by
 	// Collector.assignMu, not mu.
@@ -75,7 +88,8 @@ func newProductState(p *meshwatch.Product, m *Metrics) *productState {
 		rec: newBucket(p.Sampling.MaxRecordsPerSecond),
 		byt: newBucket(p.Sampling.MaxBytesPerSecond),
 
-		maxSkew: int64(p.EventTime.MaxClockSkew),
+		maxSkew:      int64(p.EventTime.MaxClockSkew),
+		hdrQuantiles: make([]float64, len(Quantiles)),
 	}
 	if ps.maxSkew <= 0 { // a product without defaults, in tests
 		ps.maxSkew = int64(meshwatch.DefaultMaxClockSkew)
@@ -85,17 +99,14 @@ func newProductState(p *meshwatch.Product, m *Metrics) *productState {
 		c := &sloCount{slo: s, thresholdNs: int64(s.Threshold)}
 		switch s.SLI {
 		case meshwatch.SLILatency:
-			c.good, c.valid = m.sliCounters(p, s)
 			ps.latSLOs = append(ps.latSLOs, c)
 		case meshwatch.SLIFreshness:
-			c.good, c.valid = m.sliCounters(p, s)
 			ps.freshSLOs = append(ps.freshSLOs, c)
 		case meshwatch.SLIAvailability:
-			c.good, c.valid = m.sliCounters(p, s)
 			ps.availSLOs = append(ps.availSLOs, c)
 		}
 	}
-	m.sampling.track(ps)
+	m.products.track(ps)
 	return ps
 }
 
@@ -123,23 +134,54 @@ func (ps *productState) observeBatch(recs []*kgo.Record, now int64) int {
 	ps.tickSampled += int64(n)
 	ps.totalSampled += int64(n)
 	ps.totalBytes += bytes
+	if n < len(recs) && ps.totalSkipped == 0 {
+		ps.firstSkipped = now
+	}
 	ps.totalSkipped += int64(len(recs) - n)
 	ps.mu.Unlock()
 	return n
 }
 
-// counts returns the records and bytes measured and the records skipped
-// over budget since start.
-func (ps *productState) counts() (sampled, bytes, skipped int64) {
+// productSnapshot is what productCollector exports of a product.
+type productSnapshot struct {
+	sampled, bytes, skipped, throttled, fetchErrors int64
+	eventTimeErrors                                 [numReasons]int64
+	// when the first of each rare event was counted, Unix ns (0: unknown)
+	firstSkipped, firstThrottle, firstFetchError int64
+	firstEventTimeError                          [numReasons]int64
+	hdrQuantiles                                 []float64
+	hdrCount                                     int64
+	problems                                     []string
+	blind                                        string
+}
+
+// snapshot reads the product's exported state under its lock.
+func (ps *productState) snapshot() productSnapshot {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	return ps.totalSampled, ps.totalBytes, ps.totalSkipped
+	return productSnapshot{
+		sampled:             ps.totalSampled,
+		bytes:               ps.totalBytes,
+		skipped:             ps.totalSkipped,
+		throttled:           ps.throttles,
+		fetchErrors:         ps.fetchErrTotal.Load(),
+		eventTimeErrors:     ps.eventTimeErrors,
+		firstSkipped:        ps.firstSkipped,
+		firstThrottle:       ps.firstThrottle,
+		firstFetchError:     ps.fetchErrFirst.Load(),
+		firstEventTimeError: ps.firstEventTimeError,
+		hdrQuantiles:        slices.Clone(ps.hdrQuantiles),
+		hdrCount:            ps.hdrCount,
+		problems:            ps.problems, // replaced, never changed, by the tick
+		blind:               ps.blind,
+	}
 }
 
 // sampledTotal returns the records measured since start.
 func (ps *productState) sampledTotal() int64 {
-	n, _, _ := ps.counts()
-	return n
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	return ps.totalSampled
 }
 
 // observe measures one record; ps.mu is held. It must not allocate.
@@ -161,7 +203,7 @@ func (ps *productState) observe(r *kgo.Record, now int64) {
 		reason = ReasonSkew
 	}
 	if reason != ReasonOK {
-		ps.m.eventTimeErrors[reason].Inc()
+		ps.eventTimeError(reason, now)
 		return
 	}
 	lat := now - evt
@@ -169,7 +211,7 @@ func (ps *productState) observe(r *kgo.Record, now int64) {
 		lat = 0 // the producer's clock runs a little ahead of ours
 	}
 	if lat > ps.maxSkew {
-		ps.m.eventTimeErrors[ReasonSkew].Inc()
+		ps.eventTimeError(ReasonSkew, now)
 	} else {
 		ps.win.record(lat / int64(time.Millisecond))
 		ps.m.latency.Observe(float64(lat) / 1e9)
@@ -187,6 +229,14 @@ func (ps *productState) observe(r *kgo.Record, now int64) {
 	}
 }
 
+// eventTimeError counts a record of reason at now; ps.mu is held.
+func (ps *productState) eventTimeError(reason Reason, now int64) {
+	if ps.eventTimeErrors[reason] == 0 {
+		ps.firstEventTimeError[reason] = now
+	}
+	ps.eventTimeErrors[reason]++
+}
+
 // noteNewest raises the newest event time to evt (from a freshness probe),
 // at most now.
 func (ps *productState) noteNewest(evt, now int64) {
@@ -197,19 +247,22 @@ func (ps *productState) noteNewest(evt, now int64) {
 	ps.mu.Unlock()
 }
 
-// quantiles merges the last slots of the latency window into scratch (reset
-// first) and returns the values of Quantiles in seconds, and the count.
-func (ps *productState) quantiles(scratch *hdr.Histogram, slots int) ([]float64, int64) {
+// updateQuantiles merges the latency window of MetricWindow into scratch
+// (reset first) and keeps its Quantiles, in seconds, and its count for
+// export, all under the product's lock so that the tick and window loops
+// cannot leave an older update last. It returns the count.
+func (ps *productState) updateQuantiles(scratch *hdr.Histogram) int64 {
 	scratch.Reset()
 	ps.mu.Lock()
-	ps.win.merge(scratch, slots)
-	ps.mu.Unlock()
-	vals := scratch.ValueAtPercentilesSlice(quantilePercentiles)
-	out := make([]float64, len(vals))
-	for i, v := range vals {
-		out[i] = float64(v) / 1e3
+	defer ps.mu.Unlock()
+	ps.win.merge(scratch, metricSlots)
+	ps.hdrCount = scratch.TotalCount()
+	if ps.hdrCount > 0 {
+		for i, v := range scratch.ValueAtPercentilesSlice(quantilePercentiles) {
+			ps.hdrQuantiles[i] = float64(v) / 1e3
+		}
 	}
-	return out, scratch.TotalCount()
+	return ps.hdrCount
 }
 
 // bucket is a token bucket; a rate ≤ 0 means unlimited. Time is Unix ns.

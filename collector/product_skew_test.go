@@ -6,7 +6,6 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
@@ -51,15 +50,15 @@ func TestObserveClockSkew(t *testing.T) {
 			ps := newProductState(p, NewMetrics(reg))
 			ps.observeBatch([]*kgo.Record{{Timestamp: now.Add(-tt.lat)}}, now.UnixNano())
 
-			if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonSkew]); got != tt.skew {
+			if got := float64(ps.snapshot().eventTimeErrors[ReasonSkew]); got != tt.skew {
 				t.Errorf("skew = %v, want %v", got, tt.skew)
 			}
 			for r := ReasonOK + 1; r < numReasons; r++ {
-				if got := testutil.ToFloat64(ps.m.eventTimeErrors[r]); r != ReasonSkew && got != 0 {
+				if got := ps.snapshot().eventTimeErrors[r]; r != ReasonSkew && got != 0 {
 					t.Errorf("%v = %v, want 0", r, got)
 				}
 			}
-			_, hdrCount := ps.quantiles(hdr.New(histLowestMs, histHighestMs, histDigits), slotsPer5m)
+			hdrCount := ps.updateQuantiles(hdr.New(histLowestMs, histHighestMs, histDigits))
 			if uint64(hdrCount) != tt.histogram {
 				t.Errorf("HDR holds %d, want %d", hdrCount, tt.histogram)
 			}
@@ -81,21 +80,20 @@ func TestObserveClockSkew(t *testing.T) {
 }
 
 // TestObserveClockSkewDefault: a product without max_clock_skew (its
-// defaults not set) is held to an hour, and the skew series exists at 0
-// before any record.
+// defaults not set) is held to an hour, and the skew series appears at the
+// first skewed record, not before.
 func TestObserveClockSkewDefault(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	ps := newProductState(testProduct(0), NewMetrics(reg))
-	if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonSkew]); got != 0 {
-		t.Fatalf("skew = %v before any record", got)
-	}
-	if !hasSeries(t, reg, "meshwatch_event_time_errors_total", "reason", "skew") {
-		t.Error(`meshwatch_event_time_errors_total{reason="skew"} is not pre-initialised`)
-	}
+	const skew = `meshwatch_event_time_errors_total{reason="skew"}`
 	now := time.Now()
-	ps.observeBatch([]*kgo.Record{{Timestamp: now.Add(-59 * time.Minute)}, {Timestamp: now.Add(-61 * time.Minute)}}, now.UnixNano())
-	if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonSkew]); got != 1 {
-		t.Errorf("skew = %v, want 1 (only the record more than an hour old)", got)
+	ps.observeBatch([]*kgo.Record{{Timestamp: now.Add(-59 * time.Minute)}}, now.UnixNano())
+	if v, ok := seriesValue(t, reg, ps.p.Name, skew); ok {
+		t.Fatalf("%s = %v before a skewed record, want no series", skew, v)
+	}
+	ps.observeBatch([]*kgo.Record{{Timestamp: now.Add(-61 * time.Minute)}}, now.UnixNano())
+	if v, ok := seriesValue(t, reg, ps.p.Name, skew); v != 1 {
+		t.Errorf("%s = %v (exists: %v), want 1 (only the record more than an hour old)", skew, v, ok)
 	}
 }
 
@@ -109,7 +107,7 @@ func TestObserveClockSkewDoesNotAllocate(t *testing.T) {
 			if a := testing.AllocsPerRun(1000, func() { ps.observeBatch(batch, now.UnixNano()) }); a != 0 {
 				t.Fatalf("observeBatch allocates %v times per record", a)
 			}
-			if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonSkew]); got != 1002 {
+			if got := float64(ps.snapshot().eventTimeErrors[ReasonSkew]); got != 1002 {
 				t.Fatalf("skew = %v, want 1002", got)
 			}
 		})
@@ -132,25 +130,4 @@ func nativeCount(t *testing.T, reg prometheus.Gatherer) uint64 {
 		}
 	}
 	return n
-}
-
-func hasSeries(t *testing.T, reg prometheus.Gatherer, name, label, value string) bool {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

@@ -42,7 +42,7 @@ func TestObserveCountsLatencySLI(t *testing.T) {
 	if s.g != 3 || s.v != 4 {
 		t.Errorf("latency SLI good/valid = %d/%d, want 3/4", s.g, s.v)
 	}
-	if got := testutil.ToFloat64(ps.m.eventTimeErrors[ReasonOutOfRange]); got != 1 {
+	if got := ps.snapshot().eventTimeErrors[ReasonOutOfRange]; got != 1 {
 		t.Errorf("out_of_range errors = %v, want 1", got)
 	}
 	if got := float64(ps.sampledTotal()); got != 5 {
@@ -123,7 +123,7 @@ func TestObserveDoesNotAllocate(t *testing.T) {
 				t.Fatalf("sampled %v, want 1002", got)
 			}
 			for r := ReasonOK + 1; r < numReasons; r++ {
-				if n := testutil.ToFloat64(ps.m.eventTimeErrors[r]); n != 0 {
+				if n := ps.snapshot().eventTimeErrors[r]; n != 0 {
 					t.Fatalf("%v event-time errors: %v", r, n)
 				}
 			}

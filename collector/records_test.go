@@ -125,7 +125,18 @@ func TestRecordSinkSeesEveryMeasuredRecord(t *testing.T) {
 			"%s: the sink got %v records, the collector measured %v", name,
 			lazy(func() any { return rs.count(name) }), lazy(func() any { return ps.sampledTotal() }))
 	}
-	if _, _, skipped := h.c.byName[parcels.Name].counts(); skipped == 0 {
-		t.Error("the parcels budget skipped nothing, yet the sink was told it did")
+	// The rare-event counters appear at their first event: the parcels
+	// skipped and were paused, the orders neither.
+	if v, _ := seriesValue(t, h.reg, parcels.Name, "meshwatch_records_skipped_total"); v == 0 {
+		t.Error("the parcels budget skipped nothing in meshwatch_records_skipped_total, yet the sink was told it did")
+	}
+	kafkatest.WaitFor(t, hangGuard, func() bool {
+		v, _ := seriesValue(t, h.reg, parcels.Name, "meshwatch_budget_throttled_total")
+		return v >= 1
+	}, "the parcels were never counted in meshwatch_budget_throttled_total")
+	for _, name := range []string{"meshwatch_records_skipped_total", "meshwatch_budget_throttled_total"} {
+		if v, ok := seriesValue(t, h.reg, orders.Name, name); ok {
+			t.Errorf("orders, within their budget, have %s = %v; want no series before the first event", name, v)
+		}
 	}
 }

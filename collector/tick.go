@@ -190,25 +190,18 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 		}
 		ps.mu.Unlock()
 
+		// The problems and the blind reason are exported from ps
+		// (productCollector): only the current ones have a series.
 		tm := ps.m.tickSeries()
 		if newest == 0 {
 			res.silent = true
 			res.freshness = now.Sub(c.started)
-			tm.newestEvent.Set(0)
 		} else {
 			res.freshness = max(now.Sub(time.Unix(0, newest)), 0)
-			tm.newestEvent.Set(float64(newest) / 1e9)
 		}
 		tm.freshness.Set(res.freshness.Seconds())
 		tm.silent.Set(boolFloat(res.silent))
-
 		tm.available.Set(boolFloat(len(res.problems) == 0))
-		for _, p := range availabilityProblems {
-			tm.availProblem[p].Set(boolFloat(slices.Contains(res.problems, p)))
-		}
-		for _, b := range blindReasons {
-			tm.blind[b].Set(boolFloat(b == blind))
-		}
 
 		if d := produced[ps]; d > 0 {
 			ps.m.produced.Add(float64(d))
@@ -267,8 +260,6 @@ func (c *Collector) flushSLIs(now time.Time, results map[*productState]*tickResu
 		if valid == 0 && good == 0 {
 			return
 		}
-		s.good.Add(float64(good))
-		s.valid.Add(float64(valid))
 		events = append(events, meshwatch.SLIEvents{
 			Product: ps.p.Name, SLO: s.slo.Name, SLI: s.slo.SLI, Good: good, Valid: valid, From: from, To: now,
 		})
@@ -475,8 +466,6 @@ const (
 	// fetched, and no fetch failed: the sampler is stuck.
 	BlindStalled = "stalled"
 )
-
-var blindReasons = []string{BlindFetchErrors, BlindStalled}
 
 // checkUnread notes, at a tick that listed end at listAt, whether records
 // that were on the partition at the previous listing (prevListAt) are still

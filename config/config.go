@@ -29,6 +29,7 @@ type Config struct {
 	// cluster: (brokers, client_id, tls, sasl).
 	Kafka          Kafka
 	HTTP           HTTP                    // http:
+	Metrics        Metrics                 // metrics:
 	Collector      collector.Config        // collector:
 	Lag            lag.Config              // lag:
 	SchemaRegistry *quality.RegistryConfig // schema_registry:; nil: none
@@ -69,6 +70,7 @@ type file struct {
 	Naming         string                     `yaml:"naming"`
 	Cluster        cluster                    `yaml:"cluster"`
 	HTTP           HTTP                       `yaml:"http"`
+	Metrics        Metrics                    `yaml:"metrics"`
 	Collector      collector.Config           `yaml:"collector"`
 	Lag            lag.Config                 `yaml:"lag"`
 	SchemaRegistry *quality.RegistryConfig    `yaml:"schema_registry"`
@@ -95,7 +97,7 @@ func (f *file) fill(c *Config) {
 	c.Naming, c.Cluster.Name = f.Naming, f.Cluster.Name
 	c.Products, c.Owners, c.Contracts = f.Products, f.Owners, f.Contracts
 	c.Kafka = Kafka{Brokers: f.Cluster.Brokers, ClientID: f.Cluster.ClientID, TLS: f.Cluster.TLS, SASL: f.Cluster.SASL}
-	c.HTTP, c.Collector, c.Lag, c.SchemaRegistry = f.HTTP, f.Collector, f.Lag, f.SchemaRegistry
+	c.HTTP, c.Metrics, c.Collector, c.Lag, c.SchemaRegistry = f.HTTP, f.Metrics, f.Collector, f.Lag, f.SchemaRegistry
 	c.State, c.Push, c.Sharding = f.State, f.Push, f.Sharding
 }
 
@@ -107,7 +109,7 @@ func fileOf(c *Config) file {
 			Name: c.Cluster.Name, Brokers: c.Kafka.Brokers, ClientID: c.Kafka.ClientID,
 			TLS: c.Kafka.TLS, SASL: c.Kafka.SASL,
 		},
-		HTTP: c.HTTP, Collector: c.Collector, Lag: c.Lag, SchemaRegistry: c.SchemaRegistry,
+		HTTP: c.HTTP, Metrics: c.Metrics, Collector: c.Collector, Lag: c.Lag, SchemaRegistry: c.SchemaRegistry,
 		State: c.State, Push: c.Push, Sharding: c.Sharding,
 		Products: c.Products, Owners: c.Owners, Contracts: c.Contracts,
 	}
@@ -146,6 +148,7 @@ func (c *Config) SetDefaults() {
 	if c.HTTP.Listen == "" {
 		c.HTTP.Listen = DefaultListen
 	}
+	c.Metrics.SetDefaults()
 	c.Lag.SetDefaults(c.Collector.Tick)
 	c.State.SetDefaults()
 	if c.Push != nil {
@@ -181,6 +184,7 @@ func (c *Config) Validate() meshwatch.Problems {
 	if err := checkHostPort(c.HTTP.Listen, false); err != nil {
 		ps = append(ps, meshwatch.Problem{Path: "http.listen", Msg: "must be host:port like :9477 or 127.0.0.1:9477, got " + meshwatch.Quote(c.HTTP.Listen)})
 	}
+	ps = append(ps, c.Metrics.Validate()...)
 	ps = append(ps, c.Collector.Validate()...)
 	ps = append(ps, c.Lag.Validate(c.Collector.Tick)...)
 	ps = append(ps, c.SchemaRegistry.Validate()...)

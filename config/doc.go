@@ -5,6 +5,7 @@
 //
 //	cluster: (brokers, client_id, tls, sasl)  Kafka, here
 //	http:, web:                               HTTP, Web, here (cmd/meshwatch serves them)
+//	metrics:                                  Metrics, here (what /metrics exports per product)
 //	collector:                                collector.Config
 //	lag:                                      lag.Config
 //	schema_registry:                          quality.RegistryConfig

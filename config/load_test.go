@@ -334,8 +334,9 @@ func TestLoadDefaults(t *testing.T) {
 		}},
 		Owners: map[string]meshwatch.Owner{"orders-team": {}},
 	},
-		Kafka: Kafka{Brokers: []string{"kafka-1:9092"}, ClientID: "meshwatch"},
-		HTTP:  HTTP{Listen: ":9477"},
+		Kafka:   Kafka{Brokers: []string{"kafka-1:9092"}, ClientID: "meshwatch"},
+		HTTP:    HTTP{Listen: ":9477"},
+		Metrics: Metrics{LagGranularity: "topic"},
 		Collector: collector.Config{
 			Tick:         meshwatch.Duration(10 * time.Second),
 			Discovery:    meshwatch.Duration(time.Minute),
@@ -567,7 +568,7 @@ owners:
 	want := []string{
 		`t.yaml:3:15: alerting.group_wait: must be >= 0 (0 takes the default), got -1s`,
 		`t.yaml:4:3: alerting.gamma: unknown key "gamma"; allowed: slack, default_channel, ticket_channel, finance_channel, group_wait, group_interval, repeat_interval, routes, webhook, alertmanager, console, runbook_url, dashboard_url`,
-		`t.yaml:5:1: extra: unknown key "extra"; allowed: naming, cluster, http, collector, lag, schema_registry, state, push, sharding, products, owners, contracts`,
+		`t.yaml:5:1: extra: unknown key "extra"; allowed: naming, cluster, http, metrics, collector, lag, schema_registry, state, push, sharding, products, owners, contracts`,
 	}
 	var got []string
 	for _, p := range ps {

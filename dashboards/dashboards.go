@@ -303,34 +303,60 @@ var DefaultIntervals = Intervals{RateInterval: time.Minute, Interval: 15 * time.
 var variableRef = regexp.MustCompile(`\$\{(\w+)(?::[^}]*)?\}|\$(\w+)|\[\[(\w+)(?::[^\]]*)?\]\]`)
 
 // Expand returns expr with Grafana's variables replaced: the built-in
-// interval variables by iv, and every other variable by all, the regular
-// expression that selecting "All" amounts to, e.g. ".*" or ".+". An
-// unknown built-in ($__name) is left as it is, so that the expression does
-// not parse. Expand does not check where a variable stands: the dashboards'
-// tests require that every variable is the value of a regexp matcher.
+// interval variables by iv, a variable that is the whole range of a range
+// selector ([$window]: a single-valued variable of durations) by iv.Range,
+// and every other variable by all, the regular expression that selecting
+// "All" amounts to, e.g. ".*" or ".+". An unknown built-in ($__name) is
+// left as it is, so that the expression does not parse. Expand does not
+// check where a variable stands: the dashboards' tests require that every
+// other variable is the value of a regexp matcher.
 func Expand(expr string, iv Intervals, all string) string {
-	return variableRef.ReplaceAllStringFunc(expr, func(ref string) string {
-		m := variableRef.FindStringSubmatch(ref)
-		name := m[1] + m[2] + m[3]
+	var b strings.Builder
+	last := 0
+	for _, loc := range variableRef.FindAllStringSubmatchIndex(expr, -1) {
+		start, end := loc[0], loc[1]
+		b.WriteString(expr[last:start])
+		last = end
+		ref := expr[start:end]
+		name := ""
+		for i := 2; i < len(loc); i += 2 {
+			if loc[i] >= 0 {
+				name = expr[loc[i]:loc[i+1]]
+			}
+		}
 		if !strings.HasPrefix(name, "__") {
-			return all
+			if IsRangeVariable(expr, start, end) {
+				b.WriteString(model.Duration(iv.Range).String())
+			} else {
+				b.WriteString(all)
+			}
+			continue
 		}
 		switch name {
 		case "__rate_interval":
-			return model.Duration(iv.RateInterval).String()
+			b.WriteString(model.Duration(iv.RateInterval).String())
 		case "__interval":
-			return model.Duration(iv.Interval).String()
+			b.WriteString(model.Duration(iv.Interval).String())
 		case "__interval_ms":
-			return strconv.FormatInt(iv.Interval.Milliseconds(), 10)
+			b.WriteString(strconv.FormatInt(iv.Interval.Milliseconds(), 10))
 		case "__range":
-			return model.Duration(iv.Range).String()
+			b.WriteString(model.Duration(iv.Range).String())
 		case "__range_s":
-			return strconv.FormatInt(int64(iv.Range/time.Second), 10)
+			b.WriteString(strconv.FormatInt(int64(iv.Range/time.Second), 10))
 		case "__range_ms":
-			return strconv.FormatInt(iv.Range.Milliseconds(), 10)
+			b.WriteString(strconv.FormatInt(iv.Range.Milliseconds(), 10))
+		default:
+			b.WriteString(ref)
 		}
-		return ref
-	})
+	}
+	b.WriteString(expr[last:])
+	return b.String()
+}
+
+// IsRangeVariable says whether the variable reference at expr[start:end]
+// is the whole range of a range selector, as in rate(x[$window]).
+func IsRangeVariable(expr string, start, end int) bool {
+	return start > 0 && expr[start-1] == '[' && end < len(expr) && expr[end] == ']'
 }
 
 // Metrics returns the names of the metrics expr selects, sorted and without

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 )
@@ -368,16 +369,28 @@ func TestVariablesAreRegexpValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	defined := map[string][]string{}
+	durations := map[string]bool{} // file/name of single-valued variables whose every option is a duration
 	for _, name := range Dashboards() {
 		for _, v := range variables(decode(t, name)) {
 			defined[name] = append(defined[name], str(v, "name"))
+			ok := str(v, "type") == "custom" && v["multi"] != true && v["includeAll"] != true
+			for _, o := range strings.Split(str(v, "query"), ",") {
+				if _, err := model.ParseDuration(strings.TrimSpace(o)); err != nil {
+					ok = false
+				}
+			}
+			durations[name+"/"+str(v, "name")] = ok
 		}
 	}
 	for _, q := range qs {
-		for _, m := range variableRef.FindAllStringSubmatch(q.Expr, -1) {
+		for _, loc := range variableRef.FindAllStringSubmatchIndex(q.Expr, -1) {
+			m := variableRef.FindStringSubmatch(q.Expr[loc[0]:loc[1]])
 			name := m[1] + m[2] + m[3]
 			if !strings.HasPrefix(name, "__") && !slices.Contains(defined[q.File], name) {
 				t.Errorf("%s: uses $%s, which %s does not define", q, name, q.File)
+			}
+			if !strings.HasPrefix(name, "__") && IsRangeVariable(q.Expr, loc[0], loc[1]) && !durations[q.File+"/"+name] {
+				t.Errorf("%s: $%s is a range, so it must be a custom variable of durations, neither multi-valued nor with All", q, name)
 			}
 		}
 		expr := Expand(q.Expr, DefaultIntervals, sentinel)
@@ -419,6 +432,7 @@ func TestExpand(t *testing.T) {
 		{"range", `increase(x[${__range}])`, ".*", `increase(x[6h])`},
 		{"numbers", `x / $__range_s + $__interval_ms + $__range_ms`, ".*", `x / 21600 + 30000 + 21600000`},
 		{"unknown built-in stays", `rate(x[$__whatever])`, ".*", `rate(x[$__whatever])`},
+		{"range variable", `rate(x{a=~"$a"}[$window]) / rate(y[${window}])`, ".*", `rate(x{a=~".*"}[6h]) / rate(y[6h])`},
 		{"regex anchors untouched", `x{topic=~"^a$", b="$"}`, ".*", `x{topic=~"^a$", b="$"}`},
 	}
 	for _, tt := range tests {

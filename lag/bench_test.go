@@ -211,7 +211,7 @@ func BenchmarkLagPass(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer cl.Close()
-			m := New(&cfg, lc, cl, Options{Metrics: NewMetrics(prometheus.NewRegistry(), true), ReadTimeout: 10 * time.Second})
+			m := New(&cfg, lc, cl, Options{Metrics: NewMetrics(prometheus.NewRegistry(), MetricsOptions{KafkaLagExporter: true}), ReadTimeout: 10 * time.Second})
 			if err := m.pass(ctx); err != nil { // warm up: metadata, connections
 				b.Fatal(err)
 			}

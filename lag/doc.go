@@ -12,7 +12,7 @@
 //     the collector. A declared group without committed offsets on the
 //     product's topics (one that does not exist, or never consumed) is
 //     reported with NoData: state Dead when Kafka does not know it, no
-//     status (every meshwatch_consumer_status series 0), no lag series, and
+//     status (no meshwatch_consumer_status series), no lag series, and
 //     its lag SLO events are not valid (no data is silent, not perfect).
 //   - Offset lag per group and partition: end offset − committed offset,
 //     clamped at 0 (the two come from two brokers at two moments). A
@@ -32,7 +32,8 @@
 //   - Data loss: a committed offset below the log start (records expired
 //     unread); retention risk: time lag / retention.ms of the topic.
 //   - The time-lag distribution of each group over the last 5m (one sample
-//     per pass, p50 and p99 read through an HDR histogram).
+//     per pass, p50 and p99 read through an HDR histogram), in Snapshot
+//     only (not exported to Prometheus).
 //   - Status (Evaluate, pure) per partition, and per group as its worst
 //     partition: OK, WARN (time lag growing), REWIND (committed offset below
 //     the highest seen), STALL (behind, a member is assigned the partition,
@@ -60,7 +61,11 @@
 //
 // The package owns the lag: section (Config: interval, exact_fetches,
 // passes, kafka_lag_exporter_metrics, with SetDefaults and Validate);
-// package config composes it, and New takes it beside the model.
+// package config composes it, and New takes it beside the model. What the
+// metrics export is set by MetricsOptions, given to NewMetrics: the
+// granularity of the lag series (metrics.lag_granularity, group, topic or
+// partition, read with ParseGranularity; default topic) and
+// kafka-lag-exporter's names (lag.kafka_lag_exporter_metrics).
 //
 // # Concurrency
 //
@@ -71,23 +76,41 @@
 //
 // # Metrics
 //
-// Group series carry the labels product, group and owner (the consumer's
-// owner); only the two lag series are per partition.
+// The series of a group on a product carry the labels product, group and
+// owner (the consumer's owner). The two lag series follow the granularity
+// (metrics.lag_granularity, MetricsOptions.Granularity): per topic by
+// default (their topic's committed partitions: the sum of the offset lags,
+// the largest time lag with its method), per partition with "partition"
+// (labels topic and partition), not at all with "group", where the group
+// series carry the lag.
 //
-//	meshwatch_consumer_lag_records{topic,partition}          end − committed (committed partitions only)
-//	meshwatch_consumer_lag_seconds{topic,partition,method}   time lag, method exact or interpolated
+//	meshwatch_consumer_lag_records{topic[,partition]}        end − committed (committed partitions only)
+//	meshwatch_consumer_lag_seconds{topic[,partition],method} time lag, method exact or interpolated
 //	meshwatch_consumer_group_lag_records                     sum over the group's partitions
 //	meshwatch_consumer_group_lag_seconds{method}             largest partition time lag
-//	meshwatch_consumer_status{status}                        1 for the current status, 0 for the others
-//	meshwatch_consumer_group_state{state}                    1 for Kafka's group state (Dead: does not exist)
-//	meshwatch_consumer_group_members                         members of the group
+//	meshwatch_consumer_status{status}                        the current status, 1 (no series with no_data)
 //	meshwatch_consumer_group_no_data                         1 while the group has no committed offset
 //	meshwatch_consumer_uncommitted_partitions                partitions of its topics never committed
 //	meshwatch_consumer_retention_risk_ratio                  largest time lag / retention.ms
-//	meshwatch_consumer_data_loss                             1 while a committed offset is below the log start
-//	meshwatch_consumer_lost_records                          records between those offsets and the log start
-//	meshwatch_consumer_lag_hdr_seconds{quantile}             p50, p99 of the group time lag over 5m
-//	meshwatch_consumer_lag_hdr_window_samples                passes behind those quantiles
+//	meshwatch_consumer_lost_records                          records between the committed offsets and the log start: > 0 is data loss
+//
+// A group with no committed offset (no_data 1) has no status, lag,
+// retention risk or lost records series. A product read by one group thus
+// has, at the default granularity, 7 series plus 2 per topic it reads.
+//
+// The state and members of a group are the group's own, not of a product:
+// one series per group, labelled group and owner. The owner is the first
+// declared one (not meshwatch.UnknownOwner) in config order of the products
+// the group reads; the state and members are those of the group in the
+// first of those products (a pass reads them once per group).
+//
+//	meshwatch_consumer_group_state{group,owner,state}        the current Kafka state, 1 (Dead: does not exist)
+//	meshwatch_consumer_group_members{group,owner}            members of the group
+//
+// The 5m time-lag quantiles of the JSON API (p50_seconds, p99_seconds) are
+// not exported: quantile_over_time over meshwatch_consumer_group_lag_seconds
+// computes them. Nor is data loss, which is meshwatch_consumer_lost_records
+// > 0.
 //
 // Agent series:
 //
@@ -98,14 +121,23 @@
 //	meshwatch_lag_groups                                     product groups at the last pass
 //
 // With lag.kafka_lag_exporter_metrics (default on), kafka-lag-exporter's
-// names and labels too, over the partitions of product topics:
+// names and labels too, over the partitions of product topics. The group
+// series at every granularity:
 //
-//	kafka_consumergroup_group_lag{cluster_name,group,topic,partition,member_host,consumer_id,client_id}
-//	kafka_consumergroup_group_lag_seconds{cluster_name,group,topic,partition,member_host,consumer_id,client_id}
 //	kafka_consumergroup_group_max_lag{cluster_name,group}
 //	kafka_consumergroup_group_max_lag_seconds{cluster_name,group}
 //	kafka_consumergroup_group_sum_lag{cluster_name,group}
 //
-// A partition no member is assigned has member_host, consumer_id and
-// client_id "unknown", as in kafka-lag-exporter.
+// At the default granularity, topic, the sum per topic (over the partitions
+// the group committed):
+//
+//	kafka_consumergroup_group_topic_sum_lag{cluster_name,group,topic}
+//
+// At partition, the partition series instead:
+//
+//	kafka_consumergroup_group_lag{cluster_name,group,topic,partition,member_host,consumer_id,client_id}
+//	kafka_consumergroup_group_lag_seconds{cluster_name,group,topic,partition,member_host,consumer_id,client_id}
+//
+// At group, neither. A partition no member is assigned has member_host,
+// consumer_id and client_id "unknown", as in kafka-lag-exporter.
 package lag

@@ -95,10 +95,17 @@ func testConfig(t *testing.T, kc *kafkatest.Cluster, products ...meshwatch.Produ
 	return cfg
 }
 
-// testCfg is the model of a test and its lag: section.
+// testCfg is the model of a test, its lag: section and the granularity of
+// its lag metrics ("": the default).
 type testCfg struct {
 	*meshwatch.Config
-	Lag Config
+	Lag         Config
+	Granularity Granularity
+}
+
+// metricsOptions are the options of the test's metrics.
+func (c *testCfg) metricsOptions() MetricsOptions {
+	return MetricsOptions{KafkaLagExporter: c.Lag.LagExporterMetrics(), Granularity: c.Granularity}
 }
 
 type harness struct {
@@ -112,7 +119,7 @@ type harness struct {
 func start(t *testing.T, kc *kafkatest.Cluster, cfg *testCfg, o Options) *harness {
 	t.Helper()
 	h := &harness{reg: prometheus.NewPedanticRegistry(), sink: &sink{}}
-	o.Metrics = NewMetrics(h.reg, cfg.Lag.LagExporterMetrics())
+	o.Metrics = NewMetrics(h.reg, cfg.metricsOptions())
 	o.Sink = h.sink
 	o.Logger = slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if o.StuckAfter == 0 {
@@ -149,7 +156,7 @@ func manual(t *testing.T, kc *kafkatest.Cluster, cfg *testCfg, clk *clock) *harn
 		now = clk.Now
 	}
 	h.m = New(cfg.Config, cfg.Lag, kc.Client(t), Options{
-		Metrics:    NewMetrics(h.reg, cfg.Lag.LagExporterMetrics()),
+		Metrics:    NewMetrics(h.reg, cfg.metricsOptions()),
 		Sink:       h.sink,
 		Logger:     slog.New(slog.NewTextHandler(tlog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Now:        now,

@@ -45,7 +45,9 @@ type GroupLag struct {
 	LagSeconds float64 `json:"lag_seconds"`
 	Method     string  `json:"method,omitempty"`
 	// Quantiles are the 0.5 and 0.99 quantiles of LagSeconds over the last
-	// five minutes (Window), from Samples passes.
+	// five minutes (Window), from Samples passes. They are not exported to
+	// Prometheus, where quantile_over_time of
+	// meshwatch_consumer_group_lag_seconds computes them.
 	P50Seconds float64 `json:"p50_seconds"`
 	P99Seconds float64 `json:"p99_seconds"`
 	Samples    int     `json:"samples"`
@@ -54,11 +56,13 @@ type GroupLag struct {
 	RetentionRisk float64 `json:"retention_risk_ratio"`
 	// LostRecords is how many records expired below the committed offsets.
 	LostRecords int64 `json:"lost_records"`
-	DataLoss    bool  `json:"data_loss"`
+	// DataLoss is LostRecords > 0.
+	DataLoss bool `json:"data_loss"`
 	// Uncommitted counts the partitions of the group's topics it never
 	// committed.
-	Uncommitted int            `json:"uncommitted_partitions"`
-	Partitions  []PartitionLag `json:"partitions"`
+	Uncommitted int `json:"uncommitted_partitions"`
+	// Partitions are ordered by topic, then partition.
+	Partitions []PartitionLag `json:"partitions"`
 }
 
 // PartitionLag is one partition of a topic a group consumes.

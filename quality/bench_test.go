@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -100,4 +101,26 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkCounterInc compares an increment of a series resolved up front
+// (plain) with one of a lazyCounter whose series exists (lazy): the cost of
+// creating series at their first event on the per-record path.
+func BenchmarkCounterInc(b *testing.B) {
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bench_total", Help: "Bench."}, []string{"result"})
+	b.Run("plain", func(b *testing.B) {
+		c := vec.WithLabelValues("plain")
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Inc()
+		}
+	})
+	b.Run("lazy", func(b *testing.B) {
+		var l lazyCounter
+		l.init(vec, "lazy")
+		b.ReportAllocs()
+		for b.Loop() {
+			l.Inc()
+		}
+	})
 }

@@ -72,24 +72,46 @@
 //
 // # Metrics
 //
-// Product series carry the labels product, domain and owner.
+// Product series carry the labels product, domain and owner. They export
+// what happened, and only for the features a product uses:
 //
-//	meshwatch_quality_records_total{rule,result}          records checked by a rule: pass, fail, error (pre-initialised)
-//	meshwatch_quality_checked_total                       records the rules looked at
+//   - A series that counts an event — a rule's result, an undecodable
+//     reason, a missing field, a completeness or validity result, a
+//     sequence gap, duplicate, reset or eviction, a dead letter and its
+//     reason — appears at its first event. A result that never happened
+//     has no series, not a 0: a ratio's numerator needs "or … * 0" when it
+//     may be absent. The first event of a new series is not seen by rate()
+//     or increase() unless Prometheus ingests created timestamps
+//     (created-timestamp-zero-ingestion, protobuf scrapes).
+//   - Sequence series exist only for products with quality.sequence,
+//     volume series only for products with quality.volume (from their first
+//     measurement: the first end-offset listing for silent partitions, the
+//     first full minute for the rate), dead-letter series only for products
+//     with dlq_topics.
+//   - meshwatch_quality_rules has a series per source only while the source
+//     has a rule.
+//   - meshwatch_quality_checked_total is always there.
+//
+// A product with two config rules whose records all pass thus exports
+// checked_total, records_total{rule,result="pass"} twice,
+// validity_events_total{result="good"} and rules{source="config"}.
+//
+//	meshwatch_quality_checked_total                       records the rules looked at (always)
+//	meshwatch_quality_records_total{rule,result}          records checked by a rule: pass, fail, error
 //	meshwatch_quality_undecodable_total{reason}           not_json, bad_magic_byte, unknown_schema_id, truncated,
 //	                                                      schema_mismatch, registry_unavailable
 //	meshwatch_quality_required_missing_total{field}       records missing a required field
-//	meshwatch_quality_completeness_events_total{result}   good, bad
+//	meshwatch_quality_completeness_events_total{result}   good, bad (with required fields or a sequence check)
 //	meshwatch_quality_validity_events_total{result}       good, bad
-//	meshwatch_quality_sequence_missing_total              sequence numbers skipped
-//	meshwatch_quality_sequence_duplicates_total           numbers not above the producer's last
-//	meshwatch_quality_sequence_resets_total               producers that started a new sequence
-//	meshwatch_quality_sequence_evictions_total            producers forgotten beyond max_keys
-//	meshwatch_quality_sequence_keys                       producers tracked
-//	meshwatch_quality_volume_records_per_minute           over the last volume window
-//	meshwatch_quality_silent_partitions                   partitions without a new record for a minute
-//	meshwatch_quality_dlq_records_total                   records appended to the dead-letter topics
-//	meshwatch_quality_dlq_reasons_total{reason}           dead-lettered records read, by reason
+//	meshwatch_quality_sequence_missing_total              sequence numbers skipped (sequence)
+//	meshwatch_quality_sequence_duplicates_total           numbers not above the producer's last (sequence)
+//	meshwatch_quality_sequence_resets_total               producers that started a new sequence (sequence)
+//	meshwatch_quality_sequence_evictions_total            producers forgotten beyond max_keys (sequence)
+//	meshwatch_quality_sequence_keys                       producers tracked (sequence, from the start)
+//	meshwatch_quality_volume_records_per_minute           over the last volume window (volume)
+//	meshwatch_quality_silent_partitions                   partitions without a new record for a minute (volume)
+//	meshwatch_quality_dlq_records_total                   records appended to the dead-letter topics (dlq_topics)
+//	meshwatch_quality_dlq_reasons_total{reason}           dead-lettered records read, by reason (dlq_topics)
 //	meshwatch_quality_rules{source}                       rules evaluated: config, registry
 //
 // Agent series:

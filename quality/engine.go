@@ -159,7 +159,7 @@ type rule struct {
 	// A Confluent CEL_FIELD rule runs per field: guard (optional) then prg.
 	field *fieldRule
 
-	counters [3]prometheus.Counter // pass, fail, error
+	counters [3]lazyCounter // pass, fail, error
 	counts   [3]int64
 	last     [lastFailures]RecordRef
 	lastN    int
@@ -208,7 +208,7 @@ type product struct {
 	pm       *productMetrics
 	m        *Metrics
 	required [][]string
-	missing  []prometheus.Counter
+	missing  []lazyCounter // by required field
 	seqField []string
 	seqKey   []string
 	hasSLO   map[string]bool // SLI kinds the product has SLOs of
@@ -268,10 +268,10 @@ func newProduct(p *meshwatch.Product, env *cel.Env, m *Metrics) (*product, error
 	for _, s := range p.SLOs {
 		ps.hasSLO[s.SLI] = true
 	}
-	mv := m.missing.MustCurryWith(ps.pm.labels)
-	for _, f := range p.Quality.Required {
+	ps.missing = make([]lazyCounter, len(p.Quality.Required))
+	for i, f := range p.Quality.Required {
 		ps.required = append(ps.required, splitPath(f))
-		ps.missing = append(ps.missing, mv.WithLabelValues(f))
+		ps.missing[i].init(ps.pm.missing, f)
 	}
 	ps.total.missing = make([]int64, len(ps.required))
 	for _, r := range p.Quality.Rules {
@@ -279,14 +279,12 @@ func newProduct(p *meshwatch.Product, env *cel.Env, m *Metrics) (*product, error
 		if err != nil {
 			return nil, fmt.Errorf("product %s: rule %s: %w", p.Name, r.Name, err)
 		}
-		ps.rules = append(ps.rules, &rule{name: r.Name, expr: r.Expr, source: r.Source, prg: prg, counters: m.ruleCounters(ps.pm, r.Name)})
+		ru := &rule{name: r.Name, expr: r.Expr, source: r.Source, prg: prg}
+		ps.pm.initRule(&ru.counters, r.Name)
+		ps.rules = append(ps.rules, ru)
 	}
-	m.rulesLoaded.MustCurryWith(ps.pm.labels).WithLabelValues("config").Set(float64(len(ps.rules)))
-	m.rulesLoaded.MustCurryWith(ps.pm.labels).WithLabelValues("registry").Set(0)
+	ps.pm.setRules(sourceConfig, len(ps.rules))
 	ps.dlq = dlqState{ends: map[partKey]int64{}, next: map[partKey]int64{}, reasons: map[string]int64{}, counter: map[string]prometheus.Counter{}}
-	if len(p.DLQTopics) > 0 {
-		ps.dlq.counter[ReasonLabelUnknown] = m.dlqReasons.MustCurryWith(ps.pm.labels).WithLabelValues(ReasonLabelUnknown)
-	}
 	if s := p.Quality.Sequence; s != nil {
 		ps.seq = newSequencer(s.MaxKeys)
 		ps.seqField = splitPath(s.Field)

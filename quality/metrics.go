@@ -1,6 +1,8 @@
 package quality
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwatch/meshwatch"
@@ -19,6 +21,12 @@ const (
 	ResultPass  = "pass"
 	ResultFail  = "fail"
 	ResultError = "error"
+)
+
+// Sources of rules, the source label of meshwatch_quality_rules.
+const (
+	sourceConfig   = "config"
+	sourceRegistry = "registry"
 )
 
 // Metrics are the quality package's Prometheus metrics. Create them once
@@ -123,52 +131,116 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // productMetrics are one product's series, resolved once so that the
-// per-record path never looks up a label.
+// per-record path never looks up a label. A series that counts an event
+// (a result, a reason, a gap, a dead letter) is created at its first event,
+// so that what did not happen exports nothing; a series of a feature the
+// product does not use (sequence, volume) is never created.
 type productMetrics struct {
-	labels                    prometheus.Labels
+	labels prometheus.Labels
+	// The vectors curried with labels, for the series made later.
+	records, missing, dlqReasons *prometheus.CounterVec
+	rules                        *prometheus.GaugeVec
+
 	checked                   prometheus.Counter
-	undecodable               [numReasons]prometheus.Counter
-	completeGood, completeBad prometheus.Counter
-	validGood, validBad       prometheus.Counter
-	seqMissing, seqDup        prometheus.Counter
-	seqReset, seqEvicted      prometheus.Counter
-	seqKeys                   prometheus.Gauge
-	volume, silent            prometheus.Gauge
-	dlqRecords                prometheus.Counter
+	undecodable               [numReasons]lazyCounter
+	completeGood, completeBad lazyCounter
+	validGood, validBad       lazyCounter
+	seqMissing, seqDup        lazyCounter
+	seqReset, seqEvicted      lazyCounter
+	dlqRecords                lazyCounter
+	// seqKeys is nil without a sequence check.
+	seqKeys prometheus.Gauge
+	// volume and silent stay nil without a volume expectation, and until
+	// they are first measured; only the tick sets them, holding the
+	// product's mutex.
+	volume, silent prometheus.Gauge
 }
 
 func (m *Metrics) forProduct(p *meshwatch.Product) *productMetrics {
 	l := prometheus.Labels{"product": p.Name, "domain": p.Domain, "owner": p.Owner}
 	pm := &productMetrics{
 		labels:     l,
+		records:    m.records.MustCurryWith(l),
+		missing:    m.missing.MustCurryWith(l),
+		dlqReasons: m.dlqReasons.MustCurryWith(l),
+		rules:      m.rulesLoaded.MustCurryWith(l),
 		checked:    m.checked.With(l),
-		seqMissing: m.seqMissing.With(l),
-		seqDup:     m.seqDup.With(l),
-		seqReset:   m.seqReset.With(l),
-		seqEvicted: m.seqEvicted.With(l),
-		seqKeys:    m.seqKeys.With(l),
-		volume:     m.volume.With(l),
-		silent:     m.silent.With(l),
-		dlqRecords: m.dlqRecords.With(l),
 	}
 	uv := m.undecodable.MustCurryWith(l)
 	for r := ReasonOK + 1; r < numReasons; r++ {
-		pm.undecodable[r] = uv.WithLabelValues(r.String())
+		pm.undecodable[r].init(uv, r.String())
 	}
 	cv := m.completeness.MustCurryWith(l)
-	pm.completeGood, pm.completeBad = cv.WithLabelValues("good"), cv.WithLabelValues("bad")
+	pm.completeGood.init(cv, "good")
+	pm.completeBad.init(cv, "bad")
 	vv := m.validity.MustCurryWith(l)
-	pm.validGood, pm.validBad = vv.WithLabelValues("good"), vv.WithLabelValues("bad")
+	pm.validGood.init(vv, "good")
+	pm.validBad.init(vv, "bad")
+	pm.seqMissing.init(m.seqMissing.MustCurryWith(l))
+	pm.seqDup.init(m.seqDup.MustCurryWith(l))
+	pm.seqReset.init(m.seqReset.MustCurryWith(l))
+	pm.seqEvicted.init(m.seqEvicted.MustCurryWith(l))
+	pm.dlqRecords.init(m.dlqRecords.MustCurryWith(l))
+	if p.Quality.Sequence != nil {
+		pm.seqKeys = m.seqKeys.With(l)
+	}
 	return pm
 }
 
-// ruleCounters returns the pass, fail and error counters of one rule, all
-// initialised to 0.
-func (m *Metrics) ruleCounters(pm *productMetrics, rule string) [3]prometheus.Counter {
-	v := m.records.MustCurryWith(pm.labels)
-	return [3]prometheus.Counter{
-		v.WithLabelValues(rule, ResultPass),
-		v.WithLabelValues(rule, ResultFail),
-		v.WithLabelValues(rule, ResultError),
+// initRule readies the pass, fail and error counters of one rule; each
+// series appears at the rule's first record with that result.
+func (pm *productMetrics) initRule(c *[3]lazyCounter, rule string) {
+	for i, res := range [3]string{ResultPass, ResultFail, ResultError} {
+		c[i].init(pm.records, rule, res)
 	}
+}
+
+// setRules sets meshwatch_quality_rules{source}, which exists only while
+// the source has a rule.
+func (pm *productMetrics) setRules(source string, n int) {
+	if n == 0 {
+		pm.rules.DeleteLabelValues(source)
+		return
+	}
+	pm.rules.WithLabelValues(source).Set(float64(n))
+}
+
+// lazyCounter is one series of a counter vector, created at its first
+// increment: a count that is still 0 exports no series. After that, Inc and
+// Add cost one atomic load more than the series' own; they never allocate
+// and never lock. It is safe for concurrent use. Ready it with init before
+// use, and do not copy it.
+type lazyCounter struct {
+	c   atomic.Pointer[prometheus.Counter]
+	vec *prometheus.CounterVec // curried with all labels but lvs
+	lvs []string
+}
+
+func (l *lazyCounter) init(vec *prometheus.CounterVec, lvs ...string) {
+	l.vec, l.lvs = vec, lvs
+}
+
+// Inc adds 1, creating the series first if need be.
+func (l *lazyCounter) Inc() { l.get().Inc() }
+
+// Add adds v; an Add of 0 (or less) creates no series.
+func (l *lazyCounter) Add(v float64) {
+	if v > 0 {
+		l.get().Add(v)
+	}
+}
+
+func (l *lazyCounter) get() prometheus.Counter {
+	if c := l.c.Load(); c != nil {
+		return *c
+	}
+	return l.create()
+}
+
+// create is get's slow path, apart so that get inlines. Racing callers get
+// the same series: the vector creates a label set's series once.
+func (l *lazyCounter) create() prometheus.Counter {
+	c := l.vec.WithLabelValues(l.lvs...)
+	l.c.Store(&c)
+	return c
 }

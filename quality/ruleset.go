@@ -138,7 +138,7 @@ func (p *product) installTopicRules() {
 			n += len(si.rules)
 		}
 	}
-	p.m.rulesLoaded.MustCurryWith(p.pm.labels).WithLabelValues("registry").Set(float64(n))
+	p.pm.setRules(sourceRegistry, n)
 }
 
 func (e *Engine) compileSubject(p *product, topic string, ss sr.SubjectSchema) *subjectInfo {
@@ -190,7 +190,7 @@ func (e *Engine) compileSubject(p *product, topic string, ss sr.SubjectSchema) *
 			continue
 		}
 		taken[name] = true
-		ru.counters = e.m.ruleCounters(p.pm, name)
+		p.pm.initRule(&ru.counters, name)
 		si.rules = append(si.rules, ru)
 		si.meta.Rules = append(si.meta.Rules, name)
 	}

@@ -281,14 +281,17 @@ func (e *Engine) offsetDeltas(p *product, ends kadm.ListedOffsets, now time.Time
 	slices.Sort(v.topics)
 	v.topics = slices.Compact(v.topics)
 	p.dlq.records += dlq
-	if dlq > 0 {
-		p.pm.dlqRecords.Add(float64(dlq))
-	}
-	p.pm.silent.Set(float64(silent))
+	p.pm.dlqRecords.Add(float64(dlq))
 
+	// Silent partitions and the rate belong to the volume expectation:
+	// without one, the product exports neither.
 	if p.p.Quality.Volume == nil {
 		return produced, dlq, 0, 0
 	}
+	if p.pm.silent == nil {
+		p.pm.silent = p.m.silent.With(p.pm.labels)
+	}
+	p.pm.silent.Set(float64(silent))
 	if v.start.IsZero() {
 		v.start = now // the first listing is the baseline
 		return produced, dlq, 0, 0
@@ -302,6 +305,9 @@ func (e *Engine) offsetDeltas(p *product, ends kadm.ListedOffsets, now time.Time
 	v.lastRate = float64(v.count) / elapsed.Minutes()
 	if v.lastRate >= p.p.Quality.Volume.MinPerMinute {
 		good = windows
+	}
+	if p.pm.volume == nil {
+		p.pm.volume = p.m.volume.With(p.pm.labels)
 	}
 	p.pm.volume.Set(v.lastRate)
 	v.count = 0
@@ -419,16 +425,22 @@ func dlqReason(r *kgo.Record) string {
 }
 
 // countDLQReason counts one dead-lettered record by reason, keeping at most
-// maxReasons distinct labels. The caller holds p.mu.
+// maxReasons distinct labels, unknown among them from the start (its series
+// appears at its first record, but its place is kept: unknown is never
+// counted as other). The caller holds p.mu.
 func (p *product) countDLQReason(reason string) {
 	c, ok := p.dlq.counter[reason]
 	if !ok {
-		if len(p.dlq.counter) >= maxReasons && reason != ReasonLabelOther {
+		n := len(p.dlq.counter)
+		if _, ok := p.dlq.counter[ReasonLabelUnknown]; !ok {
+			n++
+		}
+		if n >= maxReasons && reason != ReasonLabelOther && reason != ReasonLabelUnknown {
 			reason = ReasonLabelOther
 			c, ok = p.dlq.counter[reason]
 		}
 		if !ok {
-			c = p.m.dlqReasons.MustCurryWith(p.pm.labels).WithLabelValues(reason)
+			c = p.pm.dlqReasons.WithLabelValues(reason)
 			p.dlq.counter[reason] = c
 		}
 	}

@@ -8,12 +8,13 @@
 //
 //   - Accounting ([Evaluator.ObserveSLI]): the collector, lag and quality
 //     emit [meshwatch.SLIEvents] once per tick through their Sink; each is
-//     added to the SLO's minute buckets (the last 6 hours, for the 5m … 6h
-//     windows) and coarse buckets (an hour each for windows up to 32 days;
-//     wider for longer windows, at most 768 per window) in the bucket that
-//     holds the end of (From, To]. Buckets hold cumulative counts, so any
-//     window's sum is one subtraction. Memory is fixed by the configuration
-//     (about 17 KiB per 28d SLO) and reported as meshwatch_slo_buckets.
+//     added to the SLO's minute buckets (the last hour, for the 5m, 30m and
+//     1h windows), 5-minute buckets (the last 6 hours, for 2h and 6h) and
+//     coarse buckets (an hour each for windows up to 32 days; wider for
+//     longer windows, at most 768 per window) in the bucket that holds the
+//     end of (From, To]. Buckets hold cumulative counts, so any window's
+//     sum is one subtraction. Memory is fixed by the configuration (about
+//     13 KiB per 28d or 30d SLO) and reported as meshwatch_slo_buckets.
 //   - Windows: rolling Nd (default 28d), counted in whole coarse buckets
 //     (the current hour and the 671 before it), or the calendar month in
 //     Options.Location (UTC by default), whose budget resets at midnight on
@@ -34,7 +35,7 @@
 //     (page or ticket), SLOBudgetExhausted, SLONoData (after NoDataFor, or
 //     a freshness SLO's threshold when longer). Time to exhaustion is the remaining
 //     budget at the 1h burn rate. No number is NaN; an SLI without valid
-//     events has no value (null in JSON, no series in metrics).
+//     events has no value (null in JSON, no series in the recorded rules).
 //   - State: every state.flush the buckets of SLOs that changed are written
 //     to the [Store] under [StateKey] (JSON, non-empty buckets only), and
 //     once more when Run stops; Run loads them at start and adds them to
@@ -45,12 +46,15 @@
 //     [CheckStateKeys], a check of the loader, rejects product and SLO
 //     names whose state file name would be longer than a file name may be.
 //   - /api/v1/slos ([Evaluator.Handler]): [Status] per SLO with every
-//     number needed to recompute budget and decision by hand.
+//     number needed to recompute budget and decision by hand, including
+//     the counts, SLI and burn rate of every window and the window start.
 //   - meshwatch rules ([Rules]): recording rules for each SLO's error
-//     ratio per window and budget remaining, and alerting rules
-//     MeshwatchSLOBurnRatePage and MeshwatchSLOBurnRateTicket with the same
-//     factors and guard, built from meshwatch_slo_good_total and
-//     meshwatch_slo_valid_total. A month is a rolling 30d there.
+//     ratio per window (5m … 3d and the SLO's window as a range, e.g.
+//     meshwatch_slo:error_ratio:rate1h; a burn rate is that ratio divided
+//     by 1 − objective, an SLI 1 minus it) and budget remaining, and alerting rules MeshwatchSLOBurnRatePage and
+//     MeshwatchSLOBurnRateTicket with the same factors and guard, built
+//     from meshwatch_slo_good_total and meshwatch_slo_valid_total. A month
+//     is a rolling 30d there.
 //   - meshwatch check ([Tally], [Check], [WriteTable]): an SLO over just a
 //     sampled period — value, objective, met — without buckets or state.
 //
@@ -66,19 +70,25 @@
 //
 // # Metrics
 //
-// SLO series carry product, domain, owner, slo and sli.
+// SLO series carry product, domain, owner, slo and sli. Cardinality by
+// design: what Prometheus can compute from the counters is not exported
+// for every window — burn rates and SLIs per window come from
+// rate(meshwatch_slo_good_total) and rate(meshwatch_slo_valid_total) (the
+// dashboards do so) or the error ratios meshwatch rules records; the
+// window's counts, burn rate and start are in /api/v1/slos. An enumeration exports
+// its current value only, and a rare event's counter appears with the
+// first event. An SLO has 5 series in steady state (objective, remaining,
+// decision, good, valid), 6 while it burns.
 //
 //	meshwatch_slo_objective_ratio                          the objective
 //	meshwatch_slo_error_budget_remaining_ratio             1 − (bad/valid)/(1 − objective) over the window
-//	meshwatch_slo_burn_rate{window}                        5m 30m 1h 2h 6h 1d 3d window
-//	meshwatch_slo_sli_ratio{window}                        good/valid; absent without valid events
-//	meshwatch_slo_window_events{window,kind}               good, valid counted in the window
-//	meshwatch_slo_decision{decision}                       1 for the current decision, 0 for the others
+//	meshwatch_slo_decision{decision}                       the current decision (none, ticket, page, exhausted,
+//	                                                       no_data), always 1: one series per SLO
 //	meshwatch_slo_time_to_exhaustion_seconds               at the 1h burn rate; absent while nothing burns
-//	meshwatch_slo_window_start_timestamp_seconds           start of the budget window
 //	meshwatch_slo_good_total                               good events received since start (rules use it)
 //	meshwatch_slo_valid_total                              valid events received since start (rules use it)
-//	meshwatch_slo_late_events_total                        SLIEvents older than every bucket, dropped
+//	meshwatch_slo_late_events_total                        SLIEvents older than every bucket, dropped; absent
+//	                                                       until the first
 //
 // Agent series:
 //

@@ -2,14 +2,17 @@ package sla
 
 import (
 	"encoding/json"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
@@ -227,7 +230,7 @@ func TestMemoryBound(t *testing.T) {
 	cfg.Products[0].SLOs[1].Name = "long"
 	cfg.Products[0].SLOs[2].Name = "monthly"
 	h := newHarness(t, cfg, t0, Options{})
-	want := (361 + 674) + (361 + 741) + (361 + 746)
+	want := (61 + 73 + 674) + (61 + 73 + 741) + (61 + 73 + 746)
 	if got := h.e.Buckets(); got != want {
 		t.Fatalf("buckets %d, want %d", got, want)
 	}
@@ -245,7 +248,7 @@ func TestMemoryBound(t *testing.T) {
 		t.Errorf("meshwatch_slo_bucket_bytes %v, want %d", got, want*16)
 	}
 	for _, tr := range h.e.trackers {
-		if n := tr.buckets(); n > fineSlots+maxCoarseSlots+2 {
+		if n := tr.buckets(); n > fineSlots+midSlots+maxCoarseSlots+2 {
 			t.Errorf("%s holds %d buckets", tr.key.slo, n)
 		}
 	}
@@ -296,26 +299,150 @@ func TestMetrics(t *testing.T) {
 		want   float64
 	}{
 		{"meshwatch_slo_objective_ratio", lat, 0.999},
-		{"meshwatch_slo_burn_rate", with(lat, "window", "1h"), 15},
-		{"meshwatch_slo_sli_ratio", with(lat, "window", "5m"), 0.985},
 		{"meshwatch_slo_decision", with(lat, "decision", DecisionPage), 1},
-		{"meshwatch_slo_decision", with(lat, "decision", DecisionNone), 0},
 		{"meshwatch_slo_valid_total", lat, 3600000},
 		{"meshwatch_slo_good_total", lat, 3546000},
 		{"meshwatch_slo_error_budget_remaining_ratio", lat, 1 - 0.015/0.001},
 		{"meshwatch_slo_decision", map[string]string{"slo": "freshness", "decision": DecisionNoData}, 1},
-		{"meshwatch_slo_burn_rate", map[string]string{"slo": "freshness", "window": "5m"}, 0},
+		{"meshwatch_slo_error_budget_remaining_ratio", map[string]string{"slo": "freshness"}, 1},
 	}
 	for _, c := range checks {
 		if got := gaugeValue(t, h.reg, c.name, c.labels); math.Abs(got-c.want) > 1e-9 {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if n := countSeries(t, h.reg, "meshwatch_slo_sli_ratio", map[string]string{"slo": "freshness"}); n != 0 {
-		t.Errorf("freshness has %d SLI ratio series without data, want none", n)
+	for _, slo := range []string{testSLO, "freshness"} {
+		if n := countSeries(t, h.reg, "meshwatch_slo_decision", map[string]string{"slo": slo}); n != 1 {
+			t.Errorf("%s has %d decision series, want 1: the current decision only", slo, n)
+		}
 	}
-	if n := countSeries(t, h.reg, "meshwatch_slo_time_to_exhaustion_seconds", map[string]string{"slo": testSLO}); n != 1 {
-		t.Errorf("%d time to exhaustion series, want 1", n)
+	st := h.e.Statuses()[0]
+	if got := gaugeValue(t, h.reg, "meshwatch_slo_time_to_exhaustion_seconds", map[string]string{"slo": testSLO}); !st.TimeToExhaustion.OK || got != st.TimeToExhaustion.V {
+		t.Errorf("time to exhaustion %v, want the status's %v", got, st.TimeToExhaustion)
+	}
+	if n := countSeries(t, h.reg, "meshwatch_slo_time_to_exhaustion_seconds", map[string]string{"slo": "freshness"}); n != 0 {
+		t.Errorf("%d time to exhaustion series of an SLO that does not burn, want none", n)
+	}
+}
+
+// sloSeries gathers reg and returns, for each SLO (the slo label), how many
+// series each metric has, and the names of the series without an slo
+// label, sorted.
+func sloSeries(t *testing.T, reg *prometheus.Registry) (perSLO map[string]map[string]int, agent []string) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	perSLO = map[string]map[string]int{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			slo := ""
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "slo" {
+					slo = lp.GetValue()
+				}
+			}
+			if slo == "" {
+				agent = append(agent, mf.GetName())
+				continue
+			}
+			if perSLO[slo] == nil {
+				perSLO[slo] = map[string]int{}
+			}
+			perSLO[slo][mf.GetName()]++
+		}
+	}
+	slices.Sort(agent)
+	return perSLO, slices.Compact(agent)
+}
+
+// TestMetricsCardinality checks the series a product with two SLOs exports,
+// by name and count, as its decision goes from no_data to page to ticket
+// and an event comes too late: 5 per SLO in steady state (one decision
+// series, not one per decision), time to exhaustion only while burning,
+// late events only once there is one, and no per-window series — burn
+// rates and SLIs per window are recorded by the rules.
+func TestMetricsCardinality(t *testing.T) {
+	cfg := testConfig(latencySLO(0.999, "30d"), meshwatch.SLO{Name: "freshness", SLI: meshwatch.SLIFreshness, Objective: 0.99, Window: "28d"})
+	h := newHarness(t, cfg, t0, Options{})
+	steady := map[string]int{
+		"meshwatch_slo_objective_ratio":              1,
+		"meshwatch_slo_error_budget_remaining_ratio": 1,
+		"meshwatch_slo_decision":                     1,
+		"meshwatch_slo_good_total":                   1,
+		"meshwatch_slo_valid_total":                  1,
+	}
+	plus := func(name string) map[string]int {
+		m := maps.Clone(steady)
+		m[name] = 1
+		return m
+	}
+	agentSeries := []string{
+		"meshwatch_slo_bucket_bytes",
+		"meshwatch_slo_buckets",
+		"meshwatch_slo_evaluation_duration_seconds",
+		"meshwatch_slo_last_evaluation_timestamp_seconds",
+		"meshwatch_slo_state_flushes_total",
+		"meshwatch_slo_state_last_flush_timestamp_seconds",
+		"meshwatch_slo_state_loads_total",
+		"meshwatch_slo_unknown_events_total",
+	}
+	steps := []struct {
+		name      string
+		do        func()
+		want      map[string]map[string]int
+		decisions map[string]string
+	}{
+		{
+			name:      "no data",
+			do:        func() {},
+			want:      map[string]map[string]int{testSLO: steady, "freshness": steady},
+			decisions: map[string]string{testSLO: DecisionNoData, "freshness": DecisionNoData},
+		},
+		{
+			name:      "1.5% errors for an hour page",
+			do:        func() { h.feed(testSLO, time.Hour, 10000, 0.015) },
+			want:      map[string]map[string]int{testSLO: plus("meshwatch_slo_time_to_exhaustion_seconds"), "freshness": steady},
+			decisions: map[string]string{testSLO: DecisionPage, "freshness": DecisionNoData},
+		},
+		{
+			name:      "two clean hours leave a ticket by 3d/6h and nothing burning over 1h",
+			do:        func() { h.feed(testSLO, 2*time.Hour, 10000, 0) },
+			want:      map[string]map[string]int{testSLO: steady, "freshness": steady},
+			decisions: map[string]string{testSLO: DecisionTicket, "freshness": DecisionNoData},
+		},
+		{
+			name: "a late event",
+			do: func() {
+				now := h.clk.Now()
+				h.e.ObserveSLI([]meshwatch.SLIEvents{
+					{Product: testProduct, SLO: "freshness", Good: 1, Valid: 1, To: now},
+					{Product: testProduct, SLO: "freshness", Good: 1, Valid: 1, To: now.Add(-40 * day)},
+				})
+			},
+			want:      map[string]map[string]int{testSLO: steady, "freshness": plus("meshwatch_slo_late_events_total")},
+			decisions: map[string]string{testSLO: DecisionTicket, "freshness": DecisionNone},
+		},
+	}
+	for _, step := range steps {
+		step.do()
+		h.e.Evaluate()
+		perSLO, agent := sloSeries(t, h.reg)
+		if diff := cmp.Diff(step.want, perSLO); diff != "" {
+			t.Errorf("%s: series per SLO (-want +got):\n%s", step.name, diff)
+		}
+		if diff := cmp.Diff(agentSeries, agent); diff != "" {
+			t.Errorf("%s: agent series (-want +got):\n%s", step.name, diff)
+		}
+		for slo, want := range step.decisions {
+			if got := gaugeValue(t, h.reg, "meshwatch_slo_decision", map[string]string{"slo": slo, "decision": want}); got != 1 {
+				t.Errorf("%s: %s decision %s = %v, want 1", step.name, slo, want, got)
+			}
+		}
+	}
+	if got := gaugeValue(t, h.reg, "meshwatch_slo_late_events_total", map[string]string{"slo": "freshness"}); got != 1 {
+		t.Errorf("late events %v, want 1", got)
 	}
 }
 

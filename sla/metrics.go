@@ -62,11 +62,19 @@ func (m *Metrics) attach(e *Evaluator) { m.slo.src.Store(e) }
 
 // sloCollector exports the last evaluation snapshot of the attached
 // Evaluator. A scrape reads the snapshot only; it never sums buckets.
+//
+// Cardinality by design: an SLO exports what Prometheus cannot compute
+// from its counters — objective, budget remaining over the window (a
+// calendar month resets), the current decision — and the counters
+// themselves; burn rates and SLIs per window are recorded by the
+// generated rules (Rules) from meshwatch_slo_good_total and
+// meshwatch_slo_valid_total. The decision exports the current value only,
+// and rare events only once they happen: 5 series per SLO in steady state.
 type sloCollector struct {
 	src atomic.Pointer[Evaluator]
 
-	objective, remaining, burn, ratio, events, decision, exhaustion, windowStart *prometheus.Desc
-	good, valid, buckets, bucketBytes, unknown, dropped, lastEval                *prometheus.Desc
+	objective, remaining, decision, exhaustion                 *prometheus.Desc
+	good, valid, buckets, bucketBytes, unknown, late, lastEval *prometheus.Desc
 }
 
 func newSLOCollector() *sloCollector {
@@ -74,28 +82,26 @@ func newSLOCollector() *sloCollector {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
 	return &sloCollector{
-		objective:   d("meshwatch_slo_objective_ratio", "The SLO's objective: good / valid must stay at or above it over the window.", sloLabels),
-		remaining:   d("meshwatch_slo_error_budget_remaining_ratio", "1 − (bad / valid over the window) / (1 − objective): 1 untouched, 0 spent, below 0 overspent.", sloLabels),
-		burn:        d("meshwatch_slo_burn_rate", "Error ratio over the window divided by the error budget (1 − objective); 0 without valid events.", withSLOLabels("window")),
-		ratio:       d("meshwatch_slo_sli_ratio", "good / valid over the window; absent while the window has no valid event.", withSLOLabels("window")),
-		events:      d("meshwatch_slo_window_events", "Events counted in the window, by kind (good, valid).", withSLOLabels("window", "kind")),
-		decision:    d("meshwatch_slo_decision", "1 for the SLO's current alert decision (none, ticket, page, exhausted, no_data), 0 for the others.", withSLOLabels("decision")),
+		objective: d("meshwatch_slo_objective_ratio", "The SLO's objective: good / valid must stay at or above it over the window.", sloLabels),
+		remaining: d("meshwatch_slo_error_budget_remaining_ratio", "1 − (bad / valid over the window) / (1 − objective): 1 untouched, 0 spent, below 0 overspent.", sloLabels),
+		decision: d("meshwatch_slo_decision", "The SLO's current alert decision in the decision label (none, ticket, page, exhausted, no_data), always 1: "+
+			"one series per SLO, whose label changes with the decision. Burn rates and SLIs per window are recorded by the rules of meshwatch rules.", withSLOLabels("decision")),
 		exhaustion:  d("meshwatch_slo_time_to_exhaustion_seconds", "Time until the error budget is spent at the 1h burn rate; absent while nothing burns.", sloLabels),
-		windowStart: d("meshwatch_slo_window_start_timestamp_seconds", "Start of the SLO window the budget is counted over, Unix seconds.", sloLabels),
 		good:        d(MetricGood, "Good events of the SLO received by the SLO engine since the agent started.", sloLabels),
 		valid:       d(MetricValid, "Valid events of the SLO received by the SLO engine since the agent started.", sloLabels),
 		buckets:     d("meshwatch_slo_buckets", "Time buckets held for all SLOs; fixed by the configuration.", nil),
 		bucketBytes: d("meshwatch_slo_bucket_bytes", "Memory held by the SLOs' time buckets.", nil),
 		unknown:     d("meshwatch_slo_unknown_events_total", "SLIEvents for an SLO the configuration does not have, dropped.", nil),
-		dropped:     d("meshwatch_slo_late_events_total", "SLIEvents older than every bucket of their SLO, dropped.", sloLabels),
-		lastEval:    d("meshwatch_slo_last_evaluation_timestamp_seconds", "When the SLOs were last evaluated, Unix seconds.", nil),
+		late: d("meshwatch_slo_late_events_total", "SLIEvents older than every bucket of their SLO, dropped. A rare event: "+
+			"the series appears with the first one and is absent until then.", sloLabels),
+		lastEval: d("meshwatch_slo_last_evaluation_timestamp_seconds", "When the SLOs were last evaluated, Unix seconds.", nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *sloCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.objective, c.remaining, c.burn, c.ratio, c.events, c.decision,
-		c.exhaustion, c.windowStart, c.good, c.valid, c.buckets, c.bucketBytes, c.unknown, c.dropped, c.lastEval} {
+	for _, d := range []*prometheus.Desc{c.objective, c.remaining, c.decision, c.exhaustion,
+		c.good, c.valid, c.buckets, c.bucketBytes, c.unknown, c.late, c.lastEval} {
 		ch <- d
 	}
 }
@@ -118,34 +124,19 @@ func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.lastEval, float64(s.at.UnixNano())/1e9)
 	for i, t := range s.trackers {
-		st := s.status(i, false)
-		ev := s.evals[i]
+		ev, res := s.evals[i], s.results[i]
 		lv := t.labels
-		gauge(c.objective, st.Objective, lv...)
-		gauge(c.remaining, st.Remaining, lv...)
-		gauge(c.windowStart, float64(st.WindowStart.Unix()), lv...)
+		gauge(c.objective, t.objective, lv...)
+		gauge(c.remaining, res.Remaining, lv...)
 		ch <- prometheus.MustNewConstMetric(c.good, prometheus.CounterValue, float64(ev.total.Good), lv...)
 		ch <- prometheus.MustNewConstMetric(c.valid, prometheus.CounterValue, float64(ev.total.Valid), lv...)
-		ch <- prometheus.MustNewConstMetric(c.dropped, prometheus.CounterValue, float64(ev.dropped), lv...)
-		if st.TimeToExhaustion.OK {
-			gauge(c.exhaustion, st.TimeToExhaustion.V, lv...)
+		if ev.dropped > 0 {
+			ch <- prometheus.MustNewConstMetric(c.late, prometheus.CounterValue, float64(ev.dropped), lv...)
 		}
-		for _, d := range Decisions {
-			v := 0.0
-			if d == st.Decision {
-				v = 1
-			}
-			gauge(c.decision, v, append(lv, d)...)
+		if res.HasExhaustion {
+			gauge(c.exhaustion, res.Exhaustion.Seconds(), lv...)
 		}
-		for _, w := range st.Windows {
-			wl := append(lv, w.Window)
-			gauge(c.burn, w.BurnRate, wl...)
-			if w.SLI.OK {
-				gauge(c.ratio, w.SLI.V, wl...)
-			}
-			gauge(c.events, float64(w.Good), append(wl, "good")...)
-			gauge(c.events, float64(w.Valid), append(wl, "valid")...)
-		}
+		gauge(c.decision, 1, append(lv[:len(lv):len(lv)], res.Decision)...)
 	}
 }
 

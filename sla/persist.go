@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/meshwatch/meshwatch/internal/state"
@@ -41,12 +42,55 @@ func saveRing(r *ring) savedRing {
 	return s
 }
 
+// saveFine returns the short windows' buckets in the stored form of the
+// first layout, minute buckets for 6 hours: the minute buckets fine can
+// tell apart and, before them, mid's 5-minute buckets at their start
+// minute, the one that overlaps fine less what fine holds of it. The
+// minute ring restores the last hour of it and the 5-minute ring all of it
+// exactly; an agent of the first layout reads it whole, with what is older
+// than an hour at the start of its 5 minutes. mid holds every event fine
+// does, as it covers a longer span and both get each event.
+func saveFine(fine, mid *ring) savedRing {
+	s := saveRing(fine)
+	if !mid.used {
+		return s
+	}
+	from := int64(math.MaxInt64) // the start of the oldest minute fine holds
+	if fine.used {
+		from = fine.start(fine.oldest() + 1).Unix()
+	}
+	var older [][3]int64
+	for _, b := range mid.buckets() {
+		start := mid.start(b.idx).Unix()
+		if start >= from {
+			break
+		}
+		c := b.c
+		if end := mid.start(b.idx + 1).Unix(); end > from {
+			for _, fb := range s.Buckets {
+				if fb[0] < end {
+					c.Good -= fb[1]
+					c.Valid -= fb[2]
+				}
+			}
+		}
+		// c is never negative nor more good than valid; should it be,
+		// it is left out rather than make decode set the whole state,
+		// budget included, aside.
+		if c != (Counts{}) && c.Good >= 0 && c.Good <= c.Valid {
+			older = append(older, [3]int64{start, c.Good, c.Valid})
+		}
+	}
+	s.Buckets = append(older, s.Buckets...)
+	return s
+}
+
 // encode returns the tracker's stored form and clears its dirty flag.
 func (t *tracker) encode(now time.Time) ([]byte, error) {
 	t.mu.Lock()
 	s := saved{
 		Version: stateVersion, Product: t.key.product, SLO: t.key.slo, SLI: t.sli, Window: t.win.name,
-		SavedAt: now.UTC(), Fine: saveRing(&t.fine), Coarse: saveRing(&t.coarse),
+		SavedAt: now.UTC(), Fine: saveFine(&t.fine, &t.mid), Coarse: saveRing(&t.coarse),
 	}
 	t.dirty = false
 	t.mu.Unlock()
@@ -78,6 +122,7 @@ func (t *tracker) decode(b []byte, now time.Time) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	restore(&t.fine, s.Fine, now)
+	restore(&t.mid, s.Fine, now)
 	restore(&t.coarse, s.Coarse, now)
 	return nil
 }

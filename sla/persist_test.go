@@ -164,7 +164,7 @@ func (f *frozenStore) holds(tr *tracker) bool {
 		return false
 	}
 	tr.mu.Lock()
-	fine, coarse := saveRing(&tr.fine), saveRing(&tr.coarse)
+	fine, coarse := saveFine(&tr.fine, &tr.mid), saveRing(&tr.coarse)
 	tr.mu.Unlock()
 	return s.Fine.Resolution == fine.Resolution && slices.Equal(s.Fine.Buckets, fine.Buckets) &&
 		s.Coarse.Resolution == coarse.Resolution && slices.Equal(s.Coarse.Buckets, coarse.Buckets)

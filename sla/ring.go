@@ -9,15 +9,22 @@ import (
 	"time"
 )
 
-// Bucket layout. Short burn windows (5m … 6h) are summed from minute
-// buckets; 1d, 3d and the SLO window from coarse buckets of an hour (or
-// more for windows over 32 days, so that a window has at most
-// maxCoarseSlots of them). Memory per SLO is fixed by its window: 361 +
-// window hours + 2 buckets of 16 bytes, about 17 KiB for 28d and 30d, and
-// never more than fineSlots + maxCoarseSlots + 2.
+// Bucket layout. The burn windows 5m, 30m and 1h are summed from minute
+// buckets, 2h and 6h from 5-minute buckets (so they span the last 115 to
+// 120 minutes and 5h55m to 6h), 1d, 3d and the SLO window from coarse
+// buckets of an hour (or more for windows over 32 days, so that a window
+// has at most maxCoarseSlots of them). Memory per SLO is fixed by its
+// window: 61 + 73 + window hours + 2 buckets of 16 bytes, about 13 KiB for
+// 28d and 30d, and never more than fineSlots + midSlots + maxCoarseSlots +
+// 2.
+//
+// The stored state keeps the first layout's form (minute buckets for 6
+// hours, see saveFine), so that either layout reads what the other wrote.
 const (
 	fineResolution = time.Minute
-	fineSlots      = 361 // 6h, the longest short window, and the base of its sum
+	fineSlots      = 61 // 1h, the longest window of minute buckets, and the base of its sum
+	midResolution  = 5 * time.Minute
+	midSlots       = 73  // 6h, the longest short window, and the base of its sum
 	maxCoarseSlots = 768 // coarse buckets per window before they widen past an hour
 	monthDays      = 31
 	windowMonth    = "month"

@@ -3,6 +3,7 @@ package sla
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,12 +45,14 @@ type Rule struct {
 }
 
 // Rules returns the SLOs of cfg as a Prometheus rule file (YAML): recording
-// rules for each SLO's error ratio over 5m … 3d and its window and for its
-// budget remaining, and the multiwindow multi-burn-rate alerts with the
-// same factors, windows and low-traffic guard as the Evaluator. They are
-// built from meshwatch_slo_good_total and meshwatch_slo_valid_total, so they
-// hold across restarts and agents. A window: month is approximated by a
-// rolling 30d window: PromQL has no range that starts on the 1st.
+// rules for each SLO's error ratio over 5m … 3d and its window (a burn
+// rate is that ratio / (1 − objective), an SLI 1 − that ratio: recorded
+// once, not three times) and for its budget remaining, and the multiwindow multi-burn-rate
+// alerts with the same factors, windows and low-traffic guard as the
+// Evaluator. They are built from meshwatch_slo_good_total and
+// meshwatch_slo_valid_total, so they hold across restarts and agents; the
+// agent does not export what they record. A window: month is approximated
+// by a rolling 30d window: PromQL has no range that starts on the 1st.
 func Rules(cfg *meshwatch.Config) ([]byte, error) {
 	rf, err := BuildRules(cfg)
 	if err != nil {
@@ -116,18 +119,15 @@ func sloRules(p *meshwatch.Product, s *meshwatch.SLO) ([]Rule, error) {
 			byLabels, MetricValid, sel, rng, MetricGood)
 	}
 	var rules []Rule
-	seen := map[string]bool{}
-	durations := make([]time.Duration, 0, NumBurnWindows+1)
+	ranges := make([]string, 0, NumBurnWindows+1)
 	for _, bw := range BurnWindows {
-		durations = append(durations, bw.Duration)
+		ranges = append(ranges, promDuration(bw.Duration))
 	}
 	windowRange := promDuration(w.length())
-	for _, d := range append(durations, w.length()) {
-		rng := promDuration(d)
-		if seen[rng] {
-			continue
-		}
-		seen[rng] = true
+	if !slices.Contains(ranges, windowRange) { // unless the window is 1d or 3d
+		ranges = append(ranges, windowRange)
+	}
+	for _, rng := range ranges {
 		rules = append(rules, Rule{Record: RecordErrorRatio + rng, Expr: errorRatio(rng)})
 	}
 	objective := fmtFloat(float64(s.Objective))

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +56,42 @@ func TestRulesGolden(t *testing.T) {
 	}
 	if !bytes.Contains(got, []byte("(0.02 * 672 / 1) * (1 - 0.999)")) {
 		t.Error("28d page factor is not derived from the window")
+	}
+}
+
+// TestRulesRecordEveryWindow checks that every SLO has its error ratio
+// recorded over each burn window and its own window, and its budget
+// remaining, and nothing else: burn rates and SLIs are that ratio divided
+// by the budget or taken from 1, and recording them too would triple the
+// series the rules add to Prometheus.
+func TestRulesRecordEveryWindow(t *testing.T) {
+	cfg := rulesConfig()
+	rf, err := BuildRules(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	windows := map[string]string{"latency": "28d", "freshness": "30d", "fraud-lag": "30d"} // month: 30d
+	for i, g := range rf.Groups {
+		p := cfg.Products[slices.IndexFunc(cfg.Products, func(p meshwatch.Product) bool { return "meshwatch-slo-"+p.Name == g.Name })]
+		for _, s := range p.SLOs {
+			sel := fmt.Sprintf("{product=%q, slo=%q}", p.Name, s.Name)
+			var got []string
+			for _, r := range g.Rules {
+				if r.Record != "" && strings.Contains(r.Expr, sel) {
+					got = append(got, r.Record)
+				}
+			}
+			var want []string
+			for _, prefix := range []string{RecordErrorRatio} {
+				for _, w := range []string{"5m", "30m", "1h", "2h", "6h", "1d", "3d", windows[s.Name]} {
+					want = append(want, prefix+w)
+				}
+			}
+			want = append(want, RecordRemaining)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("group %d, SLO %s: recorded (-want +got):\n%s", i, s.Name, diff)
+			}
+		}
 	}
 }
 
@@ -118,6 +156,8 @@ func TestRulesPromtoolTest(t *testing.T) {
 		{product: "test.case.healthy", valid: "0+1000x1500", good: "0+999.5x1500"},
 		// 3 bad of 5 events in the last hour: held back by min_events 10.
 		{product: "test.case.lowtraffic", minEvents: 10, valid: "0x1495 1 2 3 4 5", good: "0x1495 1 1 1 2 2"},
+		// No valid event at all: no alert.
+		{product: "test.case.nodata", valid: "0x1500", good: "0x1500"},
 	}
 	cfg := &meshwatch.Config{}
 	for _, c := range cases {
@@ -148,10 +188,20 @@ func TestRulesPromtoolTest(t *testing.T) {
 		Alertname string  `yaml:"alertname"`
 		ExpAlerts []alert `yaml:"exp_alerts"`
 	}
+	type sample struct {
+		Labels string  `yaml:"labels"`
+		Value  float64 `yaml:"value"`
+	}
+	type exprTest struct {
+		Expr       string   `yaml:"expr"`
+		EvalTime   string   `yaml:"eval_time"`
+		ExpSamples []sample `yaml:"exp_samples"`
+	}
 	type unitTest struct {
 		Interval   string      `yaml:"interval"`
 		InputSeris []series    `yaml:"input_series"`
 		AlertTests []alertTest `yaml:"alert_rule_test"`
+		ExprTests  []exprTest  `yaml:"promql_expr_test"`
 	}
 	ut := unitTest{Interval: "1m"}
 	pages := alertTest{EvalTime: "1500m", Alertname: AlertPage, ExpAlerts: []alert{}}
@@ -189,6 +239,22 @@ func TestRulesPromtoolTest(t *testing.T) {
 		annotations("test.case.page6h", AlertTicket),
 	}}, tickets.ExpAlerts...)...)
 	ut.AlertTests = []alertTest{pages, tickets}
+	// The recorded error ratios: 1.5 % errors over the last hour (a burn
+	// rate of 15 on a 0.1 % budget, as the Evaluator says,
+	// TestEvaluatorWorkbook); 0.35 % over the last day; 0.05 % over the
+	// 5m and the 30d window of the healthy product.
+	// promtool compares exactly; rates are extrapolated, so round to 6
+	// decimal places (which drops the name, but the selector has it).
+	rec := func(name, product string, v float64) exprTest {
+		l := `{product="` + product + `", domain="test", owner="sre", slo="latency", sli="latency"}`
+		return exprTest{Expr: "round(" + name + l + " * 1e6) / 1e6", EvalTime: "1500m", ExpSamples: []sample{{Labels: l, Value: v}}}
+	}
+	ut.ExprTests = []exprTest{
+		rec(RecordErrorRatio+"1h", "test.case.page1h", 0.015),
+		rec(RecordErrorRatio+"1d", "test.case.ticket1d", 0.0035),
+		rec(RecordErrorRatio+"5m", "test.case.healthy", 0.0005),
+		rec(RecordErrorRatio+"30d", "test.case.healthy", 0.0005),
+	}
 	tests := map[string]any{
 		"rule_files":          []string{"rules.yaml"},
 		"evaluation_interval": "30m", // alerts have no for: only the last step matters

@@ -7,8 +7,12 @@ import (
 	"github.com/meshwatch/meshwatch"
 )
 
-// fineKs are the minute buckets of the short burn windows 5m … 6h.
-var fineKs = [...]int64{5, 30, 60, 120, 360}
+// fineKs are the minute buckets of the burn windows 5m, 30m and 1h; midKs
+// the 5-minute buckets of 2h and 6h.
+var (
+	fineKs = [...]int64{5, 30, 60}
+	midKs  = [...]int64{24, 72}
+)
 
 // sloKey identifies an SLO in SLIEvents.
 type sloKey struct{ product, slo string }
@@ -28,7 +32,8 @@ type tracker struct {
 	stateKey  string
 
 	mu      sync.Mutex
-	fine    ring
+	fine    ring // minutes, for 5m … 1h
+	mid     ring // 5 minutes, for 2h and 6h
 	coarse  ring
 	total   Counts // since the agent started, for the _total counters
 	dirty   bool   // changed since the last flush
@@ -52,6 +57,7 @@ func newTracker(p *meshwatch.Product, s *meshwatch.SLO, loc *time.Location, now 
 		labels:    []string{p.Name, p.Domain, p.Owner, s.Name, s.SLI},
 		stateKey:  StateKey(p.Name, s.Name),
 		fine:      newRing(fineResolution, fineSlots, 0),
+		mid:       newRing(midResolution, midSlots, 0),
 		coarse:    newRing(w.coarseRes, w.coarseN, w.origin(now)),
 	}, nil
 }
@@ -60,13 +66,14 @@ func newTracker(p *meshwatch.Product, s *meshwatch.SLO, loc *time.Location, now 
 func StateKey(product, slo string) string { return "sla/" + product + "/" + slo }
 
 // buckets returns how many buckets the tracker holds.
-func (t *tracker) buckets() int { return len(t.fine.cum) + len(t.coarse.cum) }
+func (t *tracker) buckets() int { return len(t.fine.cum) + len(t.mid.cum) + len(t.coarse.cum) }
 
 // observe adds c at time at. The caller holds t.mu.
 func (t *tracker) observe(at time.Time, c Counts) {
 	okFine := t.fine.add(t.fine.index(at), c)
+	okMid := t.mid.add(t.mid.index(at), c)
 	okCoarse := t.coarse.add(t.coarse.index(at), c)
-	if !okFine && !okCoarse {
+	if !okFine && !okMid && !okCoarse {
 		t.dropped++
 		return
 	}
@@ -88,8 +95,9 @@ type evaluation struct {
 func (t *tracker) read(now time.Time) evaluation {
 	ev := evaluation{in: Input{Objective: t.objective, Window: t.win.length(), MinEvents: t.minEvents}}
 	var fine [len(fineKs)]Counts
+	var mid [len(midKs)]Counts
 	var coarse [2]Counts
-	fi, ci := t.fine.index(now), t.coarse.index(now)
+	fi, mi, ci := t.fine.index(now), t.mid.index(now), t.coarse.index(now)
 	var monthFrom int64
 	if t.win.days == 0 {
 		var start time.Time
@@ -105,6 +113,7 @@ func (t *tracker) read(now time.Time) evaluation {
 
 	t.mu.Lock()
 	t.fine.sumsLast(fi, fineKs[:], fine[:])
+	t.mid.sumsLast(mi, midKs[:], mid[:])
 	t.coarse.sumsLast(ci, t.win.burnK[:], coarse[:])
 	if t.win.days == 0 {
 		ev.in.Total = t.coarse.sum(monthFrom, ci)
@@ -114,7 +123,8 @@ func (t *tracker) read(now time.Time) evaluation {
 	ev.total, ev.dropped = t.total, t.dropped
 	t.mu.Unlock()
 
-	copy(ev.in.Burn[:Burn1d], fine[:])
+	copy(ev.in.Burn[:Burn2h], fine[:])
+	ev.in.Burn[Burn2h], ev.in.Burn[Burn6h] = mid[0], mid[1]
 	ev.in.Burn[Burn1d], ev.in.Burn[Burn3d] = coarse[0], coarse[1]
 	return ev
 }

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -139,6 +140,9 @@ type AppOptions struct {
 	Now func() time.Time
 	// HTTPReadTimeout replaces httpReadTimeout (tests of slow clients).
 	HTTPReadTimeout time.Duration
+	// Pprof serves Go's profiles under /debug/pprof/ (meshwatch run
+	// -debug.pprof): off by default, for an SRE profiling a busy agent.
+	Pprof bool
 }
 
 // NewApp builds the agent for a validated config and binds its HTTP listener,
@@ -326,7 +330,7 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	}
 	c.col, err = collector.New(cfg, a.set.Collector, a.kopts, collector.Options{
 		Logger:  log,
-		Metrics: collector.NewMetrics(c.reg),
+		Metrics: collector.NewMetricsWith(c.reg, a.set.Metrics.CollectorOptions()),
 		Sink:    sink,
 		Records: c.qual,
 		OnTick:  c.fan.evaluated,
@@ -334,7 +338,7 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	if err != nil {
 		return nil, err
 	}
-	c.lag = lag.New(cfg, a.set.Lag, a.kc, lag.Options{Logger: log, Metrics: lag.NewMetrics(c.reg, a.set.Lag.LagExporterMetrics()), Sink: sink, OnPass: c.fan.evaluated})
+	c.lag = lag.New(cfg, a.set.Lag, a.kc, lag.Options{Logger: log, Metrics: lag.NewMetrics(c.reg, a.set.LagOptions()), Sink: sink, OnPass: c.fan.evaluated})
 
 	am := alert.NewMetrics(c.reg)
 	ao := alert.Options{
@@ -524,12 +528,20 @@ func (a *App) routes() http.Handler {
 	// set) costs its own series, never the whole scrape: the rest is
 	// served, the error logged (once a minute) and counted in
 	// promhttp_metric_handler_errors_total{cause="gathering"}.
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.gatherer(), promhttp.HandlerOpts{
-		EnableOpenMetrics: true,
-		ErrorHandling:     promhttp.ContinueOnError,
-		ErrorLog:          scrapeErrorLog{log: a.log, limit: &a.scrapeLogs},
-		Registry:          a.reg,
-	}))
+	mux.Handle("GET /metrics", gzipScrape(promhttp.HandlerFor(a.gatherer(), promhttp.HandlerOpts{
+		EnableOpenMetrics:  true,
+		DisableCompression: true, // gzipScrape compresses, faster
+		ErrorHandling:      promhttp.ContinueOnError,
+		ErrorLog:           scrapeErrorLog{log: a.log, limit: &a.scrapeLogs},
+		Registry:           a.reg,
+	})))
+	if a.opts.Pprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -76,28 +76,39 @@ func TestE2EDashboards(t *testing.T) {
 			panels = append(panels, q)
 		}
 	}
+	// Each query must return data at some point: a panel of events (alert
+	// deliveries over 30 s) has data only while they happen, so a query
+	// that had data once is done.
 	var empty lines
 	var last time.Time
+	done := map[int]bool{}
 	kafkatest.WaitFor(t, 4*time.Minute, func() bool {
 		if time.Since(last) < 5*time.Second {
 			return false // one round of queries every 5 s
 		}
 		last = time.Now()
 		empty = empty[:0]
-		for _, q := range panels {
+		for i, q := range panels {
+			if done[i] {
+				continue
+			}
 			expr := dashboards.Expand(q.Expr, e2eIntervals, ".*")
 			r, err := prom.query(expr)
 			switch {
 			case err != nil:
 				empty = append(empty, fmt.Sprintf("%s: %v\n\t\t%s", q, err, expr))
+			case len(r) == 0 && appearsLater(t, expr):
+				done[i] = true // only series a healthy demo product does not have yet
 			case len(r) == 0:
 				empty = append(empty, fmt.Sprintf("%s: no data\n\t\t%s", q, expr))
 			case allNaN(r):
 				empty = append(empty, fmt.Sprintf("%s: only NaN\n\t\t%s", q, expr))
+			default:
+				done[i] = true
 			}
 		}
 		return len(empty) == 0
-	}, "these dashboard queries returned no data from Prometheus:%v", &empty)
+	}, "these dashboard queries never returned data from Prometheus:%v", &empty)
 	t.Logf("all %d dashboard queries have data after %v", len(panels), time.Since(start).Round(time.Second))
 
 	rules, err := dashboards.Rules()
@@ -110,6 +121,23 @@ func TestE2EDashboards(t *testing.T) {
 		return len(bad) == 0
 	}, "the agent rules do not evaluate cleanly in Prometheus:%v", &bad)
 	t.Logf("all %d rules evaluated without error after %v", len(rules), time.Since(start).Round(time.Second))
+}
+
+// appearsLater says whether every metric expr selects is one of
+// appearLater: series that appear at their first event or with a feature
+// the demo does not use, so that a panel of them may have no data.
+func appearsLater(t *testing.T, expr string) bool {
+	t.Helper()
+	names, err := dashboards.Metrics(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range names {
+		if _, ok := appearLater[n]; !ok {
+			return false
+		}
+	}
+	return len(names) > 0
 }
 
 // promServer is a Prometheus server the test started.

@@ -194,6 +194,7 @@ token of http.api_token_file; without either they are refused.`, stderr)
 	path := fs.String("config", "config.yaml", "config file")
 	listen := fs.String("http.listen", "", "override http.listen of the config, e.g. 127.0.0.1:9477")
 	webConfig := fs.String("web.config.file", "", webConfigUsage)
+	pprofOn := fs.Bool("debug.pprof", false, "serve Go's CPU, heap and goroutine profiles under /debug/pprof/ (go tool pprof http://ADDR/debug/pprof/profile); off by default, they are open to whoever may read /metrics")
 	var lf logFlags
 	lf.register(fs)
 	log, code, ok := lf.parse(fs, args, stderr)
@@ -211,7 +212,7 @@ token of http.api_token_file; without either they are refused.`, stderr)
 		fmt.Fprintf(stderr, "meshwatch run: -web.config.file: %v\n", err)
 		return exitFailed
 	}
-	app, err := NewApp(set, log, AppOptions{})
+	app, err := NewApp(set, log, AppOptions{Pprof: *pprofOn})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFailed

@@ -77,6 +77,21 @@ func runAgent(t *testing.T, path string, log *slog.Logger, tweak func(*config.Co
 	return g
 }
 
+// windowValid returns, per product the agent monitors now, the largest
+// count of valid events in an SLO's window: what its budget is counted
+// over, continued from the state store when the product moves.
+func windowValid(a *App) map[string]float64 {
+	out := map[string]float64{}
+	c := a.cur.Load()
+	if c == nil {
+		return out
+	}
+	for _, st := range c.slo.Statuses() {
+		out[st.Product] = max(out[st.Product], float64(st.Valid))
+	}
+	return out
+}
+
 // productSeries returns, per product, the largest value of the family's
 // series with the labels of match (all of them) on the agent's /metrics.
 func productSeries(t *testing.T, a *App, family string, match map[string]string) map[string]float64 {
@@ -176,16 +191,15 @@ func TestScaleOut(t *testing.T) {
 		}
 		return true
 	}
-	valid := map[string]string{"kind": "valid"}
 	families := []string{"meshwatch_product_info", "meshwatch_available", "meshwatch_slo_error_budget_remaining_ratio"}
 	// spread says whether each product is exported by exactly one agent,
 	// in every family, and every live agent has a share.
 	spread := func() bool {
 		busy := map[int]bool{}
-		for _, as := range owners("meshwatch_slo_window_events", valid) {
+		for _, as := range owners("meshwatch_slo_valid_total", nil) {
 			busy[as[0]] = true
 		}
-		if len(busy) != 3-len(stopped) || !exactlyOnce(owners("meshwatch_slo_window_events", valid)) {
+		if len(busy) != 3-len(stopped) || !exactlyOnce(owners("meshwatch_slo_valid_total", nil)) {
 			return false
 		}
 		for _, f := range families {
@@ -195,7 +209,7 @@ func TestScaleOut(t *testing.T) {
 		}
 		return true
 	}
-	kafkatest.WaitFor(t, 60*time.Second, spread, "the 30 products were never each exported by exactly one of the 3 agents: %v", owners("meshwatch_slo_window_events", valid))
+	kafkatest.WaitFor(t, 60*time.Second, spread, "the 30 products were never each exported by exactly one of the 3 agents: %v", owners("meshwatch_slo_valid_total", nil))
 
 	// Cost and cluster-wide work belong to partition 0's owner: one agent.
 	zero := 0
@@ -233,9 +247,9 @@ func TestScaleOut(t *testing.T) {
 	// zero, and that no product ever has two sources.
 	takeover := func(i int, how string) {
 		t.Helper()
-		before := productSeries(t, agents[i].app, "meshwatch_slo_window_events", valid)
+		before := windowValid(agents[i].app)
 		kafkatest.WaitFor(t, 20*time.Second, func() bool {
-			now := productSeries(t, agents[i].app, "meshwatch_slo_window_events", valid)
+			now := windowValid(agents[i].app)
 			for p, v := range now {
 				if v < before[p]+3 {
 					return false
@@ -243,7 +257,7 @@ func TestScaleOut(t *testing.T) {
 			}
 			return len(now) > 0
 		}, "agent %d's products never counted 3 more availability events", i)
-		counted := productSeries(t, agents[i].app, "meshwatch_slo_window_events", valid)
+		counted := windowValid(agents[i].app)
 		moved := slices.Sorted(maps.Keys(counted))
 		stoppedAt := time.Now()
 		if err := agents[i].stop(); err != nil {
@@ -264,7 +278,7 @@ func TestScaleOut(t *testing.T) {
 				if stopped[j] {
 					continue
 				}
-				for p, v := range productSeries(t, g.app, "meshwatch_slo_window_events", valid) {
+				for p, v := range windowValid(g.app) {
 					seen[p] = append(seen[p], j)
 					if _, ok := first[p]; !ok && slices.Contains(moved, p) {
 						first[p] = v
@@ -281,7 +295,7 @@ func TestScaleOut(t *testing.T) {
 				return true
 			}
 			return false
-		}, "the survivors never took agent %d's products over: %v", i, owners("meshwatch_slo_window_events", valid))
+		}, "the survivors never took agent %d's products over: %v", i, owners("meshwatch_slo_valid_total", nil))
 		// A figure, not an assertion: the group moves the partitions after
 		// the session timeout (a static member that stops) or at once (one
 		// that leaves), and a busy machine adds its own delay.
