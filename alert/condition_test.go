@@ -176,3 +176,40 @@ func TestLinks(t *testing.T) {
 		t.Errorf("own links replaced: %s %s", f.RunbookURL, f.DashboardURL)
 	}
 }
+
+// BenchmarkDispatch is one dispatch pass at mesh scale with every group
+// due: every product's incident flushes. ns/product must stay flat from
+// 1,000 to 10,000 products (a flush that walked every alert of every group
+// made it grow tenfold).
+func BenchmarkDispatch(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("products=%d", n), func(b *testing.B) {
+			cfg := &meshwatch.Config{}
+			var conds []meshwatch.Condition
+			for i := range n {
+				p := fmt.Sprintf("domain%d.entity.event", i)
+				cfg.Products = append(cfg.Products, meshwatch.Product{Name: p, Owner: "team", Tier: 1 + i%3})
+				conds = append(conds,
+					meshwatch.Condition{Name: meshwatch.AlertSLOBurnRate, Product: p, SLO: "latency", SLI: meshwatch.SLILatency, Severity: meshwatch.SeverityPage, State: "page"},
+					meshwatch.Condition{Name: meshwatch.AlertProductStale, Product: p, SLO: "fresh", SLI: meshwatch.SLIFreshness, Severity: meshwatch.SeverityPage, State: "stale"},
+				)
+			}
+			m, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics(prometheus.NewRegistry()), Store: newTestStore(), Now: newClock().Now})
+			if err != nil {
+				b.Fatal(err)
+			}
+			now := t0
+			m.UpdateConditions(now, conds)
+			now = now.Add(time.Hour) // past every group's wait
+			m.UpdateConditions(now, conds)
+			m.dispatch(now)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				now = now.Add(24 * time.Hour) // past every group's repeat interval
+				m.dispatch(now)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/product")
+		})
+	}
+}

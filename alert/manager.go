@@ -104,8 +104,9 @@ type Manager struct {
 	written    map[string][]byte // with shards: what each shard key holds; under persistMu
 
 	mu       sync.Mutex
-	alerts   map[string]*tracked // by fingerprint
-	groups   map[string]*group   // by key
+	alerts   map[string]*tracked            // by fingerprint; change it with setAlert and dropAlert
+	byGroup  map[string]map[string]*tracked // alerts by group key, then fingerprint
+	groups   map[string]*group              // by key
 	st       state
 	dirty    bool
 	silences map[string]*Silence
@@ -206,6 +207,7 @@ func New(cfg *meshwatch.Config, opts Options) (*Manager, error) {
 		wakeDispatch: make(chan struct{}, 1),
 		wakeDeliver:  make(map[string]chan struct{}),
 		alerts:       make(map[string]*tracked),
+		byGroup:      make(map[string]map[string]*tracked),
 		groups:       make(map[string]*group),
 		silences:     make(map[string]*Silence),
 		st:           state{Version: stateVersion, Incidents: map[string]*incident{}, Threads: map[string]*threadRec{}},
@@ -309,7 +311,7 @@ func (m *Manager) load(ctx context.Context) error {
 		for fp, a := range inc.Notified {
 			a = a.clone()
 			a.Status, a.Fingerprint = StatusFiring, fp
-			m.alerts[fp] = &tracked{a: a, activeAt: a.StartsAt, group: key, t: m.routing.route(&a, m.cfg.Owners), held: true}
+			m.setAlert(fp, &tracked{a: a, activeAt: a.StartsAt, group: key, t: m.routing.route(&a, m.cfg.Owners), held: true})
 		}
 	}
 
@@ -467,7 +469,7 @@ func (m *Manager) UpdateKnown(now time.Time, alerts []Alert, unknown func(a *Ale
 				// The key ends with the shard: see groupShard.
 				t.group += "#" + m.shardOf(&a)
 			}
-			m.alerts[fp] = t
+			m.setAlert(fp, t)
 			a.Status = StatusPending
 		} else {
 			a.Status, a.StartsAt = t.a.Status, t.a.StartsAt
@@ -493,7 +495,7 @@ func (m *Manager) UpdateKnown(now time.Time, alerts []Alert, unknown func(a *Ale
 		t.held = false
 		switch t.a.Status {
 		case StatusPending:
-			delete(m.alerts, fp)
+			m.dropAlert(fp)
 		case StatusFiring:
 			t.a.Status, t.a.EndsAt = StatusResolved, now
 			for _, f := range m.forwarders {
@@ -630,15 +632,41 @@ func (m *Manager) muted(a *Alert, now time.Time, unavailable map[string]bool) (s
 	return "", nil
 }
 
+// setAlert tracks t under fp, in m.alerts and in its group's index, so
+// that flushing a group reads its own alerts, not every alert (at 10,000
+// products a walk of every alert per group made flushes quadratic).
+func (m *Manager) setAlert(fp string, t *tracked) {
+	m.dropAlert(fp)
+	m.alerts[fp] = t
+	g := m.byGroup[t.group]
+	if g == nil {
+		g = map[string]*tracked{}
+		m.byGroup[t.group] = g
+	}
+	g[fp] = t
+}
+
+// dropAlert stops tracking fp.
+func (m *Manager) dropAlert(fp string) {
+	t := m.alerts[fp]
+	if t == nil {
+		return
+	}
+	delete(m.alerts, fp)
+	if g := m.byGroup[t.group]; g != nil {
+		delete(g, fp)
+		if len(g) == 0 {
+			delete(m.byGroup, t.group)
+		}
+	}
+}
+
 // flush notifies what changed in g since its incident's last notification.
 func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool) {
 	inc := m.st.Incidents[g.key]
 	cur := map[string]*tracked{}
 	anyUnmuted := false
-	for fp, t := range m.alerts {
-		if t.group != g.key {
-			continue
-		}
+	for fp, t := range m.byGroup[g.key] {
 		notified := false
 		if inc != nil {
 			_, notified = inc.Notified[fp]
@@ -654,7 +682,7 @@ func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool) {
 			}
 		case StatusResolved:
 			if !notified {
-				delete(m.alerts, fp) // resolved before anybody heard of it
+				m.dropAlert(fp) // resolved before anybody heard of it
 			}
 		}
 	}
@@ -704,7 +732,7 @@ func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool) {
 		a.EndsAt = now
 		if t := m.alerts[fp]; t != nil && t.a.Status == StatusResolved {
 			a = t.a.clone()
-			delete(m.alerts, fp)
+			m.dropAlert(fp)
 		}
 		a.Status, a.Change = StatusResolved, ChangeResolved
 		resolved = append(resolved, a)
