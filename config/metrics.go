@@ -14,8 +14,8 @@ import (
 type Metrics struct {
 	// LagGranularity is how finely consumer lag is exported: group (one
 	// lag per group and product), topic (default: also per topic) or
-	// partition (also per partition, and kafka-lag-exporter's
-	// per-partition names).
+	// partition (per partition instead of per topic, and
+	// kafka-lag-exporter's per-partition names).
 	LagGranularity string `yaml:"lag_granularity"`
 	// LatencyBuckets are classic buckets of meshwatch_latency_seconds in
 	// seconds, for a Prometheus that scrapes text only (without native

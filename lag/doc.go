@@ -128,12 +128,12 @@
 //	kafka_consumergroup_group_max_lag_seconds{cluster_name,group}
 //	kafka_consumergroup_group_sum_lag{cluster_name,group}
 //
-// At the default granularity, topic, the sum per topic (over the partitions
-// the group committed):
+// At the default granularity, topic, and at partition, the sum per topic
+// (over the partitions the group committed):
 //
 //	kafka_consumergroup_group_topic_sum_lag{cluster_name,group,topic}
 //
-// At partition, the partition series instead:
+// At partition, also the partition series:
 //
 //	kafka_consumergroup_group_lag{cluster_name,group,topic,partition,member_host,consumer_id,client_id}
 //	kafka_consumergroup_group_lag_seconds{cluster_name,group,topic,partition,member_host,consumer_id,client_id}

@@ -26,8 +26,9 @@ const (
 	// GranularityTopic adds the lag of the group on each topic of the
 	// product, and kafka_consumergroup_group_topic_sum_lag. The default.
 	GranularityTopic Granularity = "topic"
-	// GranularityPartition adds the lag of the group on each partition, and
-	// kafka-lag-exporter's per-partition names.
+	// GranularityPartition exports the lag of the group on each partition
+	// instead of each topic, and adds kafka-lag-exporter's per-partition
+	// names.
 	GranularityPartition Granularity = "partition"
 )
 
@@ -150,7 +151,9 @@ type snapshotCollector struct {
 	risk, lost, uncommitted, noData  *prometheus.Desc
 	lastPass, groups                 *prometheus.Desc
 	// kafka-lag-exporter's: leLag and leLagSeconds at GranularityPartition,
-	// leTopicSum at GranularityTopic, the others at every granularity.
+	// leTopicSum at GranularityTopic and GranularityPartition (as
+	// kafka-lag-exporter exports it beside its partition series), the others
+	// at every granularity.
 	leLag, leLagSeconds, leTopicSum *prometheus.Desc
 	leMax, leMaxSeconds, leSum      *prometheus.Desc
 }
@@ -181,6 +184,7 @@ func newSnapshotCollector(lagExporter bool, gr Granularity) *snapshotCollector {
 		c.lagSeconds = d("meshwatch_consumer_lag_seconds", "Time lag of the group on a partition: how long the record at the committed offset has waited; method says whether it was read (exact) or interpolated from sampled end offsets.", withGroupLabels("topic", "partition", "method"), nil)
 		c.leLag = d("kafka_consumergroup_group_lag", "Group offset lag of a partition (kafka-lag-exporter compatible).", lagExporterPartitionLabels, nil)
 		c.leLagSeconds = d("kafka_consumergroup_group_lag_seconds", "Group time lag of a partition (kafka-lag-exporter compatible).", lagExporterPartitionLabels, nil)
+		c.leTopicSum = d("kafka_consumergroup_group_topic_sum_lag", "Sum of group offset lag across topic partitions (kafka-lag-exporter compatible).", lagExporterTopicLabels, nil)
 	case GranularityTopic:
 		c.lagRecords = d("meshwatch_consumer_lag_records", "Offset lag of the group on a topic: the sum over the partitions it committed of end offset minus committed offset (a topic it never committed has no series).", withGroupLabels("topic"), nil)
 		c.lagSeconds = d("meshwatch_consumer_lag_seconds", "Time lag of the group on a topic: the largest of its committed partitions', how long the record at the committed offset has waited; method says whether that value was read (exact) or interpolated from sampled end offsets.", withGroupLabels("topic", "method"), nil)
@@ -256,7 +260,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	// the whole scrape).
 	var topicSums map[groupTopic]int64
 	var topicOrder []groupTopic
-	leTopic := c.lagExporter && c.granularity == GranularityTopic
+	leTopic := c.lagExporter && c.granularity != GranularityGroup
 	if leTopic {
 		topicSums = map[groupTopic]int64{}
 	}
@@ -267,13 +271,15 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 			ngroups++
 			lv := []string{pl.Product, g.Group, g.Owner}
 			with := func(extra ...string) []string { return append(append(make([]string, 0, 6), lv...), extra...) }
-			switch c.granularity {
-			case GranularityPartition:
+			if c.granularity == GranularityPartition {
 				c.collectPartitions(gauge, cluster, g, with)
-			case GranularityTopic:
+			}
+			if c.granularity == GranularityTopic || leTopic {
 				forTopics(g, func(topic string, records int64, seconds float64, method string) {
-					gauge(c.lagRecords, float64(records), with(topic)...)
-					gauge(c.lagSeconds, seconds, with(topic, method)...)
+					if c.granularity == GranularityTopic {
+						gauge(c.lagRecords, float64(records), with(topic)...)
+						gauge(c.lagSeconds, seconds, with(topic, method)...)
+					}
 					if leTopic {
 						k := groupTopic{g.Group, topic}
 						if _, ok := topicSums[k]; !ok {

@@ -237,7 +237,7 @@ func TestMetricsGranularity(t *testing.T) {
 		{"default", MetricsOptions{}, cat(common, topic)},
 		{"default+kle", MetricsOptions{KafkaLagExporter: true}, cat(common, topic, kleGroup, kleTopic)},
 		{"partition", MetricsOptions{Granularity: GranularityPartition}, cat(common, partition)},
-		{"partition+kle", MetricsOptions{Granularity: GranularityPartition, KafkaLagExporter: true}, cat(common, partition, kleGroup, klePartition)},
+		{"partition+kle", MetricsOptions{Granularity: GranularityPartition, KafkaLagExporter: true}, cat(common, partition, kleGroup, klePartition, kleTopic)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := collected(t, tc.o, twoTopicsSnapshot())
@@ -285,7 +285,7 @@ func TestMetricsDescribe(t *testing.T) {
 		{MetricsOptions{Granularity: GranularityTopic, KafkaLagExporter: true}, slices.Concat(group, lag, kleGroup, []string{"kafka_consumergroup_group_topic_sum_lag"})},
 		{MetricsOptions{}, slices.Concat(group, lag)},
 		{MetricsOptions{Granularity: GranularityPartition}, slices.Concat(group, lag)},
-		{MetricsOptions{Granularity: GranularityPartition, KafkaLagExporter: true}, slices.Concat(group, lag, kleGroup, []string{"kafka_consumergroup_group_lag", "kafka_consumergroup_group_lag_seconds"})},
+		{MetricsOptions{Granularity: GranularityPartition, KafkaLagExporter: true}, slices.Concat(group, lag, kleGroup, []string{"kafka_consumergroup_group_lag", "kafka_consumergroup_group_lag_seconds", "kafka_consumergroup_group_topic_sum_lag"})},
 	} {
 		t.Run(fmt.Sprintf("%s/kle=%t", tc.o.Granularity, tc.o.KafkaLagExporter), func(t *testing.T) {
 			got, err := doctest.Registered(func(reg prometheus.Registerer) { NewMetrics(reg, tc.o) })
@@ -589,7 +589,6 @@ func testMetrics(t *testing.T, gr Granularity) {
 		want["meshwatch_consumer_lag_seconds"] = with("topic", topic, "partition", "0", "method", "exact")
 		want["kafka_consumergroup_group_lag"] = map[string]string{"cluster_name": "test", "group": "fraud-detector", "topic": topic, "partition": "0", "member_host": "unknown", "consumer_id": "unknown", "client_id": "unknown"}
 		want["kafka_consumergroup_group_lag_seconds"] = map[string]string{"cluster_name": "test", "group": "fraud-detector", "topic": topic, "partition": "1", "member_host": "unknown", "consumer_id": "unknown", "client_id": "unknown"}
-		absent = append(absent, "kafka_consumergroup_group_topic_sum_lag")
 	case GranularityGroup:
 		absent = append(absent, "meshwatch_consumer_lag_records", "meshwatch_consumer_lag_seconds",
 			"kafka_consumergroup_group_lag", "kafka_consumergroup_group_lag_seconds", "kafka_consumergroup_group_topic_sum_lag")

@@ -32,10 +32,12 @@ func gzipScrape(h http.Handler) http.Handler {
 		r.Header.Del("Accept-Encoding") // the inner handler writes plain text
 		gz := pool.Get().(*gzip.Writer)
 		gz.Reset(w)
-		defer pool.Put(gz)
 		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Del("Content-Length")
 		h.ServeHTTP(gzipWriter{ResponseWriter: w, w: gz}, r)
-		_ = gz.Close() // the client went away: nothing to tell it
+		_ = gz.Close()       // the client went away: nothing to tell it
+		gz.Reset(io.Discard) // the pool keeps no response writer alive
+		pool.Put(gz)
 	})
 }
 
