@@ -578,3 +578,17 @@ owners:
 		t.Errorf("problems (-want +got):\n%s", diff)
 	}
 }
+
+func TestForgetPositions(t *testing.T) {
+	cfg, _, err := loadTestFile(t, "testdata/config/good/minimal.yaml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pos := cfg.Position("products[0].name"); pos.Line == 0 {
+		t.Fatalf("no position before ForgetPositions: %+v", pos)
+	}
+	cfg.ForgetPositions()
+	if pos := cfg.Position("products[0].name"); pos != (meshwatch.Position{}) {
+		t.Errorf("position %+v after ForgetPositions", pos)
+	}
+}

@@ -205,6 +205,7 @@ token of http.api_token_file; without either they are refused.`, stderr)
 	if set == nil {
 		return exitFailed
 	}
+	set.ForgetPositions() // checked: the agent never reports a place in the file again
 	if *listen != "" {
 		set.HTTP.Listen = *listen
 	}
