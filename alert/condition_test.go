@@ -107,6 +107,26 @@ func TestFromCondition(t *testing.T) {
 	}
 }
 
+// meshConditions is a mesh of n products, each with an SLO and a
+// freshness condition firing, and every unknownEvery-th (0: none) with an
+// unknown one.
+func meshConditions(n, unknownEvery int) (*meshwatch.Config, []meshwatch.Condition) {
+	cfg := &meshwatch.Config{}
+	var conds []meshwatch.Condition
+	for i := range n {
+		p := fmt.Sprintf("domain%d.entity.event", i)
+		cfg.Products = append(cfg.Products, meshwatch.Product{Name: p, Owner: "team", Tier: 1 + i%3})
+		conds = append(conds,
+			meshwatch.Condition{Name: meshwatch.AlertSLOBurnRate, Product: p, SLO: "latency", SLI: meshwatch.SLILatency, Severity: meshwatch.SeverityPage, State: "page"},
+			meshwatch.Condition{Name: meshwatch.AlertProductStale, Product: p, SLO: "fresh", SLI: meshwatch.SLIFreshness, Severity: meshwatch.SeverityPage, State: "stale"},
+		)
+		if unknownEvery > 0 && i%unknownEvery == 0 {
+			conds = append(conds, meshwatch.Condition{Product: p, SLO: "other", State: meshwatch.StateUnknown})
+		}
+	}
+	return cfg, conds
+}
+
 // BenchmarkUpdateConditions is the per-evaluation alert work at mesh
 // scale: every product has an SLO and a freshness condition firing, and a
 // tenth of them an unknown one. ns/op must grow linearly with products
@@ -114,19 +134,7 @@ func TestFromCondition(t *testing.T) {
 func BenchmarkUpdateConditions(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("products=%d", n), func(b *testing.B) {
-			cfg := &meshwatch.Config{}
-			var conds []meshwatch.Condition
-			for i := range n {
-				p := fmt.Sprintf("domain%d.entity.event", i)
-				cfg.Products = append(cfg.Products, meshwatch.Product{Name: p, Owner: "team", Tier: 1 + i%3})
-				conds = append(conds,
-					meshwatch.Condition{Name: meshwatch.AlertSLOBurnRate, Product: p, SLO: "latency", SLI: meshwatch.SLILatency, Severity: meshwatch.SeverityPage, State: "page"},
-					meshwatch.Condition{Name: meshwatch.AlertProductStale, Product: p, SLO: "fresh", SLI: meshwatch.SLIFreshness, Severity: meshwatch.SeverityPage, State: "stale"},
-				)
-				if i%10 == 0 {
-					conds = append(conds, meshwatch.Condition{Product: p, SLO: "other", State: meshwatch.StateUnknown})
-				}
-			}
+			cfg, conds := meshConditions(n, 10)
 			m, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics(prometheus.NewRegistry()), Store: newTestStore(), Now: newClock().Now})
 			if err != nil {
 				b.Fatal(err)
@@ -184,16 +192,7 @@ func TestLinks(t *testing.T) {
 func BenchmarkDispatch(b *testing.B) {
 	for _, n := range []int{1000, 10000} {
 		b.Run(fmt.Sprintf("products=%d", n), func(b *testing.B) {
-			cfg := &meshwatch.Config{}
-			var conds []meshwatch.Condition
-			for i := range n {
-				p := fmt.Sprintf("domain%d.entity.event", i)
-				cfg.Products = append(cfg.Products, meshwatch.Product{Name: p, Owner: "team", Tier: 1 + i%3})
-				conds = append(conds,
-					meshwatch.Condition{Name: meshwatch.AlertSLOBurnRate, Product: p, SLO: "latency", SLI: meshwatch.SLILatency, Severity: meshwatch.SeverityPage, State: "page"},
-					meshwatch.Condition{Name: meshwatch.AlertProductStale, Product: p, SLO: "fresh", SLI: meshwatch.SLIFreshness, Severity: meshwatch.SeverityPage, State: "stale"},
-				)
-			}
+			cfg, conds := meshConditions(n, 0)
 			m, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics(prometheus.NewRegistry()), Store: newTestStore(), Now: newClock().Now})
 			if err != nil {
 				b.Fatal(err)
