@@ -28,7 +28,10 @@
 //     not spike on bursts. Caught up is 0; never negative, never NaN. The
 //     end offsets of every product topic are sampled each pass, so a group
 //     that starts lagging has a history; the history keeps 64 points per
-//     partition, idle runs as two, older points thinned.
+//     partition, idle runs as two, older points thinned. The cluster's topic
+//     list is read again once a minute, or at once when a group commits on
+//     a product topic it does not have: a new topic's history starts within
+//     a minute.
 //   - Data loss: a committed offset below the log start (records expired
 //     unread); retention risk: time lag / retention.ms of the topic.
 //   - The time-lag distribution of each group over the last 5m (one sample

@@ -731,3 +731,46 @@ var cmpIgnoreTimes = cmp.FilterPath(func(p cmp.Path) bool {
 	s := p.Last().String()
 	return s == ".From" || s == ".To"
 }, cmp.Ignore())
+
+// TestTopicListReused: a pass reuses the cluster's topic list for
+// topicsMaxAge, lists again after it, and at once when a group commits on
+// a product's topic created since the last list.
+func TestTopicListReused(t *testing.T) {
+	kc := kafkatest.New(t)
+	kc.MustCreateTopic(t, "checkout.orders.placed", 1, 1, nil)
+	p := meshwatch.Product{Name: "checkout.orders.all", Domain: "checkout", Owner: "orders-team", Tier: 1,
+		Topics: []meshwatch.TopicSelector{{Pattern: `checkout\.orders\..*`}}}
+	cfg := testConfig(t, kc, p)
+	clk := &clock{t: time.Now().Truncate(time.Millisecond)}
+	h := manual(t, kc, cfg, clk)
+
+	h.pass(t)
+	clk.advance(topicsMaxAge / 2)
+	h.pass(t)
+	if n := h.m.topicLists.Load(); n != 1 {
+		t.Errorf("%d topic lists in two passes %v apart, want 1", n, topicsMaxAge/2)
+	}
+	clk.advance(topicsMaxAge / 2)
+	h.pass(t)
+	if n := h.m.topicLists.Load(); n != 2 {
+		t.Errorf("%d topic lists after %v, want 2", n, topicsMaxAge)
+	}
+
+	// A topic created since, committed on by a group: listed at once, and
+	// its lag counted in this very pass.
+	const created = "checkout.orders.refunded"
+	kc.MustCreateTopic(t, created, 1, 1, nil)
+	if err := kc.Produce(t.Context(), &kgo.Record{Topic: created, Value: []byte("x")}, &kgo.Record{Topic: created, Value: []byte("y")}); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, kc.Admin(t), "refunds", created, map[int32]int64{0: 1})
+	clk.advance(time.Second)
+	h.pass(t)
+	if n := h.m.topicLists.Load(); n != 3 {
+		t.Errorf("%d topic lists after a group committed on a new topic, want 3", n)
+	}
+	g, ok := h.group(t, p.Name, "refunds")
+	if !ok || g.NoData || g.LagRecords != 1 {
+		t.Errorf("group on the new topic: %+v (found %v), want 1 record of lag", g, ok)
+	}
+}
