@@ -70,7 +70,7 @@ func (m Metrics) Validate() meshwatch.Problems {
 		ps = append(ps, meshwatch.Problem{Path: "metrics.latency_buckets", Msg: fmt.Sprintf(
 			"at most %d buckets (each is a series per product), got %d", maxLatencyBuckets, len(m.LatencyBuckets))})
 	}
-	if err := (collector.MetricsOptions{LatencyBuckets: m.LatencyBuckets}).Validate(); err != nil {
+	if err := m.CollectorOptions().Validate(); err != nil {
 		ps = append(ps, meshwatch.Problem{Path: "metrics.latency_buckets", Msg: err.Error()})
 	}
 	return ps
