@@ -9,17 +9,27 @@
 //   - Accounting ([Evaluator.ObserveSLI]): the collector, lag and quality
 //     emit [meshwatch.SLIEvents] once per tick through their Sink; each is
 //     added to the SLO's minute buckets (the last hour, for the 5m, 30m and
-//     1h windows), 5-minute buckets (the last 6 hours, for 2h and 6h) and
-//     coarse buckets (an hour each for windows up to 32 days; wider for
-//     longer windows, at most 768 per window) in the bucket that holds the
-//     end of (From, To]. Buckets hold cumulative counts, so any window's
-//     sum is one subtraction. Memory is fixed by the configuration (about
-//     13 KiB per 28d or 30d SLO) and reported as meshwatch_slo_buckets.
-//   - Windows: rolling Nd (default 28d), counted in whole coarse buckets
-//     (the current hour and the 671 before it), or the calendar month in
-//     Options.Location (UTC by default), whose budget resets at midnight on
-//     the 1st. Burn-rate windows never reset. Burn factors and time to
-//     exhaustion treat a month as 30 days ([MonthWindow]).
+//     1h windows), 5-minute buckets (the last 6 hours, for 2h and 6h),
+//     coarse buckets (an hour each for windows up to 32 days, for 1d and
+//     3d; wider for longer windows, at most 768 per window) and, for a
+//     rolling window of 4 to 32 days, 6-hour blocks for the window, in the
+//     bucket that holds the end of (From, To]. Coarse buckets cover the
+//     whole window only for a month or a window over 32 days (or of up to
+//     3 days); with blocks they cover the last 3 days. Buckets hold
+//     cumulative counts, so any window's sum is one subtraction. Memory is
+//     fixed by the configuration (322 buckets, about 5 KiB, per 28d SLO;
+//     330 per 30d; 880, about 14 KiB, per month) and reported as
+//     meshwatch_slo_buckets.
+//   - Windows: rolling Nd (default 28d), counted in whole 6-hour blocks
+//     aligned to 00, 06, 12 and 18 UTC (the current block and the 111
+//     before it: the window spans between 27d18h and 28d, its start moving
+//     in 6-hour steps as the 2h and 6h windows' does in 5-minute ones; the
+//     budget is exact while every event is younger than that) or, over 32
+//     days, in whole coarse buckets; or the calendar month in
+//     Options.Location (UTC by default), counted in whole hours, whose
+//     budget resets at midnight on the 1st. Burn-rate windows never reset.
+//     Burn factors and time to exhaustion treat a month as 30 days
+//     ([MonthWindow]).
 //   - Evaluation ([Evaluate], pure): error budget = 1 − objective; budget
 //     remaining = 1 − (bad / valid) / (1 − objective); burn rate = error
 //     ratio / (1 − objective) over 5m, 30m, 1h, 2h, 6h, 1d, 3d and the
@@ -37,7 +47,10 @@
 //     budget at the 1h burn rate. No number is NaN; an SLI without valid
 //     events has no value (null in JSON, no series in the recorded rules).
 //   - State: every state.flush the buckets of SLOs that changed are written
-//     to the [Store] under [StateKey] (JSON, non-empty buckets only), and
+//     to the [Store] under [StateKey] (JSON, non-empty buckets only, in the
+//     first layout's form: minute buckets for 6 hours, coarse ones for the
+//     window, older 6-hour blocks each as one hourly bucket at its start,
+//     so that an agent of the previous version reads it back), and
 //     once more when Run stops; Run loads them at start and adds them to
 //     what it already holds, so a restart or a failover loses at most one
 //     flush interval. A value that cannot be decoded is set aside through

@@ -170,7 +170,8 @@ func TestEvaluatorNoDataThenData(t *testing.T) {
 	if w := st.Windows[NumBurnWindows]; w.Window != WindowLabel || w.SLI.V != 0.995 || w.BurnRate != 0.5 {
 		t.Errorf("window status %+v", w)
 	}
-	if got, want := st.WindowStart, t0.Add(time.Minute).Truncate(time.Hour).Add(-27*day-23*time.Hour); !got.Equal(want) {
+	// The current 6-hour block and the 111 before it.
+	if got, want := st.WindowStart, t0.Add(time.Minute).Truncate(6*time.Hour).Add(-27*day-18*time.Hour); !got.Equal(want) {
 		t.Errorf("window start %v, want %v", got, want)
 	}
 }
@@ -230,7 +231,9 @@ func TestMemoryBound(t *testing.T) {
 	cfg.Products[0].SLOs[1].Name = "long"
 	cfg.Products[0].SLOs[2].Name = "monthly"
 	h := newHarness(t, cfg, t0, Options{})
-	want := (61 + 73 + 674) + (61 + 73 + 741) + (61 + 73 + 746)
+	// 28d: 74 hours for 1d and 3d, 112 + 2 blocks of 6 hours for the
+	// window; 400d: 741 buckets of 13 hours; month: 746 hours.
+	want := (61 + 73 + 74 + 114) + (61 + 73 + 741) + (61 + 73 + 746)
 	if got := h.e.Buckets(); got != want {
 		t.Fatalf("buckets %d, want %d", got, want)
 	}

@@ -17,7 +17,8 @@ const stateVersion = 1
 
 // saved is the stored form of one SLO's buckets: JSON, so that a state file
 // can be read by hand. Only non-empty buckets are written, each as [start
-// (Unix seconds), good, valid].
+// (Unix seconds), good, valid]. Fine is in minutes (saveFine) and Coarse
+// at the coarse resolution (saveCoarse), whatever rings hold them.
 type saved struct {
 	Version int       `json:"version"`
 	Product string    `json:"product"`
@@ -45,28 +46,55 @@ func saveRing(r *ring) savedRing {
 // saveFine returns the short windows' buckets in the stored form of the
 // first layout, minute buckets for 6 hours: the minute buckets fine can
 // tell apart and, before them, mid's 5-minute buckets at their start
-// minute, the one that overlaps fine less what fine holds of it. The
-// minute ring restores the last hour of it and the 5-minute ring all of it
-// exactly; an agent of the first layout reads it whole, with what is older
-// than an hour at the start of its 5 minutes. mid holds every event fine
-// does, as it covers a longer span and both get each event.
-func saveFine(fine, mid *ring) savedRing {
+// minute (see saveLayered). The minute ring restores the last hour of it
+// and the 5-minute ring all of it exactly; an agent of the first layout
+// reads it whole, with what is older than an hour at the start of its 5
+// minutes.
+func saveFine(fine, mid *ring) savedRing { return saveLayered(fine, mid) }
+
+// saveCoarse returns the coarse buckets in the stored form of the first
+// layout, coarse buckets for the whole window. With blocks (a rolling
+// window of 4 to 32 days) that is the hourly form: the last 73 hours
+// exactly from the hourly ring and, before them, each 6-hour block as one
+// hourly bucket at its start hour (see saveLayered). This layout restores
+// the hourly ring (1d and 3d) and the blocks (the window) exactly. An
+// agent of the previous layout (hourly buckets for the whole window)
+// reads its 1d and 3d windows exactly, and its window short by at most
+// the events of the one block that straddles its window start, as it
+// counts that block's older events at the block's first hour: events
+// older than 73 hours at the save leave its window up to 5 hours early.
+func saveCoarse(t *tracker) savedRing {
+	if t.win.blockN > 0 {
+		return saveLayered(&t.coarse, &t.block)
+	}
+	return saveRing(&t.coarse)
+}
+
+// saveLayered returns the buckets of fine and, before them, wide's wider
+// buckets at their start in fine's resolution: the buckets fine can tell
+// apart, and the wide buckets older than them, the one that overlaps fine
+// less what fine holds of it. wide must hold every event fine does, as it
+// does when it covers a longer span and both get each event; fine's
+// resolution must divide wide's and their buckets be aligned. A ring of
+// fine's layout restores the span of fine exactly and the wide buckets
+// at their start; one of wide's restores all of it exactly.
+func saveLayered(fine, wide *ring) savedRing {
 	s := saveRing(fine)
-	if !mid.used {
+	if !wide.used {
 		return s
 	}
-	from := int64(math.MaxInt64) // the start of the oldest minute fine holds
+	from := int64(math.MaxInt64) // the start of the oldest bucket fine holds
 	if fine.used {
 		from = fine.start(fine.oldest() + 1).Unix()
 	}
 	var older [][3]int64
-	for _, b := range mid.buckets() {
-		start := mid.start(b.idx).Unix()
+	for _, b := range wide.buckets() {
+		start := wide.start(b.idx).Unix()
 		if start >= from {
 			break
 		}
 		c := b.c
-		if end := mid.start(b.idx + 1).Unix(); end > from {
+		if end := wide.start(b.idx + 1).Unix(); end > from {
 			for _, fb := range s.Buckets {
 				if fb[0] < end {
 					c.Good -= fb[1]
@@ -90,7 +118,7 @@ func (t *tracker) encode(now time.Time) ([]byte, error) {
 	t.mu.Lock()
 	s := saved{
 		Version: stateVersion, Product: t.key.product, SLO: t.key.slo, SLI: t.sli, Window: t.win.name,
-		SavedAt: now.UTC(), Fine: saveFine(&t.fine, &t.mid), Coarse: saveRing(&t.coarse),
+		SavedAt: now.UTC(), Fine: saveFine(&t.fine, &t.mid), Coarse: saveCoarse(t),
 	}
 	t.dirty = false
 	t.mu.Unlock()
@@ -124,6 +152,9 @@ func (t *tracker) decode(b []byte, now time.Time) error {
 	restore(&t.fine, s.Fine, now)
 	restore(&t.mid, s.Fine, now)
 	restore(&t.coarse, s.Coarse, now)
+	if t.win.blockN > 0 {
+		restore(&t.block, s.Coarse, now)
+	}
 	return nil
 }
 

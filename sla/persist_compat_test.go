@@ -3,6 +3,7 @@ package sla
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -95,6 +96,13 @@ func TestStateV1Loads(t *testing.T) {
 	v1Feed(live)
 	if !live.clk.Now().Equal(end) {
 		t.Fatalf("the feed ends at %v, want %v", live.clk.Now(), end)
+	}
+	// The 30d latency SLO sums its window from 6-hour blocks, restored
+	// from the hourly buckets of the fixture; the month one from hours.
+	for _, tr := range loaded.e.trackers {
+		if blocks := tr.win.blockN > 0; blocks != (tr.key.slo == testSLO) || blocks != tr.block.used {
+			t.Errorf("%s: window of blocks %v, blocks restored %v", tr.key.slo, blocks, tr.block.used)
+		}
 	}
 	loaded.e.Evaluate()
 	live.e.Evaluate()
@@ -224,4 +232,224 @@ func TestStateReadsAsFirstLayout(t *testing.T) {
 			}
 		}
 	}
+}
+
+// prevCoarse returns the coarse ring of the previous layout of a rolling
+// window of days (hourly buckets for the whole window), and how many of
+// its buckets the window sums.
+func prevCoarse(days int) (ring, int64) {
+	return newRing(time.Hour, days*24+2, 0), int64(days * 24)
+}
+
+// longTraffic observes events on tr for 10 days from start, one every 5 to
+// 25 minutes, a fifth of them late by up to span (older than the hourly
+// buckets, the window, or neither), and returns the last time. Each event
+// also goes to each of also.
+func longTraffic(rng *rand.Rand, tr *tracker, start time.Time, span time.Duration, also ...*ring) time.Time {
+	now := start
+	for range 10 * 24 * 4 {
+		now = now.Add(time.Duration(5+rng.IntN(21)) * time.Minute)
+		at := now
+		if rng.IntN(5) == 0 {
+			at = now.Add(-time.Duration(rng.Int64N(int64(span))))
+		}
+		c := Counts{Valid: 1 + rng.Int64N(100)}
+		c.Good = rng.Int64N(c.Valid + 1)
+		tr.observe(at, c)
+		for _, r := range also {
+			r.add(r.index(at), c)
+		}
+	}
+	return now
+}
+
+// TestStateV1LoadsBlocks checks that the coarse state the previous layout
+// wrote (hourly buckets for the whole window) loads into the hourly ring
+// and the 6-hour blocks of a 28d window: the 1d and 3d windows exactly,
+// and the window as the previous layout summed it, short by at most the
+// events of the block that straddles its start.
+func TestStateV1LoadsBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	cfg := testConfig(latencySLO(0.999, "28d"))
+	p, s := &cfg.Products[0], &cfg.Products[0].SLOs[0]
+	for round := range 10 {
+		start := t0.Add(time.Duration(rng.Int64N(int64(day))))
+		a, err := newTracker(p, s, time.UTC, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev, windowK := prevCoarse(28)
+		now := longTraffic(rng, a, start, 30*day, &prev)
+		sv := saved{Version: stateVersion, Product: p.Name, SLO: s.Name, SLI: s.SLI, Window: s.Window, SavedAt: now,
+			Fine: saveFine(&a.fine, &a.mid), Coarse: saveRing(&prev)}
+		b, err := json.Marshal(sv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := newTracker(p, s, time.UTC, now)
+		if err := r.decode(b, now); err != nil {
+			t.Fatal(err)
+		}
+		for _, later := range []time.Duration{0, time.Hour, 5 * time.Hour, 2 * day} {
+			at := now.Add(later)
+			got, want := r.read(at).in, a.read(at).in
+			if got.Burn != want.Burn {
+				t.Fatalf("round %d, %v after the save: burn windows %+v, want %+v", round, later, got.Burn, want.Burn)
+			}
+			ci := prev.index(at)
+			old := prev.sum(ci-windowK+1, ci)
+			edge := blockEdge(&prev, r.block.index(at), windowK)
+			if short := old.Valid - got.Total.Valid; short < 0 || short > edge.Valid || old.Good-got.Total.Good > edge.Good {
+				t.Fatalf("round %d, %v after the save: window %+v, want the previous layout's %+v less at most %+v", round, later, got.Total, old, edge)
+			}
+		}
+	}
+}
+
+// blockEdge returns the counts, in hourly ring hr, of the 6-hour block
+// before the window of blocks that ends with block bi: the block holding
+// the start of a window of windowK hours.
+func blockEdge(hr *ring, bi, windowK int64) Counts {
+	from := (bi - windowK/6) * 6
+	return hr.sum(from, from+5)
+}
+
+// TestStateBlocksRoundTrip checks that a 28d tracker restored from what
+// another wrote sums every window alike, 1d, 3d and the window of blocks
+// included, then and later on, with events of 30 days.
+func TestStateBlocksRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	cfg := testConfig(latencySLO(0.999, "28d"))
+	p, s := &cfg.Products[0], &cfg.Products[0].SLOs[0]
+	for round := range 10 {
+		start := t0.Add(time.Duration(rng.Int64N(int64(day))))
+		a, err := newTracker(p, s, time.UTC, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := longTraffic(rng, a, start, 30*day)
+		b, err := a.encode(now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, _ := newTracker(p, s, time.UTC, now)
+		if err := r.decode(b, now); err != nil {
+			t.Fatal(err)
+		}
+		for _, later := range []time.Duration{0, 17 * time.Minute, 5*time.Hour + 31*time.Minute, 7 * time.Hour, day, 3 * day} {
+			if got, want := r.read(now.Add(later)), a.read(now.Add(later)); got.in != want.in || !got.windowStart.Equal(want.windowStart) {
+				t.Fatalf("round %d, %v after the save:\n got  %+v\n want %+v", round, later, got.in, want.in)
+			}
+		}
+	}
+}
+
+// TestStateBlocksReadAsPreviousLayout checks that an agent of the previous
+// layout (hourly buckets for the whole window), run again after a
+// downgrade, reads the coarse state this one writes: the last 73 hours
+// exactly, every span of whole 6-hour blocks exactly, and any other span
+// short by at most the events of its oldest block.
+func TestStateBlocksReadAsPreviousLayout(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, win := range []int{28, 30} {
+		cfg := testConfig(latencySLO(0.999, fmt.Sprintf("%dd", win)))
+		p, s := &cfg.Products[0], &cfg.Products[0].SLOs[0]
+		for round := range 10 {
+			start := t0.Add(time.Duration(rng.Int64N(int64(day))))
+			tr, err := newTracker(p, s, time.UTC, start)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ref, windowK := prevCoarse(win) // the previous layout, fed alike
+			now := longTraffic(rng, tr, start, time.Duration(win+2)*day, &ref)
+			b, err := tr.encode(now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sv saved
+			if err := json.Unmarshal(b, &sv); err != nil {
+				t.Fatal(err)
+			}
+			if sv.Coarse.Resolution != 3600 {
+				t.Fatalf("coarse state in buckets of %d seconds, want 3600", sv.Coarse.Resolution)
+			}
+			old, _ := prevCoarse(win)
+			restore(&old, sv.Coarse, now)
+			head := ref.head
+			for k := int64(1); k <= windowK; k++ {
+				got, want := old.sum(head-k+1, head), ref.sum(head-k+1, head)
+				o := head - k + 1 // the oldest hour
+				if k <= 73 || mod(o, 6) == 0 {
+					if got != want {
+						t.Fatalf("%dd round %d: the last %d hours read %+v, want %+v", win, round, k, got, want)
+					}
+					continue
+				}
+				edge := ref.sum(o, o-mod(o, 6)+5)
+				if short := want.Valid - got.Valid; short < 0 || short > edge.Valid || want.Good-got.Good > edge.Good {
+					t.Fatalf("%dd round %d: the last %d hours read %+v, want %+v less at most the %+v of the oldest block", win, round, k, got, want, edge)
+				}
+			}
+		}
+	}
+}
+
+// TestWindowOfBlocks checks the budget over a 28d window of 6-hour blocks
+// against the previous layout's hourly one: equal while every event is
+// younger than the hourly buckets when observed, until the oldest is
+// 27d18h old (window − 6h, the shortest the window spans), and otherwise
+// short by at most the events of the block that straddles the start of the
+// previous layout's window.
+func TestWindowOfBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	cfg := testConfig(latencySLO(0.999, "28d"))
+	p, s := &cfg.Products[0], &cfg.Products[0].SLOs[0]
+	for round := range 20 {
+		start := t0.Add(time.Duration(rng.Int64N(int64(day))))
+		tr, err := newTracker(p, s, time.UTC, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prev, windowK := prevCoarse(28)
+		recent := round%2 == 0
+		now, oldest := start, start.Add(day)
+		for range 3 * 24 * 4 { // 3 days
+			now = now.Add(time.Duration(5+rng.IntN(21)) * time.Minute)
+			at := now
+			if !recent && rng.IntN(3) == 0 {
+				at = now.Add(-time.Duration(rng.Int64N(int64(29 * day))))
+			}
+			c := Counts{Valid: 1 + rng.Int64N(100)}
+			c.Good = rng.Int64N(c.Valid + 1)
+			tr.observe(at, c)
+			prev.add(prev.index(at), c)
+			oldest = minTime(oldest, at)
+		}
+		for later := time.Duration(0); later < 29*day; later += time.Duration(1+rng.IntN(300)) * time.Minute {
+			at := now.Add(later)
+			ev := tr.read(at)
+			ci := prev.index(at)
+			want := prev.sum(ci-windowK+1, ci)
+			if start := prev.start(ci - windowK + 1); ev.windowStart.Before(start) || ev.windowStart.After(start.Add(5*time.Hour)) {
+				t.Fatalf("round %d at %v: window start %v, want within 5h after %v", round, at, ev.windowStart, start)
+			}
+			if recent && !oldest.Before(at.Add(-27*day-18*time.Hour)) {
+				if ev.in.Total != want {
+					t.Fatalf("round %d at %v: window %+v, want %+v", round, at, ev.in.Total, want)
+				}
+				continue
+			}
+			edge := blockEdge(&prev, tr.block.index(at), windowK)
+			if short := want.Valid - ev.in.Total.Valid; short < 0 || short > edge.Valid || want.Good-ev.in.Total.Good > edge.Good {
+				t.Fatalf("round %d at %v: window %+v, want %+v less at most the %+v of the edge block", round, at, ev.in.Total, want, edge)
+			}
+		}
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

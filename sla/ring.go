@@ -11,23 +11,37 @@ import (
 
 // Bucket layout. The burn windows 5m, 30m and 1h are summed from minute
 // buckets, 2h and 6h from 5-minute buckets (so they span the last 115 to
-// 120 minutes and 5h55m to 6h), 1d, 3d and the SLO window from coarse
-// buckets of an hour (or more for windows over 32 days, so that a window
-// has at most maxCoarseSlots of them). Memory per SLO is fixed by its
-// window: 61 + 73 + window hours + 2 buckets of 16 bytes, about 13 KiB for
-// 28d and 30d, and never more than fineSlots + midSlots + maxCoarseSlots +
+// 120 minutes and 5h55m to 6h), 1d and 3d from coarse buckets of an hour
+// (or more for windows over 32 days, so that a window has at most
+// maxCoarseSlots of them). The SLO window is summed from the coarse buckets
+// too, except for a rolling window longer than 3 days of hourly coarse
+// buckets (4d to 32d): the coarse ring then holds only the 3 days the burn
+// windows need, and the window is summed from a second ring of 6-hour
+// "block" buckets aligned like the hourly ones (at 00, 06, 12 and 18 UTC),
+// so that it spans window − 6h to window, its start moving in 6-hour steps.
+// A month window keeps hourly coarse buckets for all of it: a month must
+// start on a bucket boundary, which 6-hour buckets cannot guarantee across
+// zones and DST.
+//
+// Memory per SLO is fixed by its window: 61 + 73 + 74 + window/6h + 2
+// buckets of 16 bytes for a rolling window of 4 to 32 days (322, about
+// 5 KiB, for 28d; 330 for 30d), 61 + 73 + window hours + 2 otherwise (880
+// for a month), and never more than fineSlots + midSlots + maxCoarseSlots +
 // 2.
 //
 // The stored state keeps the first layout's form (minute buckets for 6
-// hours, see saveFine), so that either layout reads what the other wrote.
+// hours, see saveFine; hourly coarse buckets for the window, see
+// saveLayered), so that either layout reads what the other wrote.
 const (
-	fineResolution = time.Minute
-	fineSlots      = 61 // 1h, the longest window of minute buckets, and the base of its sum
-	midResolution  = 5 * time.Minute
-	midSlots       = 73  // 6h, the longest short window, and the base of its sum
-	maxCoarseSlots = 768 // coarse buckets per window before they widen past an hour
-	monthDays      = 31
-	windowMonth    = "month"
+	fineResolution  = time.Minute
+	fineSlots       = 61 // 1h, the longest window of minute buckets, and the base of its sum
+	midResolution   = 5 * time.Minute
+	midSlots        = 73  // 6h, the longest short window, and the base of its sum
+	maxCoarseSlots  = 768 // coarse buckets per window before they widen past an hour
+	blockResolution = 6 * time.Hour
+	burnCoarseHours = 72 // 3d, the longest burn window of coarse buckets
+	monthDays       = 31
+	windowMonth     = "month"
 )
 
 // ring holds Counts in time buckets of res seconds, the newest at head. A
@@ -184,8 +198,9 @@ type window struct {
 	loc       *time.Location
 	coarseRes time.Duration
 	coarseN   int      // buckets in the coarse ring
-	windowK   int64    // coarse buckets of a rolling window
+	windowK   int64    // coarse buckets of a rolling window, or blocks when blockN > 0
 	burnK     [2]int64 // coarse buckets of 1d and 3d
+	blockN    int      // buckets in the ring of 6-hour blocks; 0 if the window is summed from coarse
 }
 
 // parseWindow reads "Nd" or "month"; loc is the zone of month windows.
@@ -202,7 +217,18 @@ func parseWindow(s string, loc *time.Location) (window, error) {
 	resH := max(1, (hours+maxCoarseSlots-1)/maxCoarseSlots)
 	w.coarseRes = time.Duration(resH) * time.Hour
 	w.windowK = int64((hours + resH - 1) / resH)
-	w.burnK = [2]int64{int64((24 + resH - 1) / resH), int64((72 + resH - 1) / resH)}
+	w.burnK = [2]int64{int64((24 + resH - 1) / resH), int64((burnCoarseHours + resH - 1) / resH)}
+	if w.days != 0 && resH == 1 && hours > burnCoarseHours {
+		// A rolling window longer than the hourly buckets the burn
+		// windows need is summed from 6-hour blocks (Nd is a whole
+		// number of them), with one more as the base of its sum and
+		// one as in the coarse ring.
+		blockH := int(blockResolution / time.Hour)
+		w.windowK = int64(hours / blockH)
+		w.blockN = int(w.windowK) + 2
+		w.coarseN = int(w.burnK[1]) + 2
+		return w, nil
+	}
 	// One more than the longest sum, as its base; a month needs one for
 	// the bucket that may straddle the 1st.
 	w.coarseN = int(max(w.windowK, w.burnK[1])) + 2

@@ -32,9 +32,10 @@ type tracker struct {
 	stateKey  string
 
 	mu      sync.Mutex
-	fine    ring // minutes, for 5m … 1h
-	mid     ring // 5 minutes, for 2h and 6h
-	coarse  ring
+	fine    ring   // minutes, for 5m … 1h
+	mid     ring   // 5 minutes, for 2h and 6h
+	coarse  ring   // the coarse resolution (an hour up to 32 days), for 1d, 3d and a window not summed from blocks
+	block   ring   // 6 hours, for a rolling window of 4 to 32 days; empty (no buckets) otherwise
 	total   Counts // since the agent started, for the _total counters
 	dirty   bool   // changed since the last flush
 	dropped int64  // events older than the buckets hold
@@ -59,6 +60,7 @@ func newTracker(p *meshwatch.Product, s *meshwatch.SLO, loc *time.Location, now 
 		fine:      newRing(fineResolution, fineSlots, 0),
 		mid:       newRing(midResolution, midSlots, 0),
 		coarse:    newRing(w.coarseRes, w.coarseN, w.origin(now)),
+		block:     newRing(blockResolution, w.blockN, 0),
 	}, nil
 }
 
@@ -66,14 +68,17 @@ func newTracker(p *meshwatch.Product, s *meshwatch.SLO, loc *time.Location, now 
 func StateKey(product, slo string) string { return "sla/" + product + "/" + slo }
 
 // buckets returns how many buckets the tracker holds.
-func (t *tracker) buckets() int { return len(t.fine.cum) + len(t.mid.cum) + len(t.coarse.cum) }
+func (t *tracker) buckets() int {
+	return len(t.fine.cum) + len(t.mid.cum) + len(t.coarse.cum) + len(t.block.cum)
+}
 
 // observe adds c at time at. The caller holds t.mu.
 func (t *tracker) observe(at time.Time, c Counts) {
 	okFine := t.fine.add(t.fine.index(at), c)
 	okMid := t.mid.add(t.mid.index(at), c)
 	okCoarse := t.coarse.add(t.coarse.index(at), c)
-	if !okFine && !okMid && !okCoarse {
+	okBlock := t.win.blockN > 0 && t.block.add(t.block.index(at), c)
+	if !okFine && !okMid && !okCoarse && !okBlock {
 		t.dropped++
 		return
 	}
@@ -91,13 +96,17 @@ type evaluation struct {
 }
 
 // read sums the tracker's buckets into the burn windows and the SLO window
-// as of now. Safe for concurrent use.
+// as of now. A rolling window is the current coarse bucket and the ones
+// before it, or with blocks the current 6-hour block and the windowK − 1
+// before it: it starts on a block boundary, between window − 6h and window
+// before now, and leaves out the rest of the block that straddles
+// now − window. Safe for concurrent use.
 func (t *tracker) read(now time.Time) evaluation {
 	ev := evaluation{in: Input{Objective: t.objective, Window: t.win.length(), MinEvents: t.minEvents}}
 	var fine [len(fineKs)]Counts
 	var mid [len(midKs)]Counts
 	var coarse [2]Counts
-	fi, mi, ci := t.fine.index(now), t.mid.index(now), t.coarse.index(now)
+	fi, mi, ci, bi := t.fine.index(now), t.mid.index(now), t.coarse.index(now), t.block.index(now)
 	var monthFrom int64
 	if t.win.days == 0 {
 		var start time.Time
@@ -107,6 +116,8 @@ func (t *tracker) read(now time.Time) evaluation {
 		if t.coarse.start(monthFrom).Before(start) {
 			monthFrom++ // a bucket straddling the 1st belongs to the month before
 		}
+	} else if t.win.blockN > 0 {
+		ev.windowStart, ev.windowEnd = t.block.start(bi-t.win.windowK+1), now
 	} else {
 		ev.windowStart, ev.windowEnd = t.coarse.start(ci-t.win.windowK+1), now
 	}
@@ -115,9 +126,12 @@ func (t *tracker) read(now time.Time) evaluation {
 	t.fine.sumsLast(fi, fineKs[:], fine[:])
 	t.mid.sumsLast(mi, midKs[:], mid[:])
 	t.coarse.sumsLast(ci, t.win.burnK[:], coarse[:])
-	if t.win.days == 0 {
+	switch {
+	case t.win.days == 0:
 		ev.in.Total = t.coarse.sum(monthFrom, ci)
-	} else {
+	case t.win.blockN > 0:
+		ev.in.Total = t.block.sum(bi-t.win.windowK+1, bi)
+	default:
 		ev.in.Total = t.coarse.sum(ci-t.win.windowK+1, ci)
 	}
 	ev.total, ev.dropped = t.total, t.dropped
