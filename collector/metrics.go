@@ -33,20 +33,13 @@ const (
 	ProblemBlind = "blind"
 )
 
-// LatencyBuckets are the suggested classic buckets of
-// meshwatch_latency_seconds for Prometheus servers that scrape text only
-// (MetricsOptions.LatencyBuckets). By default none are exported: the native
-// histogram alone.
-var LatencyBuckets = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
-
 // MetricsOptions select what NewMetricsWith exports. The zero value is what
 // NewMetrics exports.
 type MetricsOptions struct {
 	// LatencyBuckets are upper bounds (seconds, strictly increasing) of
 	// classic buckets kept beside the native buckets of
 	// meshwatch_latency_seconds, for a Prometheus server that scrapes text
-	// only (LatencyBuckets are a suggestion); each costs one series per
-	// product. Empty, the default: native buckets only, and the text
+	// only; each costs one series per product. Empty, the default: native buckets only, and the text
 	// exposition shows the +Inf bucket, _sum and _count alone.
 	LatencyBuckets []float64
 }

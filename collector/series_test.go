@@ -352,7 +352,8 @@ func TestLatencyBuckets(t *testing.T) {
 	if got := buckets(MetricsOptions{LatencyBuckets: []float64{0.5, 1, 10}}); !slices.Equal(got, []string{"0.5", "1", "10", "+Inf"}) {
 		t.Errorf("buckets 0.5, 1, 10: %v", got)
 	}
-	if got := buckets(MetricsOptions{LatencyBuckets: LatencyBuckets}); len(got) != len(LatencyBuckets)+1 {
+	fifteen := []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600}
+	if got := buckets(MetricsOptions{LatencyBuckets: fifteen}); len(got) != len(fifteen)+1 {
 		t.Errorf("the suggested buckets: %v", got)
 	}
 	for _, bad := range [][]float64{{1, 1}, {2, 1}, {0}, {-1}, {math.NaN()}, {1, math.Inf(1)}} {

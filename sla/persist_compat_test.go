@@ -134,19 +134,35 @@ func randomTraffic(rng *rand.Rand, tr *tracker, start time.Time, also ...*ring) 
 	for range 8 * 60 {
 		now = now.Add(time.Duration(30+rng.IntN(61)) * time.Second)
 		for range rng.IntN(4) {
-			at := now
-			if rng.IntN(5) == 0 {
-				at = now.Add(-time.Duration(rng.Int64N(int64(7 * time.Hour))))
-			}
-			c := Counts{Valid: 1 + rng.Int64N(100)}
-			c.Good = rng.Int64N(c.Valid + 1)
-			tr.observe(at, c)
-			for _, r := range also {
-				r.add(r.index(at), c)
-			}
+			randomEvent(rng, tr, now, 7*time.Hour, also...)
 		}
 	}
 	return now
+}
+
+// mustTracker returns a new tracker of s at start, in UTC.
+func mustTracker(t *testing.T, p *meshwatch.Product, s *meshwatch.SLO, start time.Time) *tracker {
+	t.Helper()
+	tr, err := newTracker(p, s, time.UTC, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// randomEvent observes one event of random counts on tr at now, or, one
+// time in five, late by up to late; the event also goes to each of also.
+func randomEvent(rng *rand.Rand, tr *tracker, now time.Time, late time.Duration, also ...*ring) {
+	at := now
+	if rng.IntN(5) == 0 {
+		at = now.Add(-time.Duration(rng.Int64N(int64(late))))
+	}
+	c := Counts{Valid: 1 + rng.Int64N(100)}
+	c.Good = rng.Int64N(c.Valid + 1)
+	tr.observe(at, c)
+	for _, r := range also {
+		r.add(r.index(at), c)
+	}
 }
 
 // TestStateRoundTrip checks that a tracker restored from what another
@@ -157,10 +173,7 @@ func TestStateRoundTrip(t *testing.T) {
 	p, s := &cfg.Products[0], &cfg.Products[0].SLOs[0]
 	for round := range 20 {
 		start := t0.Add(time.Duration(rng.Int64N(int64(day))))
-		a, err := newTracker(p, s, time.UTC, start)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := mustTracker(t, p, s, start)
 		now := randomTraffic(rng, a, start)
 		b, err := a.encode(now)
 		if err != nil {
@@ -189,10 +202,7 @@ func TestStateReadsAsFirstLayout(t *testing.T) {
 	p, s := &cfg.Products[0], &cfg.Products[0].SLOs[0]
 	for round := range 20 {
 		start := t0.Add(time.Duration(rng.Int64N(int64(day))))
-		tr, err := newTracker(p, s, time.UTC, start)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tr := mustTracker(t, p, s, start)
 		ref := newRing(time.Minute, 361, 0) // the first layout, fed alike
 		randomTraffic(rng, tr, start, &ref)
 		head := ref.head
@@ -249,16 +259,7 @@ func longTraffic(rng *rand.Rand, tr *tracker, start time.Time, span time.Duratio
 	now := start
 	for range 10 * 24 * 4 {
 		now = now.Add(time.Duration(5+rng.IntN(21)) * time.Minute)
-		at := now
-		if rng.IntN(5) == 0 {
-			at = now.Add(-time.Duration(rng.Int64N(int64(span))))
-		}
-		c := Counts{Valid: 1 + rng.Int64N(100)}
-		c.Good = rng.Int64N(c.Valid + 1)
-		tr.observe(at, c)
-		for _, r := range also {
-			r.add(r.index(at), c)
-		}
+		randomEvent(rng, tr, now, span, also...)
 	}
 	return now
 }
@@ -274,10 +275,7 @@ func TestStateV1LoadsBlocks(t *testing.T) {
 	p, s := &cfg.Products[0], &cfg.Products[0].SLOs[0]
 	for round := range 10 {
 		start := t0.Add(time.Duration(rng.Int64N(int64(day))))
-		a, err := newTracker(p, s, time.UTC, start)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := mustTracker(t, p, s, start)
 		prev, windowK := prevCoarse(28)
 		now := longTraffic(rng, a, start, 30*day, &prev)
 		sv := saved{Version: stateVersion, Product: p.Name, SLO: s.Name, SLI: s.SLI, Window: s.Window, SavedAt: now,
@@ -323,10 +321,7 @@ func TestStateBlocksRoundTrip(t *testing.T) {
 	p, s := &cfg.Products[0], &cfg.Products[0].SLOs[0]
 	for round := range 10 {
 		start := t0.Add(time.Duration(rng.Int64N(int64(day))))
-		a, err := newTracker(p, s, time.UTC, start)
-		if err != nil {
-			t.Fatal(err)
-		}
+		a := mustTracker(t, p, s, start)
 		now := longTraffic(rng, a, start, 30*day)
 		b, err := a.encode(now)
 		if err != nil {
@@ -356,10 +351,7 @@ func TestStateBlocksReadAsPreviousLayout(t *testing.T) {
 		p, s := &cfg.Products[0], &cfg.Products[0].SLOs[0]
 		for round := range 10 {
 			start := t0.Add(time.Duration(rng.Int64N(int64(day))))
-			tr, err := newTracker(p, s, time.UTC, start)
-			if err != nil {
-				t.Fatal(err)
-			}
+			tr := mustTracker(t, p, s, start)
 			ref, windowK := prevCoarse(win) // the previous layout, fed alike
 			now := longTraffic(rng, tr, start, time.Duration(win+2)*day, &ref)
 			b, err := tr.encode(now)
@@ -406,10 +398,7 @@ func TestWindowOfBlocks(t *testing.T) {
 	p, s := &cfg.Products[0], &cfg.Products[0].SLOs[0]
 	for round := range 20 {
 		start := t0.Add(time.Duration(rng.Int64N(int64(day))))
-		tr, err := newTracker(p, s, time.UTC, start)
-		if err != nil {
-			t.Fatal(err)
-		}
+		tr := mustTracker(t, p, s, start)
 		prev, windowK := prevCoarse(28)
 		recent := round%2 == 0
 		now, oldest := start, start.Add(day)

@@ -157,7 +157,7 @@ func (d *Dir) PutMany(ctx context.Context, entries map[string][]byte) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		tmp, err := d.writeTemp(entries[k])
+		tmp, err := d.writeTemp(entries[k], false) // syncFiles syncs them all
 		if err != nil {
 			return fmt.Errorf("state: put %s: %w", k, err)
 		}
@@ -181,19 +181,28 @@ func (d *Dir) PutMany(ctx context.Context, entries map[string][]byte) error {
 }
 
 // writeTemp writes value, framed, to a new temporary file of the
-// directory, not yet synced, and returns its name.
-func (d *Dir) writeTemp(value []byte) (name string, err error) {
+// directory, synced when sync is set, and returns its name; on error the
+// file is removed.
+func (d *Dir) writeTemp(value []byte, sync bool) (name string, err error) {
 	f, err := os.CreateTemp(d.dir, tempPrefix+"*")
 	if err != nil {
 		return "", err
 	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
 	if _, err = f.Write(frame(value)); err != nil {
-		_ = f.Close()
-		_ = os.Remove(f.Name())
 		return "", err
 	}
+	if sync {
+		if err = f.Sync(); err != nil {
+			return "", err
+		}
+	}
 	if err = f.Close(); err != nil {
-		_ = os.Remove(f.Name())
 		return "", err
 	}
 	return f.Name(), nil
@@ -217,27 +226,16 @@ func (d *Dir) writeFile(key string, value []byte) error {
 // writeAtomic writes value, framed, to a temporary file in the directory,
 // syncs it and renames it to path. On error the temporary file is removed
 // and the error is the os package's, which names the file and the cause.
-func (d *Dir) writeAtomic(path string, value []byte) (err error) {
-	f, err := os.CreateTemp(d.dir, tempPrefix+"*")
+func (d *Dir) writeAtomic(path string, value []byte) error {
+	tmp, err := d.writeTemp(value, true)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			_ = f.Close()
-			_ = os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(frame(value)); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
 		return err
 	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return nil
 }
 
 // syncDir makes the renames durable.
