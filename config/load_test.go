@@ -343,7 +343,7 @@ func TestLoadDefaults(t *testing.T) {
 			Budget:       meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
 			MaxClockSkew: meshwatch.Duration(time.Hour),
 		},
-		Lag:   lag.Config{Interval: meshwatch.Duration(10 * time.Second), ExactFetches: 10000, Passes: 3},
+		Lag:   lag.Config{Interval: meshwatch.Duration(10 * time.Second), ExactFetches: new(10000), Passes: 3},
 		State: state.Config{Backend: "dir", Dir: "meshwatch-state", Topic: "__meshwatch_state", Flush: meshwatch.Duration(30 * time.Second)},
 		Dir:   "testdata/config/good",
 	}
@@ -590,5 +590,36 @@ func TestForgetPositions(t *testing.T) {
 	cfg.ForgetPositions()
 	if pos := cfg.Position("products[0].name"); pos != (meshwatch.Position{}) {
 		t.Errorf("position %+v after ForgetPositions", pos)
+	}
+}
+
+// TestLoadExactFetchesZero: lag.exact_fetches: 0 interpolates every time
+// lag, as documented; the default (10000) applies only when the key is
+// absent.
+func TestLoadExactFetchesZero(t *testing.T) {
+	const base = `cluster: {brokers: ["kafka-1:9092"]}
+products:
+  - name: checkout.orders.placed
+    domain: checkout
+    owner: orders-team
+    topics: [checkout.orders.placed]
+owners:
+  orders-team: {}
+`
+	for _, tc := range []struct {
+		lag  string
+		want int
+	}{
+		{"", 10000},
+		{"lag: {exact_fetches: 0}\n", 0},
+		{"lag: {exact_fetches: 25}\n", 25},
+	} {
+		cfg, ps, err := Load("t.yaml", []byte(base+tc.lag), nil)
+		if err != nil {
+			t.Fatalf("%q: %v %v", tc.lag, err, ps)
+		}
+		if got := cfg.Lag.Exact(); got != tc.want {
+			t.Errorf("%q: lag.exact_fetches = %d, want %d", tc.lag, got, tc.want)
+		}
 	}
 }

@@ -202,9 +202,9 @@ func BenchmarkLagPass(b *testing.B) {
 			cfg := *bc.cfg
 			var lc Config
 			lc.SetDefaults(meshwatch.Duration(10 * time.Second))
-			lc.ExactFetches = 0
+			lc.ExactFetches = new(0)
 			if exact {
-				lc.ExactFetches = 10_000
+				lc.ExactFetches = new(10_000)
 			}
 			cl, err := kgo.NewClient(kgo.SeedBrokers(bc.kc.Addrs()...))
 			if err != nil {

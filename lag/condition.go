@@ -11,8 +11,9 @@ import (
 // stalls (STALL) or lost records (LOST) is a ConsumerLag condition: a page
 // when it lost records or is a declared consumer, a ticket otherwise. It
 // goes to the team that runs the group when the product declares it with
-// an owner that has a Slack channel in owners, else to the product's owner,
-// who is told whose group it is. A group that raises none while its status
+// an owner that has a Slack channel in owners (the description names the
+// product's owner, who is not paged), else to the product's owner, who is
+// told whose group it is. A group that raises none while its status
 // is not settled yet (after a start or a takeover) is unknown: an open
 // alert is held.
 func GroupCondition(p *meshwatch.Product, g *GroupLag, owners map[string]meshwatch.Owner) (meshwatch.Condition, bool) {
@@ -20,11 +21,18 @@ func GroupCondition(p *meshwatch.Product, g *GroupLag, owners map[string]meshwat
 		Name: meshwatch.AlertConsumerLag, Product: p.Name, Group: g.Group, SLI: meshwatch.SLILag,
 	}
 	var why string
+	share := g.Type == TypeShare // acknowledges records rather than commits
 	switch g.Status {
 	case StatusStop:
 		why = "is not committing while behind"
+		if share {
+			why = "has no member acknowledging while records wait"
+		}
 	case StatusStall:
 		why = "commits without progress while behind"
+		if share {
+			why = "has members but acknowledges nothing while records wait"
+		}
 	case StatusLost:
 		why = fmt.Sprintf("lost %d records: they expired before it read them", g.LostRecords)
 	default:
@@ -43,9 +51,18 @@ func GroupCondition(p *meshwatch.Product, g *GroupLag, owners map[string]meshwat
 		// channel, or to none: the product's owner hears of it instead.
 		c.Owner = g.Owner
 	}
-	c.Summary = fmt.Sprintf("consumer group %s (%s) of %s %s", g.Group, g.Owner, p.Name, why)
+	kind := "consumer group"
+	if share {
+		kind = "share group"
+	}
+	c.Summary = fmt.Sprintf("%s %s (%s) of %s %s", kind, g.Group, g.Owner, p.Name, why)
 	c.Description = fmt.Sprintf("Status %s; %d records and %.0fs behind (%s); retention risk %.0f%%.",
-		g.Status, g.LagRecords, g.LagSeconds, g.Method, 100*g.RetentionRisk)
+		g.Status, g.LagRecords, g.LagSeconds, g.estimate(), 100*g.RetentionRisk)
+	if c.Owner != "" {
+		// The team that runs the group is paged; the product's owner is
+		// named for context, not paged.
+		c.Description += fmt.Sprintf(" The product's owner, %s, is not paged: the group is %s's.", p.Owner, g.Owner)
+	}
 	return c, true
 }
 

@@ -22,7 +22,7 @@ func TestGroupCondition(t *testing.T) {
 		ok   bool
 		// state, severity and owner of the condition
 		state, severity, owner string
-		summary                string
+		summary, desc          string
 	}{
 		{name: "undeclared group stops: a ticket to the product owner",
 			g:  GroupLag{Group: "etl", Owner: meshwatch.UnknownOwner, Status: StatusStop, Settled: true},
@@ -31,7 +31,12 @@ func TestGroupCondition(t *testing.T) {
 		{name: "declared group stalls: a page to the team that runs it",
 			g:  GroupLag{Group: "ledger-writer", Owner: "finance-team", Declared: true, Status: StatusStall, Settled: true},
 			ok: true, state: StatusStall, severity: meshwatch.SeverityPage, owner: "finance-team",
-			summary: "commits without progress while behind"},
+			summary: "consumer group ledger-writer (finance-team) of payments commits without progress while behind",
+			desc:    "The product's owner, payments-team, is not paged: the group is finance-team's."},
+		{name: "share group stops: named as such, with a lower-bound lag",
+			g:  GroupLag{Group: "jobs", Owner: "finance-team", Declared: true, Type: TypeShare, Status: StatusStop, Settled: true, Method: MethodInterpolated, LowerBound: true},
+			ok: true, state: StatusStop, severity: meshwatch.SeverityPage, owner: "finance-team",
+			summary: "share group jobs (finance-team) of payments has no member acknowledging while records wait", desc: "(lower_bound)"},
 		{name: "declared by a team without owners entry: to the product owner",
 			g:  GroupLag{Group: "audit", Owner: "audit-team", Declared: true, Status: StatusStop, Settled: true},
 			ok: true, state: StatusStop, severity: meshwatch.SeverityPage},
@@ -67,6 +72,12 @@ func TestGroupCondition(t *testing.T) {
 			}
 			if !strings.Contains(c.Summary, tc.summary) {
 				t.Errorf("summary %q, want it to contain %q", c.Summary, tc.summary)
+			}
+			if !strings.Contains(c.Description, tc.desc) {
+				t.Errorf("description %q, want it to contain %q", c.Description, tc.desc)
+			}
+			if tc.owner == "" && strings.Contains(c.Description, "not paged") {
+				t.Errorf("description %q: the product's owner is paged here", c.Description)
 			}
 		})
 	}

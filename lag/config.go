@@ -13,8 +13,9 @@ type Config struct {
 	// (default collector.tick).
 	Interval meshwatch.Duration `yaml:"interval"`
 	// ExactFetches bounds the records read per pass to measure time lag
-	// exactly; lagging partitions beyond it are interpolated (default 10000).
-	ExactFetches int `yaml:"exact_fetches"`
+	// exactly; lagging partitions beyond it are interpolated (default 10000
+	// when unset; 0 interpolates every time lag). Read it with Exact.
+	ExactFetches *int `yaml:"exact_fetches"`
 	// Passes is how many consecutive passes a new status must hold before it
 	// is reported (default 3).
 	Passes int `yaml:"passes"`
@@ -29,6 +30,15 @@ const (
 	DefaultPasses       = 3
 )
 
+// Exact returns lag.exact_fetches: the default when unset, and 0 when set
+// to 0 (interpolate everything), which a plain int could not tell apart.
+func (c Config) Exact() int {
+	if c.ExactFetches == nil {
+		return DefaultExactFetches
+	}
+	return *c.ExactFetches
+}
+
 // LagExporterMetrics reports whether kafka-lag-exporter's names are exported.
 func (c Config) LagExporterMetrics() bool {
 	return c.KafkaLagExporterMetrics == nil || *c.KafkaLagExporterMetrics
@@ -40,8 +50,9 @@ func (c *Config) SetDefaults(tick meshwatch.Duration) {
 	if c.Interval == 0 {
 		c.Interval = tick
 	}
-	if c.ExactFetches == 0 {
-		c.ExactFetches = DefaultExactFetches
+	if c.ExactFetches == nil {
+		n := DefaultExactFetches
+		c.ExactFetches = &n
 	}
 	if c.Passes == 0 {
 		c.Passes = DefaultPasses
@@ -59,8 +70,8 @@ func (c Config) Validate(tick meshwatch.Duration) meshwatch.Problems {
 	if c.Interval < meshwatch.Duration(time.Second) && c.Interval != tick {
 		errf("lag.interval", "must be at least 1s, got %s", c.Interval)
 	}
-	if c.ExactFetches < 0 {
-		errf("lag.exact_fetches", "must be >= 0 (0 interpolates every time lag), got %d", c.ExactFetches)
+	if c.Exact() < 0 {
+		errf("lag.exact_fetches", "must be >= 0 (0 interpolates every time lag), got %d", c.Exact())
 	}
 	if c.Passes < 1 || c.Passes > 100 {
 		errf("lag.passes", "must be from 1 to 100 consecutive passes, got %d", c.Passes)

@@ -33,7 +33,8 @@
 //     a product topic it does not have: a new topic's history starts within
 //     a minute.
 //   - Data loss: a committed offset below the log start (records expired
-//     unread); retention risk: time lag / retention.ms of the topic.
+//     or deleted unread); retention risk: time lag / retention.ms of the
+//     topic, and at least 1 once records are lost.
 //   - The time-lag distribution of each group over the last 5m (one sample
 //     per pass, p50 and p99 read through an HDR histogram), in Snapshot
 //     only (not exported to Prometheus).
@@ -41,24 +42,38 @@
 //     partition: OK, WARN (time lag growing), REWIND (committed offset below
 //     the highest seen), STALL (behind, a member is assigned the partition,
 //     no commit progress), STOP (the same with no member), LOST (committed
-//     below the log start), on time and commit progress, with hysteresis of
-//     lag.passes consecutive passes. STALL and STOP need Options.StuckAfter
-//     without progress (default 6 passes, at least 1m) and as much time lag.
-//     A group's status is Settled once each of its partitions has been
-//     watched for StuckAfter and no change waits out its hysteresis: after
-//     a start or a takeover, a group that stopped long before reads OK,
-//     unsettled, until then (an alert on it is kept meanwhile, not
-//     resolved).
+//     below the log start), on time and commit progress. STALL and STOP
+//     need the partition behind with its committed offset unchanged, and as
+//     much time lag, for its patience: Options.StuckAfter (default 6
+//     passes, at least 1m) until its commit cadence is known, then twice the
+//     longest of its last 4 commit gaps, from 2 passes up to 10 minutes. A
+//     gap counts only when the partition was not stuck before the commit
+//     (one pass when it was caught up), so idle time and stalls are not
+//     learned as cadence. A group committing at every pass is STOP or STALL
+//     at the third pass that sees the same offset; one committing every
+//     minute after 2 minutes. LOST, REWIND, STALL and STOP are reported at
+//     the pass that establishes them; a rise to WARN and every return to a
+//     less severe status need lag.passes consecutive passes (Burrow's
+//     anti-flapping), except that REWIND clears at the first pass whose
+//     committed offset is back at or past the highest seen. A group's
+//     status is Settled once each of its partitions has been watched for
+//     its patience and no change waits out its hysteresis: after a start or
+//     a takeover, a group that stopped long before reads OK, unsettled,
+//     until then (an alert on it is kept meanwhile, not resolved).
 //   - The lag SLI: per pass and lag SLO, one event, good when the group's
 //     time lag (its largest partition's) is within the threshold.
 //
 // It never joins a group, commits or produces: groups and offsets are read
 // with admin requests (ListGroups, OffsetFetch, DescribeGroups,
+// ConsumerGroupDescribe, ShareGroupDescribe, DescribeShareGroupOffsets,
 // ListOffsets, DescribeConfigs, Metadata) and records with sessionless
 // fetch requests. It does not evaluate SLOs (package sla) or alert.
-// Groups of the KIP-848 consumer protocol are seen through their committed
-// offsets; DescribeGroups reports their state and members only for classic
-// groups.
+// Every group kind of Kafka 4 is described with its own API, as ListGroups
+// types it: classic groups with DescribeGroups, KIP-848 consumer groups
+// with ConsumerGroupDescribe (DescribeGroups answers "no members" for them,
+// which would make a live group look stopped), share groups (KIP-932) with
+// ShareGroupDescribe and DescribeShareGroupOffsets. A declared group Kafka
+// does not list is described as classic (Dead when it does not exist).
 //
 // # Configuration
 //
@@ -79,27 +94,40 @@
 //
 // # Metrics
 //
-// The series of a group on a product carry the labels product, group and
-// owner (the consumer's owner). The two lag series follow the granularity
+// The series of a group on a product carry the labels product, group,
+// owner (the consumer's owner) and group_type (classic, consumer for KIP-848
+// groups, share for KIP-932 share groups; empty while Kafka does not list
+// the group). The two lag series follow the granularity
 // (metrics.lag_granularity, MetricsOptions.Granularity): per topic by
 // default (their topic's committed partitions: the sum of the offset lags,
 // the largest time lag with its method), per partition with "partition"
 // (labels topic and partition), not at all with "group", where the group
-// series carry the lag.
+// series carry the lag. No lag series has a label that changes from pass
+// to pass: how the time lag was measured is a series of its own.
 //
 //	meshwatch_consumer_lag_records{topic[,partition]}        end − committed (committed partitions only)
-//	meshwatch_consumer_lag_seconds{topic[,partition],method} time lag, method exact or interpolated
+//	meshwatch_consumer_lag_seconds{topic[,partition]}        time lag
 //	meshwatch_consumer_group_lag_records                     sum over the group's partitions
-//	meshwatch_consumer_group_lag_seconds{method}             largest partition time lag
+//	meshwatch_consumer_group_lag_seconds                     largest partition time lag
+//	meshwatch_consumer_group_lag_method{method}              the current method, 1: exact, interpolated, or lower_bound (a value that is at least the lag, as after a start)
 //	meshwatch_consumer_status{status}                        the current status, 1 (no series with no_data)
 //	meshwatch_consumer_group_no_data                         1 while the group has no committed offset
-//	meshwatch_consumer_uncommitted_partitions                partitions of its topics never committed
-//	meshwatch_consumer_retention_risk_ratio                  largest time lag / retention.ms
+//	meshwatch_consumer_retention_risk_ratio                  largest time lag / retention.ms; 1 once records are lost
 //	meshwatch_consumer_lost_records                          records between the committed offsets and the log start: > 0 is data loss
 //
-// A group with no committed offset (no_data 1) has no status, lag,
+// Only while it is above 0 (it appears then):
+//
+//	meshwatch_consumer_uncommitted_partitions                partitions of its topics never committed
+//
+// A group with no committed offset (no_data 1) has no status, lag, method,
 // retention risk or lost records series. A product read by one group thus
 // has, at the default granularity, 7 series plus 2 per topic it reads.
+//
+// A share group has no committed offsets: its share-partition start offset
+// (every record below it acknowledged or archived) stands for the
+// committed offset, its offset lag is the broker's count of records not yet
+// acknowledged (DescribeShareGroupOffsets), and its time lag the age of the
+// record at the start offset, read like any other.
 //
 // The state and members of a group are the group's own, not of a product:
 // one series per group, labelled group and owner. The owner is the first
@@ -107,8 +135,8 @@
 // the group reads; the state and members are those of the group in the
 // first of those products (a pass reads them once per group).
 //
-//	meshwatch_consumer_group_state{group,owner,state}        the current Kafka state, 1 (Dead: does not exist)
-//	meshwatch_consumer_group_members{group,owner}            members of the group
+//	meshwatch_consumer_group_state{group,owner,group_type,state}  the current Kafka state, 1 (Dead: does not exist)
+//	meshwatch_consumer_group_members{group,owner,group_type}      members of the group
 //
 // The 5m time-lag quantiles of the JSON API (p50_seconds, p99_seconds) are
 // not exported: quantile_over_time over meshwatch_consumer_group_lag_seconds
@@ -118,7 +146,7 @@
 // Agent series:
 //
 //	meshwatch_lag_pass_duration_seconds                      histogram of pass time
-//	meshwatch_lag_pass_errors_total{step}                    list_groups, fetch_offsets, metadata, describe_groups, end_offsets, start_offsets, topic_configs
+//	meshwatch_lag_pass_errors_total{step}                    list_groups, fetch_offsets, share_offsets, metadata, describe_groups, end_offsets, start_offsets, topic_configs
 //	meshwatch_lag_exact_reads_total{result}                  ok, error, timeout, over_budget
 //	meshwatch_lag_last_pass_timestamp_seconds                when the last pass sampled the offsets
 //	meshwatch_lag_groups                                     product groups at the last pass

@@ -61,9 +61,10 @@ type MetricsOptions struct {
 }
 
 // groupLabels are carried by every series of a group on a product: the
-// product, the group and the group's owner (the consuming team, not the
-// product's owner).
-var groupLabels = []string{"product", "group", "owner"}
+// product, the group, the group's owner (the consuming team, not the
+// product's owner) and the group's type (GroupLag.Type: classic, consumer,
+// share; empty while Kafka does not list the group).
+var groupLabels = []string{"product", "group", "owner", "group_type"}
 
 func withGroupLabels(extra ...string) []string {
 	return append(append([]string{}, groupLabels...), extra...)
@@ -72,7 +73,7 @@ func withGroupLabels(extra ...string) []string {
 // ownGroupLabels are carried by the series of a group's own properties
 // (its Kafka state and members), exported once per group whatever the
 // products it reads.
-var ownGroupLabels = []string{"group", "owner"}
+var ownGroupLabels = []string{"group", "owner", "group_type"}
 
 func withOwnGroupLabels(extra ...string) []string {
 	return append(append([]string{}, ownGroupLabels...), extra...)
@@ -123,7 +124,7 @@ func NewMetrics(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 		}, []string{"result"}),
 	}
 	reg.MustRegister(m.coll, m.passSeconds, m.passErrors, m.reads)
-	for _, step := range []string{"list_groups", "fetch_offsets", "metadata", "describe_groups", "end_offsets", "start_offsets", "topic_configs"} {
+	for _, step := range []string{"list_groups", "fetch_offsets", "share_offsets", "metadata", "describe_groups", "end_offsets", "start_offsets", "topic_configs"} {
 		m.passErrors.WithLabelValues(step)
 	}
 	for _, r := range []string{"ok", "error", "timeout", "over_budget"} {
@@ -147,7 +148,7 @@ type snapshotCollector struct {
 	// GranularityGroup.
 	lagRecords, lagSeconds           *prometheus.Desc
 	groupLagRecords, groupLagSeconds *prometheus.Desc
-	status, state, members           *prometheus.Desc
+	status, state, members, method   *prometheus.Desc
 	risk, lost, uncommitted, noData  *prometheus.Desc
 	lastPass, groups                 *prometheus.Desc
 	// kafka-lag-exporter's: leLag and leLagSeconds at GranularityPartition,
@@ -164,13 +165,14 @@ func newSnapshotCollector(lagExporter bool, gr Granularity) *snapshotCollector {
 		lagExporter:     lagExporter,
 		granularity:     gr,
 		groupLagRecords: d("meshwatch_consumer_group_lag_records", "Sum of the group's offset lags on the product's partitions.", groupLabels, nil),
-		groupLagSeconds: d("meshwatch_consumer_group_lag_seconds", "Largest time lag of the group on the product's partitions, with the method of that value.", withGroupLabels("method"), nil),
+		groupLagSeconds: d("meshwatch_consumer_group_lag_seconds", "Largest time lag of the group on the product's partitions (how it was measured: meshwatch_consumer_group_lag_method).", groupLabels, nil),
+		method:          d("meshwatch_consumer_group_lag_method", "How the group's time lag was measured, always 1: exact (read from Kafka), interpolated (from sampled end offsets, over the lag.exact_fetches budget) or lower_bound (a committed offset older than the sampled history, as after a start: the lag is at least the value).", withGroupLabels("method"), nil),
 		status:          d("meshwatch_consumer_status", "The group's current status on the product (OK, WARN, STALL, STOP, REWIND, LOST), always 1; no series while the group has no committed offset (meshwatch_consumer_group_no_data).", withGroupLabels("status"), nil),
 		state:           d("meshwatch_consumer_group_state", "The group's current Kafka state (Dead when it does not exist), always 1; one series per group, whatever the products it reads.", withOwnGroupLabels("state"), nil),
 		members:         d("meshwatch_consumer_group_members", "Members of the group; one series per group, whatever the products it reads.", ownGroupLabels, nil),
 		risk:            d("meshwatch_consumer_retention_risk_ratio", "Largest time lag of the group on a partition as a share of the topic's retention.ms: at 1, records expire unread (0 without time-based retention).", groupLabels, nil),
 		lost:            d("meshwatch_consumer_lost_records", "Records between the group's committed offsets and the log start offsets, which it will never read: above 0 is data loss (a committed offset below its partition's log start, records expired before the group read them).", groupLabels, nil),
-		uncommitted:     d("meshwatch_consumer_uncommitted_partitions", "Partitions of the group's topics that it never committed.", groupLabels, nil),
+		uncommitted:     d("meshwatch_consumer_uncommitted_partitions", "Partitions of the group's topics that it never committed; no series while there is none.", groupLabels, nil),
 		noData:          d("meshwatch_consumer_group_no_data", "1 while the group has no committed offset on the product's topics (a declared consumer that never consumed).", groupLabels, nil),
 		lastPass:        d("meshwatch_lag_last_pass_timestamp_seconds", "When the last successful lag pass sampled the offsets, Unix seconds.", nil, nil),
 		groups:          d("meshwatch_lag_groups", "Consumer groups of the products at the last pass.", nil, nil),
@@ -181,13 +183,13 @@ func newSnapshotCollector(lagExporter bool, gr Granularity) *snapshotCollector {
 	switch gr {
 	case GranularityPartition:
 		c.lagRecords = d("meshwatch_consumer_lag_records", "Offset lag of the group on a partition: end offset minus committed offset (never committed partitions have no series).", withGroupLabels("topic", "partition"), nil)
-		c.lagSeconds = d("meshwatch_consumer_lag_seconds", "Time lag of the group on a partition: how long the record at the committed offset has waited; method says whether it was read (exact) or interpolated from sampled end offsets.", withGroupLabels("topic", "partition", "method"), nil)
+		c.lagSeconds = d("meshwatch_consumer_lag_seconds", "Time lag of the group on a partition: how long the record at the committed offset has waited.", withGroupLabels("topic", "partition"), nil)
 		c.leLag = d("kafka_consumergroup_group_lag", "Group offset lag of a partition (kafka-lag-exporter compatible).", lagExporterPartitionLabels, nil)
 		c.leLagSeconds = d("kafka_consumergroup_group_lag_seconds", "Group time lag of a partition (kafka-lag-exporter compatible).", lagExporterPartitionLabels, nil)
 		c.leTopicSum = d("kafka_consumergroup_group_topic_sum_lag", "Sum of group offset lag across topic partitions (kafka-lag-exporter compatible).", lagExporterTopicLabels, nil)
 	case GranularityTopic:
 		c.lagRecords = d("meshwatch_consumer_lag_records", "Offset lag of the group on a topic: the sum over the partitions it committed of end offset minus committed offset (a topic it never committed has no series).", withGroupLabels("topic"), nil)
-		c.lagSeconds = d("meshwatch_consumer_lag_seconds", "Time lag of the group on a topic: the largest of its committed partitions', how long the record at the committed offset has waited; method says whether that value was read (exact) or interpolated from sampled end offsets.", withGroupLabels("topic", "method"), nil)
+		c.lagSeconds = d("meshwatch_consumer_lag_seconds", "Time lag of the group on a topic: the largest of its committed partitions', how long the record at the committed offset has waited.", withGroupLabels("topic"), nil)
 		c.leTopicSum = d("kafka_consumergroup_group_topic_sum_lag", "Sum of group offset lag across topic partitions (kafka-lag-exporter compatible).", lagExporterTopicLabels, nil)
 	}
 	return c
@@ -195,7 +197,7 @@ func newSnapshotCollector(lagExporter bool, gr Granularity) *snapshotCollector {
 
 // descs returns the descriptions of every metric c may export.
 func (c *snapshotCollector) descs() []*prometheus.Desc {
-	ds := []*prometheus.Desc{c.groupLagRecords, c.groupLagSeconds,
+	ds := []*prometheus.Desc{c.groupLagRecords, c.groupLagSeconds, c.method,
 		c.status, c.state, c.members, c.risk, c.lost, c.uncommitted, c.noData,
 		c.lastPass, c.groups}
 	if c.lagExporter {
@@ -226,8 +228,8 @@ func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
 // groupProps are the properties of a group itself, exported once per group
 // however many products it reads.
 type groupProps struct {
-	name, owner, state string
-	members            int
+	name, owner, state, typ string
+	members                 int
 }
 
 // groupTopic keys kafka_consumergroup_group_topic_sum_lag.
@@ -269,16 +271,16 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 		for gi := range pl.Groups {
 			g := &pl.Groups[gi]
 			ngroups++
-			lv := []string{pl.Product, g.Group, g.Owner}
-			with := func(extra ...string) []string { return append(append(make([]string, 0, 6), lv...), extra...) }
+			lv := []string{pl.Product, g.Group, g.Owner, g.Type}
+			with := func(extra ...string) []string { return append(append(make([]string, 0, 7), lv...), extra...) }
 			if c.granularity == GranularityPartition {
 				c.collectPartitions(gauge, cluster, g, with)
 			}
 			if c.granularity == GranularityTopic || leTopic {
-				forTopics(g, func(topic string, records int64, seconds float64, method string) {
+				forTopics(g, func(topic string, records int64, seconds float64) {
 					if c.granularity == GranularityTopic {
 						gauge(c.lagRecords, float64(records), with(topic)...)
-						gauge(c.lagSeconds, seconds, with(topic, method)...)
+						gauge(c.lagSeconds, seconds, with(topic)...)
 					}
 					if leTopic {
 						k := groupTopic{g.Group, topic}
@@ -290,7 +292,7 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 				})
 			}
 			if gp := props[g.Group]; gp == nil {
-				gp = &groupProps{name: g.Group, owner: g.Owner, state: cmp.Or(g.State, stateDead), members: g.Members}
+				gp = &groupProps{name: g.Group, owner: g.Owner, state: cmp.Or(g.State, stateDead), typ: g.Type, members: g.Members}
 				props[g.Group] = gp
 				propsOrder = append(propsOrder, gp)
 			} else if gp.owner == meshwatch.UnknownOwner && g.Owner != meshwatch.UnknownOwner {
@@ -299,20 +301,23 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 			if g.Status != "" {
 				gauge(c.status, 1, with(g.Status)...)
 			}
-			gauge(c.uncommitted, float64(g.Uncommitted), lv...)
+			if g.Uncommitted > 0 {
+				gauge(c.uncommitted, float64(g.Uncommitted), lv...)
+			}
 			gauge(c.noData, b2f(g.NoData), lv...)
 			if g.NoData {
 				continue // no lag to speak of: no lag series rather than zeros
 			}
 			gauge(c.groupLagRecords, float64(g.LagRecords), lv...)
-			gauge(c.groupLagSeconds, g.LagSeconds, with(g.Method)...)
+			gauge(c.groupLagSeconds, g.LagSeconds, lv...)
+			gauge(c.method, 1, with(g.estimate())...)
 			gauge(c.risk, g.RetentionRisk, lv...)
 			gauge(c.lost, float64(g.LostRecords), lv...)
 		}
 	}
 	for _, gp := range propsOrder {
-		gauge(c.state, 1, gp.name, gp.owner, gp.state)
-		gauge(c.members, float64(gp.members), gp.name, gp.owner)
+		gauge(c.state, 1, gp.name, gp.owner, gp.typ, gp.state)
+		gauge(c.members, float64(gp.members), gp.name, gp.owner, gp.typ)
 	}
 	gauge(c.lastPass, float64(s.at.UnixNano())/1e9)
 	gauge(c.groups, float64(ngroups))
@@ -341,7 +346,7 @@ func (c *snapshotCollector) collectPartitions(gauge func(*prometheus.Desc, float
 		}
 		part := strconv.Itoa(int(p.Partition))
 		gauge(c.lagRecords, float64(p.LagRecords), with(p.Topic, part)...)
-		gauge(c.lagSeconds, p.LagSeconds, with(p.Topic, part, p.Method)...)
+		gauge(c.lagSeconds, p.LagSeconds, with(p.Topic, part)...)
 		if c.lagExporter {
 			host, id, client := p.MemberHost, p.MemberID, p.ClientID
 			if id == "" {
@@ -355,14 +360,13 @@ func (c *snapshotCollector) collectPartitions(gauge func(*prometheus.Desc, float
 
 // forTopics calls f for each topic of g with a committed partition, with
 // the sum of those partitions' offset lags and the largest of their time
-// lags and its method (the first partition's on a tie, as for the group).
-// g.Partitions are ordered by topic, so a topic's partitions are adjacent.
-func forTopics(g *GroupLag, f func(topic string, records int64, seconds float64, method string)) {
+// lags. g.Partitions are ordered by topic, so a topic's partitions are
+// adjacent.
+func forTopics(g *GroupLag, f func(topic string, records int64, seconds float64)) {
 	var (
 		topic   string
 		records int64
 		seconds float64
-		method  string
 		open    bool
 	)
 	for pi := range g.Partitions {
@@ -371,19 +375,17 @@ func forTopics(g *GroupLag, f func(topic string, records int64, seconds float64,
 			continue
 		}
 		if open && p.Topic != topic {
-			f(topic, records, seconds, method)
+			f(topic, records, seconds)
 			open = false
 		}
 		if !open {
-			topic, records, seconds, method, open = p.Topic, 0, p.LagSeconds, p.Method, true
+			topic, records, seconds, open = p.Topic, 0, p.LagSeconds, true
 		}
 		records += p.LagRecords
-		if p.LagSeconds > seconds {
-			seconds, method = p.LagSeconds, p.Method
-		}
+		seconds = max(seconds, p.LagSeconds)
 	}
 	if open {
-		f(topic, records, seconds, method)
+		f(topic, records, seconds)
 	}
 }
 
@@ -392,4 +394,19 @@ func b2f(b bool) float64 {
 		return 1
 	}
 	return 0
+}
+
+// Estimates of a group's time lag, the method label of
+// meshwatch_consumer_group_lag_method: MethodExact, MethodInterpolated, or
+// this one when a partition's value is a lower bound.
+const MethodLowerBound = "lower_bound"
+
+// estimate returns how g's time lag was measured: MethodLowerBound when a
+// partition's is a lower bound (the group's, its largest, is then at least
+// the value), else the method of its largest partition.
+func (g *GroupLag) estimate() string {
+	if g.LowerBound {
+		return MethodLowerBound
+	}
+	return cmp.Or(g.Method, MethodExact)
 }

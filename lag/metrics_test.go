@@ -112,7 +112,7 @@ var testAt = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // for the two of the last pass.
 func agentSeries() []string {
 	out := []string{line("meshwatch_lag_pass_duration_seconds", 0)}
-	for _, step := range []string{"list_groups", "fetch_offsets", "metadata", "describe_groups", "end_offsets", "start_offsets", "topic_configs"} {
+	for _, step := range []string{"list_groups", "fetch_offsets", "share_offsets", "metadata", "describe_groups", "end_offsets", "start_offsets", "topic_configs"} {
 		out = append(out, line("meshwatch_lag_pass_errors_total", 0, "step", step))
 	}
 	for _, r := range []string{"ok", "error", "timeout", "over_budget"} {
@@ -142,7 +142,7 @@ const (
 // topics × 2 partitions: partition 1 of topicPaid was never committed.
 func twoTopicsSnapshot() *snapshot {
 	g := GroupLag{
-		Group: "fraud-detector", Owner: "fraud-team", Declared: true,
+		Group: "fraud-detector", Owner: "fraud-team", Declared: true, Type: TypeConsumer,
 		State: "Stable", Members: 2, Status: StatusStall, Settled: true,
 		LagRecords: 15, LagSeconds: 20, Method: MethodInterpolated,
 		P50Seconds: 5, P99Seconds: 19, Samples: 30,
@@ -171,19 +171,20 @@ func twoTopicsSnapshot() *snapshot {
 // product, and none of the removed series.
 func TestMetricsGranularity(t *testing.T) {
 	pg := func(kv ...string) []string {
-		return append([]string{"product", testProductName, "group", "fraud-detector", "owner", "fraud-team"}, kv...)
+		return append([]string{"product", testProductName, "group", "fraud-detector", "owner", "fraud-team", "group_type", "consumer"}, kv...)
 	}
 	common := append(agentSeries(), lastPassSeries(1)...)
 	common = append(common,
 		line("meshwatch_consumer_group_lag_records", 15, pg()...),
-		line("meshwatch_consumer_group_lag_seconds", 20, pg("method", "interpolated")...),
+		line("meshwatch_consumer_group_lag_seconds", 20, pg()...),
+		line("meshwatch_consumer_group_lag_method", 1, pg("method", "interpolated")...),
 		line("meshwatch_consumer_status", 1, pg("status", "STALL")...),
 		line("meshwatch_consumer_uncommitted_partitions", 1, pg()...),
 		line("meshwatch_consumer_group_no_data", 0, pg()...),
 		line("meshwatch_consumer_retention_risk_ratio", 0.25, pg()...),
 		line("meshwatch_consumer_lost_records", 0, pg()...),
-		line("meshwatch_consumer_group_state", 1, "group", "fraud-detector", "owner", "fraud-team", "state", "Stable"),
-		line("meshwatch_consumer_group_members", 2, "group", "fraud-detector", "owner", "fraud-team"),
+		line("meshwatch_consumer_group_state", 1, "group", "fraud-detector", "owner", "fraud-team", "group_type", "consumer", "state", "Stable"),
+		line("meshwatch_consumer_group_members", 2, "group", "fraud-detector", "owner", "fraud-team", "group_type", "consumer"),
 	)
 	kleGroup := []string{
 		line("kafka_consumergroup_group_max_lag", 7, "cluster_name", "test", "group", "fraud-detector"),
@@ -193,8 +194,8 @@ func TestMetricsGranularity(t *testing.T) {
 	topic := []string{
 		line("meshwatch_consumer_lag_records", 8, pg("topic", topicCreated)...),
 		line("meshwatch_consumer_lag_records", 7, pg("topic", topicPaid)...),
-		line("meshwatch_consumer_lag_seconds", 20, pg("topic", topicCreated, "method", "interpolated")...),
-		line("meshwatch_consumer_lag_seconds", 4, pg("topic", topicPaid, "method", "exact")...),
+		line("meshwatch_consumer_lag_seconds", 20, pg("topic", topicCreated)...),
+		line("meshwatch_consumer_lag_seconds", 4, pg("topic", topicPaid)...),
 	}
 	kleTopic := []string{
 		line("kafka_consumergroup_group_topic_sum_lag", 8, "cluster_name", "test", "group", "fraud-detector", "topic", topicCreated),
@@ -204,9 +205,9 @@ func TestMetricsGranularity(t *testing.T) {
 		line("meshwatch_consumer_lag_records", 5, pg("topic", topicCreated, "partition", "0")...),
 		line("meshwatch_consumer_lag_records", 3, pg("topic", topicCreated, "partition", "1")...),
 		line("meshwatch_consumer_lag_records", 7, pg("topic", topicPaid, "partition", "0")...),
-		line("meshwatch_consumer_lag_seconds", 10, pg("topic", topicCreated, "partition", "0", "method", "exact")...),
-		line("meshwatch_consumer_lag_seconds", 20, pg("topic", topicCreated, "partition", "1", "method", "interpolated")...),
-		line("meshwatch_consumer_lag_seconds", 4, pg("topic", topicPaid, "partition", "0", "method", "exact")...),
+		line("meshwatch_consumer_lag_seconds", 10, pg("topic", topicCreated, "partition", "0")...),
+		line("meshwatch_consumer_lag_seconds", 20, pg("topic", topicCreated, "partition", "1")...),
+		line("meshwatch_consumer_lag_seconds", 4, pg("topic", topicPaid, "partition", "0")...),
 	}
 	kle := func(topic, partition, host, id, client string) []string {
 		return []string{"cluster_name", "test", "group", "fraud-detector", "topic", topic, "partition", partition,
@@ -266,7 +267,7 @@ func cmpOr(c bool, a, b string) string {
 // those it may export, never a removed one.
 func TestMetricsDescribe(t *testing.T) {
 	group := []string{
-		"meshwatch_consumer_group_lag_records", "meshwatch_consumer_group_lag_seconds",
+		"meshwatch_consumer_group_lag_records", "meshwatch_consumer_group_lag_seconds", "meshwatch_consumer_group_lag_method",
 		"meshwatch_consumer_status", "meshwatch_consumer_group_state", "meshwatch_consumer_group_members",
 		"meshwatch_consumer_retention_risk_ratio", "meshwatch_consumer_lost_records",
 		"meshwatch_consumer_uncommitted_partitions", "meshwatch_consumer_group_no_data",
@@ -351,14 +352,14 @@ func TestMetricsNoDataGroup(t *testing.T) {
 			Partitions: []PartitionLag{{Topic: topicCreated, Partition: 0, End: 5}, {Topic: topicCreated, Partition: 1, End: 5}},
 		}}}},
 	}
-	pg := []string{"product", testProductName, "group", "ghost", "owner", "ghost-team"}
+	pg := []string{"product", testProductName, "group", "ghost", "owner", "ghost-team", "group_type", ""}
 	for _, gr := range granularities {
 		t.Run(string(gr), func(t *testing.T) {
 			want := slices.Concat(agentSeries(), lastPassSeries(1), []string{
 				line("meshwatch_consumer_uncommitted_partitions", 2, pg...),
 				line("meshwatch_consumer_group_no_data", 1, pg...),
-				line("meshwatch_consumer_group_state", 1, "group", "ghost", "owner", "ghost-team", "state", "Dead"),
-				line("meshwatch_consumer_group_members", 0, "group", "ghost", "owner", "ghost-team"),
+				line("meshwatch_consumer_group_state", 1, "group", "ghost", "owner", "ghost-team", "group_type", "", "state", "Dead"),
+				line("meshwatch_consumer_group_members", 0, "group", "ghost", "owner", "ghost-team", "group_type", ""),
 			})
 			slices.Sort(want)
 			got := collected(t, MetricsOptions{KafkaLagExporter: true, Granularity: gr}, s)
@@ -392,21 +393,21 @@ func TestMetricsGroupOnce(t *testing.T) {
 				// Each product reads partition i of the same topic: the
 				// sum of kafka-lag-exporter is over every product.
 				g := GroupLag{
-					Group: "shared", Owner: owner, Declared: owner != unknown,
+					Group: "shared", Owner: owner, Declared: owner != unknown, Type: TypeClassic,
 					State: "PreparingRebalance", Members: 3, Status: StatusOK,
 					LagRecords: int64(i + 1), LagSeconds: 1, Method: MethodExact,
 					Partitions: []PartitionLag{{Topic: topicCreated, Partition: int32(i), Committed: committed(0), End: int64(i + 1), LagRecords: int64(i + 1), LagSeconds: 1, Method: MethodExact, Status: StatusOK}},
 				}
 				s.order = append(s.order, name)
 				s.products[name] = &ProductLag{Product: name, Groups: []GroupLag{g}}
-				pg := []string{"product", name, "group", "shared", "owner", owner}
+				pg := []string{"product", name, "group", "shared", "owner", owner, "group_type", "classic"}
 				want = append(want,
 					line("meshwatch_consumer_lag_records", float64(i+1), append(pg, "topic", topicCreated)...),
-					line("meshwatch_consumer_lag_seconds", 1, append(pg, "topic", topicCreated, "method", "exact")...),
+					line("meshwatch_consumer_lag_seconds", 1, append(pg, "topic", topicCreated)...),
 					line("meshwatch_consumer_group_lag_records", float64(i+1), pg...),
-					line("meshwatch_consumer_group_lag_seconds", 1, append(pg, "method", "exact")...),
+					line("meshwatch_consumer_group_lag_seconds", 1, pg...),
+					line("meshwatch_consumer_group_lag_method", 1, append(pg, "method", "exact")...),
 					line("meshwatch_consumer_status", 1, append(pg, "status", "OK")...),
-					line("meshwatch_consumer_uncommitted_partitions", 0, pg...),
 					line("meshwatch_consumer_group_no_data", 0, pg...),
 					line("meshwatch_consumer_retention_risk_ratio", 0, pg...),
 					line("meshwatch_consumer_lost_records", 0, pg...),
@@ -418,8 +419,8 @@ func TestMetricsGroupOnce(t *testing.T) {
 			want = append(want, agentSeries()...)
 			want = append(want, lastPassSeries(n)...)
 			want = append(want,
-				line("meshwatch_consumer_group_state", 1, "group", "shared", "owner", tc.want, "state", "PreparingRebalance"),
-				line("meshwatch_consumer_group_members", 3, "group", "shared", "owner", tc.want),
+				line("meshwatch_consumer_group_state", 1, "group", "shared", "owner", tc.want, "group_type", "classic", "state", "PreparingRebalance"),
+				line("meshwatch_consumer_group_members", 3, "group", "shared", "owner", tc.want, "group_type", "classic"),
 				line("kafka_consumergroup_group_topic_sum_lag", sum, "cluster_name", "test", "group", "shared", "topic", topicCreated),
 				line("kafka_consumergroup_group_max_lag", float64(n), "cluster_name", "test", "group", "shared"),
 				line("kafka_consumergroup_group_max_lag_seconds", 1, "cluster_name", "test", "group", "shared"),
@@ -454,8 +455,8 @@ func TestMetricsCurrentStateOnly(t *testing.T) {
 				statuses = append(statuses, l)
 			}
 		}
-		wantState := []string{line("meshwatch_consumer_group_state", 1, "group", "g", "owner", "o", "state", st)}
-		wantStatus := []string{line("meshwatch_consumer_status", 1, "product", testProductName, "group", "g", "owner", "o", "status", status)}
+		wantState := []string{line("meshwatch_consumer_group_state", 1, "group", "g", "owner", "o", "group_type", "", "state", st)}
+		wantStatus := []string{line("meshwatch_consumer_status", 1, "product", testProductName, "group", "g", "owner", "o", "group_type", "", "status", status)}
 		if diff := cmp.Diff(wantState, states); diff != "" {
 			t.Errorf("state %s (-want +got):\n%s", st, diff)
 		}
@@ -470,7 +471,6 @@ func TestForTopics(t *testing.T) {
 		Topic   string
 		Records int64
 		Seconds float64
-		Method  string
 	}
 	c := committed(1)
 	for _, tc := range []struct {
@@ -480,27 +480,27 @@ func TestForTopics(t *testing.T) {
 	}{
 		{"none", nil, nil},
 		{"never committed", []PartitionLag{{Topic: "a"}, {Topic: "a", Partition: 1}}, nil},
-		{"tie keeps the first method", []PartitionLag{
+		{"tie", []PartitionLag{
 			{Topic: "a", Committed: c, LagRecords: 1, LagSeconds: 5, Method: MethodExact},
 			{Topic: "a", Partition: 1, Committed: c, LagRecords: 2, LagSeconds: 5, Method: MethodInterpolated},
-		}, []call{{"a", 3, 5, MethodExact}}},
-		{"largest time lag and its method", []PartitionLag{
+		}, []call{{"a", 3, 5}}},
+		{"largest time lag", []PartitionLag{
 			{Topic: "a", Committed: c, LagRecords: 1, LagSeconds: 5, Method: MethodExact},
 			{Topic: "a", Partition: 1, Committed: c, LagRecords: 2, LagSeconds: 6, Method: MethodInterpolated},
 			{Topic: "a", Partition: 2, Committed: c, LagRecords: 4, LagSeconds: 1, Method: MethodExact},
-		}, []call{{"a", 7, 6, MethodInterpolated}}},
+		}, []call{{"a", 7, 6}}},
 		{"uncommitted between topics", []PartitionLag{
 			{Topic: "a", Committed: c, LagRecords: 1, LagSeconds: 1, Method: MethodExact},
 			{Topic: "a", Partition: 1},
 			{Topic: "b"},
 			{Topic: "b", Partition: 1, Committed: c, LagRecords: 0, LagSeconds: 0, Method: MethodExact},
 			{Topic: "c"},
-		}, []call{{"a", 1, 1, MethodExact}, {"b", 0, 0, MethodExact}}},
+		}, []call{{"a", 1, 1}, {"b", 0, 0}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []call
-			forTopics(&GroupLag{Partitions: tc.parts}, func(topic string, records int64, seconds float64, method string) {
-				got = append(got, call{topic, records, seconds, method})
+			forTopics(&GroupLag{Partitions: tc.parts}, func(topic string, records int64, seconds float64) {
+				got = append(got, call{topic, records, seconds})
 			})
 			if diff := cmp.Diff(tc.want, got); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
@@ -562,7 +562,7 @@ func testMetrics(t *testing.T, gr Granularity) {
 	h.waitGroup(t, topic, "fraud-detector", "exact", func(g GroupLag) bool { return g.Method == MethodExact })
 
 	s := series(t, h)
-	pg := map[string]string{"product": topic, "group": "fraud-detector", "owner": "fraud-team"}
+	pg := map[string]string{"product": topic, "group": "fraud-detector", "owner": "fraud-team", "group_type": "classic"}
 	with := func(kv ...string) map[string]string {
 		l := maps.Clone(pg)
 		for i := 0; i+1 < len(kv); i += 2 {
@@ -571,12 +571,13 @@ func testMetrics(t *testing.T, gr Granularity) {
 		return l
 	}
 	want := map[string]map[string]string{
-		"meshwatch_consumer_group_state":            {"group": "fraud-detector", "owner": "fraud-team", "state": "Empty"},
-		"meshwatch_consumer_group_members":          {"group": "fraud-detector", "owner": "fraud-team"},
+		"meshwatch_consumer_group_state":            {"group": "fraud-detector", "owner": "fraud-team", "group_type": "classic", "state": "Empty"},
+		"meshwatch_consumer_group_members":          {"group": "fraud-detector", "owner": "fraud-team", "group_type": "classic"},
 		"meshwatch_consumer_retention_risk_ratio":   pg,
 		"meshwatch_consumer_lost_records":           pg,
 		"meshwatch_consumer_group_lag_records":      pg,
-		"meshwatch_consumer_group_lag_seconds":      with("method", "exact"),
+		"meshwatch_consumer_group_lag_seconds":      pg,
+		"meshwatch_consumer_group_lag_method":       with("method", "exact"),
 		"kafka_consumergroup_group_max_lag":         {"cluster_name": "test", "group": "fraud-detector"},
 		"kafka_consumergroup_group_max_lag_seconds": {"cluster_name": "test", "group": "temp"},
 		"kafka_consumergroup_group_sum_lag":         {"cluster_name": "test", "group": "fraud-detector"},
@@ -586,7 +587,7 @@ func testMetrics(t *testing.T, gr Granularity) {
 	switch gr {
 	case GranularityPartition:
 		want["meshwatch_consumer_lag_records"] = with("topic", topic, "partition", "0")
-		want["meshwatch_consumer_lag_seconds"] = with("topic", topic, "partition", "0", "method", "exact")
+		want["meshwatch_consumer_lag_seconds"] = with("topic", topic, "partition", "0")
 		want["kafka_consumergroup_group_lag"] = map[string]string{"cluster_name": "test", "group": "fraud-detector", "topic": topic, "partition": "0", "member_host": "unknown", "consumer_id": "unknown", "client_id": "unknown"}
 		want["kafka_consumergroup_group_lag_seconds"] = map[string]string{"cluster_name": "test", "group": "fraud-detector", "topic": topic, "partition": "1", "member_host": "unknown", "consumer_id": "unknown", "client_id": "unknown"}
 	case GranularityGroup:
@@ -594,7 +595,7 @@ func testMetrics(t *testing.T, gr Granularity) {
 			"kafka_consumergroup_group_lag", "kafka_consumergroup_group_lag_seconds", "kafka_consumergroup_group_topic_sum_lag")
 	default:
 		want["meshwatch_consumer_lag_records"] = with("topic", topic)
-		want["meshwatch_consumer_lag_seconds"] = with("topic", topic, "method", "exact")
+		want["meshwatch_consumer_lag_seconds"] = with("topic", topic)
 		want["kafka_consumergroup_group_topic_sum_lag"] = map[string]string{"cluster_name": "test", "group": "fraud-detector", "topic": topic}
 		absent = append(absent, "kafka_consumergroup_group_lag", "kafka_consumergroup_group_lag_seconds")
 	}

@@ -41,7 +41,10 @@ type Options struct {
 	// paced by real timers.
 	Now func() time.Time
 	// StuckAfter is how long a lagging partition may go without commit
-	// progress before it is STALL or STOP (default 6 passes, at least 1m).
+	// progress before it is STALL or STOP while its commit cadence is not
+	// known yet, as after a start (default 6 passes, at least 1m); once
+	// known, twice the longest recent gap between its commits, at least two
+	// passes (see Rules).
 	StuckAfter time.Duration
 	// ReadTimeout bounds the exact reads of one pass (default half the
 	// interval, from 1s to 10s).
@@ -143,7 +146,7 @@ const stateDead = "Dead"
 func New(cfg *meshwatch.Config, lc Config, client *kgo.Client, o Options) *Monitor {
 	mo := &Monitor{
 		cfg:         cfg,
-		exact:       max(lc.ExactFetches, 0),
+		exact:       max(lc.Exact(), 0),
 		cl:          client,
 		adm:         kadm.NewClient(client),
 		log:         o.Logger,
@@ -181,6 +184,12 @@ func New(cfg *meshwatch.Config, lc Config, client *kgo.Client, o Options) *Monit
 	mo.rules = Rules{
 		Passes:     max(lc.Passes, 1),
 		StuckAfter: stuck,
+		// Once a group's commit cadence is known, it is stuck after twice
+		// its longest recent gap between commits: two passes without
+		// progress for a group that commits at every pass, longer for a
+		// slow committer, never more than ten minutes.
+		MinStuck: 2 * mo.interval,
+		MaxStuck: max(stuck, 10*time.Minute),
 		// Interpolated values are exact to one interval: growth below two
 		// is noise of the sampling.
 		MinWarnLag: 2 * mo.interval,
@@ -266,9 +275,16 @@ func (m *Monitor) countPassError(step string) {
 // groupData is what one pass learned of one group.
 type groupData struct {
 	committed map[tp]int64
-	failed    bool // its offsets could not be fetched
-	desc      *kadm.DescribedGroup
-	assigned  map[tp]*kadm.DescribedGroupMember
+	// backlog is a share group's count of records not yet acknowledged per
+	// partition, as the broker gives it (-1 when it does not).
+	backlog map[tp]int64
+	failed  bool   // its offsets could not be fetched
+	typ     string // TypeClassic, TypeConsumer, TypeShare; "" when not listed
+	// described says Kafka described the group: state and members are its.
+	described bool
+	state     string
+	members   int
+	assigned  map[tp]*member
 }
 
 // pass lists groups and offsets, reads records, computes every product's
@@ -307,17 +323,19 @@ func (m *Monitor) pass(ctx context.Context) error {
 	// or not a group reads them yet, so that interpolation has a history
 	// when one starts.
 	var (
-		listed     kadm.ListedGroups
+		listed     map[string]string // group → type
 		fetched    kadm.FetchOffsetsResponses
 		allTopics  kadm.TopicDetails
 		names      = map[string]bool{}
+		share      []string
+		shareErr   bool
 		topicsErr  error
 		listErr    error
 		fetchedErr error
 	)
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		listed, listErr = m.adm.ListGroups(ctx)
+		listed, listErr = m.listGroups(ctx)
 		if listErr != nil && len(listed) == 0 {
 			return
 		}
@@ -329,8 +347,10 @@ func (m *Monitor) pass(ctx context.Context) error {
 				names[g] = true
 			}
 		}
-		if len(names) > 0 {
-			fetched = m.adm.FetchManyOffsets(ctx, slices.Sorted(maps.Keys(names))...)
+		var fetch []string
+		fetch, share = fetchable(names, listed)
+		if len(fetch) > 0 {
+			fetched = m.adm.FetchManyOffsets(ctx, fetch...)
 			fetchedErr = ctx.Err()
 		}
 	})
@@ -353,7 +373,7 @@ func (m *Monitor) pass(ctx context.Context) error {
 	groups := make(map[string]*groupData, len(names))
 	failed := 0
 	for g, r := range fetched {
-		gd := &groupData{committed: map[tp]int64{}}
+		gd := &groupData{committed: map[tp]int64{}, typ: listed[g]}
 		// Kafka answers a group without offsets with none; some brokers
 		// say the group is not found. Neither is a failure.
 		if r.Err != nil && !errors.Is(r.Err, kerr.GroupIDNotFound) {
@@ -372,6 +392,16 @@ func (m *Monitor) pass(ctx context.Context) error {
 		}
 		groups[g] = gd
 	}
+	// Share groups: the share-partition state stands for the offsets.
+	for _, g := range share {
+		groups[g] = &groupData{committed: map[tp]int64{}, typ: TypeShare}
+	}
+	if len(share) > 0 {
+		shareErr = m.shareOffsets(ctx, groups, share)
+		if shareErr {
+			m.countPassError("share_offsets") // partial: the other groups are used
+		}
+	}
 	if failed > 0 {
 		m.countPassError("fetch_offsets") // partial: the other groups are used
 	}
@@ -384,43 +414,16 @@ func (m *Monitor) pass(ctx context.Context) error {
 	}
 	for g := range names {
 		if groups[g] == nil && m.isDeclared(g) {
-			groups[g] = &groupData{committed: map[tp]int64{}}
+			groups[g] = &groupData{committed: map[tp]int64{}, typ: listed[g]}
 			relevant = append(relevant, g)
 		}
 	}
 	slices.Sort(relevant)
 
-	// 2. State, members and assignments of the relevant groups.
-	if len(relevant) > 0 {
-		described, err := m.adm.DescribeGroups(ctx, relevant...)
-		if err != nil {
-			m.countPassError("describe_groups") // partial answers are used
-		}
-		for g, d := range described {
-			gd := groups[g]
-			if gd == nil {
-				continue
-			}
-			gd.desc = &d
-			for i := range d.Members {
-				mem := &d.Members[i]
-				c, ok := mem.Assigned.AsConsumer()
-				if !ok {
-					continue
-				}
-				for _, t := range c.Topics {
-					if m.productOf(t.Topic) < 0 {
-						continue
-					}
-					for _, p := range t.Partitions {
-						if gd.assigned == nil {
-							gd.assigned = map[tp]*kadm.DescribedGroupMember{}
-						}
-						gd.assigned[tp{t.Topic, p}] = mem
-					}
-				}
-			}
-		}
+	// 2. State, members and assignments of the relevant groups, each with
+	// the API of its type.
+	if len(relevant) > 0 && m.describe(ctx, groups, relevant, topicIDs(allTopics)) {
+		m.countPassError("describe_groups") // partial answers are used
 	}
 
 	// A group committed on a product's topic the list does not have yet
@@ -664,7 +667,7 @@ type entry struct {
 type partIn struct {
 	p        tp
 	off      Offsets
-	assigned *kadm.DescribedGroupMember
+	assigned *member
 }
 
 // entries lays out each product's groups and their partitions.
@@ -688,12 +691,13 @@ func (b *build) entries() {
 				Group:    g,
 				Owner:    pr.p.ConsumerOwner(g),
 				Declared: slices.ContainsFunc(pr.p.Consumers, func(c meshwatch.Consumer) bool { return c.Group == g }),
+				Type:     gd.typ,
 				State:    stateDead,
 			}}
 			e.slo = slices.ContainsFunc(pr.slos, func(s *meshwatch.SLO) bool { return s.ConsumerGroup == g })
-			if gd.desc != nil {
-				e.gl.State = cmp.Or(gd.desc.State, stateDead)
-				e.gl.Members = len(gd.desc.Members)
+			if gd.described {
+				e.gl.State = cmp.Or(gd.state, stateDead)
+				e.gl.Members = gd.members
 			}
 			for _, t := range slices.Sorted(maps.Keys(byProduct[pi])) {
 				ends := b.ends[t]
@@ -836,12 +840,12 @@ func (b *build) finish() *snapshot {
 		g.Partitions = make([]PartitionLag, 0, len(e.parts))
 		g.Settled = true
 		var maxTime time.Duration
-		data := false
+		data, lowerBound := false, false
 		x := exp[g.Group] // created with the group's first partition with data
 		for _, in := range e.parts {
 			pp := PartitionLag{Topic: in.p.topic, Partition: in.p.partition, End: in.off.End, LogStart: in.off.LogStart}
 			if mem := in.assigned; mem != nil {
-				pp.MemberID, pp.ClientID, pp.MemberHost = mem.MemberID, mem.ClientID, mem.ClientHost
+				pp.MemberID, pp.ClientID, pp.MemberHost = mem.id, mem.client, mem.host
 			}
 			if in.off.Committed < 0 {
 				g.Uncommitted++
@@ -855,6 +859,14 @@ func (b *build) finish() *snapshot {
 				h = hh.points
 			}
 			l := Compute(in.off, h, b.stamps[tpo{in.p, c}], b.at)
+			if n, ok := e.gd.backlog[in.p]; ok && n >= 0 && n < l.Records {
+				// A share group: records above the start offset already
+				// acknowledged are not waiting; the broker counts them out.
+				l.Records = n
+				if n == 0 {
+					l.Time, l.Method, l.LowerBound = 0, MethodExact, false
+				}
+			}
 			key := gtp{g.Group, in.p}
 			ps := m.parts[key]
 			if ps == nil {
@@ -877,10 +889,16 @@ func (b *build) finish() *snapshot {
 				maxTime = max(maxTime, l.Time)
 				g.Method = l.Method
 			}
+			lowerBound = lowerBound || l.LowerBound
 			g.LostRecords += l.Lost
 			g.Status = worse(g.Status, ps.st.Status)
 			g.Settled = g.Settled && ps.st.Settled(m.rules)
-			if r := m.retain[in.p.topic]; r.ms > 0 && !r.compact {
+			switch r := m.retain[in.p.topic]; {
+			case l.Lost > 0:
+				// Records are already gone (expired, or deleted by
+				// DeleteRecords): the risk came true.
+				g.RetentionRisk = max(g.RetentionRisk, 1)
+			case r.ms > 0 && !r.compact:
 				g.RetentionRisk = max(g.RetentionRisk, float64(l.Time.Milliseconds())/float64(r.ms))
 			}
 			if x == nil {
@@ -893,6 +911,7 @@ func (b *build) finish() *snapshot {
 			x.maxLagSeconds = max(x.maxLagSeconds, l.Time.Seconds())
 		}
 		g.LagSeconds = maxTime.Seconds()
+		g.LowerBound = lowerBound
 		g.NoData = !data
 		g.DataLoss = g.LostRecords > 0
 		gs := m.groups[pgKey{e.pi, g.Group}]

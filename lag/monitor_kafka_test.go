@@ -397,7 +397,7 @@ func TestInterpolatedTimeLag(t *testing.T) {
 	const topic = "checkout.carts.updated"
 	kc.MustCreateTopic(t, topic, 1, 1, nil)
 	cfg := testConfig(t, kc, testProduct(topic, topic))
-	cfg.Lag.ExactFetches = 0 // interpolate everything
+	cfg.Lag.ExactFetches = new(0) // interpolate everything
 	clk := &clock{t: time.Now().Truncate(time.Millisecond)}
 	h := manual(t, kc, cfg, clk)
 	s := &stamped{cl: producer(t, kc), topic: topic}
@@ -455,7 +455,7 @@ func TestBurstDoesNotSpike(t *testing.T) {
 	const topic = "checkout.carts.updated"
 	kc.MustCreateTopic(t, topic, 1, 1, nil)
 	cfg := testConfig(t, kc, testProduct(topic, topic))
-	cfg.Lag.ExactFetches = 0
+	cfg.Lag.ExactFetches = new(0)
 	clk := &clock{t: time.Now().Truncate(time.Millisecond)}
 	h := manual(t, kc, cfg, clk)
 	s := &stamped{cl: producer(t, kc), topic: topic}

@@ -23,6 +23,10 @@ type GroupLag struct {
 	// consumers, or meshwatch.UnknownOwner.
 	Owner    string `json:"owner"`
 	Declared bool   `json:"declared"`
+	// Type is Kafka's type of the group: TypeClassic, TypeConsumer
+	// (KIP-848) or TypeShare (KIP-932); "" when Kafka does not list it (a
+	// declared group that does not exist).
+	Type string `json:"type"`
 	// State is Kafka's group state (Stable, Empty, PreparingRebalance, …);
 	// Kafka describes a group that does not exist as Dead.
 	State   string `json:"state"`
@@ -44,6 +48,10 @@ type GroupLag struct {
 	// method of that partition's value.
 	LagSeconds float64 `json:"lag_seconds"`
 	Method     string  `json:"method,omitempty"`
+	// LowerBound says a partition's time lag is a lower bound (its
+	// committed offset predates the sampled history and was not read, as
+	// after a start): LagSeconds is the least the group's lag can be.
+	LowerBound bool `json:"lower_bound,omitempty"`
 	// Quantiles are the 0.5 and 0.99 quantiles of LagSeconds over the last
 	// five minutes (Window), from Samples passes. They are not exported to
 	// Prometheus, where quantile_over_time of
@@ -53,6 +61,8 @@ type GroupLag struct {
 	Samples    int     `json:"samples"`
 	// RetentionRisk is the largest time lag of a partition as a share of its
 	// topic's retention.ms: at 1, records expire before the group reads them.
+	// It is 1 (at least) once records are lost (LostRecords > 0), whether
+	// they expired or were deleted.
 	RetentionRisk float64 `json:"retention_risk_ratio"`
 	// LostRecords is how many records expired below the committed offsets.
 	LostRecords int64 `json:"lost_records"`

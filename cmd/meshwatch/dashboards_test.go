@@ -216,8 +216,9 @@ func unmet(fams map[string]*dto.MetricFamily, s selector) string {
 // enumerations are the labels whose current value alone has a series
 // (metric/label → its values).
 var enumerations = map[string][]string{
-	"meshwatch_consumer_status/status": lag.Statuses,
-	"meshwatch_slo_decision/decision":  sla.Decisions,
+	"meshwatch_consumer_status/status":           lag.Statuses,
+	"meshwatch_consumer_group_lag_method/method": {lag.MethodExact, lag.MethodInterpolated, lag.MethodLowerBound},
+	"meshwatch_slo_decision/decision":            sla.Decisions,
 }
 
 // appearLater are the series that a healthy product does not have
@@ -248,6 +249,7 @@ var appearLater = map[string]string{
 	"meshwatch_quality_silent_partitions":         "quality",
 	"meshwatch_quality_dlq_records_total":         "quality",
 	"meshwatch_quality_dlq_reasons_total":         "quality",
+	"meshwatch_consumer_uncommitted_partitions":   "lag",
 }
 
 // TestAppearLaterDocumented requires every name of appearLater in its

@@ -98,7 +98,7 @@ func TestSeriesPerProduct(t *testing.T) {
 		"meshwatch_quality_records_total": 2,
 		// 1 group on 1 topic
 		"meshwatch_consumer_status": 1, "meshwatch_consumer_group_lag_records": 1, "meshwatch_consumer_group_lag_seconds": 1,
-		"meshwatch_consumer_uncommitted_partitions": 1, "meshwatch_consumer_group_no_data": 1,
+		"meshwatch_consumer_group_lag_method": 1, "meshwatch_consumer_group_no_data": 1,
 		"meshwatch_consumer_retention_risk_ratio": 1, "meshwatch_consumer_lost_records": 1,
 		"meshwatch_consumer_lag_records": 1, "meshwatch_consumer_lag_seconds": 1,
 		"kafka_consumergroup_group_topic_sum_lag": 1,

@@ -83,6 +83,10 @@ func Catalog() *meshwatch.Config {
 			"orders-team":    {SlackChannel: "#orders-data", Mention: "<!subteam^S0ORDERS>"},
 			"payments-team":  {SlackChannel: "#payments-data", Mention: "<!subteam^S0PAYMENTS>"},
 			"logistics-team": {SlackChannel: "#logistics-data", Mention: "<!subteam^S0LOGISTICS>"},
+			// Teams that run consumers: their groups' lag alerts go to them,
+			// not to the product's owner.
+			"finance-team": {SlackChannel: "#finance-ops", Mention: "<!subteam^S0FINANCE>"},
+			"fraud-team":   {SlackChannel: "#fraud-ops", Mention: "<!subteam^S0FRAUD>"},
 		},
 		Products: []meshwatch.Product{
 			{
