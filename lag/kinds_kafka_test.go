@@ -133,6 +133,8 @@ func TestShareGroup(t *testing.T) {
 	const topic = "checkout.jobs.queued"
 	kc.MustCreateTopic(t, topic, 1, 1, nil)
 	p := testProduct(topic, topic)
+	// A lag SLO on the share group: its backlog's age is the SLI.
+	p.SLOs = []meshwatch.SLO{{Name: "jobs-lag", SLI: meshwatch.SLILag, ConsumerGroup: "jobs", Threshold: meshwatch.Duration(30 * time.Second), Objective: 0.99, Window: "28d"}}
 	cfg := testConfig(t, kc, p)
 	clk := &clock{t: time.Now().Truncate(time.Millisecond)}
 	h := manual(t, kc, cfg, clk)
@@ -170,6 +172,10 @@ func TestShareGroup(t *testing.T) {
 		}
 		if g.Partitions[0].MemberID == "" {
 			t.Fatalf("round %d: the partition has no member", i)
+		}
+		ev := h.sink.last()
+		if len(ev) != 1 || ev[0].SLO != "jobs-lag" || ev[0].Valid != 1 || (ev[0].Good == 1) != (g.LagSeconds <= 30) {
+			t.Fatalf("round %d: lag SLI events %+v for a time lag of %v s, want one valid, good while ≤ 30 s", i, ev, g.LagSeconds)
 		}
 		if g.LagRecords <= prev {
 			t.Fatalf("round %d: backlog %d, not above the previous %d", i, g.LagRecords, prev)
