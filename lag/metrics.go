@@ -396,9 +396,9 @@ func b2f(b bool) float64 {
 	return 0
 }
 
-// Estimates of a group's time lag, the method label of
-// meshwatch_consumer_group_lag_method: MethodExact, MethodInterpolated, or
-// this one when a partition's value is a lower bound.
+// MethodLowerBound is the method label of
+// meshwatch_consumer_group_lag_method when a partition's time lag is a
+// lower bound; otherwise it is MethodExact or MethodInterpolated.
 const MethodLowerBound = "lower_bound"
 
 // estimate returns how g's time lag was measured: MethodLowerBound when a
