@@ -1,7 +1,6 @@
 package lag
 
 import (
-	stdcmp "cmp"
 	"context"
 	"log/slog"
 	"math"
@@ -16,9 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
@@ -564,21 +561,7 @@ func TestStatuses(t *testing.T) {
 			g := d["staller"]
 			return err == nil && g.State == "Stable" && len(g.AssignedPartitions()[topic]) == 1
 		}, "member assigned")
-		commitAs := func(o int64) {
-			var err error
-			member.CommitOffsetsSync(t.Context(), map[string]map[int32]kgo.EpochOffset{topic: {0: {Epoch: -1, Offset: o}}},
-				func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, cerr error) {
-					err = cerr
-					for _, rt := range resp.Topics {
-						for _, rp := range rt.Partitions {
-							err = stdcmp.Or(err, kerr.ErrorForCode(rp.ErrorCode))
-						}
-					}
-				})
-			if err != nil {
-				t.Fatalf("member commit: %v", err)
-			}
-		}
+		commitAs := func(o int64) { memberCommit(t, member, topic, o) }
 		commitAs(5)
 		h := start(t, kc, testConfig(t, kc, testProduct(topic, topic)), Options{})
 		g := h.waitGroup(t, topic, "staller", "STALL", func(g GroupLag) bool { return g.Status == StatusStall })
