@@ -32,11 +32,29 @@ const (
 // non-nil when the file cannot be read or the configuration has errors; see
 // Load.
 func LoadFile(path string) (*Config, meshwatch.Problems, error) {
+	return LoadFileWith(path, Options{})
+}
+
+// Options change how a configuration is loaded. The zero value is what the
+// agent needs.
+type Options struct {
+	// Offline loads a configuration for a command that never uses its
+	// secrets (meshwatch validate, meshwatch rules): an unset environment
+	// variable in a secret, or a *_file secret that cannot be read, is a
+	// warning that meshwatch run will need it, not an error, so that a CI
+	// pipeline can check a configuration without the production secrets.
+	// Such a secret's value is then its reference as written, never to be
+	// used.
+	Offline bool
+}
+
+// LoadFileWith is LoadFile with options.
+func LoadFileWith(path string, o Options) (*Config, meshwatch.Problems, error) {
 	data, err := yamlconf.ReadFile(path, maxConfigFile, "a configuration is far smaller; is it the right file?")
 	if err != nil {
 		return nil, nil, fmt.Errorf("load config: %w", err)
 	}
-	return Load(path, data, os.LookupEnv)
+	return LoadWith(path, data, os.LookupEnv, o)
 }
 
 // Load parses, checks and completes a configuration. name is the file name
@@ -75,6 +93,11 @@ func LoadFile(path string) (*Config, meshwatch.Problems, error) {
 // problem, never opened for reading), a secret of at most 64 KiB and a
 // contract of at most 4 MiB.
 func Load(name string, data []byte, env func(string) (string, bool)) (*Config, meshwatch.Problems, error) {
+	return LoadWith(name, data, env, Options{})
+}
+
+// LoadWith is Load with options.
+func LoadWith(name string, data []byte, env func(string) (string, bool), o Options) (*Config, meshwatch.Problems, error) {
 	if env == nil {
 		env = func(string) (string, bool) { return "", false }
 	}
@@ -85,6 +108,7 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, m
 	}
 
 	d := yamlconf.NewDecoder(name, env)
+	d.OptionalSecrets = o.Offline
 	cfg := &Config{Config: &meshwatch.Config{}, Dir: filepath.Dir(name)}
 	var f file
 	root = cfg.sections(d, root)
@@ -92,7 +116,7 @@ func Load(name string, data []byte, env func(string) (string, bool)) (*Config, m
 		d.Decode(root, reflect.ValueOf(&f).Elem(), "")
 	}
 	f.fill(cfg)
-	readSecretFiles(d, cfg, filepath.Dir(name))
+	readSecretFiles(d, cfg, filepath.Dir(name), o.Offline)
 	contracts := odcs.Merge(d, cfg.Config, filepath.Dir(name))
 
 	ps := d.Problems
@@ -171,18 +195,21 @@ func (c *Config) sections(d *yamlconf.Decoder, root *yaml.Node) *yaml.Node {
 
 // readSecretFiles fills the SASL and schema registry passwords and tokens
 // from their *_file keys.
-func readSecretFiles(d *yamlconf.Decoder, cfg *Config, dir string) {
+func readSecretFiles(d *yamlconf.Decoder, cfg *Config, dir string, offline bool) {
 	if s := cfg.Kafka.SASL; s != nil {
-		readSecretFile(d, &s.Password, s.PasswordFile, "cluster.sasl.password", dir)
-		readSecretFile(d, &s.Token, s.TokenFile, "cluster.sasl.token", dir)
+		readSecretFile(d, &s.Password, s.PasswordFile, "cluster.sasl.password", dir, offline)
+		readSecretFile(d, &s.Token, s.TokenFile, "cluster.sasl.token", dir, offline)
 	}
 	if r := cfg.SchemaRegistry; r != nil {
-		readSecretFile(d, &r.Password, r.PasswordFile, "schema_registry.password", dir)
-		readSecretFile(d, &r.Token, r.TokenFile, "schema_registry.token", dir)
+		readSecretFile(d, &r.Password, r.PasswordFile, "schema_registry.password", dir, offline)
+		readSecretFile(d, &r.Token, r.TokenFile, "schema_registry.token", dir, offline)
 	}
 }
 
-func readSecretFile(d *yamlconf.Decoder, dst *meshwatch.Secret, file, path, dir string) {
+// readSecretFile reads the secret of path from file into dst. Offline, a
+// file that cannot be read is a warning and dst holds the file's name,
+// never to be used.
+func readSecretFile(d *yamlconf.Decoder, dst *meshwatch.Secret, file, path, dir string, offline bool) {
 	if file == "" {
 		return
 	}
@@ -195,6 +222,12 @@ func readSecretFile(d *yamlconf.Decoder, dst *meshwatch.Secret, file, path, dir 
 		file = filepath.Join(dir, file)
 	}
 	data, err := yamlconf.ReadFile(file, maxSecretFile, "a *_file holds the secret alone")
+	if err != nil && offline {
+		d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.Position(filePath), Path: filePath, Warning: true,
+			Msg: err.Error() + "; meshwatch run needs it"})
+		*dst = meshwatch.Secret(file)
+		return
+	}
 	if err != nil {
 		d.FailPath(filePath, "%s", err.Error())
 		return

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meshwatch/meshwatch/alert"
+	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/sla"
 )
 
@@ -24,13 +25,14 @@ per burn window) and multiwindow, multi-burn-rate alerting rules (page and
 ticket, factors derived from each SLO's window), built on the counters the
 agent exports (meshwatch_slo_good_total, meshwatch_slo_valid_total). Load
 them into Prometheus for teams that evaluate there; promtool check rules
-accepts them.`, stderr)
+accepts them. It never talks to Kafka, so it needs none of the config's
+secrets: an unset ${VAR} in a secret is a warning here.`, stderr)
 	path := fs.String("config", "config.yaml", "config file")
 	out := fs.String("out", "-", "file to write; - for standard output")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	set := loadSettings(*path, stderr)
+	set := loadSettingsWith(*path, config.Options{Offline: true}, stderr)
 	if set == nil {
 		return exitFailed
 	}

@@ -13,7 +13,12 @@ const webConfigUsage = "the Prometheus exporter-toolkit web configuration file (
 // loadSettings loads and validates a config file with its sections,
 // printing every problem to stderr. It returns nil when there are errors.
 func loadSettings(path string, stderr io.Writer) *config.Config {
-	set, problems, err := config.LoadFile(path)
+	return loadSettingsWith(path, config.Options{}, stderr)
+}
+
+// loadSettingsWith is loadSettings with load options.
+func loadSettingsWith(path string, o config.Options, stderr io.Writer) *config.Config {
+	set, problems, err := config.LoadFileWith(path, o)
 	for _, p := range problems {
 		fmt.Fprintln(stderr, p)
 	}

@@ -154,12 +154,16 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 
 Loads FILE, expands ${ENV} references, reads *_file secrets and checks every
 setting. Prints each problem as file:line:col: path: message, warnings
-included, then "ok" when there is no error. Exits 1 on any error.`, stderr)
+included, then "ok" when there is no error. Exits 1 on any error.
+
+It needs no secret: an unset ${VAR} in a secret field, or a *_file secret
+it cannot read, is a warning (meshwatch run makes it an error), so that a CI
+pipeline can lint a configuration without the production secrets.`, stderr)
 	path := fs.String("config", "config.yaml", "config file to check")
 	if code, ok := parse(fs, args); !ok {
 		return code
 	}
-	cfg, problems, err := config.LoadFile(*path)
+	cfg, problems, err := config.LoadFileWith(*path, config.Options{Offline: true})
 	for _, p := range problems {
 		fmt.Fprintln(stdout, p)
 	}
@@ -171,7 +175,7 @@ included, then "ok" when there is no error. Exits 1 on any error.`, stderr)
 		return exitFailed
 	}
 	if w := len(problems.Warnings()); w > 0 {
-		fmt.Fprintf(stdout, "ok (%d products, %d warnings)\n", len(cfg.Products), w)
+		fmt.Fprintf(stdout, "ok (%d products, %d %s)\n", len(cfg.Products), w, plural(w, "warning", "warnings"))
 	} else {
 		fmt.Fprintf(stdout, "ok (%d products)\n", len(cfg.Products))
 	}
@@ -224,4 +228,12 @@ token of http.api_token_file; without either they are refused.`, stderr)
 		return exitFailed
 	}
 	return exitOK
+}
+
+// plural returns one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -62,6 +62,11 @@ type Decoder struct {
 	// TooLarge is set when the document expanded into more values than a
 	// configuration has: decoding stopped, and the values are incomplete.
 	TooLarge bool
+	// OptionalSecrets makes an unset environment variable in a Secret a
+	// warning rather than an error, the reference kept as written: the
+	// commands that never use a secret (validate, rules) can check a
+	// configuration without the production secrets, as a CI pipeline must.
+	OptionalSecrets bool
 	// Literal turns ${VAR} expansion off: a data contract is a document
 	// shared between teams, not deploy-time configuration, and its SQL
 	// checks hold ${table} placeholders of their own.
@@ -397,7 +402,7 @@ func fieldNames(t reflect.Type) []string {
 func (d *Decoder) scalar(n *yaml.Node, path string, secret bool) string {
 	used, done := d.expanded[n]
 	if !done && !d.Literal {
-		used = d.expand(n, path)
+		used = d.expand(n, path, secret)
 		d.expanded[n] = used
 	}
 	if secret {
@@ -412,7 +417,9 @@ func (d *Decoder) scalar(n *yaml.Node, path string, secret bool) string {
 // expand replaces ${VAR} and ${VAR:-default} in n.Value and returns the
 // values substituted. "$${" stands for a literal "${". A value that had a
 // reference is re-read as a plain scalar, so that "${TIER}" can be a number.
-func (d *Decoder) expand(n *yaml.Node, path string) []string {
+// secret says n is a Secret's value: with OptionalSecrets, an unset
+// variable in it is a warning and its reference stays as written.
+func (d *Decoder) expand(n *yaml.Node, path string, secret bool) []string {
 	s := n.Value
 	if !strings.Contains(s, "${") {
 		return nil
@@ -455,6 +462,10 @@ func (d *Decoder) expand(n *yaml.Node, path string) []string {
 		switch {
 		case hasDef && (!ok || val == ""):
 			val = def
+		case !ok && secret && d.OptionalSecrets:
+			d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.At(n), Path: path, Warning: true,
+				Msg: fmt.Sprintf("environment variable %s is not set; meshwatch run needs it", name)})
+			val = "${" + ref + "}"
 		case !ok:
 			d.Fail(n, path, "environment variable %s is not set", name)
 			continue
