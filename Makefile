@@ -44,8 +44,17 @@ stress: ## the timing-exposed tests -count=$(STRESS_COUNT) while two busy loops 
 e2e: ## the dashboards' queries and the agent rules on a real Prometheus scraping the demo (needs prometheus)
 	$(GO) test -tags e2e -count=1 -timeout 10m -run '^TestE2E' -v ./cmd/meshwatch/
 
-demo: ## the agent against an embedded Kafka with synthetic products (Ctrl-C stops it)
-	$(GO) run -ldflags '$(LDFLAGS)' ./cmd/meshwatch demo -config-out demo.yaml
+# The demo's Kafka ports and HTTP address, for a machine where the defaults
+# are taken: make demo DEMO_PORTS=29092,29093,29094 DEMO_HTTP=127.0.0.1:19477
+DEMO_PORTS ?= 19092,19093,19094
+DEMO_HTTP  ?= 127.0.0.1:9477
+DEMO_ARGS  ?=
+
+demo: ## the agent against an embedded Kafka with synthetic products (Ctrl-C stops it); DEMO_PORTS, DEMO_HTTP, DEMO_ARGS
+	@echo "demo: building meshwatch (on a fresh machine the first build downloads modules and compiles for a few minutes)…"
+	@mkdir -p bin && $(GO) build -ldflags '$(LDFLAGS)' -o bin/meshwatch ./cmd/meshwatch
+	@echo "demo: starting: Kafka on $(DEMO_PORTS), the agent on http://$(DEMO_HTTP) (Ctrl-C stops it)"
+	./bin/meshwatch demo -config-out demo.yaml -ports '$(DEMO_PORTS)' -http.listen '$(DEMO_HTTP)' $(DEMO_ARGS)
 
 smoke: ## the demo for 30s on free ports, then validate and report on what it wrote
 	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \

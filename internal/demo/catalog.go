@@ -130,7 +130,7 @@ func Catalog() *meshwatch.Config {
 				Format:      meshwatch.FormatJSON,
 				EventTime:   meshwatch.EventTime{Header: "x-event-time", Format: meshwatch.TimeFormatRFC3339},
 				SLOs:        slos(),
-				Consumers:   []meshwatch.Consumer{{Group: "ledger-writer", Owner: "finance-team"}},
+				Consumers:   []meshwatch.Consumer{{Group: "ledger-writer", Owner: "finance-team"}, {Group: "invoice-mailer", Owner: "finance-team"}},
 			},
 			{
 				Name:        ParcelsScanned,

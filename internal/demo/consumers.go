@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Behaviours of the demo consumer groups.
@@ -20,12 +22,19 @@ const (
 	FallsBehind = "falls-behind" // reads at 60 % of the production rate, then catches up
 	Stops       = "stops"        // stops committing for a while, then catches up
 	Rewinds     = "rewinds"      // goes back in the log and replays, faster than produced
+	// Stalls is a real member of its group, assigned its partitions, that
+	// commits through its membership and, for a while, re-commits the same
+	// offset while records arrive (a poison record, a stuck handler): STALL,
+	// which only a group with a live member can show.
+	Stalls = "stalls"
 )
 
 // Timing of the consumer behaviours: each repeats every period; the second
 // part of the period is the falling behind, the stop, or the rewind.
 const (
-	defaultConsumerPeriod = 5 * time.Minute
+	// 3 minutes: every status shows within the demo's first three
+	// minutes (the second half of the first period starts at 1m30s).
+	defaultConsumerPeriod = 3 * time.Minute
 	defaultConsumerTick   = time.Second
 	slowShare             = 0.6 // the rate a falling-behind group reads at
 	replaySpeed           = 3   // how much faster than produced a rewound group replays
@@ -54,15 +63,19 @@ func ConsumerScenarios() []ConsumerScenario {
 		},
 		{
 			Group: "order-analytics", Owner: "analytics-team", Product: OrdersPlaced, Topics: []string{OrdersPlaced},
-			Behaviour: FallsBehind, Expect: "WARN while it reads at 60% of the rate (2m30s of every 5m), then OK",
+			Behaviour: FallsBehind, Expect: "WARN while it reads at 60% of the rate (1m30s of every 3m), then OK",
 		},
 		{
 			Group: "ledger-writer", Owner: "finance-team", Product: TransactionsSettled, Topics: []string{TransactionsSettled},
-			Behaviour: Stops, Expect: "STOP while it commits nothing (2m30s of every 5m), then OK",
+			Behaviour: Stops, Expect: "STOP while it commits nothing (1m30s of every 3m), then OK",
+		},
+		{
+			Group: "invoice-mailer", Owner: "finance-team", Product: TransactionsSettled, Topics: []string{TransactionsSettled},
+			Behaviour: Stalls, Expect: "STALL while its live member re-commits the same offset (1m30s of every 3m), then OK",
 		},
 		{
 			Group: "parcel-tracker", Owner: "customer-comms-team", Product: ParcelsScanned, Topics: []string{parcelsScannedEU, parcelsScannedUS},
-			Behaviour: Rewinds, Expect: "REWIND every 5m: back a minute of records, replayed at 3x",
+			Behaviour: Rewinds, Expect: "REWIND every 3m: back a minute of records, replayed at 3x",
 		},
 	}
 }
@@ -75,7 +88,7 @@ type consumerOptions struct {
 	clientOpts   []kgo.Opt
 }
 
-// WithConsumerTiming sets the period of the behaviours (default 5m) and how
+// WithConsumerTiming sets the period of the behaviours (default 3m) and how
 // often the groups commit (default 1s). Values ≤ 0, or a tick not shorter
 // than the period, are ignored.
 func WithConsumerTiming(period, tick time.Duration) ConsumerOption {
@@ -92,11 +105,12 @@ func WithConsumerClientOpts(opts ...kgo.Opt) ConsumerOption {
 	return func(o *consumerOptions) { o.clientOpts = append(o.clientOpts, opts...) }
 }
 
-// Consumers simulates the demo consumer groups without consuming: each tick
-// it lists the topics' end offsets and commits, for each group, the offsets
-// its behaviour has reached, with kadm. It never joins a group and never
-// fetches. Create it with NewConsumers and Run it once, after the topics
-// exist.
+// Consumers simulates the demo consumer groups: each tick it lists the
+// topics' end offsets and commits, for each group, the offsets its
+// behaviour has reached, with kadm, except the Stalls groups, which are real
+// members of their groups (joined, assigned their partitions, never
+// polling) and commit through their membership. Create it with NewConsumers
+// and Run it once, after the topics exist.
 type Consumers struct {
 	cl     *kgo.Client
 	adm    *kadm.Client
@@ -118,6 +132,9 @@ type consumerGroup struct {
 	commits atomic.Int64
 	failed  atomic.Int64
 	lastLog time.Time
+
+	// member is the group's member client (Stalls), nil for the others.
+	member *kgo.Client
 }
 
 // NewConsumers returns consumers committing on the cluster at brokers
@@ -143,7 +160,23 @@ func NewConsumers(brokers []string, logger *slog.Logger, opts ...ConsumerOption)
 	}
 	c := &Consumers{cl: cl, adm: kadm.NewClient(cl), logger: logger.With("component", "demo-consumers"), opts: o}
 	for _, s := range ConsumerScenarios() {
-		c.groups = append(c.groups, &consumerGroup{ConsumerScenario: s, pos: map[string]map[int32]float64{}, lastEnd: map[string]map[int32]int64{}, period: -1})
+		g := &consumerGroup{ConsumerScenario: s, pos: map[string]map[int32]float64{}, lastEnd: map[string]map[int32]int64{}, period: -1}
+		if s.Behaviour == Stalls {
+			// A member that joins, is assigned, heartbeats and never
+			// polls: it commits what its behaviour says.
+			g.member, err = kgo.NewClient(append([]kgo.Opt{
+				kgo.SeedBrokers(brokers...),
+				kgo.ClientID("meshwatch-demo-" + s.Group),
+				kgo.ConsumerGroup(s.Group),
+				kgo.ConsumeTopics(s.Topics...),
+				kgo.DisableAutoCommit(),
+			}, o.clientOpts...)...)
+			if err != nil {
+				c.Close()
+				return nil, fmt.Errorf("demo: new member client of %s: %w", s.Group, err)
+			}
+		}
+		c.groups = append(c.groups, g)
 	}
 	return c, nil
 }
@@ -194,7 +227,16 @@ func (c *Consumers) Run(ctx context.Context) error {
 
 // Close closes the client. Run closes it on return; call Close only when
 // Run is not called. It is safe to call more than once.
-func (c *Consumers) Close() { c.closeOnce.Do(c.cl.Close) }
+func (c *Consumers) Close() {
+	c.closeOnce.Do(func() {
+		for _, g := range c.groups {
+			if g.member != nil {
+				g.member.Close() // leaves the group
+			}
+		}
+		c.cl.Close()
+	})
+}
 
 // step moves one group's position by its behaviour and commits it.
 func (c *Consumers) step(ctx context.Context, g *consumerGroup, ends kadm.ListedOffsets, elapsed time.Duration) {
@@ -226,7 +268,7 @@ func (c *Consumers) step(ctx context.Context, g *consumerGroup, ends kadm.Listed
 				} else {
 					pos = float64(end)
 				}
-			case Stops:
+			case Stops, Stalls:
 				if !second {
 					pos = float64(end)
 				}
@@ -255,6 +297,17 @@ func (c *Consumers) step(ctx context.Context, g *consumerGroup, ends kadm.Listed
 	if len(offsets) == 0 {
 		return
 	}
+	if g.member != nil {
+		// Through the membership; in the second half the same offset again.
+		if err := memberCommit(ctx, g.member, offsets); err != nil {
+			if ctx.Err() == nil {
+				c.fail(g, err)
+			}
+			return
+		}
+		g.commits.Add(1)
+		return
+	}
 	if err := c.adm.CommitAllOffsets(ctx, g.Group, offsets); err != nil {
 		if ctx.Err() == nil {
 			c.fail(g, err)
@@ -272,4 +325,32 @@ func (c *Consumers) fail(g *consumerGroup, err error) {
 	}
 	g.lastLog = time.Now()
 	c.logger.Warn("demo consumer commit failed", "group", g.Group, "err", err, "failed", n)
+}
+
+// memberCommit commits offsets as the member cl, and returns the first
+// error, of the request or of a partition (a member not yet assigned its
+// partitions is refused until it is).
+func memberCommit(ctx context.Context, cl *kgo.Client, offsets kadm.Offsets) error {
+	eo := map[string]map[int32]kgo.EpochOffset{}
+	offsets.Each(func(o kadm.Offset) {
+		if eo[o.Topic] == nil {
+			eo[o.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		eo[o.Topic][o.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o.At}
+	})
+	var err error
+	cl.CommitOffsetsSync(ctx, eo, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, cerr error) {
+		err = cerr
+		if resp == nil {
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if perr := kerr.ErrorForCode(p.ErrorCode); perr != nil && err == nil {
+					err = perr
+				}
+			}
+		}
+	})
+	return err
 }

@@ -119,6 +119,7 @@ func TestConsumers(t *testing.T) {
 	pr := c.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(0))
 	adm := c.Admin(t)
 	ctx := t.Context()
+	waitMembers(t, adm)
 
 	seen := map[string]*groupTicks{}
 	for k := 1; k <= ticks; k++ {
@@ -199,6 +200,15 @@ func TestConsumers(t *testing.T) {
 			ok("stands still in the second half", func(k int) bool {
 				return !o.second[k] || o.committed[k] == o.committed[k-1] && o.lag[k] > o.lag[k-1]
 			})
+		case Stalls:
+			ok("caught up in the first half", func(k int) bool { return o.second[k] || o.lag[k] == 0 })
+			ok("re-commits the same offset in the second half while records arrive", func(k int) bool {
+				return !o.second[k] || o.committed[k] == o.committed[k-1] && o.lag[k] > o.lag[k-1]
+			})
+			d, err := adm.DescribeGroups(ctx, s.Group)
+			if g := d[s.Group]; err != nil || len(g.Members) != 1 || len(g.AssignedPartitions()) == 0 {
+				t.Errorf("%s: %v members, assigned %v (%v); want its live member, assigned", s.Group, len(g.Members), g.AssignedPartitions(), err)
+			}
 		case Rewinds:
 			// Back at the start of every second half, and nowhere else;
 			// then replayed faster than produced: caught up before the
@@ -261,5 +271,21 @@ func TestConsumersRun(t *testing.T) {
 	}
 	if err := cons.Run(t.Context()); !errors.Is(err, ErrConsumersRunTwice) {
 		t.Errorf("second Run = %v, want ErrConsumersRunTwice", err)
+	}
+}
+
+// waitMembers waits until every Stalls group's member holds its partitions:
+// only then does Kafka take its commits.
+func waitMembers(t *testing.T, adm *kadm.Client) {
+	t.Helper()
+	for _, s := range ConsumerScenarios() {
+		if s.Behaviour != Stalls {
+			continue
+		}
+		kafkatest.WaitFor(t, hang, func() bool {
+			d, err := adm.DescribeGroups(t.Context(), s.Group)
+			g := d[s.Group]
+			return err == nil && g.State == "Stable" && len(g.AssignedPartitions()) > 0
+		}, "the member of %s assigned", s.Group)
 	}
 }

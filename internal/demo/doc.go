@@ -17,13 +17,17 @@
 // ([ConsumerScenarios] lists them for the legend):
 //
 //	fraud-detector    checkout.orders.placed         keeps up                                         OK (and its lag SLO of 30 s is met)
-//	order-analytics   checkout.orders.placed         reads at 60 % of the rate, half of every 5 min   WARN, then OK
-//	ledger-writer     payments.transactions.settled  stops committing, half of every 5 min            STOP, then OK
-//	parcel-tracker    logistics.parcels.scanned      goes back a minute every 5 min, replays at 3x    REWIND
+//	order-analytics   checkout.orders.placed         reads at 60 % of the rate, half of every 3 min   WARN, then OK
+//	ledger-writer     payments.transactions.settled  stops committing, half of every 3 min            STOP, then OK
+//	invoice-mailer    payments.transactions.settled  a live member re-commits one offset, half of     STALL, then OK
+//	                                                 every 3 min
+//	parcel-tracker    logistics.parcels.scanned      goes back a minute every 3 min, replays at 3x    REWIND
 //
-// [Consumers] only commits offsets with admin requests, as the behaviours
-// say, every second ([WithConsumerTiming] changes the period and the tick):
-// it never joins a group and never fetches.
+// [Consumers] commits offsets with admin requests, as the behaviours say,
+// every second ([WithConsumerTiming] changes the period and the tick),
+// except invoice-mailer, which is a real member of its group (joined,
+// assigned its partitions, heartbeating, never polling) and commits through
+// its membership: STALL needs a live member. No group ever fetches.
 //
 // The quality helpers build the records that the quality checks catch:
 // [OrderWithInvalid] writes orders of which [InvalidShare] break a rule of
