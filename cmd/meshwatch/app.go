@@ -629,7 +629,7 @@ func (a *App) routes() http.Handler {
 <li><a href="/api/v1/chargeback">/api/v1/chargeback</a> cost per product and team</li>
 <li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
 </ul>
-</body></html>`, version, n, len(a.cfg.Products))
+</body></html>`, buildVersion(), n, len(a.cfg.Products))
 	})
 	return mux
 }
@@ -681,7 +681,7 @@ func (a *App) Run(ctx context.Context) error {
 		httpErr <- err
 	}()
 	a.stages.start()
-	a.log.Info("meshwatch running", "addr", a.Addr(), "url", a.URL(), "products", len(a.cfg.Products), "version", version)
+	a.log.Info("meshwatch running", "addr", a.Addr(), "url", a.URL(), "products", len(a.cfg.Products), "version", buildVersion())
 	if !a.guard.WritesEnabled() {
 		a.log.Info("the API is read-only: silences cannot be added or removed until http.api_token_file or basic_auth_users in the web configuration file says who may")
 	}

@@ -84,6 +84,13 @@ configuration asks every request for them):
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(stderr, synopsis)
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+			// The flags, as add takes them (ls and rm take the agent's).
+			fs := flag.NewFlagSet("silence add", flag.ContinueOnError)
+			fs.SetOutput(stderr)
+			dur := durationFlag(2 * time.Hour)
+			silenceFlags(fs, "add", new(clientFlags), new(multiFlag), &dur, new(string), new(string))
+			fmt.Fprintln(stderr, "\nFlags of add (ls and rm take -url, -config, -user and the -tls.* flags):")
+			fs.PrintDefaults()
 			return exitOK
 		}
 		return exitUsage
@@ -91,20 +98,10 @@ configuration asks every request for them):
 	sub, rest := args[0], args[1:]
 	fs := newFlags("silence "+sub, synopsis, stderr)
 	var cf clientFlags
-	cf.register(fs)
 	var matchers multiFlag
-	var dur time.Duration
+	dur := durationFlag(2 * time.Hour)
 	var comment, by string
-	if sub == "add" {
-		fs.Var(&matchers, "match", "a label matcher (repeatable), e.g. product=checkout.orders.placed")
-		fs.DurationVar(&dur, "for", 2*time.Hour, "how long the silence lasts (at most 90 days: 2160h)")
-		fs.StringVar(&comment, "comment", "", "why (required; shown with the silence and in the incident's thread)")
-		who := "unknown"
-		if u, err := user.Current(); err == nil {
-			who = u.Username
-		}
-		fs.StringVar(&by, "by", who, "who silences")
-	}
+	silenceFlags(fs, sub, &cf, &matchers, &dur, &comment, &by)
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -128,7 +125,7 @@ configuration asks every request for them):
 			fmt.Fprintln(stderr, "meshwatch silence add: -comment is required: say why, e.g. -comment \"load test until 16:00\"")
 			return exitUsage
 		}
-		req := alert.SilenceRequest{Duration: dur.String(), CreatedBy: by, Comment: comment}
+		req := alert.SilenceRequest{Duration: time.Duration(dur).String(), CreatedBy: by, Comment: comment}
 		for _, m := range matchers {
 			pm, err := alert.ParseMatcher(m)
 			if err != nil {
@@ -184,3 +181,20 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// silenceFlags registers the flags of silence sub on fs: the agent's
+// client flags, and for add the matchers, duration, comment and author.
+func silenceFlags(fs *flag.FlagSet, sub string, cf *clientFlags, matchers *multiFlag, dur *durationFlag, comment, by *string) {
+	cf.register(fs)
+	if sub != "add" {
+		return
+	}
+	fs.Var(matchers, "match", "a label matcher (repeatable, required), e.g. product=checkout.orders.placed")
+	fs.Var(dur, "for", "how long the silence lasts: Go units or days, e.g. 90m, 2h, 3d (at most 90d)")
+	fs.StringVar(comment, "comment", "", "why (required; shown with the silence and in the incident's thread)")
+	who := "unknown"
+	if u, err := user.Current(); err == nil {
+		who = u.Username
+	}
+	fs.StringVar(by, "by", who, "who silences")
+}

@@ -107,7 +107,11 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 		Collector: collector.Config{Tick: meshwatch.Duration(demo.Tick)},
 		State:     state.Config{Dir: o.stateDir},
 		Cost:      demoCost(),
-		Alerting:  &alert.Config{Console: true, GroupWait: meshwatch.Duration(5 * time.Second)},
+		// Short grouping, so that an incident's whole life (fire, an
+		// update in place with its thread reply, resolve) shows within
+		// the demo's first minutes rather than after the production
+		// group_interval of 5 minutes.
+		Alerting: &alert.Config{Console: true, GroupWait: meshwatch.Duration(5 * time.Second), GroupInterval: meshwatch.Duration(30 * time.Second)},
 	}
 	if o.slackURL != "" {
 		token, ok := os.LookupEnv("SLACK_BOT_TOKEN")
@@ -115,7 +119,7 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 			fmt.Fprintln(stderr, "meshwatch demo: -slack-api-url needs a bot token in the environment variable SLACK_BOT_TOKEN")
 			return exitUsage
 		}
-		set.Alerting = &alert.Config{Slack: &alert.SlackConfig{Token: meshwatch.Secret(token), APIURL: o.slackURL}, GroupWait: set.Alerting.GroupWait}
+		set.Alerting = &alert.Config{Slack: &alert.SlackConfig{Token: meshwatch.Secret(token), APIURL: o.slackURL}, GroupWait: set.Alerting.GroupWait, GroupInterval: set.Alerting.GroupInterval}
 	}
 	if err := set.SetWebConfigFile(o.webConfig); err != nil {
 		fmt.Fprintf(stderr, "meshwatch demo: -web.config.file: %v\n", err)
