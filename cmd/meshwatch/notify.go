@@ -72,15 +72,19 @@ func (a *App) summary(m *alert.Manager, s cost.Summary) {
 func writeAPIError(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(struct {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // a message reads as written: "a > b", not "a \u003e b"
+	_ = enc.Encode(struct {
 		Error string `json:"error"`
 	}{msg})
 }
 
-// writeJSON writes v as indented JSON.
+// writeJSON writes v as indented JSON, without HTML escaping: an API for
+// people and scripts, where a rule reads "total > 0", not "total \u003e 0".
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
 }
