@@ -266,10 +266,15 @@ type Summary struct {
 	Finance     bool
 	FinanceTeam string
 	Currency    string
-	Total       Money
-	Lines       []SummaryLine // by cost, largest first
+	// Total is the exact sum of the summary's charges.
+	Total Money
+	Lines []SummaryLine // by cost, largest first
 	// Files are the report files written for the period, if any.
 	Files []string
+	// Statement is the table the message shows: the team's part of the
+	// period's statement, or all of it for finance. Without one, Text
+	// lists Lines.
+	Statement *Statement
 }
 
 // SummaryLine is one product's cost in a summary.
@@ -278,9 +283,42 @@ type SummaryLine struct {
 	Cost    Money
 }
 
-// Text renders the summary as plain text (Slack fallback text).
+// maxSummaryText bounds a summary's text below what an announcement may
+// hold (32 KiB), with room for Slack's escaping: a larger statement is
+// shortened to products, then to teams.
+const maxSummaryText = 28 << 10
+
+// Command returns the command that prints the summary's table again:
+// `meshwatch report chargeback -month 2026-06 -format summary`, with
+// -owner for a team's.
+func (s Summary) Command() string {
+	period := "-from " + s.From.UTC().Format(time.DateOnly) + " -to " + s.To.UTC().Format(time.DateOnly)
+	if s.Period == "month" {
+		period = "-month " + s.From.UTC().Format("2006-01")
+	}
+	owner := ""
+	if !s.Finance && s.Owner != "" {
+		owner = " -owner " + s.Owner
+	}
+	return "meshwatch report chargeback " + period + " -format summary" + owner
+}
+
+// Text renders the summary for Slack: the statement's headline, its table
+// in a code block (Statement.TextWithin, the text of `meshwatch report
+// chargeback -format summary`), and the command that prints it again.
+// Without a Statement it is the headline and a line per product.
 func (s Summary) Text() string {
 	var b strings.Builder
+	if s.Statement != nil {
+		text := s.Statement.TextWithin(maxSummaryText)
+		headline, rest, _ := strings.Cut(text, "\n")
+		b.WriteString(headline)
+		b.WriteString("\n```\n")
+		b.WriteString(rest)
+		b.WriteString("```\n")
+		fmt.Fprintf(&b, "The same table from the ledger, for any period: %s\n", s.Command())
+		return b.String()
+	}
 	who := s.Owner
 	if s.Finance {
 		who = "all teams"
@@ -296,7 +334,10 @@ func (s Summary) Text() string {
 	return b.String()
 }
 
-func summaries(rows []Row, period string, from, to time.Time, currency, finance string, files []string, withFinance bool) []Summary {
+// summaries returns the summaries of rows (the closed rows of [from, to)),
+// one per owner and, withFinance, one of everything. Each shows its part
+// of st, the statement of all rows.
+func summaries(rows []Row, st *Statement, period string, from, to time.Time, currency, finance string, files []string, withFinance bool) []Summary {
 	byOwner := map[string]map[string]Money{}
 	all := map[string]Money{}
 	for _, r := range rows {
@@ -308,6 +349,12 @@ func summaries(rows []Row, period string, from, to time.Time, currency, finance 
 	}
 	mk := func(owner string, isFinance bool, costs map[string]Money) Summary {
 		s := Summary{Period: period, From: from, To: to, Owner: owner, Finance: isFinance, Currency: currency, Files: files}
+		if st != nil {
+			s.Statement = st
+			if !isFinance {
+				s.Statement = st.forOwnerRows(owner, rows)
+			}
+		}
 		if isFinance {
 			s.FinanceTeam = finance
 		}
@@ -389,14 +436,29 @@ func (m *Meter) closePeriod(ctx context.Context, period string, from, to time.Ti
 			closed = append(closed, r)
 		}
 	}
+	// A statement needs one currency; a period in two (the currency was
+	// changed) still gets its files, and summaries without the table.
+	st, stErr := NewStatement(closed, from, to, m.cc.Currency, Cent)
+	if stErr != nil {
+		m.log.Warn("the chargeback summary has no table", "period", name, "err", stErr)
+	}
 	var files []string
 	if dir := m.cc.Reports.Dir; dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("cost: reports dir: %w", err)
 		}
-		for _, f := range []struct{ suffix, format string }{{".csv", FormatCSV}, {".focus.csv", FormatFOCUS}} {
+		for _, f := range []struct{ suffix, format string }{{".csv", FormatCSV}, {".focus.csv", FormatFOCUS}, {".summary.txt", FormatSummary}} {
+			if f.format == FormatSummary && st == nil {
+				continue
+			}
 			path := filepath.Join(dir, "chargeback-"+name+f.suffix)
-			if err := writeFileAtomic(path, func(w *os.File) error { return WriteRows(w, f.format, from, to, closed) }); err != nil {
+			if err := writeFileAtomic(path, func(w *os.File) error {
+				if f.format == FormatSummary {
+					_, err := w.WriteString(st.Text())
+					return err
+				}
+				return WriteRows(w, f.format, from, to, closed)
+			}); err != nil {
 				return err
 			}
 			files = append(files, path)
@@ -418,7 +480,7 @@ func (m *Meter) closePeriod(ctx context.Context, period string, from, to time.Ti
 		return nil
 	}
 	if m.opts.Notify != nil {
-		for _, s := range summaries(closed, period, from, to, m.cc.Currency, m.cc.Reports.Finance, files, withFinance) {
+		for _, s := range summaries(closed, st, period, from, to, m.cc.Currency, m.cc.Reports.Finance, files, withFinance) {
 			m.opts.Notify(s)
 		}
 	}

@@ -52,17 +52,32 @@
 //     Handler set nothing aside themselves: there a corrupt hour is an
 //     error, reported after the other rows.
 //   - Closes on robfig/cron schedules (UTC): the daily close writes
-//     chargeback-YYYY-MM-DD.csv and .focus.csv to reports.dir and sends each
-//     owner a Summary; the monthly close (invoice mode: bills the hours
-//     nobody metered as __idle__) writes chargeback-YYYY-MM.*, and sends
-//     the owners and finance a Summary. A close that ran sends nothing
+//     chargeback-YYYY-MM-DD.csv, .focus.csv and .summary.txt to reports.dir
+//     and sends each owner a Summary; the monthly close (invoice mode: bills
+//     the hours nobody metered as __idle__) writes chargeback-YYYY-MM.*, and
+//     sends the owners and finance a Summary. A close that ran sends nothing
 //     again.
+//   - Statements (NewStatement): the chargeback of a period for people,
+//     per team (owner and cost center), product and component with
+//     subtotals and a grand total, rounded to the cent by the
+//     largest-remainder method: the total is the exact ledger total
+//     rounded, every amount shown is its exact amount rounded down or up
+//     (never by more than a cent), and the amounts shown add up at every
+//     level. A Summary's Slack text and `meshwatch report chargeback
+//     -format summary` are the same Statement text; a team's summary is
+//     its part of the statement of every team (ForOwner), so both agree.
 //   - Budgets per product or cost center, checked after every sample:
 //     50/75/90/100 % of the month's budget spent, and a month-end forecast
 //     above it (after the first day), each fired once a month
 //     (BudgetAlerts, Options.Budget).
-//   - Report (reads the Store only, for `meshwatch report chargeback`) and
-//     Handler (/api/v1/chargeback?from=&to=&format=json|csv|focus).
+//   - Report and WriteReport (read the Store only, for `meshwatch report
+//     chargeback`) and Handler
+//     (/api/v1/chargeback?from=&to=&month=&owner=&decimals=&format=json|csv|focus|summary).
+//     csv has a row_type column: charge rows, then a subtotal row per team
+//     and a total row, exact sums. json has the exact subtotals per team,
+//     product and component (teams), and numeric quantities. focus stays a
+//     row per charge, as FOCUS has no totals rows; its totals are the
+//     summary's.
 //
 // It does not send Slack messages (Summary and BudgetAlert go to the
 // caller, who routes them through package alert), parse flags, or decide

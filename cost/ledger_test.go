@@ -277,7 +277,7 @@ func TestReportErrors(t *testing.T) {
 	if err := Report(context.Background(), store, hour0, hour0.Add(time.Hour), FormatCSV, &buf); err == nil {
 		t.Error("a corrupt hour is not reported")
 	}
-	if !strings.HasPrefix(buf.String(), "hour_start,") {
+	if !strings.HasPrefix(buf.String(), "row_type,hour_start,") {
 		t.Errorf("no header written: %q", buf.String())
 	}
 }

@@ -253,7 +253,7 @@ func TestHandler(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &rep); err != nil || len(rep.Rows) == 0 || rep.Total <= 0 {
 		t.Errorf("json report: %v, %d rows, total %v", err, len(rep.Rows), rep.Total)
 	}
-	if resp, body := get("from=2026-06-03&to=2026-06-04&format=csv"); resp.StatusCode != 200 || !strings.HasPrefix(body, "hour_start,") {
+	if resp, body := get("from=2026-06-03&to=2026-06-04&format=csv"); resp.StatusCode != 200 || !strings.HasPrefix(body, "row_type,hour_start,") {
 		t.Errorf("csv: %d %q", resp.StatusCode, body)
 	}
 	for _, q := range []string{"format=xml", "from=yesterday", "from=2026-06-04&to=2026-06-03"} {

@@ -229,11 +229,13 @@ func printLegend(w io.Writer, l legend) {
 	fmt.Fprintf(w, "  %s %s/api/v1/products/%s/lag\n", curl, u, demo.OrdersPlaced)
 	fmt.Fprintf(w, "  %s %s/api/v1/products/%s/quality\n", curl, u, demo.OrdersPlaced)
 	fmt.Fprintf(w, "  %s '%s/api/v1/chargeback?format=csv'   (%s is a topic no product claims: __unallocated__)\n", curl, u, unallocatedTopic)
+	fmt.Fprintf(w, "  %s '%s/api/v1/chargeback?format=summary&decimals=6'   what finance reads (the monthly Slack summary; the demo's prices are fractions of a cent)\n", curl, u)
 	fmt.Fprintf(w, "\nSilence an alert (writes need the API token; without it they are refused):\n")
 	if l.configOut != "" {
 		fmt.Fprintf(w, "  meshwatch silence add -config %s -match product=%s -for 1h -comment \"trying the demo\"\n", l.configOut, demo.TransactionsSettled)
 		fmt.Fprintf(w, "  meshwatch silence ls -config %s\n", l.configOut)
 		fmt.Fprintf(w, "  meshwatch report chargeback -config %s -format focus\n", l.configOut)
+		fmt.Fprintf(w, "  meshwatch report chargeback -config %s -format summary -decimals 6\n", l.configOut)
 		fmt.Fprintf(w, "  meshwatch check -config %s -product %s -for 30s\n", l.configOut, demo.CartsUpdated)
 	} else {
 		fmt.Fprintf(w, "  MESHWATCH_API_TOKEN=$(cat %s) meshwatch silence add -url %s -match product=%s -for 1h -comment \"trying the demo\"\n", l.tokenFile, u, demo.TransactionsSettled)
