@@ -117,7 +117,7 @@ func LoadWith(name string, data []byte, env func(string) (string, bool), o Optio
 	}
 	f.fill(cfg)
 	readSecretFiles(d, cfg, filepath.Dir(name), o.Offline)
-	contracts := odcs.Merge(d, cfg.Config, filepath.Dir(name))
+	contracts := odcs.MergeWith(d, cfg.Config, filepath.Dir(name), odcs.MergeOptions{Brokers: cfg.Kafka.Brokers})
 
 	ps := d.Problems
 	var invalid meshwatch.Problems

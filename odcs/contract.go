@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"maps"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -127,7 +128,7 @@ type (
 		AuthoritativeDefinitions odcsIgnored   `yaml:"authoritativeDefinitions"`
 		Tags                     odcsIgnored   `yaml:"tags"`
 		CustomProperties         odcsIgnored   `yaml:"customProperties"`
-		PrimaryKey               odcsIgnored   `yaml:"primaryKey"`
+		PrimaryKey               bool          `yaml:"primaryKey"`
 		PrimaryKeyPosition       odcsIgnored   `yaml:"primaryKeyPosition"`
 		LogicalType              odcsIgnored   `yaml:"logicalType"`
 		LogicalTypeOptions       odcsValue     `yaml:"logicalTypeOptions"`
@@ -156,7 +157,7 @@ type (
 
 	// odcsQuality is a DataQuality check of any type.
 	odcsQuality struct {
-		ID                       odcsIgnored `yaml:"id"`
+		ID                       string      `yaml:"id"`
 		Name                     string      `yaml:"name"`
 		Description              odcsIgnored `yaml:"description"`
 		Type                     string      `yaml:"type"`
@@ -190,7 +191,7 @@ type (
 		ID          odcsIgnored `yaml:"id"`
 		Property    string      `yaml:"property"`
 		Value       odcsValue   `yaml:"value"`
-		ValueExt    odcsIgnored `yaml:"valueExt"`
+		ValueExt    odcsValue   `yaml:"valueExt"`
 		Unit        string      `yaml:"unit"`
 		Element     string      `yaml:"element"`
 		Driver      odcsIgnored `yaml:"driver"`
@@ -281,7 +282,23 @@ func (s *Sources) Rank(file string) int { return s.files[file] }
 // files, and d records the position of every setting the contracts made,
 // so that Config.Position places it in its contract. Problems of Validate
 // are then translated into contract paths with Sources.SourcePath.
+//
+// Merge does not know the cluster's brokers, which are the loader's: it
+// is MergeWith without options.
 func Merge(d *yamlconf.Decoder, cfg *meshwatch.Config, dir string) *Sources {
+	return MergeWith(d, cfg, dir, MergeOptions{})
+}
+
+// MergeOptions are what Merge knows of the configuration beyond the model.
+type MergeOptions struct {
+	// Brokers are the cluster's brokers (cluster.brokers, host:port). A
+	// contract's kafka server whose host is none of them is reported, at
+	// the contract's servers[i].host, as a warning; none compares nothing.
+	Brokers []string
+}
+
+// MergeWith is Merge, with what the loader knows of the cluster.
+func MergeWith(d *yamlconf.Decoder, cfg *meshwatch.Config, dir string, opts MergeOptions) *Sources {
 	set := &Sources{source: make(map[string]string), files: map[string]int{d.File: 0}}
 	var files []string
 	from := make(map[string]int)
@@ -331,6 +348,7 @@ func Merge(d *yamlconf.Decoder, cfg *meshwatch.Config, dir string) *Sources {
 		d.Problems = append(d.Problems, ps...)
 		if c != nil {
 			c.merge(d, cfg, set)
+			d.Problems = append(d.Problems, c.CheckServers(opts.Brokers)...)
 		}
 	}
 	for _, team := range slices.Sorted(maps.Keys(cfg.Owners)) {
@@ -399,6 +417,10 @@ type Contract struct {
 	// slack, "" if it has none. It becomes the owner's channel.
 	SlackChannel string
 
+	// servers are the contract's kafka servers, for Merge to compare
+	// with the cluster's brokers.
+	servers []kafkaServer
+
 	pos    map[string]meshwatch.Position // ODCS path → position
 	failed map[string]bool               // ODCS paths whose value did not decode
 	links  map[string]string             // product-relative config path → ODCS path
@@ -407,8 +429,9 @@ type Contract struct {
 }
 
 // Load reads an ODCS v3 data contract (apiVersion v3.0.0 to
-// v3.1.0, kind DataContract) as a meshwatch product. file names the
-// contract in problems. It does no I/O.
+// v3.1.0, kind DataContract), or a contract in the simple form (a mapping
+// contract: without kind, see the package documentation), as a meshwatch
+// product. file names the contract in problems. It does no I/O.
 //
 // The contract is decoded strictly: a key that ODCS v3.1.0 does not define
 // is an error, as ODCS itself allows no other key; keys that ODCS defines
@@ -418,7 +441,7 @@ type Contract struct {
 // cannot monitor on a stream is reported as a warning that starts with
 // "unsupported:", at its file, line and column.
 //
-// The Contract is nil when the file is not an ODCS v3 data contract at all
+// The Contract is nil when the file is not a data contract at all
 // (not YAML, another kind or version); otherwise it is returned even with
 // errors, so that the loader can report every problem. Problems of the
 // product that only Config.Validate finds (a bad topic name, say) are not
@@ -431,7 +454,7 @@ func Load(file string, data []byte) (*Contract, meshwatch.Problems) {
 		return nil, meshwatch.Problems{*syntaxErr}
 	}
 	if root == nil {
-		return nil, meshwatch.Problems{{Pos: meshwatch.Position{File: file, Line: 1}, Msg: "is empty: want an ODCS data contract (kind: DataContract)"}}
+		return nil, meshwatch.Problems{{Pos: meshwatch.Position{File: file, Line: 1}, Msg: "is empty: want an ODCS data contract (kind: DataContract) or a simple contract (contract: {name, owner...})"}}
 	}
 	at := func(n *yaml.Node) meshwatch.Position {
 		return meshwatch.Position{File: file, Line: n.Line, Col: n.Column}
@@ -440,13 +463,16 @@ func Load(file string, data []byte) (*Contract, meshwatch.Problems) {
 		return nil, meshwatch.Problems{{Pos: at(root), Msg: fmt.Sprintf("must be an ODCS data contract, a mapping with kind: DataContract; got %s", yamlconf.Describe(root))}}
 	}
 	kind := mapValue(root, "kind")
+	if kind == nil && mapValue(root, "apiVersion") == nil && mapValue(root, simpleKey) != nil {
+		return loadSimple(file, data, root)
+	}
 	if kind == nil || kind.Kind != yaml.ScalarNode || kind.Value != "DataContract" {
 		got := "no kind"
 		pos := at(root)
 		if kind != nil {
 			got, pos = "kind "+yamlconf.Describe(kind), at(kind)
 		}
-		return nil, meshwatch.Problems{{Pos: pos, Path: "kind", Msg: fmt.Sprintf("must be DataContract: the file must be an ODCS data contract; got %s", got)}}
+		return nil, meshwatch.Problems{{Pos: pos, Path: "kind", Msg: fmt.Sprintf("must be DataContract: the file must be an ODCS data contract, or a simple contract (a mapping with contract: {name, owner, sla, quality...}); got %s", got)}}
 	}
 	api := mapValue(root, "apiVersion")
 	if api == nil || api.Kind != yaml.ScalarNode || !slices.Contains(odcsVersions, api.Value) {
@@ -471,7 +497,7 @@ func Load(file string, data []byte) (*Contract, meshwatch.Problems) {
 		return nil, d.Problems
 	}
 	c := &Contract{File: file, links: make(map[string]string)}
-	m := &contractMapper{d: d, root: root, doc: &doc, c: c, p: &c.Product, slos: make(map[string]*sloDraft)}
+	m := &contractMapper{d: d, root: root, doc: &doc, c: c, p: &c.Product}
 	m.build()
 	c.pos, c.failed = d.Pos, d.Failed
 	return c, d.Problems
@@ -616,17 +642,45 @@ type contractMapper struct {
 	c    *Contract
 	p    *meshwatch.Product
 
-	slos       map[string]*sloDraft
-	objective  meshwatch.Percent // default objective
-	objSrc     string
-	ruleNames  map[string]bool
-	ruleExprs  map[string]bool
-	ruleSeq    map[string]int // last suffix given to a rule name
-	eventField string         // ODCS path of the element that set the event time
+	slos      map[string]*sloDraft
+	objective meshwatch.Percent // default objective
+	objSrc    string
+	// rules are the rules added, named by finishRules; ruleExprs maps
+	// each expression to the part of the contract that gave it first.
+	rules      []pendingRule
+	ruleExprs  map[string]string
+	eventField string // ODCS path of the element that set the event time
 	// props maps each topic object's property paths, by name and by
 	// physical name, to the field path in the records.
 	props      map[string]string
 	checkedObj int // topic objects that hold checks
+	keys       []keyField
+
+	// What reportIgnored needs to know of the parts read: the checks
+	// whose id or name names a rule, the parts reported as a whole
+	// (unsupported), the key of description used, the support entry and
+	// the server read.
+	// simple is the contract in the simple form, and data its file;
+	// nil for an ODCS contract.
+	simple *simpleFile
+	data   []byte
+
+	idUsed, nameUsed map[string]bool
+	reported         map[string]bool
+	descKey          string
+	walked           map[*yaml.Node]bool // mappings reportIgnored has walked
+	supportUsed      int
+	formatServer     int
+}
+
+// keyField is a property of the primary key of a topic object.
+type keyField struct{ field, src string }
+
+// pendingRule is a rule of the product waiting for its name: ids first,
+// then names, then the names made of the checked field.
+type pendingRule struct {
+	k                  int // index in Quality.Rules
+	src, id, name, def string
 }
 
 func (m *contractMapper) link(rel, src string) { m.c.links[rel] = src }
@@ -644,15 +698,13 @@ func (m *contractMapper) warnf(src, format string, args ...any) {
 // monitor.
 func (m *contractMapper) unsupported(src, format string, args ...any) {
 	m.warnf(src, "unsupported: "+format, args...)
+	m.reported[src] = true
 }
 
 func (m *contractMapper) build() {
 	doc, p := m.doc, m.p
 	p.Contract = m.c.File
-	m.ruleNames = make(map[string]bool)
-	m.ruleExprs = make(map[string]bool)
-	m.ruleSeq = make(map[string]int)
-	m.props = make(map[string]string)
+	m.init()
 	for _, key := range []string{"id", "version", "status"} {
 		if mapValue(m.root, key) == nil {
 			m.warnf(key, "is required by ODCS")
@@ -679,7 +731,19 @@ func (m *contractMapper) build() {
 	m.servers()
 	m.schema()
 	m.slaProperties()
+	m.finishRules()
 	m.finishSLOs()
+	m.reportIgnored()
+}
+
+func (m *contractMapper) init() {
+	m.slos = make(map[string]*sloDraft)
+	m.ruleExprs = make(map[string]string)
+	m.props = make(map[string]string)
+	m.idUsed = make(map[string]bool)
+	m.nameUsed = make(map[string]bool)
+	m.reported = make(map[string]bool)
+	m.supportUsed, m.formatServer = -1, -1
 }
 
 func (m *contractMapper) description() {
@@ -694,6 +758,7 @@ func (m *contractMapper) description() {
 			if v := mapValue(n, key); v != nil && v.Kind == yaml.ScalarNode && !yamlconf.IsNull(v) {
 				m.p.Description = v.Value
 				m.link(".description", "description."+key)
+				m.descKey = key
 				return
 			}
 		}
@@ -754,6 +819,7 @@ func (m *contractMapper) support() {
 	}
 	m.c.SlackChannel = ch
 	m.c.channelPath = meshwatch.JoinPath(meshwatch.IndexPath("support", best), "channel")
+	m.supportUsed = best
 }
 
 func (m *contractMapper) customProperties() {
@@ -794,7 +860,8 @@ func (m *contractMapper) customProperties() {
 }
 
 // servers reads the record format from the first server of type kafka
-// (ODCS default json); without one, json.
+// (ODCS default json); without one, json. It keeps the host and port of
+// every kafka server, which Merge compares with the cluster's brokers.
 func (m *contractMapper) servers() {
 	m.p.Format = meshwatch.FormatJSON
 	for i, s := range m.doc.Servers {
@@ -807,10 +874,15 @@ func (m *contractMapper) servers() {
 		if t := mapValue(n, "type"); t == nil || !strings.EqualFold(t.Value, "kafka") {
 			continue
 		}
+		m.kafkaServer(src, n)
+		if m.formatServer >= 0 {
+			continue
+		}
+		m.formatServer = i
 		m.link(".format", src)
 		f := mapValue(n, "format")
 		if f == nil || yamlconf.IsNull(f) {
-			return
+			continue
 		}
 		fsrc := meshwatch.JoinPath(src, "format")
 		m.link(".format", fsrc)
@@ -821,8 +893,33 @@ func (m *contractMapper) servers() {
 			m.unsupported(fsrc, "format %s cannot be decoded (json, avro or protobuf); records are read raw and their checks cannot run", meshwatch.Quote(f.Value))
 			m.p.Format = meshwatch.FormatRaw
 		}
+	}
+}
+
+// kafkaServer keeps the brokers of the kafka server n at src: its host, a
+// list "host:port,host:port" or one host with port in port.
+func (m *contractMapper) kafkaServer(src string, n *yaml.Node) {
+	h := mapValue(n, "host")
+	if h == nil || h.Kind != yaml.ScalarNode || strings.TrimSpace(h.Value) == "" {
 		return
 	}
+	port := ""
+	if p := mapValue(n, "port"); p != nil && p.Kind == yaml.ScalarNode {
+		port = strings.TrimSpace(p.Value)
+	}
+	m.d.Pos[meshwatch.JoinPath(src, "host")] = m.d.At(h)
+	ks := kafkaServer{path: src, host: h.Value}
+	for _, b := range strings.FieldsFunc(h.Value, func(r rune) bool { return r == ',' || r == ' ' || r == ';' }) {
+		if i := strings.Index(b, "://"); i >= 0 {
+			b = b[i+3:] // SASL_SSL://kafka:9092
+		}
+		host, p, err := net.SplitHostPort(b)
+		if err != nil {
+			host, p = strings.Trim(b, "[]"), port
+		}
+		ks.brokers = append(ks.brokers, endpoint{host: strings.ToLower(host), port: p})
+	}
+	m.c.servers = append(m.c.servers, ks)
 }
 
 // schema reads the topic objects: their physical names are the product's
@@ -860,7 +957,16 @@ func (m *contractMapper) schema() {
 				m.warnf(src, "the checks of every topic object apply to the records of all the product's topics")
 			}
 		}
+		m.keys = m.keys[:0]
 		m.properties(src, o.Properties, nil, true)
+		if len(m.keys) > 0 {
+			var fields []string
+			for _, k := range m.keys {
+				fields = append(fields, k.field)
+				m.reported[k.src] = true
+			}
+			m.unsupported(m.keys[0].src, "primaryKey %s is not checked for duplicates: meshwatch detects duplicates only by producer sequence numbers (quality.sequence in the configuration), not by key", strings.Join(fields, ", "))
+		}
 		for j := range o.Quality {
 			m.objectCheck(meshwatch.IndexPath(meshwatch.JoinPath(src, "quality"), j), &o.Quality[j])
 		}
@@ -935,6 +1041,9 @@ func (m *contractMapper) properties(src string, props []odcsProperty, prefix []s
 			} else {
 				m.unsupported(meshwatch.JoinPath(ps, "required"), "%s is inside an optional object: meshwatch checks required fields in every record, not only when their parent is present", strings.Join(segs, "."))
 			}
+		}
+		if pr.PrimaryKey {
+			m.keys = append(m.keys, keyField{field: strings.Join(segs, "."), src: meshwatch.JoinPath(ps, "primaryKey")})
 		}
 		if pr.Unique {
 			m.unsupported(meshwatch.JoinPath(ps, "unique"), "uniqueness over a whole stream needs every value ever seen; meshwatch detects duplicates only by producer sequence numbers (quality.sequence in the configuration)")
@@ -1028,6 +1137,7 @@ func (m *contractMapper) custom(src string, q *odcsQuality, segs []string) {
 			return
 		}
 		m.unsupported(meshwatch.JoinPath(src, "engine"), "engine %s cannot run on a stream; meshwatch runs engine: cel", meshwatch.Quote(q.Engine))
+		m.reported[src] = true
 		return
 	}
 	isrc := meshwatch.JoinPath(src, "implementation")
@@ -1040,7 +1150,7 @@ func (m *contractMapper) custom(src string, q *odcsQuality, segs []string) {
 	if len(segs) > 0 {
 		def = strings.Join(segs, "_") + "_rule"
 	}
-	m.addRule(src, isrc, q.Name, def, strings.TrimSpace(n.Value))
+	m.addRule(src, isrc, q.ID, q.Name, def, strings.TrimSpace(n.Value))
 	m.checkObjective(src, q, meshwatch.SLIValidity)
 }
 
@@ -1072,7 +1182,7 @@ func (m *contractMapper) propertyCheck(src string, q *odcsQuality, segs []string
 			m.objectiveShare(meshwatch.SLICompleteness, share, src)
 		}
 		if len(missing) > 0 {
-			m.addRule(src, src, q.Name, strings.Join(segs, "_")+"_not_missing",
+			m.addRule(src, src, q.ID, q.Name, strings.Join(segs, "_")+"_not_missing",
 				guard(segs)+"!("+celField(segs)+" in ["+strings.Join(missing, ", ")+"])")
 			m.objectiveShare(meshwatch.SLIValidity, share, src)
 		}
@@ -1085,7 +1195,7 @@ func (m *contractMapper) propertyCheck(src string, q *odcsQuality, segs []string
 		if !ok {
 			return
 		}
-		m.addRule(src, src, q.Name, strings.Join(segs, "_")+"_valid", guard(segs)+expr)
+		m.addRule(src, src, q.ID, q.Name, strings.Join(segs, "_")+"_valid", guard(segs)+expr)
 		m.objectiveShare(meshwatch.SLIValidity, share, src)
 	case metricDuplicate:
 		m.unsupported(src, "duplicateValues over a whole stream needs every value ever seen; meshwatch detects duplicates only by producer sequence numbers (quality.sequence in the configuration)")
@@ -1379,36 +1489,82 @@ func (m *contractMapper) checkObjective(src string, q *odcsQuality, sli string) 
 	}
 }
 
-// addRule adds a validity rule. name is the check's name, made a metric
-// label; def the name when the check has none.
-func (m *contractMapper) addRule(src, exprSrc, name, def, expr string) {
-	if m.ruleExprs[expr] {
+// addRule adds a validity rule. id and name are the check's, def the
+// name of the rule when neither names it; finishRules names the rules.
+func (m *contractMapper) addRule(src, exprSrc, id, name, def, expr string) {
+	if first, dup := m.ruleExprs[expr]; dup {
+		if id != "" || name != "" || m.simple != nil {
+			m.warnf(src, "the same rule as %s, which is checked once", first)
+		}
 		return // the same check twice, by an alias say
 	}
-	m.ruleExprs[expr] = true
-	n := ruleLabel(name)
-	if n == "" {
-		n = ruleLabel(def)
-	}
-	base := n
-	for m.ruleNames[n] {
-		m.ruleSeq[base]++
-		suffix := "_" + strconv.Itoa(m.ruleSeq[base]+1)
-		n = base[:min(len(base), 63-len(suffix))] + suffix
-	}
-	m.ruleNames[n] = true
+	m.ruleExprs[expr] = src
 	q := &m.p.Quality
 	k := len(q.Rules)
 	rp := meshwatch.IndexPath(".quality.rules", k)
 	m.link(rp, src)
 	m.link(rp+".name", src)
-	if name != "" {
-		m.link(rp+".name", meshwatch.JoinPath(src, "name"))
-	}
 	m.link(rp+".expr", exprSrc)
 	pos := m.d.Position(src)
-	q.Rules = append(q.Rules, meshwatch.Rule{Name: n, Expr: expr, Source: fmt.Sprintf("%s:%d", pos.File, pos.Line)})
+	q.Rules = append(q.Rules, meshwatch.Rule{Expr: expr, Source: fmt.Sprintf("%s:%d", pos.File, pos.Line)})
+	m.rules = append(m.rules, pendingRule{k: k, src: src, id: id, name: name, def: def})
 	m.wantSLO(meshwatch.SLIValidity, src)
+}
+
+// ruleName is what a rule's name must be: a metric label.
+var ruleName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+
+// finishRules names the rules: after the check's id when it has one, which
+// must be unique; then after its name, made a metric label; then after its
+// field. A name that another rule has already gets a suffix _2, _3...
+func (m *contractMapper) finishRules() {
+	taken := make(map[string]string) // rule name → where it comes from
+	seq := make(map[string]int)      // base name → its last suffix
+	rules := m.p.Quality.Rules
+	for _, r := range m.rules {
+		if r.id == "" {
+			continue
+		}
+		isrc := meshwatch.JoinPath(r.src, "id")
+		m.idUsed[r.src] = true // used, or reported
+		n := r.id
+		if !ruleName.MatchString(n) {
+			if n = ruleLabel(r.id); n == "" {
+				m.warnf(isrc, "id %s has no letter or digit to name a rule with: the rule is named after the check's name or field", meshwatch.Quote(r.id))
+				continue
+			}
+			m.warnf(isrc, "id %s is not a rule name (lowercase letters, digits and _, starting with a letter, at most 63): the rule is named %s", meshwatch.Quote(r.id), n)
+		}
+		if first, dup := taken[n]; dup {
+			m.errf(isrc, "names rule %s, which %s names already: the id of a check must be unique", n, first)
+			continue
+		}
+		taken[n] = isrc
+		rules[r.k].Name = n
+		m.link(meshwatch.IndexPath(".quality.rules", r.k)+".name", isrc)
+	}
+	for _, r := range m.rules {
+		if rules[r.k].Name != "" {
+			continue
+		}
+		n, from := ruleLabel(r.name), meshwatch.JoinPath(r.src, "name")
+		if n == "" {
+			n, from = ruleLabel(r.def), r.src
+		} else {
+			m.nameUsed[r.src] = true
+			m.link(meshwatch.IndexPath(".quality.rules", r.k)+".name", from)
+		}
+		base := n
+		for taken[n] != "" {
+			// The last suffix of base is kept: many rules of one name
+			// would otherwise take quadratic time.
+			seq[base]++
+			suffix := "_" + strconv.Itoa(seq[base]+1)
+			n = base[:min(len(base), 63-len(suffix))] + suffix
+		}
+		taken[n] = from
+		rules[r.k].Name = n
+	}
 }
 
 // ruleLabel makes s a rule name: lowercase letters, digits and _, starting
@@ -1508,10 +1664,15 @@ func (m *contractMapper) slaProperties() {
 		switch {
 		case !known:
 			m.unsupported(meshwatch.JoinPath(src, "property"), "SLA property %s is not one meshwatch measures (latency, freshness, availability, completeness, errorRate)", meshwatch.Quote(s.Property))
+			m.reported[src] = true
 			continue
 		case kind.sli == "":
 			m.unsupported(meshwatch.JoinPath(src, "property"), "%s: %s", s.Property, kind.why)
+			m.reported[src] = true
 			continue
+		}
+		if s.ValueExt.set() && kind.sli != meshwatch.SLILatency {
+			m.unsupported(meshwatch.JoinPath(src, "valueExt"), "valueExt of %s: meshwatch reads valueExt as the percentile of a latency (p99)", s.Property)
 		}
 		vsrc := meshwatch.JoinPath(src, "value")
 		v := resolve(s.Value.n)
@@ -1622,6 +1783,16 @@ func (m *contractMapper) thresholdSLA(sli, src string, s *odcsSLA, v *yaml.Node)
 	}
 	draft := m.wantSLO(sli, src)
 	draft.threshold, draft.thresholdSrc = d, vsrc
+	if x := resolve(s.ValueExt.n); sli == meshwatch.SLILatency && s.ValueExt.set() {
+		xsrc := meshwatch.JoinPath(src, "valueExt")
+		pct, ok := percentile(x.Value)
+		switch {
+		case x.Kind != yaml.ScalarNode || !ok:
+			m.unsupported(xsrc, "valueExt %s: meshwatch reads a percentile such as p99 (99%% of the records within the latency); the objective is the contract's default", yamlconf.Describe(x))
+		default:
+			m.percentileObjective(draft, pct, xsrc)
+		}
+	}
 	element, esrc := s.Element, meshwatch.JoinPath(src, "element")
 	if element == "" && m.doc.SLADefaultElement != "" {
 		element, esrc = m.doc.SLADefaultElement, "slaDefaultElement"
@@ -1629,6 +1800,32 @@ func (m *contractMapper) thresholdSLA(sli, src string, s *odcsSLA, v *yaml.Node)
 	if element != "" {
 		m.eventTime(element, esrc)
 	}
+}
+
+// percentile reads a percentile, "p99", "P99.9" or "p999" (99.9), as a
+// percentage above 0 and below 100.
+func percentile(s string) (float64, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) < 2 || s[0] != 'p' && s[0] != 'P' {
+		return 0, false
+	}
+	digits := s[1:]
+	if len(digits) > 2 && strings.Trim(digits, "0123456789") == "" && !strings.HasPrefix(digits, "100") {
+		digits = digits[:2] + "." + digits[2:] // p999 is the 99.9th percentile
+	}
+	f, err := strconv.ParseFloat(digits, 64)
+	if err != nil || strings.ContainsAny(digits, "eE+-_xXpP") || !(f > 0 && f < 100) {
+		return 0, false
+	}
+	return f, true
+}
+
+// percentileObjective makes the percentile of a latency, pct percent of the
+// records within the threshold, the objective of the latency SLO: a p99 of
+// 1 s is an objective of 99 % of the records within 1 s. It is the
+// latency's own promise, so it wins over meshwatchObjective.
+func (m *contractMapper) percentileObjective(draft *sloDraft, pct float64, src string) {
+	draft.objective, draft.objectiveSrc, draft.objectiveText = pct, src, formatFloat(pct)+"%"
 }
 
 // eventTime makes the property that an SLA element names the product's
@@ -1717,6 +1914,9 @@ func guard(segs []string) string {
 		}
 	}
 	if len(conds) == 1 {
+		if !celIdent(segs[0]) {
+			return "!(" + conds[0] + ") || " // ! binds tighter than in
+		}
 		return "!" + conds[0] + " || "
 	}
 	return "!(" + strings.Join(conds, " && ") + ") || "

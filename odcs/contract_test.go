@@ -2,6 +2,7 @@ package odcs_test
 
 import (
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +16,7 @@ import (
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/golden"
+	"github.com/meshwatch/meshwatch/internal/yamlconf"
 	"github.com/meshwatch/meshwatch/odcs"
 )
 
@@ -57,7 +59,7 @@ func TestContractProblems(t *testing.T) {
 // testdata/contracts/good make, defaults applied.
 func TestLoadContracts(t *testing.T) {
 	cfg, ps, err := loadTestFile(t, "testdata/contracts/good/config.yaml")
-	if err != nil || len(ps) != 0 {
+	if err != nil || len(ps.Errors()) != 0 {
 		t.Fatalf("Load: %v, problems %v", err, ps)
 	}
 	const (
@@ -226,4 +228,197 @@ func FuzzLoadContract(f *testing.F) {
 			t.Errorf("Slack channel %q", c.SlackChannel)
 		}
 	})
+}
+
+// TestSimpleContract loads the simple contract of the data-mesh literature
+// as one product: the SLOs of its sla (availability 99.9 %, latency p99
+// within 1000ms, freshness 60s), completeness of the field its rules
+// require, and validity for its two validity_rules, translated from SQL to
+// CEL and placed at their column in the contract.
+func TestSimpleContract(t *testing.T) {
+	cfg, ps, err := loadTestFile(t, "testdata/contracts/simple/config.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	const file = "testdata/contracts/simple/order-events.yaml"
+	slo := func(sli string, threshold time.Duration, objective meshwatch.Percent) meshwatch.SLO {
+		return meshwatch.SLO{Name: sli, SLI: sli, Threshold: meshwatch.Duration(threshold), Objective: objective, Window: "28d"}
+	}
+	want := []meshwatch.Product{{
+		Name: "order-events-v1", Domain: "orders", Owner: "orders-domain-team", Tier: 2,
+		Topics: []meshwatch.TopicSelector{{Name: "order-events-v1"}}, Format: "avro",
+		EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew},
+		Sampling:  meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
+		SLOs: []meshwatch.SLO{
+			slo("latency", time.Second, 0.99), // p99
+			slo("freshness", time.Minute, 0.99),
+			slo("availability", 0, 0.999),
+			slo("completeness", 0, 0.99),
+			slo("validity", 0, 0.99),
+		},
+		Quality: meshwatch.Quality{
+			Required: []string{"customer_id"},
+			Rules: []meshwatch.Rule{
+				{Name: "order_total_gt_0", Expr: "!has(message.order_total) || message.order_total == null || message.order_total > 0", Source: file + ":8"},
+				{Name: "customer_id_is_not_null", Expr: "has(message.customer_id) && message.customer_id != null", Source: file + ":8"},
+			},
+		},
+		Contract: file,
+	}}
+	opts := []cmp.Option{cmpopts.IgnoreUnexported(meshwatch.TopicSelector{}), cmpopts.EquateEmpty()}
+	if diff := cmp.Diff(want, cfg.Products, opts...); diff != "" {
+		t.Errorf("products (-want +got):\n%s", diff)
+	}
+	for _, p := range ps {
+		if !p.Warning || p.Pos.File != file {
+			t.Errorf("problem %s, want warnings of the contract only", p)
+		}
+	}
+	for path, want := range map[string]string{
+		"products[0].quality.rules[0].expr": file + ":8:22",
+		"products[0].quality.rules[1].expr": file + ":8:41",
+		"products[0].quality.required[0]":   file + ":8:41",
+		"products[0].slos[0].threshold":     file + ":5:43",
+		"products[0].slos[0].objective":     file + ":5:43",
+		"products[0].slos[2].objective":     file + ":5:23",
+		"products[0].slos[3].objective":     file + ":7:19",
+		"products[0].format":                file + ":4:20",
+		"products[0].topics[0]":             file + ":2:9",
+		"products[0].domain":                file + ":3:10",
+	} {
+		if got := cfg.Position(path).String(); got != want {
+			t.Errorf("Position(%s) = %s, want %s", path, got, want)
+		}
+	}
+}
+
+// TestRuleIDs checks that the id of an ODCS check names its rule, before
+// its name and its field; that an id which is not a rule name is made one;
+// and that two checks with one id are an error at the second id.
+func TestRuleIDs(t *testing.T) {
+	const file = "testdata/contracts/ids/payments.odcs.yaml"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ps := odcs.Load(file, data)
+	if c == nil {
+		t.Fatalf("Load: %v", ps)
+	}
+	var names []string
+	for _, r := range c.Product.Quality.Rules {
+		names = append(names, r.Name)
+	}
+	want := []string{"amount_positive", "amount_is_small", "amount_minor_rule", "currency_valid", "card_brand_valid_2", "card_brand_valid", "card_brand_rule", "card_type_valid"}
+	if diff := cmp.Diff(want, names); diff != "" {
+		t.Errorf("rule names (-want +got):\n%s", diff)
+	}
+	errs := ps.Errors()
+	if len(errs) != 1 || errs[0].Pos.String() != file+":31:18" || errs[0].Path != "schema[0].properties[2].quality[1].id" {
+		t.Errorf("errors %v, want the clash of id amount_positive at %s:31:18", errs, file)
+	}
+}
+
+// TestValueExt checks that valueExt pNN of a latency SLA makes NN %% the
+// objective of the latency SLO, over meshwatchObjective, and that a valueExt
+// that is not a percentile keeps the default.
+func TestValueExt(t *testing.T) {
+	cfg, _, err := loadTestFile(t, "testdata/contracts/valueext/config.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := map[string][2]string{ // product → latency objective, freshness objective
+		"checkout.orders.placed":    {"99%", "99.5%"}, // p99; freshness keeps meshwatchObjective
+		"checkout.orders.shipped":   {"99.9%", ""},    // P999
+		"checkout.orders.cancelled": {"99%", ""},      // max: the default
+	}
+	for _, p := range cfg.Products {
+		got := [2]string{}
+		for _, s := range p.SLOs {
+			switch s.SLI {
+			case meshwatch.SLILatency:
+				got[0] = s.Objective.String()
+			case meshwatch.SLIFreshness:
+				got[1] = s.Objective.String()
+			}
+		}
+		if got != want[p.Name] {
+			t.Errorf("%s: objectives %v, want %v", p.Name, got, want[p.Name])
+		}
+	}
+	if got := cfg.Position("products[0].slos[0].objective").String(); got != "testdata/contracts/valueext/p99.odcs.yaml:16:54" {
+		t.Errorf("latency objective at %s, want the valueExt", got)
+	}
+}
+
+// TestServers merges contracts with kafka servers, knowing the cluster's
+// brokers: a server none of whose hosts is a broker is a warning at its
+// host, and without brokers nothing is compared.
+func TestServers(t *testing.T) {
+	const dir = "testdata/contracts/servers"
+	merge := func(brokers []string) meshwatch.Problems {
+		d := yamlconf.NewDecoder("config.yaml", nil)
+		cfg := &meshwatch.Config{
+			Contracts: []string{"same.odcs.yaml", "other.odcs.yaml", "none.odcs.yaml"},
+			Owners:    map[string]meshwatch.Owner{"orders-team": {SlackChannel: "#orders"}},
+		}
+		odcs.MergeWith(d, cfg, dir, odcs.MergeOptions{Brokers: brokers})
+		if len(cfg.Products) != 3 {
+			t.Errorf("%d products, want 3", len(cfg.Products))
+		}
+		return d.Problems
+	}
+	var got strings.Builder
+	for _, p := range merge([]string{"kafka-1:9092", "kafka-2:9092"}) {
+		if strings.Contains(p.Msg, "cluster.brokers") {
+			if !p.Warning {
+				t.Errorf("%s is an error, want a warning", p)
+			}
+			got.WriteString(p.String() + "\n")
+		}
+	}
+	golden.Check(t, filepath.Join(dir, "servers.golden"), got.String(), *update)
+	for _, p := range merge(nil) {
+		if strings.Contains(p.Msg, "cluster.brokers") {
+			t.Errorf("without brokers: %s", p)
+		}
+	}
+}
+
+// TestSimpleSLA reads the sla of simple contracts: latency_pNN makes NN %
+// the latency objective, latency alone takes the default (99 %), and
+// error_rate sets validity's objective. The rule "id is not null" of each
+// makes id required, hence completeness and validity SLOs.
+func TestSimpleSLA(t *testing.T) {
+	rules := map[string]string{"completeness": "0s 99%", "validity": "0s 99%"}
+	with := func(m map[string]string) map[string]string {
+		out := maps.Clone(rules)
+		maps.Copy(out, m)
+		return out
+	}
+	for _, tt := range []struct {
+		sla  string
+		want map[string]string // SLI → threshold and objective
+	}{
+		{"{latency_p95: 2s}", with(map[string]string{"latency": "2s 95%"})},
+		{"{latency_p99.9: 250ms, freshness: 15m}", with(map[string]string{"latency": "250ms 99.9%", "freshness": "15m 99%"})},
+		{"{latency-P999: 1s}", with(map[string]string{"latency": "1s 99.9%"})},
+		{"{latency: 1s, availability: 0.995}", with(map[string]string{"latency": "1s 99%", "availability": "0s 99.5%"})},
+		{"{error_rate: 0.5%}", with(map[string]string{"validity": "0s 99.5%"})},
+		{"{completeness: 99.9%}", with(map[string]string{"completeness": "0s 99.9%"})},
+	} {
+		data := "contract:\n  name: a.b.c\n  owner: t\n  sla: " + tt.sla + "\n  quality: {validity_rules: [\"id is not null\"]}\n"
+		c, ps := odcs.Load("c.yaml", []byte(data))
+		if c == nil || len(ps.Errors()) > 0 {
+			t.Errorf("%s: %v", tt.sla, ps)
+			continue
+		}
+		got := map[string]string{}
+		for _, s := range c.Product.SLOs {
+			got[s.SLI] = s.Threshold.String() + " " + s.Objective.String()
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("sla %s: SLOs (-want +got):\n%s", tt.sla, diff)
+		}
+	}
 }
