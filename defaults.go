@@ -57,6 +57,7 @@ func (c *Config) SetDefaultsWith(d ProductDefaults) {
 		}
 		setDefault(&p.EventTime.Format, defaultEventTimeFormat)
 		setDefault(&p.EventTime.MaxClockSkew, d.MaxClockSkew)
+		setDefault(&p.EventTime.Fallback, EventTimeFallbackRecordTimestamp)
 		setDefault(&p.Sampling.MaxRecordsPerSecond, d.Sampling.MaxRecordsPerSecond)
 		setDefault(&p.Sampling.MaxBytesPerSecond, d.Sampling.MaxBytesPerSecond)
 		for j := range p.SLOs {

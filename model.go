@@ -185,12 +185,28 @@ const (
 // in the future, or whose latency is longer, is counted as clock skew and
 // kept out of the latency histograms (package collector says what else).
 type EventTime struct {
-	Record       string   `yaml:"record"`
-	Header       string   `yaml:"header"`
+	Record string `yaml:"record"`
+	Header string `yaml:"header"`
+	// Field is a dotted path into the record's value, of a JSON, Avro or
+	// Protobuf product.
 	Field        string   `yaml:"field"`
 	Format       string   `yaml:"format"` // for header and field; default auto
 	MaxClockSkew Duration `yaml:"max_clock_skew"`
+	// Fallback is what a record whose header or field is missing or
+	// unreadable is measured with: EventTimeFallbackRecordTimestamp (the
+	// default) or EventTimeFallbackSkip.
+	Fallback string `yaml:"fallback"`
 }
+
+// Values of EventTime.Fallback.
+const (
+	// EventTimeFallbackRecordTimestamp: the record timestamp stands in for
+	// an event time that cannot be read.
+	EventTimeFallbackRecordTimestamp = "record_timestamp"
+	// EventTimeFallbackSkip: such a record gives no latency; it still counts
+	// for freshness at its record timestamp.
+	EventTimeFallbackSkip = "skip"
+)
 
 // Source returns which of record, header or field the event time comes from.
 func (e EventTime) Source() string {

@@ -247,14 +247,17 @@ func (v *validator) eventTime(path string, p *Product) {
 		v.errf(JoinPath(path, "record"), `must be "timestamp" (the record timestamp), got %s`, Quote(e.Record))
 	}
 	if e.Field != "" {
-		if p.Format != FormatJSON {
-			v.errf(JoinPath(path, "field"), "needs format json to read a payload field, but format is %s", p.Format)
+		if p.Format != FormatJSON && p.Format != FormatAvro && p.Format != FormatProtobuf {
+			v.errf(JoinPath(path, "field"), "needs format json, avro or protobuf to read a payload field, but format is %s", p.Format)
 		}
 		if slices.Contains(strings.Split(e.Field, "."), "") {
 			v.errf(JoinPath(path, "field"), "must be keys separated by single dots like meta.placed_at, got %s", Quote(e.Field))
 		}
 	}
 	v.oneOf(JoinPath(path, "format"), e.Format, timeFormats)
+	if e.Fallback != "" { // "" takes the default
+		v.oneOf(JoinPath(path, "fallback"), e.Fallback, []string{EventTimeFallbackRecordTimestamp, EventTimeFallbackSkip})
+	}
 	if e.MaxClockSkew != 0 && e.MaxClockSkew < Duration(time.Second) {
 		v.errf(JoinPath(path, "max_clock_skew"), "must be at least 1s (0 takes collector.max_clock_skew), got %s", e.MaxClockSkew)
 	}

@@ -255,7 +255,7 @@ func TestSetDefaultsKeepsValues(t *testing.T) {
 	if p.Sampling != (Budget{MaxRecordsPerSecond: 50, MaxBytesPerSecond: 7}) {
 		t.Errorf("sampling = %+v, want records from collector.budget and bytes kept", p.Sampling)
 	}
-	if p.EventTime != (EventTime{Header: "x-ts", Format: "auto", MaxClockSkew: Duration(5 * time.Minute)}) {
+	if p.EventTime != (EventTime{Header: "x-ts", Format: "auto", MaxClockSkew: Duration(5 * time.Minute), Fallback: EventTimeFallbackRecordTimestamp}) {
 		t.Errorf("event_time = %+v, want the header kept, no record added and max_clock_skew from the collector", p.EventTime)
 	}
 	if got := c.Products[2].EventTime.MaxClockSkew; got != Duration(3*time.Hour) {

@@ -116,6 +116,13 @@ type Alert struct {
 	SLO string `json:"slo,omitempty"`
 	// Objective is the SLO's objective as a ratio (0.999); 0 when unknown.
 	Objective float64 `json:"objective,omitempty"`
+	// ThresholdSeconds is the time threshold of a latency, freshness or lag
+	// SLO; 0 for an SLO without one, or when unknown. The Manager fills it
+	// from the configuration.
+	ThresholdSeconds float64 `json:"threshold_seconds,omitempty"`
+	// Promise is the SLO's objective and threshold in words, "99.9% of
+	// records within 1s"; the Manager fills it from the configuration.
+	Promise string `json:"promise,omitempty"`
 	// SLI is the current value of the indicator over the SLO's window, a
 	// ratio; nil when unknown.
 	SLI *float64 `json:"sli,omitempty"`

@@ -2,7 +2,6 @@ package alert
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -53,7 +52,7 @@ func (am *Alertmanager) Forward(ctx context.Context, alerts []Alert) error {
 	for i := range alerts {
 		out[i] = postable(&alerts[i])
 	}
-	body, err := json.Marshal(out)
+	body, err := marshalJSON(out)
 	if err != nil {
 		return Permanent("encode", fmt.Errorf("alertmanager: encode: %w", err))
 	}
@@ -91,11 +90,15 @@ func postable(a *Alert) postableAlert {
 	if a.Objective > 0 {
 		set("objective", percent(a.Objective))
 	}
+	if a.ThresholdSeconds > 0 {
+		set("threshold", meshwatch.Duration(a.ThresholdSeconds*float64(time.Second)).String())
+	}
+	set("promise", a.Promise)
 	if a.SLI != nil {
 		set("sli", percent(*a.SLI))
 	}
 	if a.BudgetRemaining != nil {
-		set("budget_remaining", percent(*a.BudgetRemaining))
+		set("budget_remaining", budgetLeft(*a.BudgetRemaining))
 	}
 	set("burn_rates", burnRates(a.BurnRates))
 	set("time_to_exhaustion", exhaustion(a))

@@ -67,7 +67,12 @@
 //     override channel, mention and timings by label.
 //   - Slack (NewSlack): one root message per incident in Block Kit with
 //     fallback text — header (state, product, what), fields (owner,
-//     objective, current SLI, budget remaining, burn rates, time to
+//     promise — the SLO's objective and threshold in words, "99.9% of
+//     records within 1s", which the Manager fills from the configuration
+//     with threshold_seconds — or the objective, current SLI, budget
+//     remaining as people read it ("spent" at or below 0, never a negative
+//     percentage; absent below the SLO's min_events, where the description
+//     says "not enough data (n of m events)"), burn rates, time to
 //     exhaustion), context (topics, cluster, window, since), links (runbook,
 //     dashboard). A change, a repeat and the resolve update the root
 //     (chat.update) and post a reply in its thread; a note is a thread reply
@@ -86,7 +91,8 @@
 //     no second root message. A notification that could not be delivered
 //     for MaxAge (24h) is dropped. Each integration gets an incident's
 //     notifications in order; incidents do not wait for each other.
-//   - Webhook (NewWebhook): WebhookPayload as JSON, signed with
+//   - Webhook (NewWebhook): WebhookPayload as JSON (not HTML-escaped, as
+//     everything the package writes as JSON), signed with
 //     X-Meshwatch-Signature: sha256=<hex HMAC-SHA256 of the body>. A note
 //     has kind "note", no alerts, and its text, unescaped, in note.
 //   - Alertmanager (NewAlertmanager): a Forwarder; every firing alert is

@@ -538,6 +538,16 @@ func (m *Manager) fill(a Alert) Alert {
 				a.Topics = append(a.Topics, cmp.Or(t.Name, t.Pattern))
 			}
 		}
+		if i := slices.IndexFunc(p.SLOs, func(s meshwatch.SLO) bool { return s.Name == a.SLO }); a.SLO != "" && i >= 0 {
+			// The promise the owner made, shown with every SLO alert.
+			s := &p.SLOs[i]
+			a.Objective = cmp.Or(a.Objective, float64(s.Objective))
+			a.Window = cmp.Or(a.Window, s.Window)
+			if th, ok := sloThreshold(s); ok && a.ThresholdSeconds == 0 {
+				a.ThresholdSeconds = th.Seconds()
+			}
+			a.Promise = cmp.Or(a.Promise, promise(p, s))
+		}
 	}
 	a.Cluster = cmp.Or(a.Cluster, m.cfg.Cluster.Name)
 	a.RunbookURL = cmp.Or(a.RunbookURL, link(m.routing.RunbookURL, &a))

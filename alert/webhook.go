@@ -78,6 +78,8 @@ type AlertView struct { //nolint:revive // the API's name since the first releas
 	Tier                    int               `json:"tier,omitempty"`
 	SLO                     string            `json:"slo,omitempty"`
 	Objective               float64           `json:"objective,omitempty"`
+	ThresholdSeconds        float64           `json:"threshold_seconds,omitempty"`
+	Promise                 string            `json:"promise,omitempty"`
 	SLI                     *float64          `json:"sli,omitempty"`
 	BudgetRemaining         *float64          `json:"budget_remaining,omitempty"`
 	BurnRates               []BurnRate        `json:"burn_rates,omitempty"`
@@ -101,7 +103,7 @@ func viewOf(a *Alert) AlertView {
 		Labels: a.Labels, Annotations: a.Annotations, Fingerprint: a.Fingerprint, Status: a.Status,
 		StartsAt: a.StartsAt, EndsAt: a.EndsAt, Change: a.Change, State: a.State,
 		Product: a.Product, Domain: a.Domain, Owner: a.Owner, Tier: a.Tier,
-		SLO: a.SLO, Objective: a.Objective, SLI: a.SLI, BudgetRemaining: a.BudgetRemaining,
+		SLO: a.SLO, Objective: a.Objective, ThresholdSeconds: a.ThresholdSeconds, Promise: a.Promise, SLI: a.SLI, BudgetRemaining: a.BudgetRemaining,
 		BurnRates: a.BurnRates, TimeToExhaustionSeconds: a.TimeToExhaustion.Seconds(),
 		Topics: a.Topics, Cluster: a.Cluster, Window: a.Window,
 		RunbookURL: a.RunbookURL, DashboardURL: a.DashboardURL,
@@ -119,7 +121,7 @@ func (w *Webhook) Notify(ctx context.Context, n *Notification, _ *Thread) error 
 	for i := range n.Alerts {
 		p.Alerts[i] = viewOf(&n.Alerts[i])
 	}
-	body, err := json.Marshal(p)
+	body, err := marshalJSON(p)
 	if err != nil {
 		return Permanent("encode", fmt.Errorf("webhook: encode: %w", err))
 	}
@@ -128,6 +130,19 @@ func (w *Webhook) Notify(ctx context.Context, n *Notification, _ *Thread) error 
 		h.Set(SignatureHeader, Sign(w.secret, body))
 	}
 	return postJSON(ctx, w.client, "webhook", w.url.Reveal(), h, body)
+}
+
+// marshalJSON encodes v like json.Marshal, but without HTML escaping:
+// "<", ">" and "&" of a description or a link reach the receiver as
+// written, not as \u003c, \u003e and \u0026.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // postJSON posts body to url and classifies the outcome. Neither the URL nor

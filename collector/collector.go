@@ -33,10 +33,24 @@ type Sink interface {
 
 // RecordSink receives every record the collector measured, for checks of
 // record contents (package quality implements it; cmd/meshwatch wires it).
-// Both methods are called from the poll loop: they must be cheap, safe for
-// concurrent use, and must not keep r after returning.
+// Its methods are called from the poll loop (DecodeField from the tick's
+// freshness probe): they must be cheap, safe for concurrent use, and must
+// not keep r after returning.
+//
+// Each measured record is handed over once, by ObserveRecord, or by
+// ObserveRecordField when the product's event time is a field of an Avro
+// or Protobuf value: the sink decodes the record once, for its checks and
+// for the collector's event time.
 type RecordSink interface {
 	ObserveRecord(product string, r *kgo.Record)
+	// ObserveRecordField checks r as ObserveRecord does and returns the
+	// value at path (dotted keys, nested records or messages) in r's
+	// decoded value: found says whether the path is there, err (no payload
+	// value in it) why r could not be decoded. A tombstone is not found.
+	ObserveRecordField(product string, r *kgo.Record, path []string) (v any, found bool, err error)
+	// DecodeField is ObserveRecordField without the checks, for records
+	// that are not samples (the freshness probe's).
+	DecodeField(product string, r *kgo.Record, path []string) (v any, found bool, err error)
 	// Skipped says that records of the partition were not measured
 	// (the product's budget was spent, or the partition was held back after
 	// errors): a gap in a sequence across it is the sampler's, not the
@@ -218,6 +232,10 @@ func New(cfg *meshwatch.Config, cc Config, kopts []kgo.Opt, o Options) (*Collect
 	}
 	for i := range cfg.Products {
 		ps := newProductState(&cfg.Products[i], c.m)
+		if ps.x.Decoded() && c.records == nil {
+			c.log.Warn("event_time.field of an avro or protobuf product is read from the record sink's decoded values, and there is none: every record counts as undecodable and falls back (meshwatch_event_time_errors_total)",
+				"product", ps.p.Name, "field", ps.p.EventTime.Field)
+		}
 		c.products = append(c.products, ps)
 		c.byName[ps.p.Name] = ps
 	}
@@ -284,6 +302,7 @@ func (c *Collector) Run(ctx context.Context) error {
 
 // pollLoop reads fetched records and measures them until ctx is done.
 func (c *Collector) pollLoop(ctx context.Context) {
+	var scratch []decodedTime // event times of a decoded batch, reused
 	for {
 		fetches := c.cl.PollFetches(ctx)
 		if ctx.Err() != nil || fetches.IsClientClosed() {
@@ -314,18 +333,29 @@ func (c *Collector) pollLoop(ctx context.Context) {
 			if len(p.Records) == 0 {
 				return
 			}
-			n := tr.ps.observeBatch(p.Records, now)
+			var n int
+			name := tr.ps.p.Name
+			switch {
+			case tr.ps.x.Decoded() && c.records != nil:
+				// The sink decodes each record once, for its checks and
+				// for the event time.
+				n, scratch = tr.ps.observeDecoded(c.records, p.Records, now, scratch)
+			default:
+				n = tr.ps.observeBatch(p.Records, now)
+				if c.records != nil {
+					for _, rec := range p.Records[:n] {
+						c.records.ObserveRecord(name, rec)
+					}
+				}
+			}
 			if part != nil && n > 0 {
 				part.sampledAt.Store(now)
 			}
-			if c.records != nil {
-				name := tr.ps.p.Name
-				for _, rec := range p.Records[:n] {
-					c.records.ObserveRecord(name, rec)
-				}
-				if n < len(p.Records) {
-					c.records.Skipped(name, p.Topic, p.Partition)
-				}
+			if c.records != nil && n < len(p.Records) {
+				c.records.Skipped(name, p.Topic, p.Partition)
+			}
+			if tr.ps.unlogged.Load() != 0 {
+				c.logEventTime(tr.ps)
 			}
 			if n < len(p.Records) && !slices.Contains(throttle, tr.ps) {
 				throttle = append(throttle, tr.ps)
@@ -334,6 +364,34 @@ func (c *Collector) pollLoop(ctx context.Context) {
 		for _, ps := range throttle {
 			c.pause(ps)
 		}
+	}
+}
+
+// logEventTime logs, once per product and reason since start, that the
+// product's records have an event time the collector cannot use, and what
+// it does with them. It never logs a record's value.
+func (c *Collector) logEventTime(ps *productState) {
+	bits := ps.unlogged.Swap(0)
+	for r := ReasonOK + 1; r < numReasons; r++ {
+		if bits&(1<<r) == 0 {
+			continue
+		}
+		var what string
+		switch {
+		case r == ReasonFuture:
+			what = "lies further in the future than event_time.max_clock_skew: the record gives no latency, and freshness counts it at its record timestamp"
+		case r == ReasonSkew:
+			what = "lies further in the past than event_time.max_clock_skew: the record stays out of the latency histograms, and is still a latency SLO event"
+		case ps.skip:
+			what = "cannot be read: the record gives no latency (event_time.fallback skip), and freshness counts it at its record timestamp"
+		default:
+			what = "cannot be read: the record timestamp stands in for it (event_time.fallback record_timestamp)"
+		}
+		attrs := []any{"product", ps.p.Name, "event_time", ps.x.at(), "reason", r.String()}
+		if r == ReasonUndecodable {
+			attrs = append(attrs, "why", "the avro or protobuf value was not decoded (meshwatch_quality_undecodable_total says why), or no record sink decodes")
+		}
+		c.log.Warn("the event time of a product's records "+what+"; such records are counted in meshwatch_event_time_errors_total{reason}, and this is logged once per product and reason", attrs...)
 	}
 }
 

@@ -36,18 +36,37 @@
 //     product is not available (problem "blind"), its availability SLO gets
 //     no event while that is the only problem (unknown, neither good nor
 //     bad), and one log line a minute names it.
-//   - Event time per record: the record timestamp, a header or a JSON field,
-//     as RFC 3339 or Unix s/ms/µs/ns (the unit told by magnitude unless set).
-//     Unreadable event times are counted by reason, never logged per record.
-//     An event time in the future counts as now: a producer clock running
-//     ahead must not make a silent product look fresh. Clock skew beyond
-//     the product's event_time.max_clock_skew (default 1h) is counted
-//     (reason skew): an event time that far in the future is not measured
-//     at all; one that far in the past stays out of the histograms, so one
-//     producer clock far behind cannot make p99 an hour, but is still a
-//     latency SLI event (bad unless the threshold is longer), because the
-//     record is late to every consumer that trusts its event time. Skew
-//     within the bound is not counted: clocks differ by milliseconds.
+//   - Event time per record: the record timestamp, a header, or a field of
+//     the value (dotted keys through nested objects): of a JSON value, read
+//     in place, or of an Avro or Protobuf value, read from the record
+//     sink's decoding (see "Records and decoding" below). A header or JSON
+//     value is RFC 3339 or Unix s/ms/µs/ns (the unit told by magnitude
+//     unless set); a decoded value is a timestamp (Avro timestamp-millis,
+//     timestamp-micros and date, google.protobuf.Timestamp) whatever the
+//     format, a Unix number, or RFC 3339 text; a decoded number 0 is
+//     missing (Protobuf does not send a scalar at its default).
+//   - Unusable event times are counted by reason, logged once per product
+//     and reason (never with the value), never per record. One that cannot
+//     be read — missing, unparseable, not_json, out_of_range, undecodable —
+//     falls back to the record timestamp (event_time.fallback
+//     record_timestamp, the default), which is then measured as the event
+//     time, or, with fallback skip, gives no latency (no histogram value,
+//     no latency SLO event). Either way the record counts as arriving for
+//     freshness at its record timestamp: a product whose records flow is
+//     never silent.
+//   - Clock skew, beyond the product's event_time.max_clock_skew (default
+//     1h), is counted: an event time that far in the future (reason future)
+//     gives no latency at all — neither 0 nor anything else, so a producer
+//     clock far ahead cannot make latency look perfect — and the record
+//     counts as arriving at its record timestamp, at most now; a latency
+//     that long (reason skew) stays out of the histograms, so one producer
+//     clock far behind cannot make p99 an hour, but is still a latency SLI
+//     event (bad unless the threshold is longer), because the record is
+//     late to every consumer that trusts its event time. Within the bound
+//     a future event time counts as now (latency 0, newest event now) and
+//     is not counted: clocks differ by milliseconds. A product whose
+//     producers must not run ahead unseen sets a tighter
+//     event_time.max_clock_skew (at least 1s).
 //   - Latency: observed − event time goes into a Prometheus native histogram
 //     and an HDR histogram per product (1 ms–1 h, 2 significant digits) over
 //     rolling windows of 1m and 5m, made of 15 s slots counted by HDR
@@ -56,10 +75,11 @@
 //     one; quantiles merge them into one HDR histogram, exactly as if it
 //     had recorded the values. The 5m window is exported (p50, p99);
 //     Collector.Latency answers for both.
-//   - Freshness per tick: now − the newest event time seen; partitions whose
-//     end offset moved without a sampled record are probed for their last
-//     record (at most Options.MaxProbes per tick) so that a throttled product
-//     is not reported stale. While nothing has been seen since the agent
+//   - Freshness per tick: now − the newest event time seen (a record
+//     without a usable event time counts at its record timestamp, here and
+//     in the probe); partitions whose end offset moved without a sampled
+//     record are probed for their last record (at most Options.MaxProbes
+//     per tick) so that a throttled product is not reported stale. While nothing has been seen since the agent
 //     started, freshness counts from the start, and a freshness SLO gets no
 //     event until that exceeds its threshold: a product just (re)started on
 //     is not known to be stale, nor fresh.
@@ -79,6 +99,24 @@
 // measured record is handed to the optional RecordSink (package quality), and
 // records the budget skips are reported to it as skipped per partition.
 //
+// # Records and decoding
+//
+// The collector parses no Avro or Protobuf and knows no schema registry:
+// the RecordSink does (package quality, which cannot be imported here, nor
+// import this package; cmd/meshwatch wires its Engine as Options.Records).
+// A record is decoded at most once per sample. For a product whose event
+// time is a field of an Avro or Protobuf value, the poll loop takes the
+// budget for the fetched batch, hands each admitted record to
+// RecordSink.ObserveRecordField — which decodes it once, checks it as
+// ObserveRecord would, and returns the field's value — and then measures
+// the batch with those values (Extractor.ExtractValue); such records are
+// not handed to ObserveRecord as well. Every other product is measured
+// first (a JSON field read in place, without allocating) and its records
+// handed to ObserveRecord. The freshness probe's records, which are not
+// samples, are decoded by RecordSink.DecodeField and not checked. Without a
+// RecordSink, the field of an Avro or Protobuf product cannot be read:
+// every record counts as undecodable and falls back.
+//
 // # Configuration
 //
 // The package owns the collector: section (Config: tick, discovery, the
@@ -91,8 +129,10 @@
 //
 // Run starts five loops in one errgroup — poll, discovery, tick, resume and
 // window — and returns when all have stopped. The per-record path holds the
-// product's mutex once per fetched batch and does not allocate in steady
-// state (a product's latency counters are allocated at its first record). A scrape reads
+// product's mutex once per fetched batch (twice for a decoded event time,
+// with the record sink called between) and does not allocate in steady
+// state (a product's latency counters are allocated at its first record;
+// decoding allocates in the sink). A scrape reads
 // counters and gauges the loops maintain; it never calls Kafka.
 //
 // # Metrics
@@ -121,9 +161,9 @@
 //	meshwatch_produced_bytes_total                     offset deltas × mean sampled record size
 //	meshwatch_latency_seconds                          native histogram; classic buckets only with MetricsOptions.LatencyBuckets
 //	meshwatch_latency_hdr_seconds{window,quantile}     HDR p50, p99 over 5m (window="5m"); absent while the window holds no record
-//	meshwatch_event_time_errors_total{reason}          missing, unparseable, not_json, out_of_range, skew; each appears at its first such record
+//	meshwatch_event_time_errors_total{reason}          missing, unparseable, not_json, out_of_range, undecodable (these fall back), future, skew; each appears at its first such record
 //	meshwatch_freshness_seconds                        now − newest event time (from the first tick on)
-//	meshwatch_product_silent                           1 while no event has been seen since start
+//	meshwatch_product_silent                           1 while no event has been seen since start; no series once one has
 //	meshwatch_available                                1 when the last tick found no problem
 //	meshwatch_availability_problem{reason}             1 per current problem: no_topics, no_leader, under_min_isr, fetch_errors, metadata, blind; none while available
 //	meshwatch_product_blind{reason}                    1 while the agent cannot read the product: fetch_errors or stalled; none while it reads it

@@ -146,7 +146,7 @@ func NewMetricsWith(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 			Name: "meshwatch_tick_errors_total", Help: "Failed Kafka requests of the collector's ticks and discovery, by step.",
 		}, []string{"step"}),
 		silent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_product_silent", Help: "1 while no event of the product has been seen since the agent started (freshness then counts from the start).",
+			Name: "meshwatch_product_silent", Help: "1 while no event of the product has been seen since the agent started (freshness then counts from the start); no series once one has.",
 		}, productLabels),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_freshness_probes_total", Help: "Reads of a partition's last record for freshness, by result.",
@@ -189,7 +189,22 @@ type productMetrics struct {
 }
 
 type tickMetrics struct {
-	freshness, available, silent prometheus.Gauge
+	freshness, available prometheus.Gauge
+	silent               bool // the silent series exists
+}
+
+// setSilent exports meshwatch_product_silent at 1 while the product is
+// silent and removes it once it is not: a state series without its zero
+// (cardinality by design). Only the tick loop calls it.
+func (pm *productMetrics) setSilent(silent bool) {
+	tm := pm.tickSeries()
+	switch {
+	case silent && !tm.silent:
+		pm.m.silent.With(pm.labels).Set(1)
+	case !silent && tm.silent:
+		pm.m.silent.Delete(pm.labels)
+	}
+	tm.silent = silent
 }
 
 // tickSeries returns the product's tick series, creating them at the first
@@ -200,7 +215,6 @@ func (pm *productMetrics) tickSeries() *tickMetrics {
 		pm.tick = &tickMetrics{
 			freshness: pm.m.freshness.With(l),
 			available: pm.m.available.With(l),
-			silent:    pm.m.silent.With(l),
 		}
 	}
 	return pm.tick
@@ -267,7 +281,7 @@ func newProductCollector() *productCollector {
 		fetchErrors: d("meshwatch_fetch_errors_total",
 			"Partition fetch errors the agent saw while sampling the product; appears at the first such error.", productLabels),
 		eventTimeErrors: d("meshwatch_event_time_errors_total",
-			"Sampled records whose event time could not be read, or lay further from now than event_time.max_clock_skew (skew), by reason; a reason appears at its first such record.",
+			"Sampled records whose event time could not be used, by reason: missing, unparseable, not_json, out_of_range or undecodable (the record timestamp stands in, or with event_time.fallback skip the record gives no latency), future or skew (further ahead of or behind now than event_time.max_clock_skew); a reason appears at its first such record.",
 			withProductLabels("reason")),
 		latencyHDR: d("meshwatch_latency_hdr_seconds",
 			"End-to-end latency quantiles (p50, p99) from the product's HDR histogram over the last 5m (window label); absent while the window holds no record.",

@@ -38,6 +38,15 @@ type productState struct {
 	freshSLOs []*sloCount
 	availSLOs []*sloCount
 	maxSkew   int64 // event_time.max_clock_skew in ns
+	// skip: a record whose event time cannot be read gives no latency
+	// (event_time.fallback skip); else it falls back to its record
+	// timestamp.
+	skip bool
+
+	// unlogged holds a bit (1 << Reason) for each event-time reason counted
+	// for the first time and not logged yet: the per-record path sets it
+	// under mu, the poll loop logs and clears it.
+	unlogged atomic.Uint32
 
 	fetchErrs atomic.Int64 // non-retryable fetch errors since the last tick
 	retryErrs atomic.Int64 // retryable fetch errors since the last tick
@@ -82,12 +91,13 @@ type productState struct {
 func newProductState(p *meshwatch.Product, m *Metrics) *productState {
 	ps := &productState{
 		p:   p,
-		x:   NewExtractor(p.EventTime),
+		x:   NewProductExtractor(p),
 		m:   m.forProduct(p),
 		win: newLatencyWindow(),
 		rec: newBucket(p.Sampling.MaxRecordsPerSecond),
 		byt: newBucket(p.Sampling.MaxBytesPerSecond),
 
+		skip:         eventTimeFallback(p) == FallbackSkip,
 		maxSkew:      int64(p.EventTime.MaxClockSkew),
 		hdrQuantiles: make([]float64, len(Quantiles)),
 	}
@@ -115,8 +125,21 @@ func newProductState(p *meshwatch.Product, m *Metrics) *productState {
 // many records it measured; fewer than len(recs) means the budget is spent
 // and the product must be paused.
 func (ps *productState) observeBatch(recs []*kgo.Record, now int64) int {
-	var bytes int64
 	ps.mu.Lock()
+	n := ps.admit(recs, now)
+	for _, r := range recs[:n] {
+		evt, reason := ps.x.Extract(r)
+		ps.measure(r, evt, reason, now)
+	}
+	ps.mu.Unlock()
+	return n
+}
+
+// admit takes the budget for as many of recs as it allows at now and
+// counts them as sampled (the rest as skipped); ps.mu is held. It returns
+// how many it admitted, from the first.
+func (ps *productState) admit(recs []*kgo.Record, now int64) int {
+	var bytes int64
 	ps.rec.refill(now)
 	ps.byt.refill(now)
 	n := 0
@@ -127,7 +150,6 @@ func (ps *productState) observeBatch(recs []*kgo.Record, now int64) int {
 		}
 		ps.rec.take(1)
 		ps.byt.take(float64(size))
-		ps.observe(r, now)
 		bytes += size
 		n++
 	}
@@ -138,8 +160,38 @@ func (ps *productState) observeBatch(recs []*kgo.Record, now int64) int {
 		ps.firstSkipped = now
 	}
 	ps.totalSkipped += int64(len(recs) - n)
-	ps.mu.Unlock()
 	return n
+}
+
+// decodedTime is the event time of one record as a decoder read it.
+type decodedTime struct {
+	evt    int64
+	reason Reason
+}
+
+// observeDecoded is observeBatch for a product whose event time is a field
+// of an Avro or Protobuf value: the budget is taken first, then each
+// admitted record is handed to rs, which decodes it once, checks it and
+// returns the field, and then the records are measured. scratch is the
+// caller's buffer (the poll loop's), returned grown for the next call.
+func (ps *productState) observeDecoded(rs RecordSink, recs []*kgo.Record, now int64, scratch []decodedTime) (int, []decodedTime) {
+	ps.mu.Lock()
+	n := ps.admit(recs, now)
+	ps.mu.Unlock()
+	// The sink runs outside the product's lock: it decodes and evaluates
+	// rules, and a scrape must not wait for that.
+	times := scratch[:0]
+	path := ps.x.Path()
+	for _, r := range recs[:n] {
+		evt, reason := ps.x.ExtractValue(rs.ObserveRecordField(ps.p.Name, r, path))
+		times = append(times, decodedTime{evt, reason})
+	}
+	ps.mu.Lock()
+	for i, r := range recs[:n] {
+		ps.measure(r, times[i].evt, times[i].reason, now)
+	}
+	ps.mu.Unlock()
+	return n, times
 }
 
 // productSnapshot is what productCollector exports of a product.
@@ -184,34 +236,45 @@ func (ps *productState) sampledTotal() int64 {
 	return ps.totalSampled
 }
 
-// observe measures one record; ps.mu is held. It must not allocate.
+// measure measures one record whose event time was read as evt, reason;
+// ps.mu is held. It must not allocate.
 //
-// An event time further in the future than maxSkew tells no latency: the
-// record counts as skew and nothing else. One further in the past counts
-// as skew and stays out of the histograms, so that a producer clock far
-// behind cannot make the quantiles an hour, but it is still a latency SLI
-// event: if the clock is right the record is late, and if it is wrong every
+// A record whose event time cannot be read (missing, unparseable, not_json,
+// out_of_range, undecodable) is counted by reason and falls back to its
+// record timestamp, measured like an event time; with event_time.fallback
+// skip it gives no latency at all. An event time further in the future than
+// maxSkew tells no latency either: it counts as future. A record that
+// gives no latency still counts as arriving: freshness takes its record
+// timestamp (at most now), so a product whose records flow is never
+// silent. An event time further in the past than maxSkew counts as skew
+// and stays out of the histograms, so that a producer clock far behind
+// cannot make the quantiles an hour, but it is still a latency SLI event:
+// if the clock is right the record is late, and if it is wrong every
 // consumer that trusts the event time sees it late too. The differences
 // are taken so that they cannot overflow: evt and now are both positive.
-func (ps *productState) observe(r *kgo.Record, now int64) {
-	evt, reason := ps.x.Extract(r)
-	switch {
-	case reason != ReasonOK:
-	case evt < minEventTime:
-		reason = ReasonOutOfRange
-	case evt-now > ps.maxSkew:
-		reason = ReasonSkew
-	}
-	if reason != ReasonOK {
+func (ps *productState) measure(r *kgo.Record, evt int64, reason Reason, now int64) {
+	reason = ps.plausible(evt, reason, now)
+	counted := reason != ReasonOK
+	if counted {
 		ps.eventTimeError(reason, now)
-		return
+		if !reason.unreadable() || ps.skip {
+			ps.arrived(r, now)
+			return
+		}
+		evt = r.Timestamp.UnixNano()
+		if ps.plausible(evt, ReasonOK, now) != ReasonOK {
+			ps.arrived(r, now) // a record timestamp no better: no latency
+			return
+		}
 	}
 	lat := now - evt
 	if lat < 0 {
 		lat = 0 // the producer's clock runs a little ahead of ours
 	}
 	if lat > ps.maxSkew {
-		ps.eventTimeError(ReasonSkew, now)
+		if !counted { // a fallback is counted once, by its first reason
+			ps.eventTimeError(ReasonSkew, now)
+		}
 	} else {
 		ps.win.record(lat / int64(time.Millisecond))
 		ps.m.latency.Observe(float64(lat) / 1e9)
@@ -229,10 +292,40 @@ func (ps *productState) observe(r *kgo.Record, now int64) {
 	}
 }
 
-// eventTimeError counts a record of reason at now; ps.mu is held.
+// plausible returns reason, or, for an event time that was read, why it
+// cannot be a latency: before 2000 (out_of_range) or further ahead of now
+// than maxSkew (future).
+func (ps *productState) plausible(evt int64, reason Reason, now int64) Reason {
+	switch {
+	case reason != ReasonOK:
+		return reason
+	case evt < minEventTime:
+		return ReasonOutOfRange
+	case evt-now > ps.maxSkew:
+		return ReasonFuture
+	}
+	return ReasonOK
+}
+
+// arrived notes a record that gives no latency for freshness: at its record
+// timestamp, at most now (now for a record timestamp before 2000: the
+// sampler reads the tail, so the record is recent).
+func (ps *productState) arrived(r *kgo.Record, now int64) {
+	ts := r.Timestamp.UnixNano()
+	if ts < minEventTime || ts > now {
+		ts = now
+	}
+	if ts > ps.newest {
+		ps.newest = ts
+	}
+}
+
+// eventTimeError counts a record of reason at now; ps.mu is held. The first
+// of each reason is flagged for the poll loop to log.
 func (ps *productState) eventTimeError(reason Reason, now int64) {
 	if ps.eventTimeErrors[reason] == 0 {
 		ps.firstEventTimeError[reason] = now
+		ps.unlogged.Or(1 << reason)
 	}
 	ps.eventTimeErrors[reason]++
 }

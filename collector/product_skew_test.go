@@ -12,9 +12,10 @@ import (
 )
 
 // TestObserveClockSkew: an event time further from now than the product's
-// max_clock_skew is counted as skew and kept out of both histograms; far
-// in the future it is not measured at all, far in the past it is still a
-// latency SLI event.
+// max_clock_skew is counted and kept out of both histograms: far in the
+// future (future) it gives no latency at all but the record still counts
+// as arriving, at its record timestamp capped at now; far in the past
+// (skew) it is still a latency SLI event.
 func TestObserveClockSkew(t *testing.T) {
 	const bound = 10 * time.Minute
 	now := time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -22,7 +23,7 @@ func TestObserveClockSkew(t *testing.T) {
 		name      string
 		lat       time.Duration // now − event time; negative: in the future
 		threshold time.Duration // of the latency SLO
-		skew      float64       // counted as skew
+		reason    Reason        // counted once, or none
 		histogram uint64        // records in the histograms
 		good      int64         // latency SLI; valid is 1 unless noted
 		valid     int64
@@ -35,11 +36,11 @@ func TestObserveClockSkew(t *testing.T) {
 		{name: "at the bound", lat: bound, threshold: time.Second,
 			histogram: 1, good: 0, valid: 1, newest: now.Add(-bound)},
 		{name: "far ahead", lat: -bound - time.Millisecond, threshold: time.Second,
-			skew: 1, histogram: 0, good: 0, valid: 0},
+			reason: ReasonFuture, histogram: 0, good: 0, valid: 0, newest: now},
 		{name: "far behind", lat: bound + time.Millisecond, threshold: time.Second,
-			skew: 1, histogram: 0, good: 0, valid: 1, newest: now.Add(-bound - time.Millisecond)},
+			reason: ReasonSkew, histogram: 0, good: 0, valid: 1, newest: now.Add(-bound - time.Millisecond)},
 		{name: "far behind within a longer threshold", lat: 2 * bound, threshold: 3 * bound,
-			skew: 1, histogram: 0, good: 1, valid: 1, newest: now.Add(-2 * bound)},
+			reason: ReasonSkew, histogram: 0, good: 1, valid: 1, newest: now.Add(-2 * bound)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -50,12 +51,13 @@ func TestObserveClockSkew(t *testing.T) {
 			ps := newProductState(p, NewMetrics(reg))
 			ps.observeBatch([]*kgo.Record{{Timestamp: now.Add(-tt.lat)}}, now.UnixNano())
 
-			if got := float64(ps.snapshot().eventTimeErrors[ReasonSkew]); got != tt.skew {
-				t.Errorf("skew = %v, want %v", got, tt.skew)
-			}
 			for r := ReasonOK + 1; r < numReasons; r++ {
-				if got := ps.snapshot().eventTimeErrors[r]; r != ReasonSkew && got != 0 {
-					t.Errorf("%v = %v, want 0", r, got)
+				want := int64(0)
+				if r == tt.reason {
+					want = 1
+				}
+				if got := ps.snapshot().eventTimeErrors[r]; got != want {
+					t.Errorf("%v = %v, want %v", r, got, want)
 				}
 			}
 			hdrCount := ps.updateQuantiles(hdr.New(histLowestMs, histHighestMs, histDigits))
@@ -68,11 +70,7 @@ func TestObserveClockSkew(t *testing.T) {
 			if s := ps.latSLOs[0]; s.g != tt.good || s.v != tt.valid {
 				t.Errorf("latency SLI good/valid = %d/%d, want %d/%d", s.g, s.v, tt.good, tt.valid)
 			}
-			var want int64
-			if !tt.newest.IsZero() {
-				want = tt.newest.UnixNano()
-			}
-			if ps.newest != want {
+			if ps.newest != tt.newest.UnixNano() {
 				t.Errorf("newest = %v, want %v", time.Unix(0, ps.newest).UTC(), tt.newest)
 			}
 		})
@@ -107,8 +105,12 @@ func TestObserveClockSkewDoesNotAllocate(t *testing.T) {
 			if a := testing.AllocsPerRun(1000, func() { ps.observeBatch(batch, now.UnixNano()) }); a != 0 {
 				t.Fatalf("observeBatch allocates %v times per record", a)
 			}
-			if got := float64(ps.snapshot().eventTimeErrors[ReasonSkew]); got != 1002 {
-				t.Fatalf("skew = %v, want 1002", got)
+			reason := ReasonSkew
+			if name == "ahead" {
+				reason = ReasonFuture
+			}
+			if got := float64(ps.snapshot().eventTimeErrors[reason]); got != 1002 {
+				t.Fatalf("%v = %v, want 1002", reason, got)
 			}
 		})
 	}

@@ -144,6 +144,37 @@ func BenchmarkObserve(b *testing.B) {
 	}
 }
 
+// BenchmarkObserveJSONField is the per-record path of a JSON product whose
+// event time is a payload field (Unix ms), one record per call.
+func BenchmarkObserveJSONField(b *testing.B) {
+	p := testProduct(0)
+	p.Format = meshwatch.FormatJSON
+	p.EventTime = meshwatch.EventTime{Field: "meta.placed_at"}
+	ps := newProductState(p, NewMetrics(prometheus.NewRegistry()))
+	now := time.Now()
+	v := `{"order_id":"o-1","meta":{"placed_at":` + strconv.FormatInt(now.Add(-2*time.Second).UnixMilli(), 10) + `},"total":12.5}`
+	batch := []*kgo.Record{{Timestamp: now.Add(-time.Second), Value: []byte(v)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		ps.observeBatch(batch, now.UnixNano())
+	}
+}
+
+// BenchmarkObserveJSONFieldMissing is that path for records without the
+// field: counted, and measured at their record timestamp.
+func BenchmarkObserveJSONFieldMissing(b *testing.B) {
+	p := testProduct(0)
+	p.Format = meshwatch.FormatJSON
+	p.EventTime = meshwatch.EventTime{Field: "meta.placed_at"}
+	ps := newProductState(p, NewMetrics(prometheus.NewRegistry()))
+	now := time.Now()
+	batch := []*kgo.Record{{Timestamp: now.Add(-time.Second), Value: []byte(`{"order_id":"o-1","meta":{},"total":12.5}`)}}
+	b.ReportAllocs()
+	for b.Loop() {
+		ps.observeBatch(batch, now.UnixNano())
+	}
+}
+
 // BenchmarkObserveBatch is the same path in batches of 100 records, as
 // fetches deliver them; ns/op is per record.
 func BenchmarkObserveBatch(b *testing.B) {

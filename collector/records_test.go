@@ -18,16 +18,45 @@ type recordSink struct {
 	mu      sync.Mutex
 	values  map[string][]string // product → values seen
 	skipped map[string]int      // "product/topic/partition" → calls
+	last    map[string]bool     // product → a record with header "last" seen
 }
 
 func newRecordSink() *recordSink {
-	return &recordSink{values: map[string][]string{}, skipped: map[string]int{}}
+	return &recordSink{values: map[string][]string{}, skipped: map[string]int{}, last: map[string]bool{}}
 }
 
 func (s *recordSink) ObserveRecord(product string, r *kgo.Record) {
 	s.mu.Lock()
 	s.values[product] = append(s.values[product], string(r.Value))
+	s.last[product] = s.last[product] || isLast(r)
 	s.mu.Unlock()
+}
+
+// sawLast reports whether a record with header "last" reached the sink.
+func (s *recordSink) sawLast(product string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last[product]
+}
+
+// isLast reports whether r has the header "last" (sampleAll's).
+func isLast(r *kgo.Record) bool {
+	for _, h := range r.Headers {
+		if h.Key == "last" {
+			return true
+		}
+	}
+	return false
+}
+
+// ObserveRecordField is ObserveRecord; the sink decodes nothing.
+func (s *recordSink) ObserveRecordField(product string, r *kgo.Record, _ []string) (any, bool, error) {
+	s.ObserveRecord(product, r)
+	return nil, false, nil
+}
+
+func (s *recordSink) DecodeField(string, *kgo.Record, []string) (any, bool, error) {
+	return nil, false, nil
 }
 
 func (s *recordSink) Skipped(product, topic string, partition int32) {

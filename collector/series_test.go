@@ -125,7 +125,6 @@ var steadySeries = []string{
 	`meshwatch_latency_hdr_seconds{quantile="0.99",window="5m"}`,
 	`meshwatch_freshness_seconds`,
 	`meshwatch_available`,
-	`meshwatch_product_silent`,
 	`meshwatch_product_partitions`,
 }
 
@@ -156,7 +155,7 @@ func TestProductSeriesSteadyState(t *testing.T) {
 	if !slices.Equal(keys, want) {
 		t.Errorf("series of a product in steady state:\n got %d: %v\nwant %d: %v", len(keys), keys, len(want), want)
 	}
-	for k, v := range map[string]float64{"meshwatch_available": 1, "meshwatch_product_silent": 0, "meshwatch_product_partitions": 1} {
+	for k, v := range map[string]float64{"meshwatch_available": 1, "meshwatch_product_partitions": 1} {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
@@ -359,6 +358,20 @@ func TestLatencyBuckets(t *testing.T) {
 	for _, bad := range [][]float64{{1, 1}, {2, 1}, {0}, {-1}, {math.NaN()}, {1, math.Inf(1)}} {
 		if err := (MetricsOptions{LatencyBuckets: bad}).Validate(); err == nil {
 			t.Errorf("latency buckets %v pass Validate", bad)
+		}
+	}
+}
+
+// TestSilentSeries: meshwatch_product_silent is 1 while the product is
+// silent and has no series once it is not, and again 1 if it is again.
+func TestSilentSeries(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	ps := newProductState(testProduct(0), NewMetrics(reg))
+	for i, silent := range []bool{true, true, false, false, true} {
+		ps.m.setSilent(silent)
+		v, ok := seriesValue(t, reg, ps.p.Name, "meshwatch_product_silent")
+		if ok != silent || (ok && v != 1) {
+			t.Errorf("step %d, silent %v: series present %v with %v", i, silent, ok, v)
 		}
 	}
 }

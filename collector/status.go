@@ -12,7 +12,9 @@ type Status struct {
 	Product    string
 	Topics     []string
 	Partitions int
-	// Newest is the newest event time seen; zero while the product is silent.
+	// Newest is the newest event time seen (the record timestamp of a
+	// record whose event time could not be used); zero while the product
+	// is silent.
 	Newest time.Time
 	// Freshness is now minus Newest (time since the agent started while silent).
 	Freshness time.Duration

@@ -200,7 +200,7 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 			res.freshness = max(now.Sub(time.Unix(0, newest)), 0)
 		}
 		tm.freshness.Set(res.freshness.Seconds())
-		tm.silent.Set(boolFloat(res.silent))
+		ps.m.setSilent(res.silent)
 		tm.available.Set(boolFloat(len(res.problems) == 0))
 
 		if d := produced[ps]; d > 0 {
@@ -419,11 +419,11 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 				if r.Offset >= t.end {
 					continue
 				}
-				if evt, reason := t.ps.x.Extract(r); reason == ReasonOK && evt > newest {
+				if evt := c.probeTime(t.ps, r, now.UnixNano()); evt > newest {
 					newest = evt
 				}
 			}
-			if newest > 0 && newest <= now.UnixNano()+t.ps.maxSkew {
+			if newest > 0 {
 				t.ps.noteNewest(newest, now.UnixNano())
 			}
 			delete(pending[p.Topic], p.Partition)
@@ -434,6 +434,32 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 	if left > 0 {
 		c.m.probes.WithLabelValues("timeout").Add(float64(left))
 	}
+}
+
+// probeTime returns what a probed record tells of the product's freshness:
+// its event time, or, when that cannot be read or lies further in the future
+// than max_clock_skew, its record timestamp (the record is there all the
+// same, whatever event_time.fallback says of latency); 0 for nothing. The
+// probe's records are not samples: they are decoded (DecodeField), not
+// checked, and their event-time errors are not counted.
+func (c *Collector) probeTime(ps *productState, r *kgo.Record, now int64) int64 {
+	var evt int64
+	var reason Reason
+	switch {
+	case !ps.x.Decoded():
+		evt, reason = ps.x.Extract(r)
+	case c.records != nil:
+		evt, reason = ps.x.ExtractValue(c.records.DecodeField(ps.p.Name, r, ps.x.Path()))
+	default:
+		reason = ReasonUndecodable
+	}
+	if ps.plausible(evt, reason, now) == ReasonOK {
+		return evt
+	}
+	if ts := r.Timestamp.UnixNano(); ts >= minEventTime {
+		return ts
+	}
+	return 0
 }
 
 // ProductProblems returns the problems of problems that are the product's

@@ -325,7 +325,7 @@ func TestLoadDefaults(t *testing.T) {
 			Tier:      2,
 			Topics:    []meshwatch.TopicSelector{{Name: "checkout.orders.placed"}},
 			Format:    "raw",
-			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.Duration(time.Hour)},
+			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.Duration(time.Hour), Fallback: "record_timestamp"},
 			Sampling:  meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
 			SLOs: []meshwatch.SLO{{
 				Name: "freshness", SLI: "freshness", Threshold: meshwatch.Duration(time.Minute),

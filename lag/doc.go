@@ -113,15 +113,15 @@
 //	meshwatch_consumer_status{status}                        the current status, 1 (no series with no_data)
 //	meshwatch_consumer_group_no_data                         1 while the group has no committed offset
 //	meshwatch_consumer_retention_risk_ratio                  largest time lag / retention.ms; 1 once records are lost
-//	meshwatch_consumer_lost_records                          records between the committed offsets and the log start: > 0 is data loss
 //
-// Only while it is above 0 (it appears then):
+// Only while they are above 0 (they appear then):
 //
 //	meshwatch_consumer_uncommitted_partitions                partitions of its topics never committed
+//	meshwatch_consumer_lost_records                          records between the committed offsets and the log start: data loss
 //
 // A group with no committed offset (no_data 1) has no status, lag, method,
 // retention risk or lost records series. A product read by one group thus
-// has, at the default granularity, 7 series plus 2 per topic it reads.
+// has, at the default granularity, 6 series plus 2 per topic it reads.
 //
 // A share group has no committed offsets: its share-partition start offset
 // (every record below it acknowledged or archived) stands for the

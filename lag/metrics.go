@@ -171,7 +171,7 @@ func newSnapshotCollector(lagExporter bool, gr Granularity) *snapshotCollector {
 		state:           d("meshwatch_consumer_group_state", "The group's current Kafka state (Dead when it does not exist), always 1; one series per group, whatever the products it reads.", withOwnGroupLabels("state"), nil),
 		members:         d("meshwatch_consumer_group_members", "Members of the group; one series per group, whatever the products it reads.", ownGroupLabels, nil),
 		risk:            d("meshwatch_consumer_retention_risk_ratio", "Largest time lag of the group on a partition as a share of the topic's retention.ms: at 1, records expire unread (0 without time-based retention).", groupLabels, nil),
-		lost:            d("meshwatch_consumer_lost_records", "Records between the group's committed offsets and the log start offsets, which it will never read: above 0 is data loss (a committed offset below its partition's log start, records expired before the group read them).", groupLabels, nil),
+		lost:            d("meshwatch_consumer_lost_records", "Records between the group's committed offsets and the log start offsets, which it will never read: data loss (a committed offset below its partition's log start, records expired or deleted before the group read them); no series while there is none.", groupLabels, nil),
 		uncommitted:     d("meshwatch_consumer_uncommitted_partitions", "Partitions of the group's topics that it never committed; no series while there is none.", groupLabels, nil),
 		noData:          d("meshwatch_consumer_group_no_data", "1 while the group has no committed offset on the product's topics (a declared consumer that never consumed).", groupLabels, nil),
 		lastPass:        d("meshwatch_lag_last_pass_timestamp_seconds", "When the last successful lag pass sampled the offsets, Unix seconds.", nil, nil),
@@ -312,7 +312,9 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.groupLagSeconds, g.LagSeconds, lv...)
 			gauge(c.method, 1, with(g.estimate())...)
 			gauge(c.risk, g.RetentionRisk, lv...)
-			gauge(c.lost, float64(g.LostRecords), lv...)
+			if g.LostRecords > 0 {
+				gauge(c.lost, float64(g.LostRecords), lv...)
+			}
 		}
 	}
 	for _, gp := range propsOrder {

@@ -182,7 +182,6 @@ func TestMetricsGranularity(t *testing.T) {
 		line("meshwatch_consumer_uncommitted_partitions", 1, pg()...),
 		line("meshwatch_consumer_group_no_data", 0, pg()...),
 		line("meshwatch_consumer_retention_risk_ratio", 0.25, pg()...),
-		line("meshwatch_consumer_lost_records", 0, pg()...),
 		line("meshwatch_consumer_group_state", 1, "group", "fraud-detector", "owner", "fraud-team", "group_type", "consumer", "state", "Stable"),
 		line("meshwatch_consumer_group_members", 2, "group", "fraud-detector", "owner", "fraud-team", "group_type", "consumer"),
 	)
@@ -303,7 +302,7 @@ func TestMetricsDescribe(t *testing.T) {
 
 // TestMetricsSeriesPerProduct pins the series budget of the ticket: at the
 // defaults (topic granularity, kafka-lag-exporter's names on), a product
-// read by one group on one topic has 9 series labelled with it, and one
+// read by one group on one topic has 8 series labelled with it, and one
 // kafka_consumergroup_group_topic_sum_lag, however many partitions the
 // topic has.
 func TestMetricsSeriesPerProduct(t *testing.T) {
@@ -337,8 +336,8 @@ func TestMetricsSeriesPerProduct(t *testing.T) {
 			t.Errorf("%d kafka_consumergroup_group_topic_sum_lag series, want 1: %v", len(ls), ls)
 		}
 	}
-	if perProduct != 9 {
-		t.Errorf("%d series labelled with the product, want 9", perProduct)
+	if perProduct != 8 {
+		t.Errorf("%d series labelled with the product, want 8", perProduct)
 	}
 }
 
@@ -410,7 +409,6 @@ func TestMetricsGroupOnce(t *testing.T) {
 					line("meshwatch_consumer_status", 1, append(pg, "status", "OK")...),
 					line("meshwatch_consumer_group_no_data", 0, pg...),
 					line("meshwatch_consumer_retention_risk_ratio", 0, pg...),
-					line("meshwatch_consumer_lost_records", 0, pg...),
 				)
 			}
 			n := len(tc.owners)
@@ -574,7 +572,6 @@ func testMetrics(t *testing.T, gr Granularity) {
 		"meshwatch_consumer_group_state":            {"group": "fraud-detector", "owner": "fraud-team", "group_type": "classic", "state": "Empty"},
 		"meshwatch_consumer_group_members":          {"group": "fraud-detector", "owner": "fraud-team", "group_type": "classic"},
 		"meshwatch_consumer_retention_risk_ratio":   pg,
-		"meshwatch_consumer_lost_records":           pg,
 		"meshwatch_consumer_group_lag_records":      pg,
 		"meshwatch_consumer_group_lag_seconds":      pg,
 		"meshwatch_consumer_group_lag_method":       with("method", "exact"),
@@ -661,6 +658,26 @@ func TestMetricsWithoutLagExporter(t *testing.T) {
 	for name := range s {
 		if len(name) > 6 && name[:6] == "kafka_" {
 			t.Errorf("%s exported with kafka_lag_exporter_metrics off", name)
+		}
+	}
+}
+
+// TestMetricsSparse: lost records and uncommitted partitions have a series
+// only while above 0.
+func TestMetricsSparse(t *testing.T) {
+	for _, n := range []int64{0, 40} {
+		g := GroupLag{Group: "g", Owner: "o", Type: TypeClassic, Status: StatusLost, Method: MethodExact, LostRecords: n, Uncommitted: int(n),
+			Partitions: []PartitionLag{{Topic: topicCreated, Committed: committed(1), End: 1, Method: MethodExact, Status: StatusLost}}}
+		s := &snapshot{at: testAt, order: []string{testProductName},
+			products: map[string]*ProductLag{testProductName: {Product: testProductName, Groups: []GroupLag{g}}}}
+		got := collected(t, MetricsOptions{}, s)
+		pg := []string{"product", testProductName, "group", "g", "owner", "o", "group_type", "classic"}
+		for _, name := range []string{"meshwatch_consumer_lost_records", "meshwatch_consumer_uncommitted_partitions"} {
+			want := line(name, float64(n), pg...)
+			has := slices.Contains(got, want)
+			if has != (n > 0) {
+				t.Errorf("%s with %d: series present %v, want %v\n%v", name, n, has, n > 0, got)
+			}
 		}
 	}
 }

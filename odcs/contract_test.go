@@ -75,13 +75,13 @@ func TestLoadContracts(t *testing.T) {
 		{
 			Name: "checkout.payments.captured", Domain: "checkout", Owner: "payments-team", Tier: 2,
 			Topics: []meshwatch.TopicSelector{{Name: "checkout.payments.captured"}}, Format: "raw",
-			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew}, Sampling: sampling,
+			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
 		},
 		{
 			Name: "checkout.orders.placed", Domain: "checkout", Owner: "orders-team", Tier: 1,
 			Description: "Orders accepted by the checkout service.",
 			Topics:      []meshwatch.TopicSelector{{Name: "checkout.orders.placed"}}, Format: "json",
-			EventTime: meshwatch.EventTime{Field: "placed_at", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew}, Sampling: sampling,
+			EventTime: meshwatch.EventTime{Field: "placed_at", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
 			SLOs: []meshwatch.SLO{
 				slo("latency", time.Second, 0.995),
 				slo("freshness", time.Minute, 0.995),
@@ -105,7 +105,7 @@ func TestLoadContracts(t *testing.T) {
 		{
 			Name: "logistics.parcels.scanned", Domain: "logistics", Owner: "logistics-team", Tier: 3,
 			Topics: []meshwatch.TopicSelector{{Name: "logistics.parcels.scanned.eu"}, {Name: "logistics.parcels.scanned.us"}},
-			Format: "json", EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew}, Sampling: sampling,
+			Format: "json", EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
 			SLOs:     []meshwatch.SLO{slo("freshness", 15*time.Minute, 0.99), slo("availability", 0, 0.995)},
 			Contract: parcels,
 		},
@@ -113,7 +113,7 @@ func TestLoadContracts(t *testing.T) {
 			Name: "logistics.shipments.dispatched", Domain: "logistics", Owner: "logistics-team", Tier: 2,
 			Description: "Parcels handed over to a carrier.",
 			Topics:      []meshwatch.TopicSelector{{Name: "logistics.shipments.dispatched"}}, Format: "avro",
-			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew}, Sampling: sampling,
+			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
 			SLOs: []meshwatch.SLO{
 				slo("latency", 5*time.Minute, 0.99),
 				slo("completeness", 0, 0.99),
@@ -247,7 +247,7 @@ func TestSimpleContract(t *testing.T) {
 	want := []meshwatch.Product{{
 		Name: "order-events-v1", Domain: "orders", Owner: "orders-domain-team", Tier: 2,
 		Topics: []meshwatch.TopicSelector{{Name: "order-events-v1"}}, Format: "avro",
-		EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew},
+		EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp},
 		Sampling:  meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
 		SLOs: []meshwatch.SLO{
 			slo("latency", time.Second, 0.99), // p99

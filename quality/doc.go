@@ -16,6 +16,15 @@
 //     incomplete when the product has required fields). It is never fatal
 //     and never logged per record; a schema id the registry did not serve is
 //     asked again only after a backoff (5 s doubling to 1 min).
+//   - The event time of Avro and Protobuf products, for the collector:
+//     ObserveRecordField is ObserveRecord that also returns one field of
+//     the value it decoded (the product's event_time.field, dotted keys
+//     through nested records and messages), so that a sampled record is
+//     decoded once, here, for the rules and for its latency. DecodeField
+//     decodes without checking, for the collector's freshness probe. A
+//     record that cannot be decoded comes back as an error naming its
+//     undecodable reason, never a value; the collector reads the field's
+//     time (package collector, Extractor.ExtractValue).
 //   - Required fields (dotted paths, present and non-null) → completeness.
 //   - CEL rules (cel-go) over message, key, headers, timestamp, topic,
 //     partition and offset → validity. Rules are compiled once; Check reports
@@ -48,11 +57,13 @@
 //     partition, offset) of the last five records.
 //
 // No payload value, key or header value ever leaves the package: not in a
-// log line, a metric label, an error, an SLI event or the report. CEL
-// evaluation errors, which may quote a value, are counted and dropped.
+// log line, a metric label, an error, an SLI event or the report — save the
+// one field ObserveRecordField and DecodeField return to their caller (the
+// collector, which reads a time from it and neither logs nor exports it).
+// CEL evaluation errors, which may quote a value, are counted and dropped.
 //
-// It does not sample Kafka (package collector, which calls ObserveRecord and
-// Skipped), load ODCS contracts (the root package), or evaluate SLOs
+// It does not sample Kafka (package collector, which calls ObserveRecord or
+// ObserveRecordField, DecodeField and Skipped), nor measure event times, load ODCS contracts (the root package), or evaluate SLOs
 // (package sla, fed through Sink).
 //
 // # Configuration
@@ -64,8 +75,9 @@
 //
 // # Concurrency
 //
-// ObserveRecord and Skipped are called from the collector's poll goroutine;
-// they hold the product's mutex, so products are checked independently.
+// ObserveRecord, ObserveRecordField and Skipped are called from the
+// collector's poll goroutine, DecodeField from its tick; they hold the
+// product's mutex, so products are checked independently.
 // Run ticks every collector.tick and refreshes ruleSets; its Kafka requests
 // never run on the per-record path. A registry fetch for a schema id not yet
 // cached happens once, on the record that first carries it.

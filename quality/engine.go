@@ -305,9 +305,71 @@ func (e *Engine) ObserveRecord(product string, r *kgo.Record) {
 		return
 	}
 	p.mu.Lock()
-	p.observe(e, r)
+	p.observe(e, r, nil)
 	p.mu.Unlock()
 }
+
+// ObserveRecordField is ObserveRecord that also hands back one field of the
+// record it decoded: the collector reads an Avro or Protobuf product's
+// event_time.field this way, so that a sampled record is decoded once, here,
+// for the rules and for its event time. It returns the value at path
+// (dotted keys through nested records, messages or objects) in the form
+// the rules read (DecodeAvro, DecodeProtobuf; for JSON a string, int64,
+// float64, bool or nil, anything else as its raw bytes), whether the path
+// is there, and, when the record could not be decoded, an error that names
+// the reason only (its undecodable_total label), never a value. A
+// tombstone is not checked and its field is not found.
+func (e *Engine) ObserveRecordField(product string, r *kgo.Record, path []string) (any, bool, error) {
+	p := e.byName[product]
+	switch {
+	case p == nil:
+		return nil, false, errUnknownProduct
+	case r == nil || r.Value == nil:
+		return nil, false, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v, found, reason := p.observe(e, r, path)
+	if reason != ReasonOK {
+		return nil, false, undecodableErrs[reason]
+	}
+	return v, found, nil
+}
+
+// DecodeField decodes r as ObserveRecordField does and returns the same,
+// without checking or counting it: for records that are not samples (the
+// collector's freshness probe).
+func (e *Engine) DecodeField(product string, r *kgo.Record, path []string) (any, bool, error) {
+	p := e.byName[product]
+	switch {
+	case p == nil:
+		return nil, false, errUnknownProduct
+	case r == nil || r.Value == nil:
+		return nil, false, nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, reason := p.decode(e, r); reason != ReasonOK {
+		p.cur = current{}
+		return nil, false, undecodableErrs[reason]
+	}
+	v, found := p.fieldAt(path)
+	p.cur = current{}
+	return v, found, nil
+}
+
+// errUnknownProduct is what the field methods return for a product the
+// engine does not know.
+var errUnknownProduct = errors.New("quality: unknown product")
+
+// undecodableErrs are the errors of the field methods, by reason: the
+// reason's label, never a value.
+var undecodableErrs = func() (errs [numReasons]error) {
+	for r := ReasonOK + 1; r < numReasons; r++ {
+		errs[r] = errors.New("quality: undecodable record: " + r.String())
+	}
+	return errs
+}()
 
 // Skipped tells the engine that records of the partition were fetched but
 // not observed (the sampling budget was spent): a producer's sequence is not
@@ -322,7 +384,9 @@ func (e *Engine) Skipped(product, topic string, partition int32) {
 	p.mu.Unlock()
 }
 
-func (p *product) observe(e *Engine, r *kgo.Record) {
+// observe checks r and returns the value at path (when path is not nil)
+// in its decoded value, or the reason it could not be decoded.
+func (p *product) observe(e *Engine, r *kgo.Record, path []string) (field any, found bool, _ Reason) {
 	p.pm.checked.Inc()
 	p.tick.records++
 	p.total.records++
@@ -334,7 +398,8 @@ func (p *product) observe(e *Engine, r *kgo.Record) {
 		if len(p.required) > 0 {
 			p.tick.completeBad++
 		}
-		return
+		p.cur = current{}
+		return nil, false, reason
 	}
 	valid := true
 	if len(p.rules) > 0 || len(p.topicRules) > 0 {
@@ -377,7 +442,51 @@ func (p *product) observe(e *Engine, r *kgo.Record) {
 	if p.seq != nil {
 		p.observeSeq(r)
 	}
+	if path != nil {
+		field, found = p.fieldAt(path)
+	}
 	p.cur = current{}
+	return field, found, ReasonOK
+}
+
+// fieldAt returns the value at path in the current record, and whether it
+// is there; see ObserveRecordField for its form.
+func (p *product) fieldAt(path []string) (any, bool) {
+	if len(path) == 0 {
+		return nil, false
+	}
+	switch p.format {
+	case meshwatch.FormatJSON:
+		v, typ, ok := p.obj.path(path)
+		if !ok {
+			return nil, false
+		}
+		switch typ {
+		case jsonparser.Null:
+			return nil, true
+		case jsonparser.String:
+			s, err := jsonparser.ParseString(v)
+			if err != nil {
+				return v, true
+			}
+			return s, true
+		case jsonparser.Number:
+			if n, err := jsonparser.ParseInt(v); err == nil {
+				return n, true
+			}
+			if f, err := jsonparser.ParseFloat(v); err == nil {
+				return f, true
+			}
+			return v, true
+		case jsonparser.Boolean:
+			b, _ := jsonparser.ParseBoolean(v)
+			return b, true
+		}
+		return v, true
+	case meshwatch.FormatAvro, meshwatch.FormatProtobuf:
+		return treeAt(p.cur.tree, path)
+	}
+	return nil, false // raw: no fields
 }
 
 func (p *product) observeSeq(r *kgo.Record) {

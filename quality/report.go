@@ -163,6 +163,7 @@ func (e *Engine) Handler() http.Handler {
 		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // rules read "total > 0 && ...", not "total \u003e 0 \u0026\u0026 ..."
 		_ = enc.Encode(rep)
 	})
 	return mux

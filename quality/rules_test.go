@@ -220,6 +220,10 @@ func TestNoPayloadLeaves(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.Contains(string(api), `"fails"`) {
 		t.Fatalf("API answered %d: %s", resp.StatusCode, api)
 	}
+	// Rule expressions read as written, not HTML-escaped.
+	if !strings.Contains(string(api), `int(message.order_id) > 0`) {
+		t.Errorf("the API does not show the rule as written:\n%s", api)
+	}
 	for name, out := range map[string]string{"logs": logs.String(), "metrics": string(metrics), "api": string(api), "sli": fmt.Sprint(s.events)} {
 		if strings.Contains(out, secret) {
 			t.Errorf("%s hold a payload value:\n%s", name, out)

@@ -34,6 +34,7 @@ func (e *Evaluator) Handler() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false) // "p99 > 1s" and "&" as written, not \u003e and \u0026
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(resp) // the client went away; nothing to do
 	})

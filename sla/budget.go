@@ -100,9 +100,11 @@ var AlertRules = [4]AlertRule{
 
 // Factor returns the burn rate above which r fires for an SLO over window:
 // BudgetShare × window hours / long-window hours. For 30d that is 14.4, 6, 3
-// and 1; for 28d 13.44, 5.6, 2.8 and 0.93.
+// and 1; for 28d 13.44, 5.6, 2.8 and 0.93. It is rounded to 12 decimal
+// places, so that 5.6 is the float nearest 5.6 (not 5.6000000000000005)
+// wherever it is shown.
 func (r AlertRule) Factor(window time.Duration) float64 {
-	return r.BudgetShare * window.Hours() / BurnWindows[r.Long].Duration.Hours()
+	return math.Round(r.BudgetShare*window.Hours()/BurnWindows[r.Long].Duration.Hours()*1e12) / 1e12
 }
 
 // Decisions an evaluation comes to, from the most to the least urgent.
@@ -267,16 +269,25 @@ func explain(in Input, res Result) string {
 		why = fmt.Sprintf("burn rate %s over %s and %s over %s, both above %s (%s of the %s budget within %s)",
 			fmtBurn(rr.LongBurn), rr.Long, fmtBurn(rr.ShortBurn), rr.Short, fmtBurn(rr.Factor),
 			fmtPercent(AlertRules[fired].BudgetShare), promDuration(in.Window), rr.Long)
+		if !EnoughData(in.Total.Valid, in.MinEvents) {
+			// A calendar month a day old: the burn windows reach into
+			// the last month, the budget does not.
+			why += fmt.Sprintf("; %s in the window to judge its budget", NotEnoughData(in.Total.Valid, in.MinEvents))
+		}
 	case DecisionExhausted:
 		why = fmt.Sprintf("error budget spent: %s errors over the window against a budget of %s, no burn-rate rule fires",
 			fmtPercent(in.Total.ErrorRatio()), fmtPercent(res.ErrorBudget))
 	case DecisionNone:
-		if res.Remaining > 0 {
-			why = fmt.Sprintf("every burn rate is below its threshold; %s of the budget remains", fmtPercent(res.Remaining))
-			break
+		switch {
+		case !EnoughData(in.Total.Valid, in.MinEvents) && res.Remaining > 0:
+			why = fmt.Sprintf("%s in the window to judge its budget; every burn rate is below its threshold",
+				NotEnoughData(in.Total.Valid, in.MinEvents))
+		case res.Remaining > 0:
+			why = fmt.Sprintf("every burn rate is below its threshold; %s of the budget remains", BudgetDisplay(res.Remaining, in.Total.Valid, in.MinEvents))
+		default:
+			why = fmt.Sprintf("%s in the window to judge its budget (%s errors against a budget of %s)",
+				NotEnoughData(in.Total.Valid, in.MinEvents), fmtPercent(in.Total.ErrorRatio()), fmtPercent(res.ErrorBudget))
 		}
-		why = fmt.Sprintf("low traffic: the error budget is spent (%s errors against a budget of %s) but the window holds %d valid events, fewer than min_events %d",
-			fmtPercent(in.Total.ErrorRatio()), fmtPercent(res.ErrorBudget), in.Total.Valid, in.MinEvents)
 	}
 	if held >= 0 && (fired < 0 || AlertRules[held].Severity == SeverityPage && AlertRules[fired].Severity != SeverityPage) {
 		rr := res.Rules[held]

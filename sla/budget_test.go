@@ -121,7 +121,7 @@ func TestEvaluateWorkbook(t *testing.T) {
 			segs:     []segment{{d: 25 * day, silent: true}, {d: 5 * time.Minute, perMinute: 1, errRatio: 1}, {d: 4 * day, silent: true}},
 			min:      10,
 			decision: DecisionNone, firing: nil,
-			why: "low traffic: the error budget is spent (100% errors against a budget of 0.1%) but the window holds 5 valid events, fewer than min_events 10",
+			why: "not enough data (5 of 10 events) in the window to judge its budget (100% errors against a budget of 0.1%)",
 		},
 		{
 			name:     "the same spent budget over min_events is exhausted",

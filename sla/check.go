@@ -1,6 +1,7 @@
 package sla
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"math"
@@ -18,12 +19,20 @@ type CheckResult struct {
 	SLO       string  `json:"slo"`
 	SLI       string  `json:"sli"`
 	Objective float64 `json:"objective"`
-	Good      int64   `json:"good"`
-	Valid     int64   `json:"valid"`
+	// ThresholdSeconds is the time threshold of a latency, freshness or
+	// lag SLO; 0 (omitted) for the others.
+	ThresholdSeconds float64 `json:"threshold_seconds,omitempty"`
+	// Promise is objective and threshold in words (Promise).
+	Promise   string `json:"promise"`
+	Good      int64  `json:"good"`
+	Valid     int64  `json:"valid"`
+	MinEvents int64  `json:"min_events,omitempty"`
 	// Value is good / valid over the period; missing without valid events.
 	Value Value `json:"value"`
-	// Met is Value ≥ Objective. An SLO without valid events is not met: a
-	// silent product is not a healthy one.
+	// Met is Value ≥ Objective over at least min_events valid events. An
+	// SLO without valid events is not met: a silent product is not a
+	// healthy one; nor is one with fewer than min_events: not enough data
+	// is not a pass.
 	Met bool   `json:"met"`
 	Why string `json:"why,omitempty"` // why it is not met
 }
@@ -79,20 +88,28 @@ func (t *Tally) Results(cfg *meshwatch.Config, product string) []CheckResult {
 		}
 		for _, s := range p.SLOs {
 			c := t.counts[sloKey{p.Name, s.Name}]
-			rs = append(rs, Check(p.Name, s, c))
+			rs = append(rs, Check(p, s, c))
 		}
 	}
 	return rs
 }
 
-// Check evaluates one SLO over counts c: the SLI value and whether it meets
-// the objective. A pure function.
-func Check(product string, s meshwatch.SLO, c Counts) CheckResult {
-	r := CheckResult{Product: product, SLO: s.Name, SLI: s.SLI, Objective: float64(s.Objective), Good: c.Good, Valid: c.Valid}
+// Check evaluates one SLO of product p over counts c: the SLI value and
+// whether it meets the objective. A pure function.
+func Check(p *meshwatch.Product, s meshwatch.SLO, c Counts) CheckResult {
+	th, _ := Threshold(&s)
+	r := CheckResult{
+		Product: p.Name, SLO: s.Name, SLI: s.SLI, Objective: float64(s.Objective),
+		ThresholdSeconds: th.Seconds(), Promise: Promise(p, &s),
+		Good: c.Good, Valid: c.Valid, MinEvents: int64(s.MinEvents),
+	}
 	v, ok := c.Ratio()
 	switch {
 	case !ok:
 		r.Why = "no valid events while sampling"
+	case !EnoughData(c.Valid, r.MinEvents):
+		r.Value = some(v)
+		r.Why = NotEnoughData(c.Valid, r.MinEvents) + ": sample longer with -for"
 	default:
 		r.Value = some(v)
 		// Compare the error ratio with the rounded budget, as the
@@ -116,10 +133,11 @@ func AllMet(rs []CheckResult) bool {
 }
 
 // WriteTable writes results as an aligned table: product, SLO, SLI, value,
-// objective, good/valid, met, and why not.
+// promise (objective and threshold: "99.9% of records within 1s"),
+// good/valid, met, and why not.
 func WriteTable(w io.Writer, rs []CheckResult) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PRODUCT\tSLO\tSLI\tVALUE\tOBJECTIVE\tGOOD/VALID\tMET")
+	fmt.Fprintln(tw, "PRODUCT\tSLO\tSLI\tVALUE\tPROMISE\tGOOD/VALID\tMET")
 	for _, r := range rs {
 		value := "-"
 		if r.Value.OK {
@@ -130,8 +148,9 @@ func WriteTable(w io.Writer, rs []CheckResult) error {
 		if !r.Met {
 			met = "NO: " + r.Why
 		}
+		promise := cmp.Or(r.Promise, meshwatch.Percent(r.Objective).String())
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s/%s\t%s\n", r.Product, r.SLO, r.SLI, value,
-			meshwatch.Percent(r.Objective), strconv.FormatInt(r.Good, 10), strconv.FormatInt(r.Valid, 10), met)
+			promise, strconv.FormatInt(r.Good, 10), strconv.FormatInt(r.Valid, 10), met)
 	}
 	return tw.Flush()
 }

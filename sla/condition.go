@@ -33,19 +33,25 @@ func Condition(st *Status) (meshwatch.Condition, bool) {
 		Product: st.Product, SLO: st.SLO, SLI: st.SLI, State: st.Decision,
 		Description: st.Why,
 	}
+	// The SLO as its owner knows it: "SLO latency (99.9% of records
+	// within 1s)".
+	slo := "SLO " + st.SLO
+	if st.Promise != "" {
+		slo += " (" + st.Promise + ")"
+	}
 	switch st.Decision {
 	case DecisionPage:
 		c.Name, c.Severity = meshwatch.AlertSLOBurnRate, meshwatch.SeverityPage
-		c.Summary = fmt.Sprintf("%s: SLO %s is burning its error budget", st.Product, st.SLO)
+		c.Summary = fmt.Sprintf("%s: %s is burning its error budget", st.Product, slo)
 	case DecisionTicket:
 		c.Name, c.Severity = meshwatch.AlertSLOBurnRate, meshwatch.SeverityTicket
-		c.Summary = fmt.Sprintf("%s: SLO %s is burning its error budget", st.Product, st.SLO)
+		c.Summary = fmt.Sprintf("%s: %s is burning its error budget", st.Product, slo)
 	case DecisionExhausted:
 		c.Name, c.Severity = meshwatch.AlertSLOBudgetExhausted, meshwatch.SeverityTicket
-		c.Summary = fmt.Sprintf("%s: the error budget of SLO %s is spent", st.Product, st.SLO)
+		c.Summary = fmt.Sprintf("%s: the error budget of %s is spent", st.Product, slo)
 	case DecisionNoData:
 		c.Name, c.Severity, c.For = meshwatch.AlertSLONoData, meshwatch.SeverityTicket, NoDataFor
-		c.Summary = fmt.Sprintf("%s: SLO %s has no valid event in its window", st.Product, st.SLO)
+		c.Summary = fmt.Sprintf("%s: %s has no valid event in its window", st.Product, slo)
 	default:
 		return meshwatch.Condition{}, false
 	}
@@ -54,15 +60,21 @@ func Condition(st *Status) (meshwatch.Condition, bool) {
 		v := w.SLI.V
 		b.SLI = &v
 	}
+	// Below min_events the budget is not shown (the description says
+	// "not enough data (n of m events)"): −2711% and "exhausted" ten
+	// seconds after a start are noise, not news. Without a valid event
+	// "100% remaining" would read as healthy.
+	enough := EnoughData(st.Valid, st.MinEvents)
 	if st.Decision != DecisionNoData {
-		// Without a valid event "100% remaining" would read as healthy.
-		rem := st.Remaining
-		b.Remaining = &rem
+		if enough {
+			rem := st.Remaining
+			b.Remaining = &rem
+		}
 		for _, i := range []int{Burn5m, Burn1h, Burn6h, Burn1d} {
 			b.BurnRates = append(b.BurnRates, meshwatch.WindowRate{Window: BurnWindows[i].Name, Rate: st.Windows[i].BurnRate})
 		}
 	}
-	if st.TimeToExhaustion.OK {
+	if st.TimeToExhaustion.OK && enough {
 		b.TimeToExhaustion = time.Duration(st.TimeToExhaustion.V * float64(time.Second))
 	}
 	c.Budget = b

@@ -14,6 +14,7 @@ import (
 func TestCondition(t *testing.T) {
 	base := Status{
 		Product: testProduct, SLO: testSLO, SLI: meshwatch.SLILatency, Objective: 0.99, Window: "28d",
+		Promise: "99% of records within 1s", Valid: 1000, MinEvents: 100,
 		Remaining: -0.5, Why: "the why", TimeToExhaustion: some(0),
 	}
 	base.Windows[Burn1h].BurnRate = 20
@@ -29,8 +30,8 @@ func TestCondition(t *testing.T) {
 	}{
 		{DecisionPage, true, meshwatch.AlertSLOBurnRate, meshwatch.SeverityPage, 0, "is burning its error budget", true},
 		{DecisionTicket, true, meshwatch.AlertSLOBurnRate, meshwatch.SeverityTicket, 0, "is burning its error budget", true},
-		{DecisionExhausted, true, meshwatch.AlertSLOBudgetExhausted, meshwatch.SeverityTicket, 0, "the error budget of SLO latency is spent", true},
-		{DecisionNoData, true, meshwatch.AlertSLONoData, meshwatch.SeverityTicket, NoDataFor, "SLO latency has no valid event in its window", false},
+		{DecisionExhausted, true, meshwatch.AlertSLOBudgetExhausted, meshwatch.SeverityTicket, 0, "the error budget of SLO latency (99% of records within 1s) is spent", true},
+		{DecisionNoData, true, meshwatch.AlertSLONoData, meshwatch.SeverityTicket, NoDataFor, "SLO latency (99% of records within 1s) has no valid event in its window", false},
 		{DecisionNone, false, "", "", 0, "", false},
 	}
 	for _, tc := range tests {
@@ -64,6 +65,25 @@ func TestCondition(t *testing.T) {
 				t.Errorf("remaining %v, burn rates %+v", *b.Remaining, b.BurnRates)
 			}
 		})
+	}
+}
+
+// TestConditionBelowMinEvents: a page of a calendar month a day old, whose
+// burn windows reach into the last month, shows its burn rates but no
+// budget and no time to exhaustion over fewer than min_events valid
+// events: the why says "not enough data".
+func TestConditionBelowMinEvents(t *testing.T) {
+	st := Status{
+		Product: testProduct, SLO: testSLO, SLI: meshwatch.SLILatency, Objective: 0.99, Window: "month",
+		Valid: 30, MinEvents: 100, Remaining: -99, Decision: DecisionPage, TimeToExhaustion: some(0),
+	}
+	st.Windows[Burn1h].BurnRate = 20
+	c, ok := Condition(&st)
+	if !ok || c.Budget == nil {
+		t.Fatalf("no condition: %+v", c)
+	}
+	if b := c.Budget; b.Remaining != nil || b.TimeToExhaustion != 0 || len(b.BurnRates) != 4 {
+		t.Errorf("budget facts %+v, want burn rates without remaining or time to exhaustion", b)
 	}
 }
 

@@ -46,6 +46,12 @@
 //     a freshness SLO's threshold when longer). Time to exhaustion is the remaining
 //     budget at the 1h burn rate. No number is NaN; an SLI without valid
 //     events has no value (null in JSON, no series in the recorded rules).
+//     Over fewer valid events than min_events in the window no display
+//     shows a budget: the API's budget_remaining_display, meshwatch check
+//     and the why say "not enough data (n of m events)", and a condition
+//     carries no budget remaining or time to exhaustion (a page on the 1st
+//     of a month, whose burn windows reach into the last one, still shows
+//     its burn rates).
 //   - State: every state.flush the buckets of SLOs that changed are written
 //     to the [Store] under [StateKey] (JSON, non-empty buckets only, in the
 //     first layout's form: minute buckets for 6 hours, coarse ones for the
@@ -60,7 +66,12 @@
 //     names whose state file name would be longer than a file name may be.
 //   - /api/v1/slos ([Evaluator.Handler]): [Status] per SLO with every
 //     number needed to recompute budget and decision by hand, including
-//     the counts, SLI and burn rate of every window and the window start.
+//     the counts, SLI and burn rate of every window and the window start,
+//     and what people read: the promise ([Promise], "99.9% of records
+//     within 1s"), threshold_seconds and budget_remaining_display
+//     ([BudgetDisplay]: "not enough data (n of m events)" below
+//     min_events, "spent" at or below 0) next to the raw budget_remaining.
+//     JSON is written without HTML escaping.
 //   - meshwatch rules ([Rules]): recording rules for each SLO's error
 //     ratio per window (5m … 3d and the SLO's window as a range, e.g.
 //     meshwatch_slo:error_ratio:rate1h; a burn rate is that ratio divided
@@ -69,7 +80,8 @@
 //     from meshwatch_slo_good_total and meshwatch_slo_valid_total. A month
 //     is a rolling 30d there.
 //   - meshwatch check ([Tally], [Check], [WriteTable]): an SLO over just a
-//     sampled period — value, objective, met — without buckets or state.
+//     sampled period — value, promise, met — without buckets or state;
+//     fewer valid events than min_events are "not enough data", not met.
 //
 // It does not measure SLIs (collector, lag, quality), route or send alerts
 // (alert), or choose the state backend (cmd/meshwatch, internal/state).
@@ -91,9 +103,12 @@
 // window's counts, burn rate and start are in /api/v1/slos. An enumeration exports
 // its current value only, and a rare event's counter appears with the
 // first event. An SLO has 5 series in steady state (objective, remaining,
-// decision, good, valid), 6 while it burns.
+// decision, good, valid), one more with a time threshold (latency,
+// freshness, lag) and one more while it burns.
 //
 //	meshwatch_slo_objective_ratio                          the objective
+//	meshwatch_slo_threshold_seconds                        the time threshold of a latency, freshness or lag SLO;
+//	                                                       absent for the others
 //	meshwatch_slo_error_budget_remaining_ratio             1 − (bad/valid)/(1 − objective) over the window
 //	meshwatch_slo_decision{decision}                       the current decision (none, ticket, page, exhausted,
 //	                                                       no_data), always 1: one series per SLO

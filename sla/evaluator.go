@@ -88,8 +88,8 @@ type snapshot struct {
 	conds     []meshwatch.Condition
 }
 
-// status returns the status of tracker i; Why is written only if asked
-// for, as it is the one part that allocates.
+// status returns the status of tracker i; Why and RemainingDisplay are
+// written only if asked for, as they are the parts that allocate.
 func (s *snapshot) status(i int, why bool) Status {
 	return s.trackers[i].status(s.evals[i], s.results[i], s.at, why)
 }

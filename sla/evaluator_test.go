@@ -302,6 +302,7 @@ func TestMetrics(t *testing.T) {
 		want   float64
 	}{
 		{"meshwatch_slo_objective_ratio", lat, 0.999},
+		{"meshwatch_slo_threshold_seconds", lat, 1},
 		{"meshwatch_slo_decision", with(lat, "decision", DecisionPage), 1},
 		{"meshwatch_slo_valid_total", lat, 3600000},
 		{"meshwatch_slo_good_total", lat, 3546000},
@@ -322,6 +323,9 @@ func TestMetrics(t *testing.T) {
 	st := h.e.Statuses()[0]
 	if got := gaugeValue(t, h.reg, "meshwatch_slo_time_to_exhaustion_seconds", map[string]string{"slo": testSLO}); !st.TimeToExhaustion.OK || got != st.TimeToExhaustion.V {
 		t.Errorf("time to exhaustion %v, want the status's %v", got, st.TimeToExhaustion)
+	}
+	if n := countSeries(t, h.reg, "meshwatch_slo_threshold_seconds", map[string]string{"slo": "freshness"}); n != 0 {
+		t.Errorf("%d threshold series of an SLO without a threshold, want none", n)
 	}
 	if n := countSeries(t, h.reg, "meshwatch_slo_time_to_exhaustion_seconds", map[string]string{"slo": "freshness"}); n != 0 {
 		t.Errorf("%d time to exhaustion series of an SLO that does not burn, want none", n)
@@ -363,7 +367,9 @@ func sloSeries(t *testing.T, reg *prometheus.Registry) (perSLO map[string]map[st
 // TestMetricsCardinality checks the series a product with two SLOs exports,
 // by name and count, as its decision goes from no_data to page to ticket
 // and an event comes too late: 5 per SLO in steady state (one decision
-// series, not one per decision), time to exhaustion only while burning,
+// series, not one per decision), 6 for the latency SLO, whose threshold
+// is a series (the freshness SLO here has none), time to exhaustion only
+// while burning,
 // late events only once there is one, and no per-window series — burn
 // rates and SLIs per window are recorded by the rules.
 func TestMetricsCardinality(t *testing.T) {
@@ -376,11 +382,13 @@ func TestMetricsCardinality(t *testing.T) {
 		"meshwatch_slo_good_total":                   1,
 		"meshwatch_slo_valid_total":                  1,
 	}
-	plus := func(name string) map[string]int {
-		m := maps.Clone(steady)
+	plus := func(base map[string]int, name string) map[string]int {
+		m := maps.Clone(base)
 		m[name] = 1
 		return m
 	}
+	// The latency SLO has a threshold: one series more.
+	lat := plus(steady, "meshwatch_slo_threshold_seconds")
 	agentSeries := []string{
 		"meshwatch_slo_bucket_bytes",
 		"meshwatch_slo_buckets",
@@ -400,19 +408,19 @@ func TestMetricsCardinality(t *testing.T) {
 		{
 			name:      "no data",
 			do:        func() {},
-			want:      map[string]map[string]int{testSLO: steady, "freshness": steady},
+			want:      map[string]map[string]int{testSLO: lat, "freshness": steady},
 			decisions: map[string]string{testSLO: DecisionNoData, "freshness": DecisionNoData},
 		},
 		{
 			name:      "1.5% errors for an hour page",
 			do:        func() { h.feed(testSLO, time.Hour, 10000, 0.015) },
-			want:      map[string]map[string]int{testSLO: plus("meshwatch_slo_time_to_exhaustion_seconds"), "freshness": steady},
+			want:      map[string]map[string]int{testSLO: plus(lat, "meshwatch_slo_time_to_exhaustion_seconds"), "freshness": steady},
 			decisions: map[string]string{testSLO: DecisionPage, "freshness": DecisionNoData},
 		},
 		{
 			name:      "two clean hours leave a ticket by 3d/6h and nothing burning over 1h",
 			do:        func() { h.feed(testSLO, 2*time.Hour, 10000, 0) },
-			want:      map[string]map[string]int{testSLO: steady, "freshness": steady},
+			want:      map[string]map[string]int{testSLO: lat, "freshness": steady},
 			decisions: map[string]string{testSLO: DecisionTicket, "freshness": DecisionNoData},
 		},
 		{
@@ -424,7 +432,7 @@ func TestMetricsCardinality(t *testing.T) {
 					{Product: testProduct, SLO: "freshness", Good: 1, Valid: 1, To: now.Add(-40 * day)},
 				})
 			},
-			want:      map[string]map[string]int{testSLO: steady, "freshness": plus("meshwatch_slo_late_events_total")},
+			want:      map[string]map[string]int{testSLO: lat, "freshness": plus(steady, "meshwatch_slo_late_events_total")},
 			decisions: map[string]string{testSLO: DecisionTicket, "freshness": DecisionNone},
 		},
 	}

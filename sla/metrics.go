@@ -69,11 +69,13 @@ func (m *Metrics) attach(e *Evaluator) { m.slo.src.Store(e) }
 // themselves; burn rates and SLIs per window are recorded by the
 // generated rules (Rules) from meshwatch_slo_good_total and
 // meshwatch_slo_valid_total. The decision exports the current value only,
-// and rare events only once they happen: 5 series per SLO in steady state.
+// and rare events only once they happen: 5 series per SLO in steady state,
+// 6 for an SLO with a time threshold (latency, freshness, lag), whose
+// meshwatch_slo_threshold_seconds the dashboards draw their lines from.
 type sloCollector struct {
 	src atomic.Pointer[Evaluator]
 
-	objective, remaining, decision, exhaustion                 *prometheus.Desc
+	objective, threshold, remaining, decision, exhaustion      *prometheus.Desc
 	good, valid, buckets, bucketBytes, unknown, late, lastEval *prometheus.Desc
 }
 
@@ -83,6 +85,8 @@ func newSLOCollector() *sloCollector {
 	}
 	return &sloCollector{
 		objective: d("meshwatch_slo_objective_ratio", "The SLO's objective: good / valid must stay at or above it over the window.", sloLabels),
+		threshold: d("meshwatch_slo_threshold_seconds", "The SLO's time threshold: a good event is within it (latency, lag) or fresher (freshness). "+
+			"Only SLOs with a threshold have the series; the dashboards draw their threshold lines from it.", sloLabels),
 		remaining: d("meshwatch_slo_error_budget_remaining_ratio", "1 − (bad / valid over the window) / (1 − objective): 1 untouched, 0 spent, below 0 overspent.", sloLabels),
 		decision: d("meshwatch_slo_decision", "The SLO's current alert decision in the decision label (none, ticket, page, exhausted, no_data), always 1: "+
 			"one series per SLO, whose label changes with the decision. Burn rates and SLIs per window are recorded by the rules of meshwatch rules.", withSLOLabels("decision")),
@@ -100,7 +104,7 @@ func newSLOCollector() *sloCollector {
 
 // Describe implements prometheus.Collector.
 func (c *sloCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.objective, c.remaining, c.decision, c.exhaustion,
+	for _, d := range []*prometheus.Desc{c.objective, c.threshold, c.remaining, c.decision, c.exhaustion,
 		c.good, c.valid, c.buckets, c.bucketBytes, c.unknown, c.late, c.lastEval} {
 		ch <- d
 	}
@@ -127,6 +131,9 @@ func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
 		ev, res := s.evals[i], s.results[i]
 		lv := t.labels
 		gauge(c.objective, t.objective, lv...)
+		if t.threshold > 0 {
+			gauge(c.threshold, t.threshold.Seconds(), lv...)
+		}
 		gauge(c.remaining, res.Remaining, lv...)
 		ch <- prometheus.MustNewConstMetric(c.good, prometheus.CounterValue, float64(ev.total.Good), lv...)
 		ch <- prometheus.MustNewConstMetric(c.valid, prometheus.CounterValue, float64(ev.total.Valid), lv...)

@@ -53,12 +53,18 @@ type WindowStatus struct {
 // error_budget per window; a rule fires when both its burn rates exceed its
 // factor and its long window holds at least min_events valid events.
 type Status struct {
-	Product     string    `json:"product"`
-	Domain      string    `json:"domain,omitempty"`
-	Owner       string    `json:"owner,omitempty"`
-	SLO         string    `json:"slo"`
-	SLI         string    `json:"sli"`
-	Objective   float64   `json:"objective"`
+	Product   string  `json:"product"`
+	Domain    string  `json:"domain,omitempty"`
+	Owner     string  `json:"owner,omitempty"`
+	SLO       string  `json:"slo"`
+	SLI       string  `json:"sli"`
+	Objective float64 `json:"objective"`
+	// ThresholdSeconds is the time threshold of a latency, freshness or
+	// lag SLO; omitted for an indicator without one.
+	ThresholdSeconds float64 `json:"threshold_seconds,omitempty"`
+	// Promise is objective and threshold in words: "99.9% of records
+	// within 1s" (see Promise).
+	Promise     string    `json:"promise"`
 	ErrorBudget float64   `json:"error_budget"`
 	Window      string    `json:"window"` // as configured: 28d, month
 	WindowStart time.Time `json:"window_start"`
@@ -67,7 +73,13 @@ type Status struct {
 	Valid       int64     `json:"valid"`
 	Bad         int64     `json:"bad"`
 	MinEvents   int64     `json:"min_events"`
-	Remaining   float64   `json:"budget_remaining"`
+	// Remaining is the raw budget remaining, far below 0 when overspent
+	// and meaningless below min_events: for machines.
+	Remaining float64 `json:"budget_remaining"`
+	// RemainingDisplay is Remaining for people (BudgetDisplay): "not
+	// enough data (12 of 100 events)" below min_events, "no data",
+	// "spent" at or below 0, else "72.5%".
+	RemainingDisplay string `json:"budget_remaining_display"`
 	// Windows are the burn windows 5m … 3d, then the SLO window itself
 	// (named WindowLabel).
 	Windows  [NumBurnWindows + 1]WindowStatus `json:"windows"`
@@ -80,12 +92,13 @@ type Status struct {
 	EvaluatedAt      time.Time `json:"evaluated_at"`
 }
 
-// status builds the Status of t from one evaluation at now, with Why if
-// why is set.
+// status builds the Status of t from one evaluation at now, with Why and
+// RemainingDisplay, the parts for people, if why is set.
 func (t *tracker) status(ev evaluation, res Result, now time.Time, why bool) Status {
 	st := Status{
 		Product: t.key.product, Domain: t.domain, Owner: t.owner, SLO: t.key.slo, SLI: t.sli,
-		Objective: t.objective, ErrorBudget: res.ErrorBudget, Window: t.win.name,
+		Objective: t.objective, ThresholdSeconds: t.threshold.Seconds(), Promise: t.promise,
+		ErrorBudget: res.ErrorBudget, Window: t.win.name,
 		WindowStart: ev.windowStart, WindowEnd: ev.windowEnd.UTC(),
 		Good: ev.in.Total.Good, Valid: ev.in.Total.Valid, Bad: ev.in.Total.Bad(), MinEvents: t.minEvents,
 		Remaining: res.Remaining, Rules: res.Rules, Decision: res.Decision, Why: res.Why,
@@ -100,6 +113,7 @@ func (t *tracker) status(ev evaluation, res Result, now time.Time, why bool) Sta
 	}
 	if why {
 		st.Why = explain(ev.in, res)
+		st.RemainingDisplay = BudgetDisplay(res.Remaining, ev.in.Total.Valid, t.minEvents)
 	}
 	return st
 }

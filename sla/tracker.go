@@ -25,6 +25,8 @@ type tracker struct {
 	owner     string
 	sli       string
 	objective float64
+	threshold time.Duration // 0 for an indicator without one
+	promise   string
 	minEvents int64
 	noDataFor time.Duration // how long no_data must last before SLONoData fires
 	win       window
@@ -46,12 +48,15 @@ func newTracker(p *meshwatch.Product, s *meshwatch.SLO, loc *time.Location, now 
 	if err != nil {
 		return nil, err
 	}
+	th, _ := Threshold(s)
 	return &tracker{
 		key:       sloKey{p.Name, s.Name},
 		domain:    p.Domain,
 		owner:     p.Owner,
 		sli:       s.SLI,
 		objective: float64(s.Objective),
+		threshold: th,
+		promise:   Promise(p, s),
 		minEvents: int64(s.MinEvents),
 		noDataFor: noDataFor(s),
 		win:       w,

@@ -18,11 +18,14 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlags("check", `meshwatch check -config FILE [-product NAME] [-for 60s]
 
 Samples the products (all, or one) for the given time, exactly as the agent
-does, then prints every SLO as a table — product, SLO, SLI, value, objective,
-good/valid, met — and exits 1 when any is not met: a CI gate for data
-contracts, and a quick "is my product healthy now". An SLO without events in
-the period (a silent product) is not met. Nothing is written to the state
-directory, no alert is sent, and the consumer groups are only read.`, stderr)
+does, then prints every SLO as a table — product, SLO, SLI, value, promise
+(objective and threshold: "99.9% of records within 1s"), good/valid, met —
+and exits 1 when any is not met: a CI gate for data contracts, and a quick
+"is my product healthy now". An SLO without events in the period (a silent
+product) is not met, nor is one with fewer valid events than its min_events
+("not enough data (n of m events)": sample longer). Nothing is written to
+the state directory, no alert is sent, and the consumer groups are only
+read.`, stderr)
 	path := fs.String("config", "config.yaml", "config file")
 	product := fs.String("product", "", "check only this product")
 	dur := fs.Duration("for", time.Minute, "how long to sample; at least two collector ticks")

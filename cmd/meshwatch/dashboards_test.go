@@ -234,6 +234,7 @@ var appearLater = map[string]string{
 	"meshwatch_records_skipped_total":             "collector",
 	"meshwatch_availability_problem":              "collector",
 	"meshwatch_product_blind":                     "collector",
+	"meshwatch_product_silent":                    "collector",
 	"meshwatch_slo_late_events_total":             "sla",
 	"meshwatch_quality_records_total":             "quality",
 	"meshwatch_quality_undecodable_total":         "quality",
@@ -250,6 +251,7 @@ var appearLater = map[string]string{
 	"meshwatch_quality_dlq_records_total":         "quality",
 	"meshwatch_quality_dlq_reasons_total":         "quality",
 	"meshwatch_consumer_uncommitted_partitions":   "lag",
+	"meshwatch_consumer_lost_records":             "lag",
 }
 
 // TestAppearLaterDocumented requires every name of appearLater in its

@@ -89,18 +89,18 @@ func TestSeriesPerProduct(t *testing.T) {
 		"meshwatch_product_info": 1, "meshwatch_records_sampled_total": 1, "meshwatch_sampled_bytes_total": 1,
 		"meshwatch_sample_ratio": 1, "meshwatch_records_produced_total": 1, "meshwatch_produced_bytes_total": 1,
 		"meshwatch_latency_seconds": 3, "meshwatch_latency_hdr_seconds": 2, "meshwatch_freshness_seconds": 1,
-		"meshwatch_available": 1, "meshwatch_product_silent": 1, "meshwatch_product_partitions": 1,
+		"meshwatch_available": 1, "meshwatch_product_partitions": 1,
 		// 2 SLOs
 		"meshwatch_slo_objective_ratio": 2, "meshwatch_slo_error_budget_remaining_ratio": 2, "meshwatch_slo_decision": 2,
-		"meshwatch_slo_good_total": 2, "meshwatch_slo_valid_total": 2,
+		"meshwatch_slo_good_total": 2, "meshwatch_slo_valid_total": 2, "meshwatch_slo_threshold_seconds": 2,
 		// 2 rules
 		"meshwatch_quality_checked_total": 1, "meshwatch_quality_rules": 1, "meshwatch_quality_validity_events_total": 1,
 		"meshwatch_quality_records_total": 2,
 		// 1 group on 1 topic
 		"meshwatch_consumer_status": 1, "meshwatch_consumer_group_lag_records": 1, "meshwatch_consumer_group_lag_seconds": 1,
 		"meshwatch_consumer_group_lag_method": 1, "meshwatch_consumer_group_no_data": 1,
-		"meshwatch_consumer_retention_risk_ratio": 1, "meshwatch_consumer_lost_records": 1,
-		"meshwatch_consumer_lag_records": 1, "meshwatch_consumer_lag_seconds": 1,
+		"meshwatch_consumer_retention_risk_ratio": 1,
+		"meshwatch_consumer_lag_records":          1, "meshwatch_consumer_lag_seconds": 1,
 		"kafka_consumergroup_group_topic_sum_lag": 1,
 	}
 	var got map[string]int
