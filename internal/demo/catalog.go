@@ -103,8 +103,8 @@ func Catalog() *meshwatch.Config {
 						Name: "fraud-lag", SLI: meshwatch.SLILag, ConsumerGroup: "fraud-detector",
 						Threshold: meshwatch.Duration(30 * time.Second), Objective: 0.99,
 					},
-					meshwatch.SLO{Name: "validity", SLI: meshwatch.SLIValidity, Objective: 0.995},
-					meshwatch.SLO{Name: "completeness", SLI: meshwatch.SLICompleteness, Objective: 0.999},
+					meshwatch.SLO{Name: "validity", SLI: meshwatch.SLIValidity, Objective: 0.995, MinEvents: recordMinEvents},
+					meshwatch.SLO{Name: "completeness", SLI: meshwatch.SLICompleteness, Objective: 0.999, MinEvents: recordMinEvents},
 				),
 				// OrderWithInvalid breaks InvalidShare of the orders: a
 				// negative total, an unknown currency or a null customer.
@@ -160,10 +160,17 @@ func Catalog() *meshwatch.Config {
 	}
 }
 
+// recordMinEvents is the min_events of the demo's SLOs over records: a
+// brand-new SLO reads "not enough data (n of 100 events)" for its first
+// seconds rather than a budget spent by its first bad record. (SLOs over
+// ticks, freshness and availability, count an event every 10 s: they keep
+// no minimum.)
+const recordMinEvents = 100
+
 // slos returns the SLOs every demo product promises.
 func slos() []meshwatch.SLO {
 	return []meshwatch.SLO{
-		{Name: "latency", SLI: meshwatch.SLILatency, Threshold: meshwatch.Duration(time.Second), Objective: 0.99},
+		{Name: "latency", SLI: meshwatch.SLILatency, Threshold: meshwatch.Duration(time.Second), Objective: 0.99, MinEvents: recordMinEvents},
 		{Name: "freshness", SLI: meshwatch.SLIFreshness, Threshold: meshwatch.Duration(30 * time.Second), Objective: 0.99},
 		{Name: "availability", SLI: meshwatch.SLIAvailability, Objective: 0.999},
 	}
