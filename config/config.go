@@ -46,6 +46,9 @@ type Config struct {
 	Dir string
 
 	positions map[string]meshwatch.Position // set by Load: path → position of its value
+	// offline is set by Load with Options.Offline: unreadable secrets are
+	// warnings, not errors.
+	offline bool
 }
 
 // Position returns where the setting at path (e.g.

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"io/fs"
 	"path/filepath"
 
 	"github.com/meshwatch/meshwatch"
@@ -34,7 +36,13 @@ func (c *Config) checkHTTP() meshwatch.Problems {
 	}
 	if f := c.HTTP.APITokenFile; f != "" {
 		if _, err := webauth.ReadTokens(c.Path(f)); err != nil {
-			ps = append(ps, meshwatch.Problem{Path: "http.api_token_file", Msg: err.Error()})
+			p := meshwatch.Problem{Path: "http.api_token_file", Msg: err.Error()}
+			if c.offline && (errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission)) {
+				// A secret the machine does not have: validate and rules
+				// do without it. One that is there and wrong stays an error.
+				p.Warning, p.Msg = true, p.Msg+"; meshwatch run needs it"
+			}
+			ps = append(ps, p)
 		}
 	}
 	return ps

@@ -126,11 +126,12 @@ func LoadWith(name string, data []byte, env func(string) (string, bool), o Optio
 		// report by the million.
 		cfg.SetDefaults()
 		cfg.positions = d.Pos
+		cfg.offline = o.Offline
 		invalid = cfg.Validate()
 	}
 	for _, p := range invalid {
-		if d.Repeats(p.Path) {
-			continue
+		if d.Repeats(p.Path) || o.Offline && d.Unresolved[p.Path] && !p.Warning {
+			continue // an unresolved secret: its warning says it all
 		}
 		p.Pos = d.Position(p.Path)
 		p.Path = contracts.SourcePath(p.Path)
@@ -223,9 +224,11 @@ func readSecretFile(d *yamlconf.Decoder, dst *meshwatch.Secret, file, path, dir 
 	}
 	data, err := yamlconf.ReadFile(file, maxSecretFile, "a *_file holds the secret alone")
 	if err != nil && offline {
+		// The secret stays unset, and the checks of its value are
+		// dropped (Unresolved): the warning says it all.
 		d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.Position(filePath), Path: filePath, Warning: true,
 			Msg: err.Error() + "; meshwatch run needs it"})
-		*dst = meshwatch.Secret(file)
+		d.Unresolved[path], d.Unresolved[filePath] = true, true
 		return
 	}
 	if err != nil {

@@ -671,6 +671,9 @@ type contractMapper struct {
 	walked           map[*yaml.Node]bool // mappings reportIgnored has walked
 	supportUsed      int
 	formatServer     int
+	// ignored collects the ignored: warnings of reportIgnored by message.
+	ignored      map[string]*ignoredPlace
+	ignoredOrder []string
 }
 
 // keyField is a property of the primary key of a topic object.

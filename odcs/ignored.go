@@ -22,12 +22,38 @@ var (
 // whole (a support channel other than the alerts', a custom property other
 // than meshwatch's, a server that is not kafka). A part that is reported
 // already (unsupported: ...) is not listed again.
+//
+// The same warning in several places of one contract (logicalType on every
+// property, say) is reported once, at its first place, with how many places
+// have it: a contract of fifty properties gets one line, not fifty.
 func (m *contractMapper) reportIgnored() {
+	m.ignored = map[string]*ignoredPlace{}
+	m.ignoredOrder = nil
 	if m.simple != nil {
 		m.walk(m.root, reflect.TypeFor[simpleFile](), "")
-		return
+	} else {
+		m.walk(m.root, reflect.TypeFor[odcsContract](), "")
 	}
-	m.walk(m.root, reflect.TypeFor[odcsContract](), "")
+	for _, msg := range m.ignoredOrder {
+		ip := m.ignored[msg]
+		p := meshwatch.Problem{Pos: m.d.At(ip.n), Path: ip.path, Msg: msg, Warning: true}
+		switch {
+		case ip.count == 2:
+			p.Msg += " (and in 1 more place of this contract)"
+		case ip.count > 2:
+			p.Msg += fmt.Sprintf(" (and in %d more places of this contract)", ip.count-1)
+		}
+		m.d.Problems = append(m.d.Problems, p)
+	}
+	m.ignored, m.ignoredOrder = nil, nil
+}
+
+// ignoredPlace is the first place of an ignored: warning in a contract and
+// how many places have it.
+type ignoredPlace struct {
+	n     *yaml.Node
+	path  string
+	count int
 }
 
 // yamlFields maps the YAML keys of struct type t to its fields.
@@ -117,7 +143,17 @@ func (m *contractMapper) walk(n *yaml.Node, t reflect.Type, path string) {
 }
 
 func (m *contractMapper) ignoredAt(n *yaml.Node, path, format string, args ...any) {
-	m.d.Problems = append(m.d.Problems, meshwatch.Problem{Pos: m.d.At(n), Path: path, Msg: fmt.Sprintf(format, args...), Warning: true})
+	msg := fmt.Sprintf(format, args...)
+	if m.ignored == nil { // outside reportIgnored
+		m.d.Problems = append(m.d.Problems, meshwatch.Problem{Pos: m.d.At(n), Path: path, Msg: msg, Warning: true})
+		return
+	}
+	if ip := m.ignored[msg]; ip != nil {
+		ip.count++
+		return
+	}
+	m.ignored[msg] = &ignoredPlace{n: n, path: path, count: 1}
+	m.ignoredOrder = append(m.ignoredOrder, msg)
 }
 
 // uses tells whether meshwatch uses key k, at path q, of mapping parent

@@ -59,7 +59,7 @@ func Promise(p *meshwatch.Product, s *meshwatch.SLO) string {
 		return obj + " of records valid"
 	case meshwatch.SLIVolume:
 		if p != nil && p.Quality.Volume != nil && p.Quality.Volume.MinPerMinute > 0 {
-			return "at least " + strconv.FormatFloat(p.Quality.Volume.MinPerMinute, 'g', 6, 64) + " records a minute in " + obj + " of minutes"
+			return "at least " + strconv.FormatFloat(p.Quality.Volume.MinPerMinute, 'f', -1, 64) + " records a minute in " + obj + " of minutes"
 		}
 		return obj + " of minutes with the promised volume"
 	}

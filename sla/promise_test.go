@@ -25,6 +25,8 @@ func TestPromise(t *testing.T) {
 		{nil, meshwatch.SLO{SLI: meshwatch.SLIValidity, Objective: 0.995}, "99.5% of records valid", 0},
 		{vol, meshwatch.SLO{SLI: meshwatch.SLIVolume, Objective: 0.99}, "at least 100 records a minute in 99% of minutes", 0},
 		{nil, meshwatch.SLO{SLI: meshwatch.SLIVolume, Objective: 0.99}, "99% of minutes with the promised volume", 0},
+		{&meshwatch.Product{Quality: meshwatch.Quality{Volume: &meshwatch.Volume{MinPerMinute: 1234567}}}, meshwatch.SLO{SLI: meshwatch.SLIVolume, Objective: 0.99},
+			"at least 1234567 records a minute in 99% of minutes", 0},
 		// A threshold on an indicator that takes none is no threshold.
 		{nil, meshwatch.SLO{SLI: meshwatch.SLIValidity, Threshold: meshwatch.Duration(time.Second), Objective: 0.995}, "99.5% of records valid", 0},
 	}

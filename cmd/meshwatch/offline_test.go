@@ -50,9 +50,12 @@ func TestOfflineCommandsNeedNoSecrets(t *testing.T) {
 func TestOfflineSecretFile(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "c.yaml")
+	unsetEnv(t, "WEBHOOK_URL")
 	doc := `cluster:
   brokers: [127.0.0.1:1]
   sasl: {mechanism: SCRAM-SHA-512, username: meshwatch, password_file: /run/secrets/none}
+http: {api_token_file: /run/secrets/no-tokens}
+alerting: {webhook: {url: "${WEBHOOK_URL}"}}
 products:
   - {name: checkout.orders.placed, domain: checkout, owner: orders-team, topics: [checkout.orders.placed]}
 owners:
@@ -62,8 +65,13 @@ owners:
 		t.Fatal(err)
 	}
 	code, out, _ := runCmd(t, context.Background(), "validate", "-config", cfg)
-	if code != exitOK || !strings.Contains(out, cfg+":3:") || !strings.Contains(out, "cluster.sasl.password_file: warning:") {
-		t.Errorf("validate with an unreadable password_file: exit %d, want 0 with a warning at its position\n%s", code, out)
+	for _, want := range []string{
+		cfg + ":3:", "cluster.sasl.password_file: warning:", "/run/secrets/none", // which file is missing
+		"http.api_token_file: warning:", "alerting.webhook.url: warning: environment variable WEBHOOK_URL is not set",
+	} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("validate with unreadable secrets: exit %d, want 0 and %q\n%s", code, want, out)
+		}
 	}
 	code, _, errOut := runCmd(t, context.Background(), "run", "-config", cfg)
 	if code == exitOK || !strings.Contains(errOut, "cluster.sasl.password_file:") || strings.Contains(errOut, "password_file: warning") {

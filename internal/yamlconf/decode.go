@@ -67,6 +67,10 @@ type Decoder struct {
 	// commands that never use a secret (validate, rules) can check a
 	// configuration without the production secrets, as a CI pipeline must.
 	OptionalSecrets bool
+	// Unresolved holds the paths of the secrets OptionalSecrets left
+	// unset: a check of their value (a URL's shape, a required password)
+	// would only repeat the warning that they are unset.
+	Unresolved map[string]bool
 	// Literal turns ${VAR} expansion off: a data contract is a document
 	// shared between teams, not deploy-time configuration, and its SQL
 	// checks hold ${table} placeholders of their own.
@@ -86,13 +90,14 @@ func NewDecoder(file string, env func(string) (string, bool)) *Decoder {
 		env = func(string) (string, bool) { return "", false }
 	}
 	return &Decoder{
-		File:      file,
-		env:       env,
-		Pos:       make(map[string]meshwatch.Position),
-		Failed:    make(map[string]bool),
-		expanded:  make(map[*yaml.Node][]string),
-		visiting:  make(map[*yaml.Node]bool),
-		sensitive: sensitiveVar,
+		File:       file,
+		env:        env,
+		Pos:        make(map[string]meshwatch.Position),
+		Failed:     make(map[string]bool),
+		Unresolved: make(map[string]bool),
+		expanded:   make(map[*yaml.Node][]string),
+		visiting:   make(map[*yaml.Node]bool),
+		sensitive:  sensitiveVar,
 	}
 }
 
@@ -465,6 +470,7 @@ func (d *Decoder) expand(n *yaml.Node, path string, secret bool) []string {
 		case !ok && secret && d.OptionalSecrets:
 			d.Problems = append(d.Problems, meshwatch.Problem{Pos: d.At(n), Path: path, Warning: true,
 				Msg: fmt.Sprintf("environment variable %s is not set; meshwatch run needs it", name)})
+			d.Unresolved[path] = true
 			val = "${" + ref + "}"
 		case !ok:
 			d.Fail(n, path, "environment variable %s is not set", name)
