@@ -37,6 +37,7 @@ var layers = map[string]layer{
 	"collector":  leaf,
 	"quality":    leaf,
 	"lag":        leaf,
+	"lineage":    leaf,
 	"sla":        leaf,
 	"alert":      leaf,
 	"cost":       leaf,

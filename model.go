@@ -62,9 +62,13 @@ type Product struct {
 	Quality     Quality         `yaml:"quality"`
 	// DLQTopics are the product's dead-letter topics: records there count
 	// against validity.
-	DLQTopics []string    `yaml:"dlq_topics"`
-	Consumers []Consumer  `yaml:"consumers"`
-	Cost      ProductCost `yaml:"cost"`
+	DLQTopics []string   `yaml:"dlq_topics"`
+	Consumers []Consumer `yaml:"consumers"`
+	// Inputs are the products this one is made from (its upstream): each
+	// names another product of the configuration. Package lineage draws
+	// them as "feeds" edges.
+	Inputs []string    `yaml:"inputs"`
+	Cost   ProductCost `yaml:"cost"`
 
 	// Contract is the ODCS file the product was read from, "" for config.yaml.
 	Contract string `yaml:"-"`

@@ -128,6 +128,34 @@ func (v *validator) products(c *Config) {
 		v.consumers(JoinPath(path, "consumers"), p.Consumers)
 		v.sloNeeds(path, p)
 	}
+	v.inputs(c, names)
+}
+
+// inputs checks each product's inputs against the names of the products
+// (names: the first index of each), once every name is known.
+func (v *validator) inputs(c *Config, names map[string]int) {
+	all := sortedKeys(names)
+	for i := range c.Products {
+		p := &c.Products[i]
+		path := JoinPath(IndexPath("products", i), "inputs")
+		seen := make(map[string]int, len(p.Inputs))
+		for j, in := range p.Inputs {
+			ip := IndexPath(path, j)
+			if first, dup := seen[in]; dup && in != "" {
+				v.errf(ip, "duplicate input %s; inputs[%d] has it already", Quote(in), first)
+				continue
+			}
+			seen[in] = j
+			switch _, known := names[in]; {
+			case in == "":
+				v.errf(ip, "is required: the name of a product of this configuration that feeds this one")
+			case in == p.Name:
+				v.errf(ip, "must name another product: %s cannot feed itself", Quote(in))
+			case !known:
+				v.errf(ip, "must name a product of this configuration, got %s%s", Quote(in), DidYouMean(in, all))
+			}
+		}
+	}
 }
 
 func (v *validator) productName(c *Config, p *Product, path string) {

@@ -187,7 +187,7 @@ func TestLoadEnv(t *testing.T) {
 			name:    "not in keys",
 			product: `, "${KEY}": x}`,
 			env:     map[string]string{"KEY": "description"},
-			wantErr: `t.yaml:5:53: products[0]["${KEY}"]: unknown key "${KEY}"; allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, cost`,
+			wantErr: `t.yaml:5:53: products[0]["${KEY}"]: unknown key "${KEY}"; allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, inputs, cost`,
 		},
 		{
 			name:    "unset",
@@ -472,8 +472,8 @@ owners: {o: {}}
 	// for every path that uses it.
 	_, ps, _ = Load("t.yaml", []byte(strings.Replace(config, "domain: checkout", "domian: checkout", 1)), nil)
 	wantPs := []string{
-		`t.yaml:5:5: products[0].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, cost`,
-		`t.yaml:5:5: products[1].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, cost`,
+		`t.yaml:5:5: products[0].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, inputs, cost`,
+		`t.yaml:5:5: products[1].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, inputs, cost`,
 	}
 	var gotPs []string
 	for _, p := range ps.Errors() {

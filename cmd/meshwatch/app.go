@@ -36,6 +36,7 @@ import (
 	"github.com/meshwatch/meshwatch/internal/state"
 	"github.com/meshwatch/meshwatch/internal/webauth"
 	"github.com/meshwatch/meshwatch/lag"
+	"github.com/meshwatch/meshwatch/lineage"
 	"github.com/meshwatch/meshwatch/quality"
 	"github.com/meshwatch/meshwatch/sla"
 )
@@ -170,6 +171,9 @@ func NewApp(set *config.Config, log *slog.Logger, o AppOptions) (_ *App, err err
 		buildInfo(),
 	)
 	a := &App{cfg: cfg, set: set, log: log, reg: reg, opts: o, kopts: kopts}
+	// The mesh as a graph, on the agent's own registry: the whole config,
+	// with the groups the current core's lag monitor saw.
+	reg.MustRegister(lineage.NewCollector(func() lineage.Graph { return lineage.Build(cfg, a.lineageObserved) }))
 	a.scrapeLogs.Interval = time.Minute
 	a.stages.log = log
 	defer func() {
@@ -579,6 +583,8 @@ func (a *App) routes() http.Handler {
 	})
 	mux.Handle("GET /api/v1/slos", a.onCore(func(c *core) http.Handler { return c.slo.Handler() }))
 	mux.Handle("GET /api/v1/products/{name}/quality", a.onCore(func(c *core) http.Handler { return c.qual.Handler() }))
+	// Not behind onCore: a standby agent still serves the declared graph.
+	mux.Handle("GET /api/v1/lineage", lineage.Handler(a.cfg, a.lineageObserved))
 	mux.Handle("GET /api/v1/products/{name}/lag", a.onCore(func(c *core) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pl, ok := c.lag.Snapshot(r.PathValue("name"))
@@ -627,6 +633,7 @@ func (a *App) routes() http.Handler {
 <li><a href="/api/v1/alerts">/api/v1/alerts</a> alerts, and <a href="/api/v1/silences">/api/v1/silences</a></li>
 <li>/api/v1/products/{name}/lag and /api/v1/products/{name}/quality</li>
 <li><a href="/api/v1/chargeback">/api/v1/chargeback</a> cost per product and team</li>
+<li><a href="/api/v1/lineage">/api/v1/lineage</a> who owns, reads and feeds each product (?product=P&amp;depth=N)</li>
 <li><a href="/healthz">/healthz</a>, <a href="/readyz">/readyz</a></li>
 </ul>
 </body></html>`, buildVersion(), n, len(a.cfg.Products))

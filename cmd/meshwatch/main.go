@@ -43,6 +43,7 @@ Commands:
   validate   check a config file (and its contracts) and print every problem
   check      sample products for a while and exit 1 if an SLO is not met (a CI gate)
   rules      write the SLOs as Prometheus recording and alerting rules
+  lineage    draw who owns, reads and feeds each product (Graphviz, Mermaid or JSON)
   silence    add, list or remove alert silences of a running agent
   report     write a chargeback report (CSV, FOCUS 1.3 or JSON) from the ledger
   demo       run the agent against an embedded Kafka with synthetic data products
@@ -69,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdCheck(ctx, rest, stdout, stderr)
 	case "rules":
 		return cmdRules(rest, stdout, stderr)
+	case "lineage":
+		return cmdLineage(ctx, rest, stdout, stderr)
 	case "silence":
 		return cmdSilence(ctx, rest, stdout, stderr)
 	case "report":
