@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/meshwatch/meshwatch"
 )
 
 // percent formats a ratio as a percentage with at most two decimals:
@@ -37,59 +35,6 @@ func budgetLeft(v float64) string {
 		return "<0.1%"
 	}
 	return strconv.FormatFloat(tenths/10, 'f', -1, 64) + "%"
-}
-
-// sloThreshold returns the time threshold of s, and false for an indicator
-// without one. It says what sla.Threshold says.
-func sloThreshold(s *meshwatch.SLO) (time.Duration, bool) {
-	switch s.SLI {
-	case meshwatch.SLILatency, meshwatch.SLIFreshness, meshwatch.SLILag:
-		return s.Threshold.Std(), s.Threshold > 0
-	}
-	return 0, false
-}
-
-// promise is what s of p promises in words, exactly as sla.Promise says it
-// (the API, meshwatch check and Slack must agree; a test in cmd/meshwatch
-// compares them): "99.9% of records within 1s", "fresher than 1m 99% of
-// the time", "group fraud-detector at most 30s behind 99% of the time".
-func promise(p *meshwatch.Product, s *meshwatch.SLO) string {
-	obj := s.Objective.String()
-	th, hasTh := sloThreshold(s)
-	thr := meshwatch.Duration(th).String()
-	switch s.SLI {
-	case meshwatch.SLILatency:
-		if hasTh {
-			return obj + " of records within " + thr
-		}
-		return obj + " of records on time"
-	case meshwatch.SLIFreshness:
-		if hasTh {
-			return "fresher than " + thr + " " + obj + " of the time"
-		}
-		return "fresh " + obj + " of the time"
-	case meshwatch.SLILag:
-		who := "consumers"
-		if s.ConsumerGroup != "" {
-			who = "group " + s.ConsumerGroup
-		}
-		if hasTh {
-			return who + " at most " + thr + " behind " + obj + " of the time"
-		}
-		return who + " keeping up " + obj + " of the time"
-	case meshwatch.SLIAvailability:
-		return "available " + obj + " of the time"
-	case meshwatch.SLICompleteness:
-		return obj + " of records complete"
-	case meshwatch.SLIValidity:
-		return obj + " of records valid"
-	case meshwatch.SLIVolume:
-		if p != nil && p.Quality.Volume != nil && p.Quality.Volume.MinPerMinute > 0 {
-			return "at least " + strconv.FormatFloat(p.Quality.Volume.MinPerMinute, 'f', -1, 64) + " records a minute in " + obj + " of minutes"
-		}
-		return obj + " of minutes with the promised volume"
-	}
-	return obj
 }
 
 // rate formats a burn rate: 14.4 → "14.4×".

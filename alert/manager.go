@@ -543,10 +543,10 @@ func (m *Manager) fill(a Alert) Alert {
 			s := &p.SLOs[i]
 			a.Objective = cmp.Or(a.Objective, float64(s.Objective))
 			a.Window = cmp.Or(a.Window, s.Window)
-			if th, ok := sloThreshold(s); ok && a.ThresholdSeconds == 0 {
+			if th, ok := s.TimeThreshold(); ok && a.ThresholdSeconds == 0 {
 				a.ThresholdSeconds = th.Seconds()
 			}
-			a.Promise = cmp.Or(a.Promise, promise(p, s))
+			a.Promise = cmp.Or(a.Promise, s.Promise(p))
 		}
 	}
 	a.Cluster = cmp.Or(a.Cluster, m.cfg.Cluster.Name)
