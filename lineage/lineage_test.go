@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
 	"github.com/meshwatch/meshwatch"
@@ -455,4 +456,24 @@ func TestDocListsMetrics(t *testing.T) {
 	doctest.Metrics(t, "doc.go", func(reg prometheus.Registerer) {
 		reg.MustRegister(lineage.NewCollector(func() lineage.Graph { return lineage.Graph{} }))
 	})
+}
+
+// TestCached: the graph is built once per maxAge, whatever the scrapes.
+func TestCached(t *testing.T) {
+	builds := 0
+	now := time.Unix(1_000, 0)
+	get := lineage.Cached(func() lineage.Graph {
+		builds++
+		return lineage.Graph{Edges: make([]lineage.Edge, builds)}
+	}, 10*time.Second, func() time.Time { return now })
+	for range 3 {
+		get()
+	}
+	if builds != 1 || len(get().Edges) != 1 {
+		t.Fatalf("%d builds within maxAge, want 1", builds)
+	}
+	now = now.Add(10 * time.Second)
+	if g := get(); builds != 2 || len(g.Edges) != 2 {
+		t.Errorf("%d builds after maxAge, want 2 and the new graph", builds)
+	}
 }

@@ -1,6 +1,11 @@
 package lineage
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 var edgeDesc = prometheus.NewDesc("meshwatch_lineage_edge",
 	"1 for each edge of the lineage graph: from and to are node IDs (product:NAME, group:NAME, team:NAME), kind is owns, consumes, member_of, feeds or suggested_feeds. For a Grafana node graph.",
@@ -9,8 +14,27 @@ var edgeDesc = prometheus.NewDesc("meshwatch_lineage_edge",
 type collector struct{ build func() Graph }
 
 // NewCollector returns a collector of meshwatch_lineage_edge over the graph
-// build returns at each scrape.
+// build returns at each scrape. Wrap an expensive build in Cached.
 func NewCollector(build func() Graph) prometheus.Collector { return collector{build} }
+
+// Cached returns build, memoized for maxAge: a scrape every few seconds
+// over 10,000 products need not rebuild a graph that changes with the lag
+// passes and the config. Safe for concurrent use.
+func Cached(build func() Graph, maxAge time.Duration, now func() time.Time) func() Graph {
+	var (
+		mu sync.Mutex
+		g  Graph
+		at time.Time
+	)
+	return func() Graph {
+		mu.Lock()
+		defer mu.Unlock()
+		if t := now(); at.IsZero() || t.Sub(at) >= maxAge {
+			g, at = build(), t
+		}
+		return g
+	}
+}
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) { ch <- edgeDesc }
 

@@ -173,7 +173,9 @@ func NewApp(set *config.Config, log *slog.Logger, o AppOptions) (_ *App, err err
 	a := &App{cfg: cfg, set: set, log: log, reg: reg, opts: o, kopts: kopts}
 	// The mesh as a graph, on the agent's own registry: the whole config,
 	// with the groups the current core's lag monitor saw.
-	reg.MustRegister(lineage.NewCollector(func() lineage.Graph { return lineage.Build(cfg, a.lineageObserved) }))
+	// Rebuilt at most once a lag interval, not at every scrape.
+	reg.MustRegister(lineage.NewCollector(lineage.Cached(func() lineage.Graph { return lineage.Build(cfg, a.lineageObserved) },
+		set.Lag.Interval.Std(), time.Now)))
 	a.scrapeLogs.Interval = time.Minute
 	a.stages.log = log
 	defer func() {
