@@ -52,6 +52,7 @@ func (c *Config) SetDefaultsWith(d ProductDefaults) {
 		p := &c.Products[i]
 		setDefault(&p.Tier, defaultTier)
 		setDefault(&p.Format, defaultFormat)
+		setDefault(&p.Kind, KindEvents)
 		if p.EventTime.Record == "" && p.EventTime.Header == "" && p.EventTime.Field == "" {
 			p.EventTime.Record = defaultEventTimeRecord
 		}

@@ -41,6 +41,15 @@ type Budget struct {
 type Owner struct {
 	SlackChannel string `yaml:"slack_channel"`
 	Mention      string `yaml:"mention"`
+	// Subscribe, when false, keeps the team's channel out of the notices
+	// about the products it consumes (their incidents, deprecations and
+	// schema changes); nil or true: the team hears of them. Its own
+	// groups' lag alerts still reach it.
+	Subscribe *bool `yaml:"subscribe"`
+	// Groups are regular expressions over consumer group IDs: an observed
+	// group that no product declares an owner for and whose ID matches
+	// one belongs to the team, marked inferred (package lineage).
+	Groups []string `yaml:"groups"`
 
 	// Contract is the ODCS file whose team made the owner, because
 	// config.yaml does not declare it; "" for an owner of config.yaml.
@@ -69,10 +78,60 @@ type Product struct {
 	// them as "feeds" edges.
 	Inputs []string    `yaml:"inputs"`
 	Cost   ProductCost `yaml:"cost"`
+	// NotifyConsumers, when false, tells no consuming team of the
+	// product's incidents and changes; nil or true: each consuming team
+	// with a channel hears of them.
+	NotifyConsumers *bool `yaml:"notify_consumers"`
+	// Version is the product's (its contract's) version, e.g. "1.2.0"; an
+	// ODCS contract's version maps to it.
+	Version string `yaml:"version"`
+	// Kind is what the topics hold: KindEvents (default: a stream of
+	// events, cleanup.policy delete) or KindState (the latest value per
+	// key, cleanup.policy compact).
+	Kind string `yaml:"kind"`
+	// ReplayWindow is how far back the product promises its consumers can
+	// re-read; the topics' retention must cover it. 0: no promise.
+	ReplayWindow Duration `yaml:"replay_window"`
+	// PII lists the fields that hold personal data (dotted paths, as
+	// quality.required); an ODCS property classified or tagged pii maps
+	// here.
+	PII []string `yaml:"pii"`
+	// Deprecated marks a product on its way out: its consumers are told
+	// once when it is set and again before the sunset.
+	Deprecated *Deprecation `yaml:"deprecated"`
 
 	// Contract is the ODCS file the product was read from, "" for config.yaml.
 	Contract string `yaml:"-"`
 }
+
+// Kinds of product (Product.Kind).
+const (
+	KindEvents = "events" // a stream of events: cleanup.policy delete
+	KindState  = "state"  // the latest value per key: cleanup.policy compact
+)
+
+// Deprecation says when a product goes away and what replaces it.
+type Deprecation struct {
+	// Sunset is the day the product stops, YYYY-MM-DD (UTC).
+	Sunset string `yaml:"sunset"`
+	// Replacement is the product its consumers should move to; "" for none.
+	Replacement string `yaml:"replacement"`
+}
+
+// SunsetDate is the sunset as a time (midnight UTC); ok is false when it
+// is not a valid YYYY-MM-DD date.
+func (d *Deprecation) SunsetDate() (t time.Time, ok bool) {
+	t, err := time.Parse(time.DateOnly, d.Sunset)
+	return t, err == nil
+}
+
+// Notifies reports whether the product's consumers hear of its incidents
+// and changes (NotifyConsumers unset or true).
+func (p *Product) Notifies() bool { return p.NotifyConsumers == nil || *p.NotifyConsumers }
+
+// Subscribed reports whether the team hears of the products it consumes
+// (Subscribe unset or true).
+func (o *Owner) Subscribed() bool { return o.Subscribe == nil || *o.Subscribe }
 
 // ProductCost holds a product's chargeback settings.
 type ProductCost struct {

@@ -127,8 +127,41 @@ func (v *validator) products(c *Config) {
 		v.dlqTopics(JoinPath(path, "dlq_topics"), p.DLQTopics)
 		v.consumers(JoinPath(path, "consumers"), p.Consumers)
 		v.sloNeeds(path, p)
+		v.oneOf(JoinPath(path, "kind"), p.Kind, []string{KindEvents, KindState})
+		if p.ReplayWindow < 0 {
+			v.errf(JoinPath(path, "replay_window"), "must not be negative, got %s", p.ReplayWindow.Std())
+		}
+		for j, f := range p.PII {
+			if f == "" {
+				v.errf(IndexPath(JoinPath(path, "pii"), j), "is required: a field that holds personal data, e.g. customer.email")
+			}
+		}
 	}
 	v.inputs(c, names)
+	v.deprecations(c, names)
+}
+
+// deprecations checks each deprecated product's sunset and replacement.
+func (v *validator) deprecations(c *Config, names map[string]int) {
+	all := sortedKeys(names)
+	for i := range c.Products {
+		p := &c.Products[i]
+		d := p.Deprecated
+		if d == nil {
+			continue
+		}
+		path := JoinPath(IndexPath("products", i), "deprecated")
+		if _, ok := d.SunsetDate(); !ok {
+			v.errf(JoinPath(path, "sunset"), "must be the day the product stops, YYYY-MM-DD, got %s", Quote(d.Sunset))
+		}
+		switch _, known := names[d.Replacement]; {
+		case d.Replacement == "":
+		case d.Replacement == p.Name:
+			v.errf(JoinPath(path, "replacement"), "must name another product: %s cannot replace itself", Quote(d.Replacement))
+		case !known:
+			v.warnf(JoinPath(path, "replacement"), "names no product of this configuration: %s%s (consumers are told the name as it is)", Quote(d.Replacement), DidYouMean(d.Replacement, all))
+		}
+	}
 }
 
 // inputs checks each product's inputs against the names of the products
@@ -373,6 +406,14 @@ func IsSlackChannel(ch string) bool {
 
 func (v *validator) owners(owners map[string]Owner) {
 	for _, key := range sortedKeys(owners) {
+		for j, re := range owners[key].Groups {
+			path := IndexPath(JoinPath(JoinPath("owners", key), "groups"), j)
+			if re == "" {
+				v.errf(path, `is required: a regular expression over consumer group IDs, e.g. "^fraud-"`)
+			} else if _, err := regexp.Compile(re); err != nil {
+				v.errf(path, "must be a regular expression over consumer group IDs (RE2 syntax), got %s: %s", Quote(re), regexpError(err, re))
+			}
+		}
 		ch := owners[key].SlackChannel
 		if ch == "" || IsSlackChannel(ch) {
 			continue

@@ -187,7 +187,7 @@ func TestLoadEnv(t *testing.T) {
 			name:    "not in keys",
 			product: `, "${KEY}": x}`,
 			env:     map[string]string{"KEY": "description"},
-			wantErr: `t.yaml:5:53: products[0]["${KEY}"]: unknown key "${KEY}"; allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, inputs, cost`,
+			wantErr: `t.yaml:5:53: products[0]["${KEY}"]: unknown key "${KEY}"; allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, inputs, cost, notify_consumers, version, kind, replay_window, pii, deprecated`,
 		},
 		{
 			name:    "unset",
@@ -325,6 +325,7 @@ func TestLoadDefaults(t *testing.T) {
 			Tier:      2,
 			Topics:    []meshwatch.TopicSelector{{Name: "checkout.orders.placed"}},
 			Format:    "raw",
+			Kind:      meshwatch.KindEvents,
 			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.Duration(time.Hour), Fallback: "record_timestamp"},
 			Sampling:  meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
 			SLOs: []meshwatch.SLO{{
@@ -472,8 +473,8 @@ owners: {o: {}}
 	// for every path that uses it.
 	_, ps, _ = Load("t.yaml", []byte(strings.Replace(config, "domain: checkout", "domian: checkout", 1)), nil)
 	wantPs := []string{
-		`t.yaml:5:5: products[0].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, inputs, cost`,
-		`t.yaml:5:5: products[1].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, inputs, cost`,
+		`t.yaml:5:5: products[0].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, inputs, cost, notify_consumers, version, kind, replay_window, pii, deprecated`,
+		`t.yaml:5:5: products[1].domian: unknown key "domian" (did you mean "domain"?); allowed: name, domain, owner, tier, description, topics, format, event_time, sampling, slos, quality, dlq_topics, consumers, inputs, cost, notify_consumers, version, kind, replay_window, pii, deprecated`,
 	}
 	var gotPs []string
 	for _, p := range ps.Errors() {

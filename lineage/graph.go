@@ -2,6 +2,8 @@ package lineage
 
 import (
 	"cmp"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -84,6 +86,10 @@ type Edge struct {
 	// Observed says, of a consumes edge, that the group has committed
 	// offsets on the product's topics (only with observations).
 	Observed bool `json:"observed,omitempty"`
+	// Inferred says, of a member_of edge, that no product declares the
+	// group's owner: the group's ID matches one of the team's groups
+	// patterns (owners.<team>.groups).
+	Inferred bool `json:"inferred,omitempty"`
 }
 
 // Graph is the lineage of the mesh. Nodes are ordered by ID, edges by
@@ -167,6 +173,7 @@ func Build(cfg *meshwatch.Config, observed func(product string) []Observed) Grap
 	for group, owner := range b.groupOwner {
 		b.edge(GroupID(group), TeamID(owner), EdgeMemberOf, true, false)
 	}
+	b.inferOwners(cfg)
 	// Declared inputs.
 	owned := map[string][]string{} // team → products it owns, in config order
 	for i := range cfg.Products {
@@ -204,6 +211,45 @@ func Build(cfg *meshwatch.Config, observed func(product string) []Observed) Grap
 		b.edge(k.from, k.to, k.kind, false, false)
 	}
 	return b.graph()
+}
+
+// inferOwners gives each group without a declared owner the first team,
+// in name order, one of whose groups patterns matches the group's ID: an
+// inferred member_of edge.
+func (b *builder) inferOwners(cfg *meshwatch.Config) {
+	type team struct {
+		name string
+		res  []*regexp.Regexp
+	}
+	var teams []team
+	for _, name := range slices.Sorted(maps.Keys(cfg.Owners)) {
+		var res []*regexp.Regexp
+		for _, p := range cfg.Owners[name].Groups {
+			if re, err := regexp.Compile(p); err == nil { // Validate reports the others
+				res = append(res, re)
+			}
+		}
+		if len(res) > 0 {
+			teams = append(teams, team{name, res})
+		}
+	}
+	if len(teams) == 0 {
+		return
+	}
+	for id, n := range b.nodes {
+		if n.Kind != KindGroup || n.Owner != "" {
+			continue
+		}
+		i := slices.IndexFunc(teams, func(t team) bool {
+			return slices.ContainsFunc(t.res, func(re *regexp.Regexp) bool { return re.MatchString(n.Label) })
+		})
+		if i < 0 {
+			continue
+		}
+		n.Owner = teams[i].name
+		b.groupOwner[n.Label] = n.Owner
+		b.edge(id, TeamID(n.Owner), EdgeMemberOf, false, false).Inferred = true
+	}
 }
 
 type edgeKey struct{ from, to, kind string }

@@ -74,13 +74,13 @@ func TestLoadContracts(t *testing.T) {
 	want := []meshwatch.Product{
 		{
 			Name: "checkout.payments.captured", Domain: "checkout", Owner: "payments-team", Tier: 2,
-			Topics: []meshwatch.TopicSelector{{Name: "checkout.payments.captured"}}, Format: "raw",
+			Topics: []meshwatch.TopicSelector{{Name: "checkout.payments.captured"}}, Format: "raw", Kind: meshwatch.KindEvents,
 			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
 		},
 		{
 			Name: "checkout.orders.placed", Domain: "checkout", Owner: "orders-team", Tier: 1,
 			Description: "Orders accepted by the checkout service.",
-			Topics:      []meshwatch.TopicSelector{{Name: "checkout.orders.placed"}}, Format: "json",
+			Topics:      []meshwatch.TopicSelector{{Name: "checkout.orders.placed"}}, Format: "json", Kind: meshwatch.KindEvents,
 			EventTime: meshwatch.EventTime{Field: "placed_at", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
 			SLOs: []meshwatch.SLO{
 				slo("latency", time.Second, 0.995),
@@ -105,14 +105,14 @@ func TestLoadContracts(t *testing.T) {
 		{
 			Name: "logistics.parcels.scanned", Domain: "logistics", Owner: "logistics-team", Tier: 3,
 			Topics: []meshwatch.TopicSelector{{Name: "logistics.parcels.scanned.eu"}, {Name: "logistics.parcels.scanned.us"}},
-			Format: "json", EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
+			Format: "json", Kind: meshwatch.KindEvents, EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
 			SLOs:     []meshwatch.SLO{slo("freshness", 15*time.Minute, 0.99), slo("availability", 0, 0.995)},
 			Contract: parcels,
 		},
 		{
 			Name: "logistics.shipments.dispatched", Domain: "logistics", Owner: "logistics-team", Tier: 2,
 			Description: "Parcels handed over to a carrier.",
-			Topics:      []meshwatch.TopicSelector{{Name: "logistics.shipments.dispatched"}}, Format: "avro",
+			Topics:      []meshwatch.TopicSelector{{Name: "logistics.shipments.dispatched"}}, Format: "avro", Kind: meshwatch.KindEvents,
 			EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
 			SLOs: []meshwatch.SLO{
 				slo("latency", 5*time.Minute, 0.99),
@@ -246,7 +246,7 @@ func TestSimpleContract(t *testing.T) {
 	}
 	want := []meshwatch.Product{{
 		Name: "order-events-v1", Domain: "orders", Owner: "orders-domain-team", Tier: 2,
-		Topics: []meshwatch.TopicSelector{{Name: "order-events-v1"}}, Format: "avro",
+		Topics: []meshwatch.TopicSelector{{Name: "order-events-v1"}}, Format: "avro", Kind: meshwatch.KindEvents,
 		EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp},
 		Sampling:  meshwatch.Budget{MaxRecordsPerSecond: 1000, MaxBytesPerSecond: 1048576},
 		SLOs: []meshwatch.SLO{
