@@ -146,6 +146,12 @@ type Alert struct {
 	Status      string    `json:"status,omitempty"`
 	StartsAt    time.Time `json:"starts_at,omitzero"`
 	EndsAt      time.Time `json:"ends_at,omitzero"`
+	// CausedBy is set by the Manager on a freshness or latency alert of a
+	// product whose input (a product it declares under inputs, directly or
+	// through others) is in trouble: the upstream product. Such an alert
+	// is inhibited, not hidden: it stays in its incident, shown as caused
+	// upstream, and neither pages nor repeats.
+	CausedBy string `json:"caused_by,omitempty"`
 	// Change is set in a Notification: how the alert changed since the
 	// incident's previous notification (ChangeNew, ChangeState,
 	// ChangeResolved), "" when it did not.

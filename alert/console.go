@@ -54,11 +54,20 @@ func (c *Console) Notify(_ context.Context, n *Notification, _ *Thread) error {
 		fmt.Fprintf(&b, " %s", n.Mention)
 	}
 	fmt.Fprintf(&b, " [incident %s]\n", n.Incident)
+	if n.Audience != nil {
+		fmt.Fprintf(&b, "  for %s, which depends on it: %s\n", n.Audience.Team, n.Audience.Affected())
+	}
+	for _, u := range n.Upstream {
+		fmt.Fprintf(&b, "  upstream: %s (%s) since %s\n", u.Product, u.What, clock(u.Since))
+	}
 	for i := range n.Alerts {
 		a := &n.Alerts[i]
 		fmt.Fprintf(&b, "  %-8s %s: %s", a.Status, a.title(), stateWord(a))
 		for _, f := range fields(a) {
 			fmt.Fprintf(&b, " · %s %s", strings.ToLower(f.name), f.value)
+		}
+		if a.CausedBy != "" {
+			fmt.Fprintf(&b, " · caused upstream by %s", a.CausedBy)
 		}
 		if a.Change != "" {
 			fmt.Fprintf(&b, " (%s)", a.Change)

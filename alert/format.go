@@ -133,11 +133,14 @@ func stateWord(a *Alert) string {
 	}
 }
 
-// headline is "PAGE", "TICKET" or "RESOLVED" for the notification.
+// headline is "PAGE", "TICKET" or "RESOLVED" for the notification, and
+// "UPSTREAM" for a consuming team's copy of a firing incident.
 func headline(n *Notification) string {
 	switch {
 	case n.Status == StatusResolved:
 		return "RESOLVED"
+	case n.Audience != nil:
+		return "UPSTREAM"
 	case n.Page:
 		return "PAGE"
 	default:

@@ -352,18 +352,35 @@ func (m *Manager) AlertsHandler() http.Handler {
 	})
 }
 
+// IncidentsHandler serves GET /api/v1/incidents: the open incidents as a
+// JSON array of IncidentView, each with its upstream cause and the
+// consuming teams told of it.
+func (m *Manager) IncidentsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			writeJSON(w, http.StatusMethodNotAllowed, apiError{Error: "method not allowed"})
+			return
+		}
+		writeJSON(w, http.StatusOK, m.Incidents())
+	})
+}
+
 // Alerts returns the alerts the Manager knows, by product and fingerprint.
 func (m *Manager) Alerts() []AlertView {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	unavailable := m.unavailable()
+	unavailable, troubled := m.unavailable(), m.troubled()
 	out := make([]AlertView, 0, len(m.alerts))
 	for _, t := range m.alerts {
 		v := viewOf(&t.a)
 		v.Unknown = t.held
 		if t.a.Status == StatusFiring {
 			v.Muted, v.SilencedBy = m.muted(&t.a, now, unavailable)
+			if v.CausedBy = m.causedBy(&t.a, troubled); v.CausedBy != "" && v.Muted == "" {
+				v.Muted = MutedInhibited
+			}
 		}
 		out = append(out, v)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/logonce"
 	statestore "github.com/meshwatch/meshwatch/internal/state"
+	"github.com/meshwatch/meshwatch/lineage"
 )
 
 // Store keeps the Manager's state across restarts (package internal/state
@@ -73,6 +74,10 @@ type Options struct {
 	// written empty, so a resolved incident does not come back with the
 	// next owner). Used only with Shard.
 	Shards []string
+	// Audiences returns the teams that depend on a product (package
+	// lineage): each gets its own copy of the product's incidents in its
+	// channel. Nil: only owners hear of their products.
+	Audiences func(product string) []lineage.Audience
 }
 
 // Manager owns the alerts' lifecycle (pending → firing → resolved), groups
@@ -95,6 +100,7 @@ type Manager struct {
 	shardOf     func(a *Alert) string
 	shards      []string
 	maxSilences int
+	audiences   func(product string) []lineage.Audience
 
 	wakeDispatch chan struct{}
 	wakeDeliver  map[string]chan struct{}
@@ -160,6 +166,11 @@ type incident struct {
 	// Notified are the firing alerts of the last notification, by
 	// fingerprint.
 	Notified map[string]Alert `json:"notified"`
+	// Upstream are the incidents of the products that fed this one when
+	// it opened.
+	Upstream []Upstream `json:"upstream,omitempty"`
+	// Consumers are the teams told of the incident, by team.
+	Consumers map[string]*consumerCopy `json:"consumers,omitempty"`
 }
 
 // entry is one notification waiting for one integration.
@@ -203,6 +214,7 @@ func New(cfg *meshwatch.Config, opts Options) (*Manager, error) {
 		shardOf:      opts.Shard,
 		maxSilences:  cmp.Or(opts.MaxSilences, MaxSilences),
 		shards:       opts.Shards,
+		audiences:    opts.Audiences,
 		written:      make(map[string][]byte),
 		wakeDispatch: make(chan struct{}, 1),
 		wakeDeliver:  make(map[string]chan struct{}),
@@ -578,14 +590,14 @@ func (m *Manager) dispatch(now time.Time) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expireSilences(now)
-	unavailable := m.unavailable()
+	unavailable, troubled := m.unavailable(), m.troubled()
 	before := m.st.Seq
 	for _, key := range slices.Sorted(maps.Keys(m.groups)) {
 		g := m.groups[key]
 		if now.Before(g.next) {
 			continue
 		}
-		m.flush(g, now, unavailable)
+		m.flush(g, now, unavailable, troubled)
 		g.next = now.Add(g.t.Interval)
 		if _, open := m.st.Incidents[key]; !open && !m.hasAlerts(key) {
 			delete(m.groups, key)
@@ -672,7 +684,7 @@ func (m *Manager) dropAlert(fp string) {
 }
 
 // flush notifies what changed in g since its incident's last notification.
-func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool) {
+func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool, troubled map[string]Upstream) {
 	inc := m.st.Incidents[g.key]
 	cur := map[string]*tracked{}
 	anyUnmuted := false
@@ -684,11 +696,13 @@ func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool) {
 		switch t.a.Status {
 		case StatusFiring:
 			muted, _ := m.muted(&t.a, now, unavailable)
+			t.a.CausedBy = m.causedBy(&t.a, troubled)
 			if muted == "" || notified {
 				cur[fp] = t
 				// A held alert is not known to fire now: it keeps its
-				// place in the incident but is no reason to repeat it.
-				anyUnmuted = anyUnmuted || (muted == "" && !t.held)
+				// place in the incident but is no reason to repeat it;
+				// nor is one an upstream incident explains.
+				anyUnmuted = anyUnmuted || (muted == "" && !t.held && t.a.CausedBy == "")
 			}
 		case StatusResolved:
 			if !notified {
@@ -706,6 +720,7 @@ func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool) {
 		inc = &incident{
 			ID:       fmt.Sprintf("%s-%d", Fingerprint(map[string]string{"group": g.key}), m.st.Seq),
 			GroupKey: g.key, GroupLabels: g.labels, Channel: g.channel, Opened: now,
+			Upstream: m.upstreamOf(g.labels[LabelProduct], troubled),
 		}
 	case len(cur) == 0:
 		kind = KindResolve
@@ -720,16 +735,17 @@ func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool) {
 	n := &Notification{
 		Kind: kind, Incident: inc.ID, GroupKey: g.key, GroupLabels: maps.Clone(g.labels),
 		Status: StatusFiring, Channel: g.channel, Opened: inc.Opened, Time: now,
+		Upstream: slices.Clone(inc.Upstream),
 	}
 	var firing, resolved []Alert
 	for fp, t := range cur {
 		a := t.a.clone()
 		if prev, ok := inc.Notified[fp]; !ok {
 			a.Change = ChangeNew
-		} else if prev.State != a.State {
+		} else if prev.State != a.State || prev.CausedBy != a.CausedBy {
 			a.Change = ChangeState
 		}
-		if t.t.Page && !n.Page {
+		if t.t.Page && !n.Page && a.CausedBy == "" {
 			n.Page, n.Mention = true, t.t.Mention
 		}
 		firing = append(firing, a)
@@ -764,9 +780,16 @@ func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool) {
 	} else {
 		m.st.Incidents[g.key] = inc
 	}
-	for _, nt := range m.notifiers {
-		m.st.Seq++
-		m.st.Outbox = append(m.st.Outbox, &entry{Seq: m.st.Seq, Integration: nt.Name(), N: n, Enqueued: now, Next: now})
+	copies := m.consumerCopies(inc, n)
+	for _, c := range append([]*Notification{n}, copies...) {
+		for _, nt := range m.notifiers {
+			m.st.Seq++
+			m.st.Outbox = append(m.st.Outbox, &entry{Seq: m.st.Seq, Integration: nt.Name(), N: c, Enqueued: now, Next: now})
+		}
+	}
+	for _, c := range copies {
+		m.log.Info("incident told to a consuming team", "kind", c.Kind, "incident", inc.ID, "team", c.Audience.Team,
+			"channel", c.Channel, "product", g.labels[LabelProduct])
 	}
 	m.dirty = true
 	m.log.Info("incident notified", "kind", kind, "incident", inc.ID, "channel", g.channel,
@@ -779,7 +802,7 @@ func changed(prev map[string]Alert, cur map[string]*tracked) bool {
 	}
 	for fp, t := range cur {
 		p, ok := prev[fp]
-		if !ok || p.State != t.a.State {
+		if !ok || p.State != t.a.State || p.CausedBy != t.a.CausedBy {
 			return true
 		}
 	}
@@ -881,6 +904,9 @@ func (m *Manager) splitState() (map[string][]byte, error) {
 		sh := groupShard(key)
 		part(sh).Incidents[key] = inc
 		shardOfIncident[inc.ID] = sh
+		for _, cc := range inc.Consumers {
+			shardOfIncident[cc.ID] = sh
+		}
 	}
 	for _, e := range m.st.Outbox {
 		sh := groupShard(e.N.GroupKey)
@@ -936,7 +962,7 @@ func (m *Manager) updateMetricsLocked(now time.Time) {
 	firing := map[string]float64{SeverityPage: 0, SeverityTicket: 0}
 	muted := map[string]float64{MutedSilenced: 0, MutedInhibited: 0}
 	pending, unknown := 0.0, 0.0
-	unavailable := m.unavailable()
+	unavailable, troubled := m.unavailable(), m.troubled()
 	for _, t := range m.alerts {
 		if t.held {
 			unknown++
@@ -946,6 +972,8 @@ func (m *Manager) updateMetricsLocked(now time.Time) {
 			firing[t.a.Severity()]++
 			if r, _ := m.muted(&t.a, now, unavailable); r != "" {
 				muted[r]++
+			} else if m.causedBy(&t.a, troubled) != "" {
+				muted[MutedInhibited]++
 			}
 		case StatusPending:
 			pending++

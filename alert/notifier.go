@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/meshwatch/meshwatch/lineage"
 )
 
 // Kinds of notification in an incident's life.
@@ -51,6 +53,12 @@ type Notification struct {
 	Opened time.Time `json:"opened"`
 	Time   time.Time `json:"time"`
 	Alerts []Alert   `json:"alerts"`
+	// Upstream are the incidents of the products that fed the incident's
+	// product when it opened: its probable cause.
+	Upstream []Upstream `json:"upstream,omitempty"`
+	// Audience is set on a consuming team's copy of an incident: the team,
+	// its channel and what it has at stake. Its notifications never page.
+	Audience *lineage.Audience `json:"audience,omitempty"`
 	// Note is the text of a KindNote, plain: who silenced what, until
 	// when, and why. It holds what people typed (a silence's comment and
 	// author): an integration escapes it for its format. It is also the

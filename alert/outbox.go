@@ -260,10 +260,8 @@ func (m *Manager) finish(e *entry, outcome string) {
 			return
 		}
 	}
-	for _, inc := range m.st.Incidents {
-		if inc.ID == e.N.Incident {
-			return
-		}
+	if m.openIncident(e.N.Incident) {
+		return
 	}
 	delete(m.st.Threads, e.N.Incident+"/"+e.Integration)
 }

@@ -305,12 +305,15 @@ const maxAlertsShown = 8
 func rootMessage(n *Notification) (string, []slack.Block) {
 	show := shown(n)
 	prod := product(n)
-	emoji := map[string]string{"PAGE": ":rotating_light:", "TICKET": ":warning:", "RESOLVED": ":white_check_mark:"}[headline(n)]
+	emoji := map[string]string{"PAGE": ":rotating_light:", "TICKET": ":warning:", "UPSTREAM": ":link:", "RESOLVED": ":white_check_mark:"}[headline(n)]
 	head := truncate(fmt.Sprintf("%s %s %s · %s", emoji, headline(n), prod, titles(show)), 150)
 
 	text := fmt.Sprintf("%s %s: %s", headline(n), prod, titles(show))
 	if owner := n.GroupLabels["owner"]; owner != "" {
 		text += " (owner " + owner + ")"
+	}
+	if n.Audience != nil {
+		text += " — you depend on it: " + n.Audience.Affected()
 	}
 	if n.Mention != "" {
 		text = n.Mention + " " + text
@@ -327,6 +330,12 @@ func rootMessage(n *Notification) (string, []slack.Block) {
 			intro = cmp.Or(show[0].Annotations["summary"], intro)
 		}
 	}
+	if n.Audience != nil {
+		intro = audienceIntro(n, prod) + "\n" + intro
+	}
+	if s := upstreamLine(n.Upstream); s != "" {
+		intro += "\n" + s
+	}
 	if n.Mention != "" {
 		intro = n.Mention + " " + intro
 	}
@@ -340,6 +349,9 @@ func rootMessage(n *Notification) (string, []slack.Block) {
 		}
 		a := &show[i]
 		line := fmt.Sprintf("*%s* · %s", a.title(), stateWord(a))
+		if a.CausedBy != "" {
+			line += " · caused upstream by *" + a.CausedBy + "*"
+		}
 		if d := a.Annotations["description"]; d != "" {
 			line += "\n" + d
 		}
@@ -429,4 +441,30 @@ func replyText(n *Notification) string {
 // Format prints the notifier without its client, which holds the token.
 func (s *Slack) Format(f fmt.State, _ rune) {
 	_, _ = io.WriteString(f, "alert.Slack{token: <secret>}")
+}
+
+// audienceIntro tells a consuming team why it hears of another team's
+// incident: what it depends on, and whose incident it is.
+func audienceIntro(n *Notification, prod string) string {
+	owner := ""
+	if o := n.GroupLabels["owner"]; o != "" {
+		owner = " (owner " + o + ")"
+	}
+	if n.Status == StatusResolved {
+		return fmt.Sprintf("*%s*%s, which your team depends on, is back to normal. Yours: %s.", prod, owner, n.Audience.Affected())
+	}
+	return fmt.Sprintf("*%s*%s, which your team depends on, is in an incident since %s. Yours: %s. Its owner has been told; this is for your information.",
+		prod, owner, clock(n.Opened), n.Audience.Affected())
+}
+
+// upstreamLine names the probable upstream cause of an incident.
+func upstreamLine(ups []Upstream) string {
+	if len(ups) == 0 {
+		return ""
+	}
+	parts := make([]string, len(ups))
+	for i, u := range ups {
+		parts[i] = fmt.Sprintf("*%s* (%s) since %s", u.Product, u.What, clock(u.Since))
+	}
+	return ":arrow_up: Upstream: " + strings.Join(parts, "; ") + " — the probable cause."
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/lineage"
 )
 
 // SignatureHeader carries the webhook body's HMAC-SHA256 under the shared
@@ -60,6 +61,12 @@ type WebhookPayload struct {
 	// has no alerts: a silence added or removed. It is plain text as
 	// people typed it, for the receiver to escape.
 	Note string `json:"note,omitempty"`
+	// Upstream are the incidents of the products that fed the incident's
+	// product when it opened: its probable cause.
+	Upstream []Upstream `json:"upstream,omitempty"`
+	// Audience is set on a consuming team's copy of an incident: the team
+	// it is for and what the team has at stake.
+	Audience *lineage.Audience `json:"audience,omitempty"`
 }
 
 // AlertView is an alert as the webhook and /api/v1/alerts show it.
@@ -89,6 +96,10 @@ type AlertView struct { //nolint:revive // the API's name since the first releas
 	Window                  string            `json:"window,omitempty"`
 	RunbookURL              string            `json:"runbook_url,omitempty"`
 	DashboardURL            string            `json:"dashboard_url,omitempty"`
+	// CausedBy names the upstream product whose incident explains this
+	// freshness or latency alert: it is inhibited (muted "inhibited"),
+	// shown in its incident, and does not page.
+	CausedBy string `json:"caused_by,omitempty"`
 	// Muted, SilencedBy and Unknown are set by /api/v1/alerts. Unknown
 	// says the condition could not be evaluated at the last update (the
 	// agent just started, or its source cannot see the product): the alert
@@ -106,7 +117,7 @@ func viewOf(a *Alert) AlertView {
 		SLO: a.SLO, Objective: a.Objective, ThresholdSeconds: a.ThresholdSeconds, Promise: a.Promise, SLI: a.SLI, BudgetRemaining: a.BudgetRemaining,
 		BurnRates: a.BurnRates, TimeToExhaustionSeconds: a.TimeToExhaustion.Seconds(),
 		Topics: a.Topics, Cluster: a.Cluster, Window: a.Window,
-		RunbookURL: a.RunbookURL, DashboardURL: a.DashboardURL,
+		RunbookURL: a.RunbookURL, DashboardURL: a.DashboardURL, CausedBy: a.CausedBy,
 	}
 }
 
@@ -116,7 +127,7 @@ func (w *Webhook) Notify(ctx context.Context, n *Notification, _ *Thread) error 
 	p := WebhookPayload{
 		Version: "1", Kind: n.Kind, Status: n.Status, Incident: n.Incident, GroupKey: n.GroupKey,
 		GroupLabels: n.GroupLabels, Page: n.Page, Opened: n.Opened, Time: n.Time,
-		Alerts: make([]AlertView, len(n.Alerts)), Note: n.Note,
+		Alerts: make([]AlertView, len(n.Alerts)), Note: n.Note, Upstream: n.Upstream, Audience: n.Audience,
 	}
 	for i := range n.Alerts {
 		p.Alerts[i] = viewOf(&n.Alerts[i])

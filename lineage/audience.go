@@ -46,25 +46,69 @@ func plural(n int, one, many string) string {
 // that owns a group consuming the product or a product it feeds (through
 // feeds edges, transitively), has a Slack channel, and is subscribed
 // (owners.<team>.subscribe). None when the product does not notify its
-// consumers (notify_consumers: false) or cfg does not know it.
+// consumers (notify_consumers: false) or cfg does not know it. For many
+// products, build an AudienceIndex once.
 func Audiences(cfg *meshwatch.Config, g Graph, product string) []Audience {
-	i := slices.IndexFunc(cfg.Products, func(p meshwatch.Product) bool { return p.Name == product })
-	if i < 0 || !cfg.Products[i].Notifies() {
-		return nil
-	}
-	owner := cfg.Products[i].Owner
-	teamOf := map[string]string{} // group ID → team
-	for _, e := range g.Edges {
-		if e.Kind == EdgeMemberOf {
-			teamOf[e.From] = strings.TrimPrefix(e.To, teamPrefix)
+	return newAudiences(cfg, g).of(product)
+}
+
+// AudienceIndex is every product's Audiences, computed once for a graph:
+// the alert manager asks for them at every notification, at 10,000
+// products too.
+type AudienceIndex map[string][]Audience
+
+// NewAudienceIndex returns the Audiences of every product of cfg in g.
+func NewAudienceIndex(cfg *meshwatch.Config, g Graph) AudienceIndex {
+	x := newAudiences(cfg, g)
+	out := make(AudienceIndex, len(cfg.Products))
+	for i := range cfg.Products {
+		if as := x.of(cfg.Products[i].Name); len(as) > 0 {
+			out[cfg.Products[i].Name] = as
 		}
+	}
+	return out
+}
+
+// audiences holds the graph's adjacency for Audiences.
+type audiences struct {
+	cfg       *meshwatch.Config
+	g         Graph
+	products  map[string]*meshwatch.Product
+	teamOf    map[string]string   // group ID → team
+	consumers map[string][]string // product ID → group IDs consuming it
+	feeds     map[string][]string // product ID → product IDs it feeds
+}
+
+func newAudiences(cfg *meshwatch.Config, g Graph) *audiences {
+	x := &audiences{cfg: cfg, g: g, products: map[string]*meshwatch.Product{}, teamOf: map[string]string{},
+		consumers: map[string][]string{}, feeds: map[string][]string{}}
+	for i := range cfg.Products {
+		x.products[cfg.Products[i].Name] = &cfg.Products[i]
+	}
+	for _, e := range g.Edges {
+		switch e.Kind {
+		case EdgeMemberOf:
+			x.teamOf[e.From] = strings.TrimPrefix(e.To, teamPrefix)
+		case EdgeConsumes:
+			x.consumers[e.To] = append(x.consumers[e.To], e.From)
+		case EdgeFeeds:
+			x.feeds[e.From] = append(x.feeds[e.From], e.To)
+		}
+	}
+	return x
+}
+
+func (x *audiences) of(product string) []Audience {
+	p := x.products[product]
+	if p == nil || !p.Notifies() {
+		return nil
 	}
 	by := map[string]*Audience{}
 	add := func(team string) *Audience {
-		if team == "" || team == owner || team == meshwatch.UnknownOwner {
+		if team == "" || team == p.Owner || team == meshwatch.UnknownOwner {
 			return nil
 		}
-		o, ok := cfg.Owners[team]
+		o, ok := x.cfg.Owners[team]
 		if !ok || o.SlackChannel == "" || !o.Subscribed() {
 			return nil
 		}
@@ -76,31 +120,23 @@ func Audiences(cfg *meshwatch.Config, g Graph, product string) []Audience {
 		return a
 	}
 	start := ProductID(product)
-	for _, e := range g.Edges {
-		if e.Kind == EdgeConsumes && e.To == start {
-			if a := add(teamOf[e.From]); a != nil {
-				a.Groups = append(a.Groups, strings.TrimPrefix(e.From, groupPrefix))
-			}
+	for _, gid := range x.consumers[start] {
+		if a := add(x.teamOf[gid]); a != nil {
+			a.Groups = append(a.Groups, strings.TrimPrefix(gid, groupPrefix))
 		}
 	}
 	// Downstream products, breadth first along feeds edges.
-	feeds := map[string][]string{}
-	for _, e := range g.Edges {
-		if e.Kind == EdgeFeeds {
-			feeds[e.From] = append(feeds[e.From], e.To)
-		}
-	}
 	seen := map[string]bool{start: true}
 	for frontier := []string{start}; len(frontier) > 0; {
 		var next []string
 		for _, id := range frontier {
-			for _, to := range feeds[id] {
+			for _, to := range x.feeds[id] {
 				if seen[to] {
 					continue
 				}
 				seen[to] = true
 				next = append(next, to)
-				if n, ok := g.Node(to); ok {
+				if n, ok := x.g.Node(to); ok {
 					if a := add(n.Owner); a != nil {
 						a.Products = append(a.Products, n.Label)
 					}
@@ -108,6 +144,9 @@ func Audiences(cfg *meshwatch.Config, g Graph, product string) []Audience {
 			}
 		}
 		frontier = next
+	}
+	if len(by) == 0 {
+		return nil
 	}
 	out := make([]Audience, 0, len(by))
 	for _, a := range by {

@@ -477,3 +477,76 @@ func TestCached(t *testing.T) {
 		t.Errorf("%d builds after maxAge, want 2 and the new graph", builds)
 	}
 }
+
+// TestAudiences: who hears of each product — the teams of its consuming
+// groups and the owners of the products it feeds, with a channel,
+// subscribed, never its own owner — and the index gives the same.
+func TestAudiences(t *testing.T) {
+	cfg := mesh(t)
+	g := lineage.Build(cfg, observed)
+	want := []lineage.Audience{
+		{Team: "analytics-team", Channel: "#analytics", Groups: []string{"analytics-etl"}},
+		{Team: "payments-team", Channel: "#payments", Groups: []string{"payments-svc"}, Products: []string{payments}},
+	}
+	if diff := gocmp.Diff(want, lineage.Audiences(cfg, g, checkout)); diff != "" {
+		t.Errorf("audiences of %s (-want +got):\n%s", checkout, diff)
+	}
+	if got := want[1].Affected(); got != "group payments-svc; product "+payments {
+		t.Errorf("Affected() = %q", got)
+	}
+	// finance-report belongs to orders-team, which owns checkout, not
+	// analytics: orders-team hears of analytics.
+	if diff := gocmp.Diff([]lineage.Audience{{Team: "orders-team", Channel: "#orders", Groups: []string{"finance-report"}}}, lineage.Audiences(cfg, g, analytics)); diff != "" {
+		t.Errorf("audiences of %s (-want +got):\n%s", analytics, diff)
+	}
+	if got := lineage.Audiences(cfg, g, payments); got != nil {
+		t.Errorf("audiences of %s = %+v, want none: nobody reads it", payments, got)
+	}
+	idx := lineage.NewAudienceIndex(cfg, g)
+	if diff := gocmp.Diff(want, idx[checkout]); diff != "" {
+		t.Errorf("index of %s (-want +got):\n%s", checkout, diff)
+	}
+
+	// Subscriptions off: per team, per product.
+	o := cfg.Owners["analytics-team"]
+	o.Subscribe = new(false)
+	cfg.Owners["analytics-team"] = o
+	if got := lineage.Audiences(cfg, g, checkout); len(got) != 1 || got[0].Team != "payments-team" {
+		t.Errorf("analytics-team unsubscribed: audiences %+v, want payments-team only", got)
+	}
+	cfg.Products[0].NotifyConsumers = new(false)
+	if got := lineage.Audiences(cfg, g, checkout); got != nil {
+		t.Errorf("notify_consumers: false: audiences %+v, want none", got)
+	}
+}
+
+// TestInferredOwner: an observed group no product declares belongs to the
+// team whose groups pattern matches it, marked inferred, and its team
+// hears of what it reads; a declared owner is never overridden.
+func TestInferredOwner(t *testing.T) {
+	cfg := mesh(t)
+	o := cfg.Owners["analytics-team"]
+	o.Groups = []string{"^shadow-", "^payments-"} // payments-svc is declared payments-team's
+	cfg.Owners["analytics-team"] = o
+	g := lineage.Build(cfg, observed)
+	var memberOf []lineage.Edge
+	for _, e := range g.Edges {
+		if e.Kind == lineage.EdgeMemberOf && (e.From == "group:shadow-reader" || e.From == "group:payments-svc") {
+			memberOf = append(memberOf, e)
+		}
+	}
+	want := []lineage.Edge{
+		{From: "group:payments-svc", To: "team:payments-team", Kind: "member_of", Declared: true},
+		{From: "group:shadow-reader", To: "team:analytics-team", Kind: "member_of", Inferred: true},
+	}
+	if diff := gocmp.Diff(want, memberOf); diff != "" {
+		t.Errorf("member_of edges (-want +got):\n%s", diff)
+	}
+	if n, _ := g.Node("group:shadow-reader"); n.Owner != "analytics-team" || n.Declared {
+		t.Errorf("shadow-reader: owner %q declared %v, want analytics-team, undeclared", n.Owner, n.Declared)
+	}
+	got := lineage.Audiences(cfg, g, checkout)
+	if len(got) == 0 || got[0].Team != "analytics-team" || !slices.Equal(got[0].Groups, []string{"analytics-etl", "shadow-reader"}) {
+		t.Errorf("audiences of %s: %+v, want analytics-team with analytics-etl and shadow-reader", checkout, got)
+	}
+}

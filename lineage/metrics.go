@@ -18,15 +18,16 @@ type collector struct{ build func() Graph }
 func NewCollector(build func() Graph) prometheus.Collector { return collector{build} }
 
 // Cached returns build, memoized for maxAge: a scrape every few seconds
-// over 10,000 products need not rebuild a graph that changes with the lag
-// passes and the config. Safe for concurrent use.
-func Cached(build func() Graph, maxAge time.Duration, now func() time.Time) func() Graph {
+// over 10,000 products need not rebuild a graph (or its AudienceIndex)
+// that changes with the lag passes and the config. Safe for concurrent
+// use.
+func Cached[T any](build func() T, maxAge time.Duration, now func() time.Time) func() T {
 	var (
 		mu sync.Mutex
-		g  Graph
+		g  T
 		at time.Time
 	)
-	return func() Graph {
+	return func() T {
 		mu.Lock()
 		defer mu.Unlock()
 		if t := now(); at.IsZero() || t.Sub(at) >= maxAge {

@@ -78,9 +78,13 @@ type App struct {
 	reg   *prometheus.Registry // the agent's own metrics: runtime, build, shards
 	kc    *kgo.Client          // admin requests and direct reads: never a group member
 	store stateStore
-	srv   *http.Server
-	guard *webauth.Guard // in front of every handler: who may write
-	ln    net.Listener
+	// lineage is the mesh's graph, and audienceIndex who depends on each
+	// product: rebuilt at most once a lag interval.
+	lineage       func() lineage.Graph
+	audienceIndex func() lineage.AudienceIndex
+	srv           *http.Server
+	guard         *webauth.Guard // in front of every handler: who may write
+	ln            net.Listener
 
 	member     *shard.Member // with sharding
 	shardM     *shardMetrics // with sharding
@@ -174,8 +178,9 @@ func NewApp(set *config.Config, log *slog.Logger, o AppOptions) (_ *App, err err
 	// The mesh as a graph, on the agent's own registry: the whole config,
 	// with the groups the current core's lag monitor saw.
 	// Rebuilt at most once a lag interval, not at every scrape.
-	reg.MustRegister(lineage.NewCollector(lineage.Cached(func() lineage.Graph { return lineage.Build(cfg, a.lineageObserved) },
-		set.Lag.Interval.Std(), time.Now)))
+	a.lineage = lineage.Cached(func() lineage.Graph { return lineage.Build(cfg, a.lineageObserved) }, set.Lag.Interval.Std(), time.Now)
+	a.audienceIndex = lineage.Cached(func() lineage.AudienceIndex { return lineage.NewAudienceIndex(cfg, a.lineage()) }, set.Lag.Interval.Std(), time.Now)
+	reg.MustRegister(lineage.NewCollector(a.lineage))
 	a.scrapeLogs.Interval = time.Minute
 	a.stages.log = log
 	defer func() {
@@ -350,6 +355,8 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	ao := alert.Options{
 		Logger: log, Metrics: am, Store: c.fence, Now: o.Now,
 		Notifiers: a.notifiers(o, am), Routing: a.set.Alerting.Routing(),
+		// Consuming teams hear of the incidents of what they read.
+		Audiences: a.audiences,
 	}
 	if a.set.Sharding != nil {
 		ao.Shard, ao.Shards = a.alertShards(shards, withCost)
@@ -598,6 +605,7 @@ func (a *App) routes() http.Handler {
 		})
 	}))
 	mux.Handle("GET /api/v1/alerts", a.onCore(func(c *core) http.Handler { return c.alerts.AlertsHandler() }))
+	mux.Handle("GET /api/v1/incidents", a.onCore(func(c *core) http.Handler { return c.alerts.IncidentsHandler() }))
 	silences := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c := a.cur.Load(); c != nil {
 			c.alerts.SilencesHandler().ServeHTTP(w, r)
@@ -632,7 +640,7 @@ func (a *App) routes() http.Handler {
 <ul>
 <li><a href="/metrics">/metrics</a> Prometheus metrics</li>
 <li><a href="/api/v1/slos">/api/v1/slos</a> every SLO: budget, burn rates, decision and why</li>
-<li><a href="/api/v1/alerts">/api/v1/alerts</a> alerts, and <a href="/api/v1/silences">/api/v1/silences</a></li>
+<li><a href="/api/v1/alerts">/api/v1/alerts</a> alerts, <a href="/api/v1/incidents">/api/v1/incidents</a> open incidents (upstream cause, teams told), and <a href="/api/v1/silences">/api/v1/silences</a></li>
 <li>/api/v1/products/{name}/lag and /api/v1/products/{name}/quality</li>
 <li><a href="/api/v1/chargeback">/api/v1/chargeback</a> cost per product and team</li>
 <li><a href="/api/v1/lineage">/api/v1/lineage</a> who owns, reads and feeds each product (?product=P&amp;depth=N)</li>

@@ -107,3 +107,10 @@ func observedGroups(pl lag.ProductLag) []lineage.Observed {
 	}
 	return out
 }
+
+// audiences returns the teams that depend on product, from the lineage
+// graph (its index rebuilt at most once a lag interval): the alert manager gives
+// each its own copy of the product's incidents.
+func (a *App) audiences(product string) []lineage.Audience {
+	return a.audienceIndex()[product]
+}

@@ -1,0 +1,352 @@
+package alert
+
+import (
+	"encoding/json"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/lineage"
+)
+
+// meshConfig is a small mesh: checkout.orders.placed (orders-team) read
+// by fraud-team's group and by finance-team's group, and feeding
+// fraud-team's payments.fraud.scored; search-team reads it too but has no
+// channel.
+func meshConfig() *meshwatch.Config {
+	cfg := &meshwatch.Config{
+		Cluster: meshwatch.Cluster{Name: "prod-eu"},
+		Products: []meshwatch.Product{
+			{
+				Name: "checkout.orders.placed", Domain: "checkout", Owner: "orders-team", Tier: 1,
+				Topics: []meshwatch.TopicSelector{{Name: "checkout.orders.placed"}},
+				Consumers: []meshwatch.Consumer{
+					{Group: "fraud-detector", Owner: "fraud-team"},
+					{Group: "ledger-writer", Owner: "finance-team"},
+					{Group: "search-indexer", Owner: "search-team"},
+				},
+			},
+			{
+				Name: "payments.fraud.scored", Domain: "payments", Owner: "fraud-team", Tier: 1,
+				Topics: []meshwatch.TopicSelector{{Name: "payments.fraud.scored"}},
+				Inputs: []string{"checkout.orders.placed"},
+			},
+		},
+		Owners: map[string]meshwatch.Owner{
+			"orders-team":  {SlackChannel: "#orders-data", Mention: "<!subteam^S123>"},
+			"fraud-team":   {SlackChannel: "#fraud-alerts", Mention: "<!subteam^S456>"},
+			"finance-team": {SlackChannel: "#finance"},
+			"search-team":  {},
+		},
+	}
+	return cfg
+}
+
+func newMeshManager(t *testing.T, cfg *meshwatch.Config, clk *fakeClock, st Store, reg prometheus.Registerer, ns ...Notifier) *Manager {
+	t.Helper()
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	g := lineage.Build(cfg, nil)
+	m, err := New(cfg, Options{
+		Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics(reg),
+		Store: st, Now: clk.Now, Notifiers: ns,
+		Routing:   Routing{DefaultChannel: "#data-alerts"},
+		Audiences: func(p string) []lineage.Audience { return lineage.Audiences(cfg, g, p) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// productAlert is an SLO burn-rate alert of product.
+func productAlert(product, slo, sli string) Alert {
+	a := sloAlert(slo, sli, SeverityPage)
+	a.Labels[LabelProduct] = product
+	return a
+}
+
+// byChannel summarises notifications as "channel kind: alerts", in order.
+func byChannel(ns []*Notification) []string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, n.Channel+" "+summary([]*Notification{n})[0])
+	}
+	return out
+}
+
+func wantChannels(t *testing.T, rec *recorder, at string, want ...string) []*Notification {
+	t.Helper()
+	got := rec.take()
+	if s := byChannel(got); !slices.Equal(s, want) {
+		t.Fatalf("%s:\ngot  %q\nwant %q", at, s, want)
+	}
+	return got
+}
+
+// TestConsumerCopies: every consuming team with a channel gets one copy of
+// an upstream incident in its channel, updated with its changes and its
+// resolve, never paged, never repeated; a consumer's lag and a restart
+// tell nobody anything new.
+func TestConsumerCopies(t *testing.T) {
+	cfg := meshConfig()
+	clk := newClock()
+	rec := &recorder{name: "rec"}
+	st := newTestStore()
+	m := newMeshManager(t, cfg, clk, st, nil, rec)
+	lat := productAlert("checkout.orders.placed", "latency", meshwatch.SLILatency)
+
+	m.Update(t0, []Alert{lat})
+	step(t, m, clk, t0.Add(30*time.Second))
+	got := wantChannels(t, rec, "fire",
+		"#orders-data fire: latency/firing/new",
+		"#finance fire: latency/firing/new",
+		"#fraud-alerts fire: latency/firing/new")
+	if !got[0].Page || got[0].Audience != nil {
+		t.Errorf("owner's notification: page %v audience %v, want a page without audience", got[0].Page, got[0].Audience)
+	}
+	for _, n := range got[1:] {
+		if n.Page || n.Mention != "" || n.Audience == nil {
+			t.Fatalf("consumer copy to %s: page %v mention %q audience %v; want no page, no mention, an audience", n.Channel, n.Page, n.Mention, n.Audience)
+		}
+		if n.Incident == got[0].Incident {
+			t.Errorf("consumer copy to %s shares the owner's incident ID: one Slack thread for two channels", n.Channel)
+		}
+	}
+	if a := got[2].Audience; a.Team != "fraud-team" || !slices.Equal(a.Groups, []string{"fraud-detector"}) || !slices.Equal(a.Products, []string{"payments.fraud.scored"}) {
+		t.Errorf("fraud-team's audience = %+v, want its group fraud-detector and its product payments.fraud.scored", *a)
+	}
+
+	// A second alert joins: every copy changes.
+	val := productAlert("checkout.orders.placed", "validity", meshwatch.SLIValidity)
+	m.Update(t0.Add(time.Minute), []Alert{lat, val})
+	step(t, m, clk, t0.Add(5*time.Minute+30*time.Second))
+	wantChannels(t, rec, "change",
+		"#orders-data change: latency/firing validity/firing/new",
+		"#finance change: latency/firing validity/firing/new",
+		"#fraud-alerts change: latency/firing validity/firing/new")
+
+	// Each copy keeps its thread while its incident is open.
+	m.mu.Lock()
+	for _, n := range got[1:] {
+		if m.st.Threads[n.Incident+"/rec"] == nil {
+			t.Errorf("the thread of %s's copy was dropped while the incident is open", n.Channel)
+		}
+	}
+	m.mu.Unlock()
+
+	// A consumer's lag joins the owner's incident: its team hears of it
+	// through routing, the copies do not change.
+	lagA := Alert{Labels: map[string]string{LabelAlertname: NameConsumerLag, LabelProduct: "checkout.orders.placed", LabelGroup: "ledger-writer", LabelSLI: "lag", LabelSeverity: SeverityTicket}, Active: true, State: "STALL"}
+	m.Update(t0.Add(6*time.Minute), []Alert{lat, val, lagA})
+	step(t, m, clk, t0.Add(10*time.Minute+30*time.Second))
+	for _, n := range rec.take() {
+		if n.Audience != nil {
+			t.Fatalf("a consumer's lag changed %s's copy: %q", n.Channel, byChannel([]*Notification{n}))
+		}
+	}
+
+	// A restart in the middle: nothing new to anybody.
+	m2 := newMeshManager(t, cfg, clk, st, nil, rec)
+	m2.Update(t0.Add(11*time.Minute), []Alert{lat, val, lagA})
+	step(t, m2, clk, t0.Add(15*time.Minute+30*time.Second))
+	wantChannels(t, rec, "after a restart")
+
+	// The owner is reminded after repeat_interval; the consumers are not.
+	at := t0.Add(10*time.Minute + 30*time.Second + 4*time.Hour)
+	m2.Update(at, []Alert{lat, val, lagA})
+	step(t, m2, clk, at)
+	wantChannels(t, rec, "repeat", "#orders-data repeat: latency/firing validity/firing lag of ledger-writer/firing")
+
+	// Everything resolves: each copy resolves, with the same incident ID
+	// as its fire (the same thread).
+	m2.Update(at.Add(time.Minute), nil)
+	step(t, m2, clk, at.Add(5*time.Minute))
+	res := wantChannels(t, rec, "resolve",
+		"#orders-data resolve: latency/resolved/resolved validity/resolved/resolved lag of ledger-writer/resolved/resolved",
+		"#finance resolve: latency/resolved/resolved validity/resolved/resolved",
+		"#fraud-alerts resolve: latency/resolved/resolved validity/resolved/resolved")
+	for i := range res {
+		if res[i].Incident != got[i].Incident {
+			t.Errorf("%s: resolve in incident %s, fired in %s", res[i].Channel, res[i].Incident, got[i].Incident)
+		}
+	}
+	m2.mu.Lock()
+	threads := len(m2.st.Threads)
+	m2.mu.Unlock()
+	if threads != 0 {
+		t.Errorf("threads left after every incident resolved: %d", threads)
+	}
+}
+
+// TestConsumerCopiesOff: subscribe: false on a team and notify_consumers:
+// false on a product keep the copies away; an incident of only a
+// consumer's lag makes none.
+func TestConsumerCopiesOff(t *testing.T) {
+	lat := productAlert("checkout.orders.placed", "latency", meshwatch.SLILatency)
+	for _, tc := range []struct {
+		name   string
+		edit   func(*meshwatch.Config)
+		alerts []Alert
+		want   []string
+	}{
+		{"team unsubscribed", func(c *meshwatch.Config) {
+			o := c.Owners["finance-team"]
+			o.Subscribe = new(false)
+			c.Owners["finance-team"] = o
+		}, []Alert{lat}, []string{"#orders-data fire: latency/firing/new", "#fraud-alerts fire: latency/firing/new"}},
+		{"product does not notify", func(c *meshwatch.Config) { c.Products[0].NotifyConsumers = new(false) },
+			[]Alert{lat}, []string{"#orders-data fire: latency/firing/new"}},
+		{"only a consumer's lag", func(*meshwatch.Config) {}, []Alert{{
+			Labels: map[string]string{LabelAlertname: NameConsumerLag, LabelProduct: "checkout.orders.placed", LabelGroup: "ledger-writer", LabelSLI: "lag", LabelSeverity: SeverityTicket},
+			Active: true, State: "STOP",
+		}}, []string{"#orders-data fire: lag of ledger-writer/firing/new"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := meshConfig()
+			tc.edit(cfg)
+			clk := newClock()
+			rec := &recorder{name: "rec"}
+			m := newMeshManager(t, cfg, clk, newTestStore(), nil, rec)
+			m.Update(t0, tc.alerts)
+			step(t, m, clk, t0.Add(30*time.Second))
+			wantChannels(t, rec, tc.name, tc.want...)
+		})
+	}
+}
+
+// TestUpstreamCause: a downstream incident that opens while its input is
+// in trouble names the upstream incident; its freshness and latency
+// alerts are inhibited (shown, caused upstream, not paging) while the
+// upstream fires, and page once it resolved.
+func TestUpstreamCause(t *testing.T) {
+	cfg := meshConfig()
+	clk := newClock()
+	rec := &recorder{name: "rec"}
+	reg := prometheus.NewRegistry()
+	m := newMeshManager(t, cfg, clk, newTestStore(), reg, rec)
+	up := productAlert("checkout.orders.placed", "freshness", meshwatch.SLIFreshness)
+	downFresh := productAlert("payments.fraud.scored", "freshness", meshwatch.SLIFreshness)
+
+	m.Update(t0, []Alert{up})
+	step(t, m, clk, t0.Add(30*time.Second))
+	rec.take()
+
+	m.Update(t0.Add(time.Minute), []Alert{up, downFresh})
+	step(t, m, clk, t0.Add(time.Minute+30*time.Second))
+	got := wantChannels(t, rec, "downstream fire", "#fraud-alerts fire: freshness/firing/new")
+	n := got[0]
+	if n.Page || n.Mention != "" {
+		t.Errorf("downstream incident caused upstream pages (mention %q)", n.Mention)
+	}
+	if len(n.Upstream) != 1 || n.Upstream[0].Product != "checkout.orders.placed" || !n.Upstream[0].Since.Equal(t0) || n.Upstream[0].What != "freshness" {
+		t.Fatalf("upstream = %+v, want checkout.orders.placed (freshness) since %v", n.Upstream, t0)
+	}
+	if n.Alerts[0].CausedBy != "checkout.orders.placed" {
+		t.Errorf("downstream freshness caused_by = %q, want checkout.orders.placed", n.Alerts[0].CausedBy)
+	}
+	if v := testutil.ToFloat64(m.metrics.muted.WithLabelValues(MutedInhibited)); v != 1 {
+		t.Errorf("muted{reason=inhibited} = %v, want 1", v)
+	}
+	views := m.Alerts()
+	i := slices.IndexFunc(views, func(v AlertView) bool { return v.Product == "payments.fraud.scored" })
+	if views[i].CausedBy != "checkout.orders.placed" || views[i].Muted != MutedInhibited {
+		t.Errorf("/api/v1/alerts: caused_by %q muted %q, want checkout.orders.placed, inhibited", views[i].CausedBy, views[i].Muted)
+	}
+	incs := m.Incidents()
+	j := slices.IndexFunc(incs, func(v IncidentView) bool { return v.Product == "payments.fraud.scored" })
+	if j < 0 || len(incs[j].Upstream) != 1 || incs[j].Upstream[0].Product != "checkout.orders.placed" {
+		t.Fatalf("/api/v1/incidents: %+v, want payments.fraud.scored with upstream checkout.orders.placed", incs)
+	}
+	k := slices.IndexFunc(incs, func(v IncidentView) bool { return v.Product == "checkout.orders.placed" })
+	if teams := len(incs[k].Consumers); teams != 2 {
+		t.Errorf("/api/v1/incidents: the upstream incident was told to %d teams, want 2", teams)
+	}
+
+	// The upstream resolves while the downstream still fires: its own
+	// problem now, it pages.
+	m.Update(t0.Add(3*time.Minute), []Alert{downFresh})
+	step(t, m, clk, t0.Add(6*time.Minute+30*time.Second))
+	for _, n := range rec.take() {
+		if n.Channel != "#fraud-alerts" || n.Audience != nil {
+			continue
+		}
+		if n.Kind != KindChange || !n.Page || n.Alerts[0].CausedBy != "" || n.Alerts[0].Change != ChangeState {
+			t.Fatalf("after the upstream resolved: %s page %v caused_by %q change %q; want a paging change", n.Kind, n.Page, n.Alerts[0].CausedBy, n.Alerts[0].Change)
+		}
+		return
+	}
+	t.Fatal("after the upstream resolved: the downstream owner was not told")
+}
+
+// TestUpstreamNotCause: an incident that opens with no input in trouble
+// names no cause, and a validity alert is never explained upstream.
+func TestUpstreamNotCause(t *testing.T) {
+	cfg := meshConfig()
+	clk := newClock()
+	rec := &recorder{name: "rec"}
+	m := newMeshManager(t, cfg, clk, newTestStore(), nil, rec)
+	up := productAlert("checkout.orders.placed", "latency", meshwatch.SLILatency)
+	val := productAlert("payments.fraud.scored", "validity", meshwatch.SLIValidity)
+	m.Update(t0, []Alert{val})
+	step(t, m, clk, t0.Add(30*time.Second))
+	got := wantChannels(t, rec, "downstream alone", "#fraud-alerts fire: validity/firing/new")
+	if len(got[0].Upstream) != 0 || !got[0].Page {
+		t.Errorf("downstream alone: upstream %+v page %v, want none and a page", got[0].Upstream, got[0].Page)
+	}
+	m.Update(t0.Add(time.Minute), []Alert{val, up})
+	step(t, m, clk, t0.Add(5*time.Minute+30*time.Second))
+	for _, n := range rec.take() {
+		if n.Channel == "#fraud-alerts" && n.Audience == nil {
+			t.Fatalf("the downstream incident changed when its input got into trouble: %q", byChannel([]*Notification{n}))
+		}
+	}
+}
+
+// TestConsumerSlackMessage: a consumer's copy says whose product it is,
+// what the team has at stake and that it is for information; an
+// upstream cause is named; none of it mentions anyone.
+func TestConsumerSlackMessage(t *testing.T) {
+	opened := t0
+	a := productAlert("checkout.orders.placed", "latency", meshwatch.SLILatency)
+	a.Status = StatusFiring
+	n := &Notification{
+		Kind: KindFire, Status: StatusFiring, Channel: "#fraud-alerts", Opened: opened, Time: opened,
+		GroupLabels: map[string]string{"owner": "orders-team", LabelProduct: "checkout.orders.placed"},
+		Alerts:      []Alert{a},
+		Audience:    &lineage.Audience{Team: "fraud-team", Channel: "#fraud-alerts", Groups: []string{"fraud-detector"}, Products: []string{"payments.fraud.scored"}},
+		Upstream:    []Upstream{{Product: "checkout.cart.updated", Since: opened.Add(-time.Minute), What: "freshness"}},
+	}
+	text, blocks := rootMessage(n)
+	b, err := json.Marshal(blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := text + string(b)
+	for _, want := range []string{
+		"UPSTREAM checkout.orders.placed",
+		"which your team depends on, is in an incident since Mar 2 10:00 UTC",
+		"Yours: group fraud-detector; product payments.fraud.scored",
+		"Upstream: *checkout.cart.updated* (freshness) since Mar 2 09:59 UTC",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("message lacks %q:\n%s", want, all)
+		}
+	}
+	if strings.Contains(all, "<!subteam") || strings.Contains(all, "<!channel") {
+		t.Errorf("a consumer's copy mentions someone:\n%s", all)
+	}
+	n.Status = StatusResolved
+	_, blocks = rootMessage(n)
+	b, _ = json.Marshal(blocks)
+	if !strings.Contains(string(b), "is back to normal") {
+		t.Errorf("resolved copy does not say the product is back to normal:\n%s", b)
+	}
+}
