@@ -31,10 +31,11 @@ import (
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("demo", `meshwatch demo [-for 10m] [-config-out demo.yaml]
 
-Starts an embedded 3-broker Kafka (franz-go's kfake) on 127.0.0.1, four
-synthetic data products in three domains — one healthy, one whose events
+Starts an embedded 3-broker Kafka (franz-go's kfake) on 127.0.0.1, five
+synthetic data products in four domains — one healthy, one whose events
 arrive 2–5 s late, one that falls silent for a minute every few minutes, one
-bursty — and the agent against them. Ctrl-C stops it.`, stderr)
+bursty, one made from the late one — and the agent against them. Ctrl-C
+stops it.`, stderr)
 	ports := fs.String("ports", "19092,19093,19094", "the three broker ports of the embedded Kafka (0 for random)")
 	var o demoOptions
 	fs.StringVar(&o.listen, "http.listen", demo.Listen, "address of the agent's HTTP server")

@@ -20,6 +20,7 @@ const (
 	TransactionsSettled   = "payments.transactions.settled"
 	ParcelsScanned        = "logistics.parcels.scanned"
 	CartsUpdated          = "checkout.carts.updated"
+	LedgerEntries         = "finance.ledger.entries"
 	parcelsScannedEU      = ParcelsScanned + ".eu"
 	parcelsScannedUS      = ParcelsScanned + ".us"
 	parcelsScannedPattern = `^logistics\.parcels\.scanned\.[a-z]{2}$`
@@ -60,6 +61,12 @@ func Scenarios() []Scenario {
 			Behaviour: Bursty,
 			Expect:    "SLOs met; sampling capped at 500 rec/s during the 2000 rec/s bursts every 30s",
 		},
+		{
+			Product:   LedgerEntries,
+			Topics:    []string{LedgerEntries},
+			Behaviour: Late,
+			Expect:    "made from payments.transactions.settled, as late as it: its latency incident names the upstream one as its cause and does not page; finance-team hears of the upstream incident in #finance-ops",
+		},
 	}
 }
 
@@ -70,7 +77,7 @@ const (
 	Tick   = 5 * time.Second
 )
 
-// Catalog returns the model of the demo: the four products of Scenarios
+// Catalog returns the model of the demo: the five products of Scenarios
 // with their owners and SLOs, on the cluster "demo". The agent that
 // monitors them listens on Listen and ticks every Tick (the caller sets
 // those, and the brokers); the caller may change any field. Like a loaded
@@ -155,6 +162,20 @@ func Catalog() *meshwatch.Config {
 				EventTime:   meshwatch.EventTime{Record: "timestamp"},
 				Sampling:    meshwatch.Budget{MaxRecordsPerSecond: 500},
 				SLOs:        slos(),
+			},
+			{
+				// Fed by payments.transactions.settled and as late as it:
+				// a downstream incident with an upstream cause.
+				Name:        LedgerEntries,
+				Domain:      "finance",
+				Owner:       "finance-team",
+				Tier:        1,
+				Description: "Double-entry ledger lines booked from the settled payments.",
+				Topics:      []meshwatch.TopicSelector{{Name: LedgerEntries}},
+				Format:      meshwatch.FormatJSON,
+				EventTime:   meshwatch.EventTime{Header: "x-event-time", Format: meshwatch.TimeFormatRFC3339},
+				SLOs:        slos(),
+				Inputs:      []string{TransactionsSettled},
 			},
 		},
 	}

@@ -1,5 +1,5 @@
 // Package demo holds the synthetic data products of `meshwatch demo`: a
-// catalog of four products in three domains ([Catalog]), the producers that
+// catalog of five products in four domains ([Catalog]), the producers that
 // feed their topics ([Producers]) and the consumer groups that read them
 // ([Consumers]). Each product has a behaviour that one of its SLOs notices:
 //
@@ -9,6 +9,8 @@
 //	logistics.parcels.scanned      flapping  ~50 rec/s over two topics matched by a pattern, silent 60 s every 3 min
 //	                                         (JSON field event.ts, Unix ms): freshness
 //	checkout.carts.updated         bursty    ~5 rec/s, bursts of ~2000 rec/s for 3 s every 30 s (record timestamp): sampling budget
+//	finance.ledger.entries         late      ~50 rec/s, made from payments.transactions.settled (its input) and as late
+//	                                         (header x-event-time, 2.5–5.5 s old): latency, caused upstream
 //
 // [Scenarios] lists the same for the demo's legend.
 //

@@ -48,6 +48,30 @@ func transactionSettled(rng *rand.Rand, now time.Time) *kgo.Record {
 	}
 }
 
+// ledgerEntry is a finance.ledger.entries line booked from a settled
+// payment: its event time (header x-event-time) is the payment's, 2–5 s
+// old, plus half a second of booking, so that it is as late as its input.
+func ledgerEntry(rng *rand.Rand, now time.Time) *kgo.Record {
+	delay := 2500*time.Millisecond + time.Duration(rng.Int64N(int64(3*time.Second)))
+	at := now.Add(-delay).UTC().AppendFormat(nil, rfc3339Milli)
+	txn := appendID(nil, "txn-", rng)
+	v := openObj(192).
+		bytes("entry_id", appendID(nil, "led-", rng)).
+		bytes("transaction_id", txn).
+		str("account", pick(rng, []string{"receivables", "cash", "fees"})).
+		money("amount", 499+rng.Int64N(30000)).
+		str("side", pick(rng, []string{"debit", "credit"})).
+		bytes("booked_at", at).
+		close()
+	return &kgo.Record{
+		Topic:     LedgerEntries,
+		Key:       txn,
+		Value:     v,
+		Timestamp: now,
+		Headers:   []kgo.RecordHeader{{Key: "x-event-time", Value: at}},
+	}
+}
+
 // parcelScanned is a logistics.parcels.scanned event on the EU or the US
 // topic; event.ts, the event time, is now in Unix milliseconds.
 func parcelScanned(rng *rand.Rand, now time.Time) *kgo.Record {

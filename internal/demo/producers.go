@@ -150,6 +150,7 @@ func NewProducers(brokers []string, logger *slog.Logger, opts ...Option) (*Produ
 		TransactionsSettled: transactionSettled,
 		ParcelsScanned:      parcelScanned,
 		CartsUpdated:        cartUpdated,
+		LedgerEntries:       ledgerEntry,
 	}
 	p := &Producers{cl: cl, logger: logger.With("component", "demo"), opts: o}
 	for _, s := range Scenarios() {
