@@ -39,5 +39,6 @@
 // NewCollector exports the current graph, one series per edge, for a
 // Grafana node graph:
 //
-//	meshwatch_lineage_edge{from,to,kind}                     1 per edge; from and to are node IDs
+//	meshwatch_lineage_node{id,title,kind}                    1 per node: its ID, name and kind
+//	meshwatch_lineage_edge{id,from,to,kind}                  1 per edge; from and to are node IDs, id is from->to:kind
 package lineage

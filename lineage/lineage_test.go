@@ -435,18 +435,23 @@ func TestHandler(t *testing.T) {
 func TestCollector(t *testing.T) {
 	g := lineage.Build(mesh(t), observed).Around(payments, 1)
 	c := lineage.NewCollector(func() lineage.Graph { return g })
-	want := `# HELP meshwatch_lineage_edge 1 for each edge of the lineage graph: from and to are node IDs (product:NAME, group:NAME, team:NAME), kind is owns, consumes, member_of, feeds or suggested_feeds. For a Grafana node graph.
+	want := `# HELP meshwatch_lineage_edge 1 for each edge of the lineage graph: from and to are node IDs (product:NAME, group:NAME, team:NAME), kind is owns, consumes, member_of, feeds or suggested_feeds, id is from->to:kind. For a Grafana node graph.
 # TYPE meshwatch_lineage_edge gauge
-meshwatch_lineage_edge{from="product:checkout.orders.placed",kind="feeds",to="product:payments.charges.settled"} 1
-meshwatch_lineage_edge{from="team:payments-team",kind="owns",to="product:payments.charges.settled"} 1
+meshwatch_lineage_edge{from="product:checkout.orders.placed",id="product:checkout.orders.placed->product:payments.charges.settled:feeds",kind="feeds",to="product:payments.charges.settled"} 1
+meshwatch_lineage_edge{from="team:payments-team",id="team:payments-team->product:payments.charges.settled:owns",kind="owns",to="product:payments.charges.settled"} 1
+# HELP meshwatch_lineage_node 1 for each node of the lineage graph: id is product:NAME, group:NAME or team:NAME, title the name, kind product, group or team. For a Grafana node graph.
+# TYPE meshwatch_lineage_node gauge
+meshwatch_lineage_node{id="product:checkout.orders.placed",kind="product",title="checkout.orders.placed"} 1
+meshwatch_lineage_node{id="product:payments.charges.settled",kind="product",title="payments.charges.settled"} 1
+meshwatch_lineage_node{id="team:payments-team",kind="team",title="payments-team"} 1
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want)); err != nil {
 		t.Error(err)
 	}
 	// The collector reads the graph at each scrape.
 	g = lineage.Build(mesh(t), observed)
-	if n := testutil.CollectAndCount(c); n != len(g.Edges) {
-		t.Errorf("after the graph changed: %d series, want %d", n, len(g.Edges))
+	if n := testutil.CollectAndCount(c); n != len(g.Nodes)+len(g.Edges) {
+		t.Errorf("after the graph changed: %d series, want %d", n, len(g.Nodes)+len(g.Edges))
 	}
 }
 
