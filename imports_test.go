@@ -38,6 +38,8 @@ var layers = map[string]layer{
 	"quality":    leaf,
 	"lag":        leaf,
 	"lineage":    leaf,
+	"notice":     leaf,
+	"policy":     leaf,
 	"sla":        leaf,
 	"alert":      leaf,
 	"cost":       leaf,

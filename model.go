@@ -2,6 +2,7 @@ package meshwatch
 
 import (
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -143,6 +144,40 @@ type ProductCost struct {
 type Consumer struct {
 	Group string `yaml:"group"`
 	Owner string `yaml:"owner"`
+}
+
+// Audience is a team that depends on a product and hears of it: of its
+// incidents (package alert) and of its deprecation and schema changes
+// (package notice). Package lineage finds them in the mesh's graph.
+type Audience struct {
+	Team    string `json:"team"`
+	Channel string `json:"channel"`
+	// Groups are the team's consumer groups that read the product
+	// (declared, observed, or inferred to be the team's).
+	Groups []string `json:"groups,omitempty"`
+	// Products are the team's products that the product feeds, directly
+	// or through other products (declared inputs).
+	Products []string `json:"products,omitempty"`
+}
+
+// Affected lists what the audience has at stake, for a message: "group
+// fraud-detector; product payments.fraud.scored".
+func (a Audience) Affected() string {
+	var parts []string
+	if len(a.Groups) > 0 {
+		parts = append(parts, plural(len(a.Groups), "group", "groups")+" "+strings.Join(a.Groups, ", "))
+	}
+	if len(a.Products) > 0 {
+		parts = append(parts, plural(len(a.Products), "product", "products")+" "+strings.Join(a.Products, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // UnknownOwner is the owner of a consumer group no product declares.

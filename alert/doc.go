@@ -34,6 +34,27 @@
 //     product="P"} mutes P's alerts whose sli label is freshness, latency or
 //     lag: SLO alerts carry sli=<the SLO's indicator>, lag alerts
 //     (alertname ConsumerLag) sli="lag".
+//   - Upstream causes. A product declares its inputs (the products it is
+//     made from). A freshness or latency alert of a product whose input,
+//     directly or through other inputs, has a firing alert its consumers
+//     hear of is caused upstream: Alert.CausedBy names the input, the
+//     alert is counted muted "inhibited" but not hidden — it stays in its
+//     incident, marked "caused upstream by", and neither pages nor makes
+//     the incident repeat — until the input recovers, which is a change
+//     that pages. An incident that opens while inputs are in trouble names
+//     them (incident Upstream, in the notifications, Slack's "Upstream:"
+//     line and /api/v1/incidents): its probable cause.
+//   - Consumers. With Options.Audiences (package lineage: the teams whose
+//     groups read the product, or whose products it feeds, with a channel
+//     and subscribed), each team gets its own copy of an incident in its
+//     channel: an incident ID of its own (so a Slack thread of its own),
+//     Notification.Audience naming the team and what it has at stake, the
+//     alerts a consumer hears of (not ConsumerLag, which routing sends to
+//     the group's team, nor ProductBlind or CostBudget). A copy opens with
+//     the first such alert, changes with them, resolves with them or the
+//     incident, and is never a page nor repeated. A team whose channel is
+//     the incident's gets none. The copies are kept with the incident in
+//     the Store: a restart sends nothing new.
 //   - Silences: label matchers (=, !=, =~, !~) with an end, at most 90 days,
 //     kept in the Store, served at /api/v1/silences (SilencesHandler) and
 //     used by `meshwatch silence` through SilenceClient. They are bounded:

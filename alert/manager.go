@@ -19,7 +19,6 @@ import (
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/logonce"
 	statestore "github.com/meshwatch/meshwatch/internal/state"
-	"github.com/meshwatch/meshwatch/lineage"
 )
 
 // Store keeps the Manager's state across restarts (package internal/state
@@ -77,7 +76,7 @@ type Options struct {
 	// Audiences returns the teams that depend on a product (package
 	// lineage): each gets its own copy of the product's incidents in its
 	// channel. Nil: only owners hear of their products.
-	Audiences func(product string) []lineage.Audience
+	Audiences func(product string) []meshwatch.Audience
 }
 
 // Manager owns the alerts' lifecycle (pending → firing → resolved), groups
@@ -100,7 +99,7 @@ type Manager struct {
 	shardOf     func(a *Alert) string
 	shards      []string
 	maxSilences int
-	audiences   func(product string) []lineage.Audience
+	audiences   func(product string) []meshwatch.Audience
 
 	wakeDispatch chan struct{}
 	wakeDeliver  map[string]chan struct{}

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"time"
 
-	"github.com/meshwatch/meshwatch/lineage"
+	"github.com/meshwatch/meshwatch"
 )
 
 // Kinds of notification in an incident's life.
@@ -58,7 +58,7 @@ type Notification struct {
 	Upstream []Upstream `json:"upstream,omitempty"`
 	// Audience is set on a consuming team's copy of an incident: the team,
 	// its channel and what it has at stake. Its notifications never page.
-	Audience *lineage.Audience `json:"audience,omitempty"`
+	Audience *meshwatch.Audience `json:"audience,omitempty"`
 	// Note is the text of a KindNote, plain: who silenced what, until
 	// when, and why. It holds what people typed (a silence's comment and
 	// author): an integration escapes it for its format. It is also the

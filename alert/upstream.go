@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/meshwatch/meshwatch"
-	"github.com/meshwatch/meshwatch/lineage"
 )
 
 // Upstream is an incident of a product that feeds the incident's product
@@ -24,9 +23,9 @@ type Upstream struct {
 // consumerCopy is what a consuming team was last told of an incident: its
 // own copy of the incident, in its channel, with a thread of its own.
 type consumerCopy struct {
-	ID       string            `json:"id"`
-	Audience lineage.Audience  `json:"audience"`
-	Notified map[string]string `json:"notified"` // fingerprint → State
+	ID       string             `json:"id"`
+	Audience meshwatch.Audience `json:"audience"`
+	Notified map[string]string  `json:"notified"` // fingerprint → State
 }
 
 // forConsumers reports whether a consuming team hears of the alert: a
@@ -142,7 +141,7 @@ func (m *Manager) consumerCopies(inc *incident, n *Notification) []*Notification
 			resolved = append(resolved, a)
 		}
 	}
-	current := map[string]lineage.Audience{}
+	current := map[string]meshwatch.Audience{}
 	if m.audiences != nil && len(firing) > 0 {
 		for _, a := range m.audiences(n.GroupLabels[LabelProduct]) {
 			if a.Channel != n.Channel {
@@ -265,7 +264,7 @@ type IncidentView struct {
 	// in progress when it opened: its probable cause.
 	Upstream []Upstream `json:"upstream,omitempty"`
 	// Consumers are the teams told of it in their channels.
-	Consumers []lineage.Audience `json:"consumers,omitempty"`
+	Consumers []meshwatch.Audience `json:"consumers,omitempty"`
 }
 
 // Incidents returns the open incidents, by product and ID.

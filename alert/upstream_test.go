@@ -12,7 +12,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/meshwatch/meshwatch"
-	"github.com/meshwatch/meshwatch/lineage"
 )
 
 // meshConfig is a small mesh: checkout.orders.placed (orders-team) read
@@ -48,17 +47,28 @@ func meshConfig() *meshwatch.Config {
 	return cfg
 }
 
+// meshAudiences is what package lineage finds in meshConfig (its own
+// tests check that; cmd/meshwatch's wire them): who depends on what.
+func meshAudiences(product string) []meshwatch.Audience {
+	if product != "checkout.orders.placed" {
+		return nil
+	}
+	return []meshwatch.Audience{
+		{Team: "finance-team", Channel: "#finance", Groups: []string{"ledger-writer"}},
+		{Team: "fraud-team", Channel: "#fraud-alerts", Groups: []string{"fraud-detector"}, Products: []string{"payments.fraud.scored"}},
+	}
+}
+
 func newMeshManager(t *testing.T, cfg *meshwatch.Config, clk *fakeClock, st Store, reg prometheus.Registerer, ns ...Notifier) *Manager {
 	t.Helper()
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	g := lineage.Build(cfg, nil)
 	m, err := New(cfg, Options{
 		Logger: slog.New(slog.DiscardHandler), Metrics: NewMetrics(reg),
 		Store: st, Now: clk.Now, Notifiers: ns,
 		Routing:   Routing{DefaultChannel: "#data-alerts"},
-		Audiences: func(p string) []lineage.Audience { return lineage.Audiences(cfg, g, p) },
+		Audiences: meshAudiences,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -186,24 +196,22 @@ func TestConsumerCopies(t *testing.T) {
 	}
 }
 
-// TestConsumerCopiesOff: subscribe: false on a team and notify_consumers:
-// false on a product keep the copies away; an incident of only a
-// consumer's lag makes none.
+// TestConsumerCopiesOff: an incident of only a consumer's lag makes no
+// copy (its team hears of it through routing), and a team whose channel
+// is the incident's gets none. (Who subscribes is package lineage's.)
 func TestConsumerCopiesOff(t *testing.T) {
-	lat := productAlert("checkout.orders.placed", "latency", meshwatch.SLILatency)
 	for _, tc := range []struct {
 		name   string
 		edit   func(*meshwatch.Config)
 		alerts []Alert
 		want   []string
 	}{
-		{"team unsubscribed", func(c *meshwatch.Config) {
-			o := c.Owners["finance-team"]
-			o.Subscribe = new(false)
-			c.Owners["finance-team"] = o
-		}, []Alert{lat}, []string{"#orders-data fire: latency/firing/new", "#fraud-alerts fire: latency/firing/new"}},
-		{"product does not notify", func(c *meshwatch.Config) { c.Products[0].NotifyConsumers = new(false) },
-			[]Alert{lat}, []string{"#orders-data fire: latency/firing/new"}},
+		{"same channel as the owner", func(c *meshwatch.Config) {
+			o := c.Owners["orders-team"]
+			o.SlackChannel = "#finance"
+			c.Owners["orders-team"] = o
+		}, []Alert{productAlert("checkout.orders.placed", "latency", meshwatch.SLILatency)},
+			[]string{"#finance fire: latency/firing/new", "#fraud-alerts fire: latency/firing/new"}},
 		{"only a consumer's lag", func(*meshwatch.Config) {}, []Alert{{
 			Labels: map[string]string{LabelAlertname: NameConsumerLag, LabelProduct: "checkout.orders.placed", LabelGroup: "ledger-writer", LabelSLI: "lag", LabelSeverity: SeverityTicket},
 			Active: true, State: "STOP",
@@ -321,7 +329,7 @@ func TestConsumerSlackMessage(t *testing.T) {
 		Kind: KindFire, Status: StatusFiring, Channel: "#fraud-alerts", Opened: opened, Time: opened,
 		GroupLabels: map[string]string{"owner": "orders-team", LabelProduct: "checkout.orders.placed"},
 		Alerts:      []Alert{a},
-		Audience:    &lineage.Audience{Team: "fraud-team", Channel: "#fraud-alerts", Groups: []string{"fraud-detector"}, Products: []string{"payments.fraud.scored"}},
+		Audience:    &meshwatch.Audience{Team: "fraud-team", Channel: "#fraud-alerts", Groups: []string{"fraud-detector"}, Products: []string{"payments.fraud.scored"}},
 		Upstream:    []Upstream{{Product: "checkout.cart.updated", Since: opened.Add(-time.Minute), What: "freshness"}},
 	}
 	text, blocks := rootMessage(n)

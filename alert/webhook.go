@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/meshwatch/meshwatch"
-	"github.com/meshwatch/meshwatch/lineage"
 )
 
 // SignatureHeader carries the webhook body's HMAC-SHA256 under the shared
@@ -66,7 +65,7 @@ type WebhookPayload struct {
 	Upstream []Upstream `json:"upstream,omitempty"`
 	// Audience is set on a consuming team's copy of an incident: the team
 	// it is for and what the team has at stake.
-	Audience *lineage.Audience `json:"audience,omitempty"`
+	Audience *meshwatch.Audience `json:"audience,omitempty"`
 }
 
 // AlertView is an alert as the webhook and /api/v1/alerts show it.

@@ -7,39 +7,9 @@ import (
 	"github.com/meshwatch/meshwatch"
 )
 
-// Audience is a team that depends on a product and hears of it: of its
-// incidents (package alert) and of its deprecation and schema changes
-// (package notice).
-type Audience struct {
-	Team    string `json:"team"`
-	Channel string `json:"channel"`
-	// Groups are the team's consumer groups that read the product
-	// (declared, observed, or inferred to be the team's).
-	Groups []string `json:"groups,omitempty"`
-	// Products are the team's products that the product feeds, directly
-	// or through other products (declared inputs).
-	Products []string `json:"products,omitempty"`
-}
-
-// Affected lists what the audience has at stake, for a message: "group
-// fraud-detector, product payments.fraud.scored".
-func (a Audience) Affected() string {
-	var parts []string
-	if len(a.Groups) > 0 {
-		parts = append(parts, plural(len(a.Groups), "group", "groups")+" "+strings.Join(a.Groups, ", "))
-	}
-	if len(a.Products) > 0 {
-		parts = append(parts, plural(len(a.Products), "product", "products")+" "+strings.Join(a.Products, ", "))
-	}
-	return strings.Join(parts, "; ")
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
+// Audience is a team that depends on a product (the model's type, so that
+// packages alert and notice need not import lineage).
+type Audience = meshwatch.Audience
 
 // Audiences returns the teams that depend on product in g, a graph Build
 // made of cfg, ordered by team: each team other than the product's owner

@@ -19,7 +19,8 @@
 //
 //	team    owns            product   the product's owner
 //	group   consumes        product   declared under consumers, or observed (declared: false)
-//	group   member_of       team      the group's declared owner; none for meshwatch.UnknownOwner
+//	group   member_of       team      the group's declared owner; none for meshwatch.UnknownOwner;
+//	                                  inferred: an undeclared group whose ID matches owners.<team>.groups
 //	product feeds           product   the downstream product declares the upstream one under inputs
 //	product suggested_feeds product   a group of the downstream product's owner consumes the upstream one, which it does not declare: a suggestion, never assumed
 //
@@ -27,6 +28,23 @@
 // product's owner sees who reads their data without having been asked.
 // Graph.Around keeps the part within a number of edges of one product,
 // edges followed either way.
+//
+// An observed group that no product declares an owner for belongs to the
+// first team (by name) one of whose groups patterns (owners.<team>.groups,
+// regular expressions over group IDs) matches its ID: its member_of edge
+// has inferred true and declared false.
+//
+// # Who hears of a product
+//
+// Audiences lists the teams that depend on a product: the teams of the
+// groups that consume it and the owners of the products it feeds (along
+// feeds edges, transitively), other than its owner, with a Slack channel,
+// subscribed (owners.<team>.subscribe, default true), unless the product
+// says notify_consumers: false. Each Audience names the team's groups and
+// products at stake. AudienceIndex holds every product's, computed once
+// per graph. Package alert sends each audience its own copy of the
+// product's incidents; package notice tells it of deprecations and
+// schema changes.
 //
 // # Output
 //
