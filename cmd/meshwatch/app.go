@@ -37,6 +37,7 @@ import (
 	"github.com/meshwatch/meshwatch/internal/webauth"
 	"github.com/meshwatch/meshwatch/lag"
 	"github.com/meshwatch/meshwatch/lineage"
+	"github.com/meshwatch/meshwatch/notice"
 	"github.com/meshwatch/meshwatch/quality"
 	"github.com/meshwatch/meshwatch/sla"
 )
@@ -120,6 +121,7 @@ type core struct {
 	alerts *alert.Manager
 	fan    *fanIn
 	meter  *cost.Meter
+	notes  *notice.Notifier // the fleet-wide duties' core only
 	stages stages
 }
 
@@ -143,6 +145,9 @@ type AppOptions struct {
 	Stdout io.Writer
 	// Now is the clock of the alert manager (tests).
 	Now func() time.Time
+	// NoticeEvery replaces noticeEvery, how often consuming teams'
+	// notices (deprecations, schema changes) are checked (tests).
+	NoticeEvery time.Duration
 	// HTTPReadTimeout replaces httpReadTimeout (tests of slow clients).
 	HTTPReadTimeout time.Duration
 	// Pprof serves Go's profiles under /debug/pprof/ (meshwatch run
@@ -377,6 +382,13 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 			return nil, err
 		}
 	}
+	if withCost {
+		// One agent of the fleet tells consuming teams of deprecations
+		// and schema changes: the one with the fleet-wide duties.
+		if c.notes, err = a.newNotices(c); err != nil {
+			return nil, err
+		}
+	}
 	c.fan.sources, c.fan.sink = []conditionSource{c.col, c.slo, c.lag}, c.alerts
 	switch {
 	case c.meter != nil:
@@ -393,6 +405,9 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	)
 	if c.meter != nil {
 		c.stages.add(stageSources, component{"cost", c.meter.Run})
+	}
+	if c.notes != nil {
+		c.stages.add(stageSources, component{"notices", a.runNotices(c.notes)})
 	}
 	c.stages.add(stageEval, component{"sla", c.slo.Run})
 	c.stages.add(stageConditions, component{"alert-conditions", c.fan.Run})

@@ -14,13 +14,16 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sr"
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
+	"github.com/meshwatch/meshwatch/internal/srtest"
 	"github.com/meshwatch/meshwatch/internal/state"
 	"github.com/meshwatch/meshwatch/lineage"
+	"github.com/meshwatch/meshwatch/quality"
 )
 
 // The mesh of the lineage acceptance scenario: three products (payments
@@ -255,4 +258,92 @@ func TestMeshUpstreamBreach(t *testing.T) {
 		t.Fatal("the agent did not stop within its shutdown timeout")
 	}
 	prod.Wait()
+}
+
+// TestMeshNotices is issue 19's acceptance of the change notices on
+// kfake: checkout.orders.placed is deprecated and its subject gets a
+// breaking schema version (through the registry fake); each consuming
+// team hears of each once, over many passes, in its channel; its owner
+// hears of neither.
+func TestMeshNotices(t *testing.T) {
+	kc := kafkatest.New(t)
+	for _, topic := range []string{meshCheckout, meshPayments, meshAnalytics} {
+		kc.MustCreateTopic(t, topic, 1, 1, nil)
+	}
+	reg := srtest.New(t)
+	const (
+		subject = meshCheckout + "-value"
+		v1      = `{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}`
+		// A field without a default: the new schema cannot read old data.
+		v2 = `{"type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"currency","type":"string"}]}`
+	)
+	if _, _, err := reg.Register(subject, sr.Schema{Schema: v1}); err != nil {
+		t.Fatal(err)
+	}
+	slack := newFakeSlack(t)
+	set := meshSettings(t, kc, slack.srv.URL)
+	set.SchemaRegistry = &quality.RegistryConfig{URL: reg.URL()}
+	set.Products[0].Format = meshwatch.FormatAvro
+	set.Products[0].Deprecated = &meshwatch.Deprecation{Sunset: time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly), Replacement: meshAnalytics}
+	app, err := NewApp(set, slog.New(slog.DiscardHandler), AppOptions{NoticeEvery: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	runDone := make(chan error, 1)
+	go func() { runDone <- app.Run(ctx) }()
+
+	notices := func(word string) map[string]int {
+		out := map[string]int{}
+		for _, c := range slack.snapshot() {
+			if c.Method == "chat.postMessage" && !c.Thread && strings.Contains(c.Text, word) {
+				out[c.Channel]++
+			}
+		}
+		return out
+	}
+	kafkatest.WaitFor(t, 20*time.Second, func() bool {
+		n := notices("Deprecated: " + meshCheckout)
+		return n["#payments"] > 0 && n["#analytics"] > 0
+	}, "the consuming teams never heard of the deprecation")
+
+	if _, _, err := reg.Register(subject, sr.Schema{Schema: v2}); err != nil {
+		t.Fatal(err)
+	}
+	kafkatest.WaitFor(t, 20*time.Second, func() bool {
+		n := notices("BREAKING")
+		return n["#payments"] > 0 && n["#analytics"] > 0
+	}, "the consuming teams never heard of the breaking schema change")
+	// Many more passes (each reads the subject): nothing is told again.
+	after := reg.Requests()
+	kafkatest.WaitFor(t, 20*time.Second, func() bool { return reg.Requests() >= after+10 }, "the notices stopped checking the registry")
+
+	for word, what := range map[string]string{"Deprecated: " + meshCheckout: "deprecation", "BREAKING": "breaking schema change"} {
+		if n := notices(word); n["#payments"] != 1 || n["#analytics"] != 1 || len(n) != 2 {
+			t.Errorf("%s notices by channel = %v, want one in #payments and one in #analytics", what, n)
+		}
+	}
+	for _, c := range slack.snapshot() {
+		if c.Channel == "#analytics" && strings.Contains(c.Text, "BREAKING") {
+			for _, want := range []string{"version 2, was 1", "analytics-etl"} {
+				if !strings.Contains(c.Text, want) {
+					t.Errorf("the breaking notice does not say %q: %s", want, c.Text)
+				}
+			}
+			if strings.Contains(c.Text, `"fields"`) || strings.Contains(c.Text, "currency") {
+				t.Errorf("the notice quotes the schema: %s", c.Text)
+			}
+		}
+	}
+
+	cancel()
+	select {
+	case err := <-runDone:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	case <-time.After(shutdownTimeout + 2*time.Second):
+		t.Fatal("the agent did not stop within its shutdown timeout")
+	}
 }
