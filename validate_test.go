@@ -192,6 +192,46 @@ func TestValidate(t *testing.T) {
 			change: func(c *Config) { c.Owners["data platform"] = Owner{SlackChannel: "data"} },
 			want:   []string{`owners["data platform"].slack_channel: must be a channel name like "#orders-data" or a channel ID like C0123456789, got "data" (did you mean "#data"?)`},
 		},
+		{
+			name: "deprecation",
+			change: func(c *Config) {
+				c.Products[0].Deprecated = &Deprecation{Sunset: "31/01/2027", Replacement: "checkout.orders.v2"}
+			},
+			want: []string{
+				`products[0].deprecated.sunset: must be the day the product stops, YYYY-MM-DD, got "31/01/2027"`,
+				`products[0].deprecated.replacement: warning: names no product of this configuration: "checkout.orders.v2" (consumers are told the name as it is)`,
+			},
+		},
+		{
+			name:   "deprecation replaced by itself",
+			change: func(c *Config) { c.Products[0].Deprecated = &Deprecation{Sunset: "2027-01-31", Replacement: "checkout.orders.placed"} },
+			want:   []string{`products[0].deprecated.replacement: must name another product: "checkout.orders.placed" cannot replace itself`},
+		},
+		{
+			name: "kind, replay window, pii",
+			change: func(c *Config) {
+				c.Products[0].Kind = "changelog"
+				c.Products[0].ReplayWindow = Duration(-time.Hour)
+				c.Products[0].PII = []string{"customer.email", ""}
+			},
+			want: []string{
+				`products[0].kind: must be one of events, state; got "changelog"`,
+				`products[0].replay_window: must not be negative, got -1h0m0s`,
+				`products[0].pii[1]: is required: a field that holds personal data, e.g. customer.email`,
+			},
+		},
+		{
+			name: "owner's group patterns",
+			change: func(c *Config) {
+				o := c.Owners["ops"]
+				o.Groups = []string{"^fraud-", "(", ""}
+				c.Owners["ops"] = o
+			},
+			want: []string{
+				`owners.ops.groups[1]: must be a regular expression over consumer group IDs (RE2 syntax), got "(": missing closing )`,
+				`owners.ops.groups[2]: is required: a regular expression over consumer group IDs, e.g. "^fraud-"`,
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
