@@ -13,6 +13,7 @@ import (
 	"github.com/meshwatch/meshwatch/internal/state"
 	"github.com/meshwatch/meshwatch/internal/tlsconf"
 	"github.com/meshwatch/meshwatch/lag"
+	"github.com/meshwatch/meshwatch/policy"
 	"github.com/meshwatch/meshwatch/quality"
 	"github.com/meshwatch/meshwatch/sla"
 )
@@ -39,6 +40,7 @@ type Config struct {
 	Cost           *cost.Config            // cost:; nil: no chargeback
 	Alerting       *alert.Config           // alerting:; nil: alerts only on /api/v1/alerts
 	Web            *Web                    // web:; nil: plain HTTP, no basic auth
+	Policies       *policy.Config          // policies:; nil: no governance policy
 
 	// Dir is the directory of the configuration file, that the relative
 	// paths of web: and http.api_token_file are relative to ("" for a
@@ -74,7 +76,8 @@ func (c *Config) Position(path string) meshwatch.Position {
 func (c *Config) ForgetPositions() { c.positions = nil }
 
 // file is the shape of config.yaml without the sections that Load decodes
-// apart (cost:, alerting:, web:): its keys in the order problems list them.
+// apart (cost:, alerting:, web:, policies:): its keys in the order problems
+// list them.
 type file struct {
 	Naming         string                     `yaml:"naming"`
 	Cluster        cluster                    `yaml:"cluster"`
@@ -180,7 +183,7 @@ func (c *Config) SetDefaults() {
 // Problems at the same place come in the order of the document's keys, as
 // they always have: the model's naming and cluster, the sections, the
 // model's products and owners, then the sections decoded apart (cost,
-// alerting, web) and the checks of packages.
+// alerting, web, policies) and the checks of packages.
 func (c *Config) Validate() meshwatch.Problems {
 	model := c.Config.Validate()
 	var ps meshwatch.Problems
@@ -214,6 +217,7 @@ func (c *Config) Validate() meshwatch.Problems {
 	}
 	ps = append(ps, c.Alerting.Validate()...)
 	ps = append(ps, c.checkHTTP()...)
+	ps = append(ps, c.checkPolicies()...)
 	ps = append(ps, quality.Check(c.Config)...)
 	ps = append(ps, sla.CheckStateKeys(c.Config)...)
 	return ps
@@ -241,4 +245,20 @@ func (c *Config) WebConfigFile() string {
 		return ""
 	}
 	return c.Path(c.Web.ConfigFile)
+}
+
+// checkPolicies checks policies: against the model, and warns of a schema
+// policy without a schema registry to read subjects from.
+func (c *Config) checkPolicies() meshwatch.Problems {
+	if c.Policies == nil {
+		return nil
+	}
+	ps := c.Policies.Validate(c.Config)
+	for i, p := range *c.Policies {
+		if p.Policy == policy.Schema && c.SchemaRegistry == nil {
+			ps = append(ps, meshwatch.Problem{Path: meshwatch.JoinPath(meshwatch.IndexPath("policies", i), "policy"), Warning: true,
+				Msg: "schema needs schema_registry: to read the products' subjects from; without it, the policy checks nothing"})
+		}
+	}
+	return ps
 }

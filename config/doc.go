@@ -14,6 +14,7 @@
 //	sharding:                                 shard.Config (internal/shard)
 //	cost:                                     cost.Config
 //	alerting:                                 alert.Config
+//	policies:                                 policy.Config (governance policies)
 //
 // Each section has its own defaults and validation; Load (and LoadFile)
 // parses the file, decodes it strictly with the position of every value,

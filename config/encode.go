@@ -7,6 +7,7 @@ import (
 	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/cost"
 	"github.com/meshwatch/meshwatch/internal/yamlconf"
+	"github.com/meshwatch/meshwatch/policy"
 )
 
 // YAML returns c as a YAML document that Load reads back into the same
@@ -15,7 +16,7 @@ import (
 // "${" is written as "$${" so that it is not expanded on the way back.
 // Products and owners that data contracts made are left out: loading the
 // output reads the same contracts again. The sections decoded apart
-// (alerting:, cost:, web:) come last. YAML only reads c.
+// (alerting:, cost:, web:, policies:) come last. YAML only reads c.
 func YAML(c *Config) ([]byte, error) {
 	out := fileOf(c)
 	if s := c.Kafka.SASL; s != nil {
@@ -49,17 +50,18 @@ func YAML(c *Config) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}
-	if c.Cost == nil && c.Alerting == nil && c.Web == nil {
+	if c.Cost == nil && c.Alerting == nil && c.Web == nil && c.Policies == nil {
 		return b, nil
 	}
 	// The same encoder, so that the sections leave out zero values, hide
 	// secrets and escape "${" like the rest; a second mapping of top-level
 	// keys appended to the first is one document.
 	more, err := yamlconf.Marshal(struct {
-		Cost     *cost.Config  `yaml:"cost"`
-		Alerting *alert.Config `yaml:"alerting"`
-		Web      *Web          `yaml:"web"`
-	}{c.Cost, c.Alerting, c.Web})
+		Cost     *cost.Config   `yaml:"cost"`
+		Alerting *alert.Config  `yaml:"alerting"`
+		Web      *Web           `yaml:"web"`
+		Policies *policy.Config `yaml:"policies"`
+	}{c.Cost, c.Alerting, c.Web, c.Policies})
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
 	}

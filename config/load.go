@@ -172,14 +172,14 @@ func LoadWith(name string, data []byte, env func(string) (string, bool), o Optio
 }
 
 // sections decodes the sections that are not keys of file (cost:,
-// alerting:, web:) out of root into c, and returns root without them (a
-// copy: the parsed tree is left as it was). An unknown top-level key lists
-// the keys of file only, as it always has.
+// alerting:, web:, policies:) out of root into c, and returns root without
+// them (a copy: the parsed tree is left as it was). An unknown top-level
+// key lists the keys of file only, as it always has.
 func (c *Config) sections(d *yamlconf.Decoder, root *yaml.Node) *yaml.Node {
 	if root == nil || root.Kind != yaml.MappingNode {
 		return root
 	}
-	into := map[string]any{"cost": &c.Cost, "alerting": &c.Alerting, "web": &c.Web}
+	into := map[string]any{"cost": &c.Cost, "alerting": &c.Alerting, "web": &c.Web, "policies": &c.Policies}
 	keep := *root
 	keep.Content = nil
 	for i := 0; i+1 < len(root.Content); i += 2 {

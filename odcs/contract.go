@@ -126,7 +126,7 @@ type (
 		Description              odcsIgnored   `yaml:"description"`
 		BusinessName             odcsIgnored   `yaml:"businessName"`
 		AuthoritativeDefinitions odcsIgnored   `yaml:"authoritativeDefinitions"`
-		Tags                     odcsIgnored   `yaml:"tags"`
+		Tags                     odcsValue     `yaml:"tags"` // read for pii
 		CustomProperties         odcsIgnored   `yaml:"customProperties"`
 		PrimaryKey               bool          `yaml:"primaryKey"`
 		PrimaryKeyPosition       odcsIgnored   `yaml:"primaryKeyPosition"`
@@ -137,7 +137,7 @@ type (
 		Unique                   bool          `yaml:"unique"`
 		Partitioned              odcsIgnored   `yaml:"partitioned"`
 		PartitionKeyPosition     odcsIgnored   `yaml:"partitionKeyPosition"`
-		Classification           odcsIgnored   `yaml:"classification"`
+		Classification           odcsValue     `yaml:"classification"` // read for pii
 		EncryptedName            odcsIgnored   `yaml:"encryptedName"`
 		TransformSourceObjects   odcsIgnored   `yaml:"transformSourceObjects"`
 		TransformLogic           odcsIgnored   `yaml:"transformLogic"`
@@ -727,6 +727,8 @@ func (m *contractMapper) build() {
 	}
 	p.Domain = doc.Domain
 	m.link(".domain", "domain")
+	p.Version = strings.TrimSpace(doc.Version)
+	m.link(".version", "version")
 	m.description()
 	m.team()
 	m.support()
@@ -1048,6 +1050,9 @@ func (m *contractMapper) properties(src string, props []odcsProperty, prefix []s
 		if pr.PrimaryKey {
 			m.keys = append(m.keys, keyField{field: strings.Join(segs, "."), src: meshwatch.JoinPath(ps, "primaryKey")})
 		}
+		if src := piiSource(pr, ps); src != "" {
+			m.addPII(segs, src)
+		}
 		if pr.Unique {
 			m.unsupported(meshwatch.JoinPath(ps, "unique"), "uniqueness over a whole stream needs every value ever seen; meshwatch detects duplicates only by producer sequence numbers (quality.sequence in the configuration)")
 		}
@@ -1060,6 +1065,9 @@ func (m *contractMapper) properties(src string, props []odcsProperty, prefix []s
 		m.properties(ps, pr.Properties, segs, required && pr.Required)
 		if it := pr.Items; it != nil {
 			isrc := meshwatch.JoinPath(ps, "items")
+			if src := piiSource(it, isrc); src != "" {
+				m.addPII(segs, src) // an array of personal data
+			}
 			n := countChecks(odcsObject{Properties: []odcsProperty{*it}})
 			if it.Required {
 				n-- // items of an array are there if they are
@@ -1080,6 +1088,48 @@ func (m *contractMapper) addRequired(segs []string, src string) {
 	m.link(meshwatch.IndexPath(".quality.required", len(q.Required)), src)
 	q.Required = append(q.Required, field)
 	m.wantSLO(meshwatch.SLICompleteness, src)
+}
+
+// piiSource returns the path, under src, of what marks property p as
+// personal data: classification pii, or a tag pii (either in any case);
+// "" when nothing does.
+func piiSource(p *odcsProperty, src string) string {
+	if isPII(p.Classification.n) {
+		return meshwatch.JoinPath(src, "classification")
+	}
+	if i := piiTag(p.Tags.n); i >= 0 {
+		return meshwatch.IndexPath(meshwatch.JoinPath(src, "tags"), i)
+	}
+	return ""
+}
+
+// isPII reports whether n is the scalar pii, in any case.
+func isPII(n *yaml.Node) bool {
+	n = resolve(n)
+	return n != nil && n.Kind == yaml.ScalarNode && strings.EqualFold(strings.TrimSpace(n.Value), "pii")
+}
+
+// piiTag returns the index of the tag pii in the list n, or -1.
+func piiTag(n *yaml.Node) int {
+	if n = resolve(n); n == nil || n.Kind != yaml.SequenceNode {
+		return -1
+	}
+	for i, t := range n.Content {
+		if isPII(t) {
+			return i
+		}
+	}
+	return -1
+}
+
+// addPII adds the field of segs to the product's pii.
+func (m *contractMapper) addPII(segs []string, src string) {
+	field := strings.Join(segs, ".")
+	if slices.Contains(m.p.PII, field) {
+		return
+	}
+	m.link(meshwatch.IndexPath(".pii", len(m.p.PII)), src)
+	m.p.PII = append(m.p.PII, field)
 }
 
 // Library metrics of ODCS.

@@ -100,6 +100,8 @@ func TestLoadContracts(t *testing.T) {
 				},
 				Volume: &meshwatch.Volume{MinPerMinute: 11},
 			},
+			Version:  "1.2.0",
+			PII:      []string{"email", "customer.customer_id"}, // classification: PII, tags: [gdpr, pii]
 			Contract: orders,
 		},
 		{
@@ -107,6 +109,7 @@ func TestLoadContracts(t *testing.T) {
 			Topics: []meshwatch.TopicSelector{{Name: "logistics.parcels.scanned.eu"}, {Name: "logistics.parcels.scanned.us"}},
 			Format: "json", Kind: meshwatch.KindEvents, EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
 			SLOs:     []meshwatch.SLO{slo("freshness", 15*time.Minute, 0.99), slo("availability", 0, 0.995)},
+			Version:  "2.0.0",
 			Contract: parcels,
 		},
 		{
@@ -125,6 +128,7 @@ func TestLoadContracts(t *testing.T) {
 				Rules:    []meshwatch.Rule{{Name: "carrier_valid", Expr: "!has(message.carrier) || message.carrier in ['dhl', 'ups', 'la poste']", Source: shipments + ":23"}},
 				Volume:   &meshwatch.Volume{MinPerMinute: 2},
 			},
+			Version:  "1.0.0",
 			Contract: shipments,
 		},
 	}
@@ -148,6 +152,9 @@ func TestLoadContracts(t *testing.T) {
 		"products[1].topics[0]":             orders + ":37:19",
 		"products[3].quality.volume":        shipments + ":25:9",
 		"owners.logistics-team":             parcels + ":8:14",
+		"products[1].version":               orders + ":6:10",
+		"products[1].pii[0]":                orders + ":72:25",
+		"products[1].pii[1]":                orders + ":88:19", // the tags
 	} {
 		if got := cfg.Position(path).String(); got != want {
 			t.Errorf("Position(%s) = %s, want %s", path, got, want)
@@ -420,5 +427,74 @@ func TestSimpleSLA(t *testing.T) {
 		if diff := cmp.Diff(tt.want, got); diff != "" {
 			t.Errorf("sla %s: SLOs (-want +got):\n%s", tt.sla, diff)
 		}
+	}
+}
+
+// TestVersionAndPII checks that a contract's version becomes the
+// product's, in both forms, and that the properties classified pii or
+// tagged pii (in any case), nested ones and arrays of them, become its pii
+// fields, and no other class or tag.
+func TestVersionAndPII(t *testing.T) {
+	dir := t.TempDir()
+	const contract = `apiVersion: v3.1.0
+kind: DataContract
+id: customers
+name: crm.customers.changed
+version: " 3.1.0 "
+status: active
+domain: crm
+team: {name: crm-team}
+schema:
+  - name: customers
+    physicalName: crm.customers.changed
+    physicalType: topic
+    properties:
+      - {name: id, classification: restricted, tags: [key]}
+      - {name: email, classification: Pii}
+      - name: profile
+        properties:
+          - {name: phone, physicalName: phone_number, tags: [contact, PII]}
+          - {name: segment, classification: confidential}
+      - name: addresses
+        items: {classification: pii}
+      - {name: email_again, physicalName: email, tags: [pii]}
+`
+	const simple = "contract:\n  name: crm.customers.merged\n  owner: crm-team\n  version: 2.0\n"
+	for name, data := range map[string]string{
+		"config.yaml":         "cluster: {brokers: [\"kafka-1:9092\"]}\ncontracts: [customers.odcs.yaml, merged.yaml]\n",
+		"customers.odcs.yaml": contract,
+		"merged.yaml":         simple,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg, ps, err := config.LoadFile(filepath.Join(dir, "config.yaml"))
+	if err != nil {
+		t.Fatalf("LoadFile: %v", err)
+	}
+	p := cfg.Products[0]
+	if p.Version != "3.1.0" {
+		t.Errorf("version = %q, want 3.1.0", p.Version)
+	}
+	if want := []string{"email", "profile.phone_number", "addresses"}; !cmp.Equal(p.PII, want) {
+		t.Errorf("pii = %q, want %q", p.PII, want)
+	}
+	if got := cfg.Products[1].Version; got != "2.0" {
+		t.Errorf("version of the simple form = %q, want 2.0", got)
+	}
+	// The classes and tags that are not pii are ignored, with a word.
+	var ignored []string
+	for _, p := range ps {
+		if strings.Contains(p.Msg, "classification") || strings.Contains(p.Msg, "tags") {
+			ignored = append(ignored, p.Path+": "+p.Msg)
+		}
+	}
+	want := []string{
+		"schema[0].properties[0]: ignored: classification, tags (not used by meshwatch)",
+		"schema[0].properties[2].properties[1]: ignored: classification (not used by meshwatch)",
+	}
+	if diff := cmp.Diff(want, ignored); diff != "" {
+		t.Errorf("ignored warnings (-want +got):\n%s\nall: %v", diff, ps)
 	}
 }

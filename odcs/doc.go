@@ -17,6 +17,7 @@
 //
 //	name (or dataProduct)                   name
 //	domain                                  domain
+//	version                                 version (the contract's, e.g. 1.2.0)
 //	description.purpose (or usage, or a     description
 //	  plain string)
 //	team.name                               owner: a key of owners; a team that the
@@ -36,6 +37,10 @@
 //	schema[physicalType=topic].physicalName topics (name when physicalName is not set)
 //	properties[].required: true             quality.required; nested properties as dotted
 //	                                        paths of their physicalName or name
+//	properties[].classification: pii, or a  pii: the property's field, a dotted path as for
+//	  tag pii (either in any case)          required; an array whose items are so marked is
+//	                                        a PII field itself. Other classes (restricted,
+//	                                        confidential...) and tags are ignored
 //	quality nullValues                      quality.required
 //	quality missingValues                   quality.required for null; a rule
 //	                                        "!(message.f in [...])" for the other values
@@ -97,7 +102,8 @@
 // What meshwatch does not use at all is a warning that starts with
 // "ignored:", one per object at its first such key, naming each: tenant,
 // tags, price, roles, the descriptions, business names, logical and
-// physical types, examples, the ids and names of checks that are not rules
+// physical types, examples, the classifications and tags of properties
+// other than pii, the ids and names of checks that are not rules
 // (dimension, severity, schedule...), dataProduct beside name, the
 // description keys other than the one used, the support entries other than
 // the alerts' Slack channel, custom properties other than meshwatch's,
@@ -128,6 +134,7 @@
 //	                          warning that says so
 //	topic                     the one topic; without it, name
 //	description, tier         description, tier
+//	version                   version
 //	schema.format             format (default json)
 //	sla.availability          the availability SLO's objective
 //	sla.latency_pNN           the latency SLO: threshold the duration, objective NN %
@@ -143,7 +150,7 @@
 //	                          ANDed at its top, makes f a required field (and is
 //	                          a validity rule as well)
 //
-// version, tags, schema.version and schema.compatibility are ignored, with a
+// tags, schema.version and schema.compatibility are ignored, with a
 // warning; quality accuracy, consistency, uniqueness and timeliness, and the
 // SLA properties meshwatch does not measure (retention...), are unsupported;
 // any other key is an error.

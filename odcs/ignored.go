@@ -193,6 +193,10 @@ func (m *contractMapper) uses(t reflect.Type, parent *yaml.Node, k, q string, v 
 		case "primaryKeyPosition":
 			pk := mapValue(parent, "primaryKey")
 			return pk != nil && pk.Value == "true"
+		case "classification":
+			return isPII(v) // pii maps to the product's pii; other classes do nothing
+		case "tags":
+			return piiTag(v) >= 0
 		}
 	case reflect.TypeFor[odcsQuality]():
 		check := meshwatch.ParentPath(q)

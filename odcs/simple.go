@@ -34,7 +34,7 @@ type (
 		Topic       string        `yaml:"topic"`
 		Description string        `yaml:"description"`
 		Tier        odcsValue     `yaml:"tier"`
-		Version     odcsIgnored   `yaml:"version"`
+		Version     odcsValue     `yaml:"version"`
 		Tags        odcsIgnored   `yaml:"tags"`
 		Schema      simpleSchema  `yaml:"schema"`
 		SLA         odcsValue     `yaml:"sla"`
@@ -95,6 +95,14 @@ func (m *contractMapper) buildSimple() {
 	if sc.Description != "" {
 		p.Description = sc.Description
 		m.link(".description", at("description"))
+	}
+	if v := resolve(sc.Version.n); sc.Version.set() {
+		if v.Kind != yaml.ScalarNode {
+			m.errf(at("version"), "must be the contract's version, like 1.2.0; got %s", yamlconf.Describe(v))
+		} else {
+			p.Version = strings.TrimSpace(v.Value)
+			m.link(".version", at("version"))
+		}
 	}
 	if v := resolve(sc.Tier.n); sc.Tier.set() {
 		t, err := strconv.Atoi(v.Value)
