@@ -191,11 +191,11 @@ func (m *Manager) consumerCopies(inc *incident, n *Notification) []*Notification
 			}
 			c.Alerts = append(c.Alerts, a)
 		}
-		for fp := range cc.Notified {
-			if !slices.ContainsFunc(firing, func(a Alert) bool { return a.Fingerprint == fp }) {
-				if i := slices.IndexFunc(resolved, func(a Alert) bool { return a.Fingerprint == fp }); i >= 0 {
-					c.Alerts = append(c.Alerts, resolved[i].clone())
-				}
+		// The resolved alerts this team was told of, in the owner's
+		// notification's order.
+		for _, a := range resolved {
+			if _, told := cc.Notified[a.Fingerprint]; told {
+				c.Alerts = append(c.Alerts, a.clone())
 			}
 		}
 		if kind == KindResolve {
