@@ -28,12 +28,18 @@ const (
 	// AlertCostBudget is a chargeback budget that crossed a threshold this
 	// month or is forecast to (cost).
 	AlertCostBudget = "CostBudget"
+	// AlertPolicyViolation is a governance policy's error violation: a
+	// ticket to the product's owner, whatever its tier, or to the default
+	// channel for a topic no product claims (command meshwatch, package
+	// policy).
+	AlertPolicyViolation = "PolicyViolation"
 )
 
 // AlertNames lists every alert name, in the order above.
 var AlertNames = []string{
 	AlertSLOBurnRate, AlertSLOBudgetExhausted, AlertSLONoData, AlertConsumerLag,
 	AlertProductUnavailable, AlertProductBlind, AlertProductStale, AlertCostBudget,
+	AlertPolicyViolation,
 }
 
 // Severities of a condition. A condition states its own urgency; the
@@ -57,7 +63,7 @@ const StateUnknown = "unknown"
 // tell); the alert manager takes the complete set, so that one that no
 // longer holds resolves.
 //
-// Name, Product, SLO, SLI, Group and CostCenter identify it (with its
+// Name, Product, SLO, SLI, Group, CostCenter, Policy and Topic identify it (with its
 // severity after the tier). No field may hold a payload value: names,
 // numbers and links only.
 type Condition struct {
@@ -76,6 +82,8 @@ type Condition struct {
 	SLI        string // the SLO's indicator kind, or SLILag for lag conditions
 	Group      string // the consumer group, for lag conditions
 	CostCenter string // for a cost center's budget
+	Policy     string // the policy's ID, for policy violations
+	Topic      string // the topic at fault, for policy violations
 
 	// Owner is the team to tell when it is not the product's owner: a
 	// declared consumer's team, a cost center's team. "" for the product's.

@@ -56,10 +56,20 @@ const (
 	NameProductStale = meshwatch.AlertProductStale
 	// NameCostBudget is a chargeback budget crossed this month.
 	NameCostBudget = meshwatch.AlertCostBudget
+	// NamePolicyViolation is a governance policy's error violation, a
+	// ticket whatever the product's tier.
+	NamePolicyViolation = meshwatch.AlertPolicyViolation
 )
 
 // LabelCostCenter is the cost center of a cost center's budget alert.
 const LabelCostCenter = "cost_center"
+
+// Labels of a policy violation (NamePolicyViolation): the policy's ID,
+// and the topic at fault when the violation is a topic's.
+const (
+	LabelPolicy = "policy"
+	LabelTopic  = "topic"
+)
 
 // Statuses of an alert in the Manager.
 const (
@@ -171,6 +181,12 @@ func (a *Alert) Pages() bool { return a.Severity() == SeverityPage && a.Tier == 
 // title is what the alert is about, for headers: the SLO, the rule, the
 // group, or the alert name.
 func (a *Alert) title() string {
+	if p := a.Labels[LabelPolicy]; p != "" {
+		if t := a.Labels[LabelTopic]; t != "" {
+			return "policy " + p + " on " + t
+		}
+		return "policy " + p
+	}
 	for _, k := range []string{LabelSLO, LabelRule, LabelGroup} {
 		if v := a.Labels[k]; v != "" {
 			if k == LabelGroup {

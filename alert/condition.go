@@ -50,12 +50,14 @@ func (m *Manager) UpdateConditions(now time.Time, conds []meshwatch.Condition) {
 }
 
 // FromCondition returns the active alert of a known condition: its labels
-// are alertname, product, slo, sli, group, cost_center (those set) and
+// are alertname, product, slo, sli, group, cost_center, policy, topic
+// (those set) and
 // severity; the Manager applies the product's tier to the severity.
 func FromCondition(c *meshwatch.Condition) Alert {
 	labels := map[string]string{LabelAlertname: c.Name, LabelSeverity: c.Severity}
 	for k, v := range map[string]string{
 		LabelProduct: c.Product, LabelSLO: c.SLO, LabelSLI: c.SLI, LabelGroup: c.Group, LabelCostCenter: c.CostCenter,
+		LabelPolicy: c.Policy, LabelTopic: c.Topic,
 	} {
 		if v != "" {
 			labels[k] = v

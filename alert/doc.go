@@ -50,7 +50,7 @@
 //     channel: an incident ID of its own (so a Slack thread of its own),
 //     Notification.Audience naming the team and what it has at stake, the
 //     alerts a consumer hears of (not ConsumerLag, which routing sends to
-//     the group's team, nor ProductBlind or CostBudget). A copy opens with
+//     the group's team, nor ProductBlind, CostBudget or PolicyViolation). A copy opens with
 //     the first such alert, changes with them, resolves with them or the
 //     incident, and is never a page nor repeated. A team whose channel is
 //     the incident's gets none. The copies are kept with the incident in

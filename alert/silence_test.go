@@ -68,7 +68,7 @@ func TestKnownValues(t *testing.T) {
 		LabelSLI:      {meshwatch.SLIFreshness, meshwatch.SLILatency, meshwatch.SLILag},
 		LabelSeverity: {SeverityPage, SeverityTicket},
 		LabelAlertname: {NameSLOBurnRate, NameSLOBudgetExhausted, NameSLONoData, NameConsumerLag,
-			NameProductUnavailable, NameProductBlind, NameProductStale, NameCostBudget, "SomeOtherAlert"},
+			NameProductUnavailable, NameProductBlind, NameProductStale, NameCostBudget, NamePolicyViolation, "SomeOtherAlert"},
 	}
 	for label, vs := range want {
 		if !slices.Equal(got[label], vs) {

@@ -30,11 +30,12 @@ type consumerCopy struct {
 
 // forConsumers reports whether a consuming team hears of the alert: a
 // product's own trouble does; a consumer's lag (its team hears of it
-// through routing), the agent's blindness (the platform team's) and a
-// budget (finance's) do not.
+// through routing), the agent's blindness (the platform team's), a budget
+// (finance's) and a policy violation (the owner's to fix; the data flows)
+// do not.
 func forConsumers(a *Alert) bool {
 	switch a.Name() {
-	case NameConsumerLag, NameProductBlind, NameCostBudget:
+	case NameConsumerLag, NameProductBlind, NameCostBudget, NamePolicyViolation:
 		return false
 	}
 	return a.Product != ""

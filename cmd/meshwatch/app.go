@@ -38,6 +38,7 @@ import (
 	"github.com/meshwatch/meshwatch/lag"
 	"github.com/meshwatch/meshwatch/lineage"
 	"github.com/meshwatch/meshwatch/notice"
+	"github.com/meshwatch/meshwatch/policy"
 	"github.com/meshwatch/meshwatch/quality"
 	"github.com/meshwatch/meshwatch/sla"
 )
@@ -122,6 +123,7 @@ type core struct {
 	fan    *fanIn
 	meter  *cost.Meter
 	notes  *notice.Notifier // the fleet-wide duties' core only
+	rules  *policyRunner    // likewise, with policies:
 	stages stages
 }
 
@@ -148,6 +150,9 @@ type AppOptions struct {
 	// NoticeEvery replaces noticeEvery, how often consuming teams'
 	// notices (deprecations, schema changes) are checked (tests).
 	NoticeEvery time.Duration
+	// PolicyEvery replaces collector.discovery as how often the policies
+	// are evaluated against the cluster (tests).
+	PolicyEvery time.Duration
 	// HTTPReadTimeout replaces httpReadTimeout (tests of slow clients).
 	HTTPReadTimeout time.Duration
 	// Pprof serves Go's profiles under /debug/pprof/ (meshwatch run
@@ -388,6 +393,9 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 		if c.notes, err = a.newNotices(c); err != nil {
 			return nil, err
 		}
+		if c.rules, err = a.newPolicies(c); err != nil {
+			return nil, err
+		}
 	}
 	c.fan.sources, c.fan.sink = []conditionSource{c.col, c.slo, c.lag}, c.alerts
 	switch {
@@ -397,6 +405,14 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 		// Another agent of the fleet runs the meter: its budget alerts
 		// are not this core's to resolve.
 		c.fan.sources = append(c.fan.sources, costElsewhere)
+	}
+	switch {
+	case c.rules != nil:
+		c.fan.sources = append(c.fan.sources, c.rules)
+		c.reg.MustRegister(policy.NewCollector(c.rules.Violations))
+	case a.set.Policies != nil:
+		// Another agent evaluates the policies: their tickets are held.
+		c.fan.sources = append(c.fan.sources, policyElsewhere)
 	}
 	c.stages.add(stageSources,
 		component{"collector", c.col.Run},
@@ -408,6 +424,9 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 	}
 	if c.notes != nil {
 		c.stages.add(stageSources, component{"notices", a.runNotices(c.notes)})
+	}
+	if c.rules != nil {
+		c.stages.add(stageSources, component{"policies", c.rules.Run})
 	}
 	c.stages.add(stageEval, component{"sla", c.slo.Run})
 	c.stages.add(stageConditions, component{"alert-conditions", c.fan.Run})
@@ -621,6 +640,12 @@ func (a *App) routes() http.Handler {
 	}))
 	mux.Handle("GET /api/v1/alerts", a.onCore(func(c *core) http.Handler { return c.alerts.AlertsHandler() }))
 	mux.Handle("GET /api/v1/incidents", a.onCore(func(c *core) http.Handler { return c.alerts.IncidentsHandler() }))
+	mux.Handle("GET /api/v1/policies", a.onCore(func(c *core) http.Handler {
+		if c.rules == nil {
+			return noPolicies(a.set.Policies != nil)
+		}
+		return c.rules.Handler()
+	}))
 	silences := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if c := a.cur.Load(); c != nil {
 			c.alerts.SilencesHandler().ServeHTTP(w, r)
@@ -655,6 +680,7 @@ func (a *App) routes() http.Handler {
 <ul>
 <li><a href="/metrics">/metrics</a> Prometheus metrics</li>
 <li><a href="/api/v1/slos">/api/v1/slos</a> every SLO: budget, burn rates, decision and why</li>
+<li><a href="/api/v1/policies">/api/v1/policies</a> governance policy violations (?product=P&amp;severity=error)</li>
 <li><a href="/api/v1/alerts">/api/v1/alerts</a> alerts, <a href="/api/v1/incidents">/api/v1/incidents</a> open incidents (upstream cause, teams told), and <a href="/api/v1/silences">/api/v1/silences</a></li>
 <li>/api/v1/products/{name}/lag and /api/v1/products/{name}/quality</li>
 <li><a href="/api/v1/chargeback">/api/v1/chargeback</a> cost per product and team</li>

@@ -16,6 +16,7 @@ import (
 
 func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("check", `meshwatch check -config FILE [-product NAME] [-for 60s]
+       meshwatch check -config FILE -policies [-product NAME] [-format table|json]
 
 Samples the products (all, or one) for the given time, exactly as the agent
 does, then prints every SLO as a table — product, SLO, SLI, value, promise
@@ -25,10 +26,18 @@ and exits 1 when any is not met: a CI gate for data contracts, and a quick
 product) is not met, nor is one with fewer valid events than its min_events
 ("not enough data (n of m events)": sample longer). Nothing is written to
 the state directory, no alert is sent, and the consumer groups are only
-read.`, stderr)
+read.
+
+With -policies it samples nothing: it reads the cluster once (topics and
+their configuration, ACLs, and with schema_registry: the products'
+subjects), evaluates the policies: section against it, prints every
+violation — severity, policy, product or topic, why — and exits 1 when one
+has severity error: the CI gate before a product is published.`, stderr)
 	path := fs.String("config", "config.yaml", "config file")
 	product := fs.String("product", "", "check only this product")
 	dur := fs.Duration("for", time.Minute, "how long to sample; at least two collector ticks")
+	policies := fs.Bool("policies", false, "evaluate the governance policies against the live cluster once instead of sampling")
+	format := fs.String("format", "table", "with -policies: table or json")
 	var lf logFlags
 	lf.register(fs)
 	fs.Lookup("log.level").DefValue, lf.level = "warn", "warn"
@@ -50,7 +59,12 @@ read.`, stderr)
 			fmt.Fprintf(stderr, "meshwatch check: no product %q in %s; products: %s\n", *product, *path, strings.Join(names, ", "))
 			return exitUsage
 		}
-		set.Products = set.Products[i : i+1]
+		if !*policies {
+			set.Products = set.Products[i : i+1]
+		}
+	}
+	if *policies {
+		return checkPolicies(ctx, set, *product, *format, stdout, stderr)
 	}
 	if tick := set.Collector.Tick.Std(); *dur < 2*tick {
 		fmt.Fprintf(stderr, "meshwatch check: -for %s is shorter than two collector ticks (%s): freshness and availability would have no events\n", *dur, 2*tick)

@@ -26,6 +26,7 @@ import (
 	"github.com/meshwatch/meshwatch/internal/demo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 	"github.com/meshwatch/meshwatch/internal/state"
+	"github.com/meshwatch/meshwatch/policy"
 )
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -80,10 +81,6 @@ type demoOptions struct {
 	listening func(addr string)
 }
 
-// unallocatedTopic is a demo topic that no product claims, so that the
-// chargeback has an __unallocated__ row as a real cluster does.
-const unallocatedTopic = "sandbox.scratch"
-
 // runDemo runs the demo until ctx is done or o.runFor has passed and
 // returns the exit code.
 func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stderr io.Writer) int {
@@ -108,6 +105,7 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 		Collector: collector.Config{Tick: meshwatch.Duration(demo.Tick)},
 		State:     state.Config{Dir: o.stateDir},
 		Cost:      demoCost(),
+		Policies:  demoPolicies(),
 		// Short grouping, so that an incident's whole life (fire, an
 		// update in place with its thread reply, resolve) shows within
 		// the demo's first minutes rather than after the production
@@ -155,10 +153,7 @@ func runDemo(ctx context.Context, o demoOptions, log *slog.Logger, stdout, stder
 	}
 	defer prod.Close()
 	setup, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = prod.CreateTopics(setup)
-	if err == nil {
-		err = kc.CreateTopic(setup, unallocatedTopic, 3, 3, nil)
-	}
+	err = prod.CreateTopics(setup) // with demo.ScratchTopic, which no product claims
 	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "meshwatch demo: creating topics: %v\n", err)
@@ -229,7 +224,9 @@ func printLegend(w io.Writer, l legend) {
 	fmt.Fprintf(w, "  %s %s/api/v1/slos            budgets, burn rates, decisions and why\n", curl, u)
 	fmt.Fprintf(w, "  %s %s/api/v1/products/%s/lag\n", curl, u, demo.OrdersPlaced)
 	fmt.Fprintf(w, "  %s %s/api/v1/products/%s/quality\n", curl, u, demo.OrdersPlaced)
-	fmt.Fprintf(w, "  %s '%s/api/v1/chargeback?format=csv'   (%s is a topic no product claims: __unallocated__)\n", curl, u, unallocatedTopic)
+	fmt.Fprintf(w, "  %s '%s/api/v1/chargeback?format=csv'   (%s is a topic no product claims: __unallocated__)\n", curl, u, demo.ScratchTopic)
+	fmt.Fprintf(w, "  %s %s/api/v1/policies        the governance policies' violations (%s, and the ledger's unreplicated topic)\n", curl, u, demo.ScratchTopic)
+	fmt.Fprintf(w, "  %s %s/api/v1/lineage         who owns, reads and feeds each product; %s/api/v1/incidents: upstream causes, teams told\n", curl, u, u)
 	fmt.Fprintf(w, "  %s '%s/api/v1/chargeback?format=summary&decimals=6'   what finance reads (the monthly Slack summary; the demo's prices are fractions of a cent)\n", curl, u)
 	fmt.Fprintf(w, "\nSilence an alert (writes need the API token; without it they are refused):\n")
 	if l.configOut != "" {
@@ -238,6 +235,7 @@ func printLegend(w io.Writer, l legend) {
 		fmt.Fprintf(w, "  meshwatch report chargeback -config %s -format focus\n", l.configOut)
 		fmt.Fprintf(w, "  meshwatch report chargeback -config %s -format summary -decimals 6\n", l.configOut)
 		fmt.Fprintf(w, "  meshwatch check -config %s -product %s -for 30s\n", l.configOut, demo.CartsUpdated)
+		fmt.Fprintf(w, "  meshwatch check -config %s -policies        exits 1: two violations of severity error\n", l.configOut)
 	} else {
 		fmt.Fprintf(w, "  MESHWATCH_API_TOKEN=$(cat %s) meshwatch silence add -url %s -match product=%s -for 1h -comment \"trying the demo\"\n", l.tokenFile, u, demo.TransactionsSettled)
 	}
@@ -363,4 +361,23 @@ func replaceSecrets(n *yaml.Node, path string, refs map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// demoPolicies are the demo's governance policies. They find two real
+// violations on its cluster: finance.ledger.entries, tier 1, on a topic
+// of replication factor 1, and sandbox.scratch, a topic no product claims.
+// Fixed in the config: the ledger declared tier 2 until its topic is
+// replicated, and ^sandbox\. allowed (see TestDemoPolicies).
+func demoPolicies() *policy.Config {
+	return &policy.Config{
+		{Policy: policy.Naming, Severity: policy.SeverityWarning},
+		{Policy: policy.Metadata, Severity: policy.SeverityWarning, Require: []string{policy.RequireOwnerChannel, policy.RequireDescription, policy.RequireSLO}},
+		{Policy: policy.TopicConfig, Name: "tier1-replication", Scope: policy.Scope{Tiers: []int{1}}, MinReplicationFactor: 3},
+		{Policy: policy.UnownedTopics, Allow: []string{"^_"}},
+		{
+			Name: "tier1-has-description", Severity: policy.SeverityWarning,
+			Expr:    "product.tier != 1 || product.description != ''",
+			Message: "tier-1 product {{product.name}} has no description",
+		},
+	}
 }

@@ -161,7 +161,13 @@ included, then "ok" when there is no error. Exits 1 on any error.
 
 It needs no secret: an unset ${VAR} in a secret field, or a *_file secret
 it cannot read, is a warning (meshwatch run makes it an error), so that a CI
-pipeline can lint a configuration without the production secrets.`, stderr)
+pipeline can lint a configuration without the production secrets.
+
+With a policies: section it also evaluates the policies that need no
+cluster (naming, metadata, the pii policy's headers, custom policies that
+read only the product) and prints their violations; one of severity error
+fails it. meshwatch check -policies evaluates all of them against the
+cluster.`, stderr)
 	path := fs.String("config", "config.yaml", "config file to check")
 	if code, ok := parse(fs, args); !ok {
 		return code
@@ -176,6 +182,11 @@ pipeline can lint a configuration without the production secrets.`, stderr)
 		}
 		fmt.Fprintf(stdout, "%s: invalid (%d errors)\n", *path, max(len(problems.Errors()), 1))
 		return exitFailed
+	}
+	if cfg.Policies != nil && len(*cfg.Policies) > 0 {
+		if code := validatePolicies(cfg, *path, stdout); code != exitOK {
+			return code
+		}
 	}
 	if w := len(problems.Warnings()); w > 0 {
 		fmt.Fprintf(stdout, "ok (%d products, %d %s)\n", len(cfg.Products), w, plural(w, "warning", "warnings"))

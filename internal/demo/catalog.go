@@ -16,11 +16,14 @@ const (
 
 // Names of the demo products.
 const (
-	OrdersPlaced          = "checkout.orders.placed"
-	TransactionsSettled   = "payments.transactions.settled"
-	ParcelsScanned        = "logistics.parcels.scanned"
-	CartsUpdated          = "checkout.carts.updated"
-	LedgerEntries         = "finance.ledger.entries"
+	OrdersPlaced        = "checkout.orders.placed"
+	TransactionsSettled = "payments.transactions.settled"
+	ParcelsScanned      = "logistics.parcels.scanned"
+	CartsUpdated        = "checkout.carts.updated"
+	LedgerEntries       = "finance.ledger.entries"
+	// ScratchTopic is a topic no product claims, which the demo's
+	// unowned_topics policy finds.
+	ScratchTopic          = "sandbox.scratch"
 	parcelsScannedEU      = ParcelsScanned + ".eu"
 	parcelsScannedUS      = ParcelsScanned + ".us"
 	parcelsScannedPattern = `^logistics\.parcels\.scanned\.[a-z]{2}$`

@@ -160,9 +160,12 @@ func NewProducers(brokers []string, logger *slog.Logger, opts ...Option) (*Produ
 }
 
 // CreateTopics creates the demo products' topics with 3 partitions and a
-// replication factor of 3, or the number of brokers if smaller. Topics that
-// exist already are left as they are, so CreateTopics may run against a
-// cluster that has them. It returns every other failure.
+// replication factor of 3, or the number of brokers if smaller — except
+// LedgerEntries, created with a replication factor of 1, and ScratchTopic,
+// which no product claims: the two governance violations the demo's
+// policies find. Topics that exist already are left as they are, so
+// CreateTopics may run against a cluster that has them. It returns every
+// other failure.
 func (p *Producers) CreateTopics(ctx context.Context) error {
 	adm := kadm.NewClient(p.cl)
 	meta, err := adm.BrokerMetadata(ctx)
@@ -170,18 +173,28 @@ func (p *Producers) CreateTopics(ctx context.Context) error {
 		return fmt.Errorf("demo: create topics: %w", err)
 	}
 	rf := int16(min(topicReplication, len(meta.Brokers)))
-	var topics []string
+	var topics, single []string
 	for _, g := range p.gens {
+		if g.Product == LedgerEntries {
+			single = append(single, g.Topics...)
+			continue
+		}
 		topics = append(topics, g.Topics...)
 	}
-	resps, err := adm.CreateTopics(ctx, topicPartitions, rf, nil, topics...)
-	if err != nil {
-		return fmt.Errorf("demo: create topics: %w", err)
-	}
 	var errs []error
-	for _, r := range resps.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			errs = append(errs, fmt.Errorf("demo: create topic %s: %w", r.Topic, r.Err))
+	for _, c := range []struct {
+		topics     []string
+		partitions int32
+		rf         int16
+	}{{topics, topicPartitions, rf}, {single, topicPartitions, 1}, {[]string{ScratchTopic}, topicPartitions, 1}} {
+		resps, err := adm.CreateTopics(ctx, c.partitions, c.rf, nil, c.topics...)
+		if err != nil {
+			return fmt.Errorf("demo: create topics: %w", err)
+		}
+		for _, r := range resps.Sorted() {
+			if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+				errs = append(errs, fmt.Errorf("demo: create topic %s: %w", r.Topic, r.Err))
+			}
 		}
 	}
 	return errors.Join(errs...)
