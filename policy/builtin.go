@@ -262,8 +262,13 @@ func (e *eval) schema(r *rule, p *meshwatch.Product) {
 
 func (e *eval) subject(r *rule, p *meshwatch.Product, topic string) {
 	s, ok := e.subjectOf(topic)
+	if !ok {
+		// Not read: not asked for, or the registry did not answer.
+		// Unknown is not missing.
+		return
+	}
 	name := s.Name
-	if !ok || !s.Exists {
+	if !s.Exists {
 		name = topic + "-value"
 		e.add(r, p.Name, topic, fmt.Sprintf("subject %s does not exist in the schema registry; a product of format %s needs its schema registered", name, p.Format))
 		return

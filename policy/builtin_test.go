@@ -183,7 +183,10 @@ func TestSchema(t *testing.T) {
 		{name: "FULL needs FULL", policy: Policy{Policy: Schema, Compatibility: "FULL"},
 			want: []Violation{v("schema", topic, "subject checkout.orders.placed-value has compatibility BACKWARD; products need at least FULL")}},
 		{name: "compatibility not checked", policy: Policy{Policy: Schema}, cluster: compat("NONE")},
-		{name: "no subject", policy: pol, cluster: func(c *Cluster) { delete(c.Subjects, topic+"-value") },
+		// Absent: not read (the registry failed to answer): unknown, not
+		// missing.
+		{name: "subject not read", policy: pol, cluster: func(c *Cluster) { delete(c.Subjects, topic+"-value") }},
+		{name: "no subject", policy: pol, cluster: func(c *Cluster) { c.Subjects[topic+"-value"] = Subject{Name: topic + "-value"} },
 			want: []Violation{v("schema", topic, "subject checkout.orders.placed-value does not exist in the schema registry; a product of format avro needs its schema registered")}},
 		{name: "subject that does not exist", policy: pol, product: func(p *meshwatch.Product) { p.Format = meshwatch.FormatProtobuf }, cluster: func(c *Cluster) {
 			c.Subjects[topic+"-value"] = Subject{Name: topic + "-value"}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -26,6 +27,10 @@ type GatherOptions struct {
 	// Subjects are the registry subjects to read: the products'
 	// <topic>-value subjects. Duplicates are read once.
 	Subjects []string
+	// SubjectsOf, when set, adds the subjects of the topics read (sorted
+	// names): those of the topics a product's pattern selects, which only
+	// the cluster knows.
+	SubjectsOf func(topics []string) []string
 	// ACLs makes Gather read the cluster's ACLs on topics (one
 	// DescribeACLs). A cluster without an authorizer (SECURITY_DISABLED)
 	// or one that denies the request leaves Cluster.ACLs nil (unknown),
@@ -92,7 +97,11 @@ func Gather(ctx context.Context, adm *kadm.Client, opts GatherOptions) (*Cluster
 		c.ACLs = acls
 	}
 	if opts.Registry != nil {
-		subjects, err := gatherSubjects(ctx, opts.Registry, opts.Subjects)
+		want := opts.Subjects
+		if opts.SubjectsOf != nil {
+			want = append(slices.Clone(want), opts.SubjectsOf(slices.Sorted(maps.Keys(c.Topics)))...)
+		}
+		subjects, err := gatherSubjects(ctx, opts.Registry, want)
 		if err != nil {
 			errs = append(errs, err)
 		}

@@ -70,6 +70,7 @@ func gatherFor(set *config.Config, adm *kadm.Client) (func(ctx context.Context) 
 		}
 		opts.Registry = reg
 		opts.Subjects = productSubjects(set.Config)
+		opts.SubjectsOf = func(topics []string) []string { return patternSubjects(set.Config, topics) }
 	}
 	return func(ctx context.Context) (*policy.Cluster, error) { return policy.Gather(ctx, adm, opts) }, nil
 }
@@ -91,6 +92,29 @@ func productSubjects(cfg *meshwatch.Config) []string {
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
+}
+
+// patternSubjects are the <topic>-value subjects of the topics that an
+// avro or protobuf product selects by pattern.
+func patternSubjects(cfg *meshwatch.Config, topics []string) []string {
+	var out []string
+	for i := range cfg.Products {
+		p := &cfg.Products[i]
+		if p.Format != meshwatch.FormatAvro && p.Format != meshwatch.FormatProtobuf {
+			continue
+		}
+		for _, sel := range p.Topics {
+			if sel.Pattern == "" {
+				continue
+			}
+			for _, t := range topics {
+				if sel.Matches(t) {
+					out = append(out, t+"-value")
+				}
+			}
+		}
+	}
+	return out
 }
 
 // newPolicies returns the policy runner of core c, nil without policies.
