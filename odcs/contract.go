@@ -42,6 +42,10 @@ const (
 	// CustomObjective is the objective of the SLOs whose objective the
 	// contract does not give as a percentage (default 99%).
 	CustomObjective = "meshwatchObjective"
+	// CustomInputs are the products this one is made from (its
+	// upstream, the product's inputs): a list of product names, or one
+	// string of names separated by commas.
+	CustomInputs = "meshwatchInputs"
 )
 
 // defaultContractObjective is the objective of an SLO that a contract asks
@@ -836,6 +840,10 @@ func (m *contractMapper) customProperties() {
 		}
 		vsrc := meshwatch.JoinPath(src, "value")
 		v := resolve(cp.Value.n)
+		if cp.Property == CustomInputs {
+			m.inputs(vsrc, v)
+			continue
+		}
 		if v == nil || v.Kind != yaml.ScalarNode {
 			m.errf(vsrc, "must be a single value; got %s", yamlconf.Describe(v))
 			continue
@@ -857,11 +865,38 @@ func (m *contractMapper) customProperties() {
 			}
 			m.objective, m.objSrc = o, vsrc
 		default:
-			known := []string{CustomTier, CustomObjective}
+			known := []string{CustomTier, CustomObjective, CustomInputs}
 			m.warnf(meshwatch.JoinPath(src, "property"), "unknown meshwatch property %s%s, ignored; known: %s",
 				meshwatch.Quote(cp.Property), meshwatch.DidYouMean(cp.Property, known), strings.Join(known, ", "))
 		}
 	}
+}
+
+// inputs reads meshwatchInputs: a list of product names, or one string
+// of names separated by commas.
+func (m *contractMapper) inputs(vsrc string, v *yaml.Node) {
+	var names []string
+	switch {
+	case v != nil && v.Kind == yaml.SequenceNode:
+		for i, e := range v.Content {
+			if e = resolve(e); e == nil || e.Kind != yaml.ScalarNode {
+				m.errf(meshwatch.IndexPath(vsrc, i), "must be a product name; got %s", yamlconf.Describe(e))
+				continue
+			}
+			names = append(names, e.Value)
+		}
+	case v != nil && v.Kind == yaml.ScalarNode:
+		for n := range strings.SplitSeq(v.Value, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+	default:
+		m.errf(vsrc, "must be a list of the product names this one is made from; got %s", yamlconf.Describe(v))
+		return
+	}
+	m.p.Inputs = append(m.p.Inputs, names...)
+	m.link(".inputs", vsrc)
 }
 
 // servers reads the record format from the first server of type kafka

@@ -110,6 +110,7 @@ func TestLoadContracts(t *testing.T) {
 			Format: "json", Kind: meshwatch.KindEvents, EventTime: meshwatch.EventTime{Record: "timestamp", Format: "auto", MaxClockSkew: meshwatch.DefaultMaxClockSkew, Fallback: meshwatch.EventTimeFallbackRecordTimestamp}, Sampling: sampling,
 			SLOs:     []meshwatch.SLO{slo("freshness", 15*time.Minute, 0.99), slo("availability", 0, 0.995)},
 			Version:  "2.0.0",
+			Inputs:   []string{"logistics.shipments.dispatched"}, // customProperties meshwatchInputs
 			Contract: parcels,
 		},
 		{

@@ -68,6 +68,8 @@
 //	customProperties meshwatchTier          tier (default 2)
 //	customProperties meshwatchObjective     the objective of an SLO that no part gives a
 //	                                        percentage for (default 99%)
+//	customProperties meshwatchInputs        inputs: the products this one is made from, a
+//	                                        list of names or "a, b" (lineage feeds edges)
 //
 // Rules are named after the check's id when it has one (made a metric
 // label, with a warning, when it is not one; two checks with one id are an

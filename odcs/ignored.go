@@ -242,7 +242,7 @@ func (m *contractMapper) walkList(t reflect.Type, k string, v *yaml.Node, q stri
 				}
 			case "customProperties":
 				if p := mapValue(e, "property"); p != nil && !strings.HasPrefix(p.Value, "meshwatch") {
-					m.ignoredAt(e, ip, "ignored: %s is not a meshwatch property (%s, %s)", meshwatch.Quote(p.Value), CustomTier, CustomObjective)
+					m.ignoredAt(e, ip, "ignored: %s is not a meshwatch property (%s, %s, %s)", meshwatch.Quote(p.Value), CustomTier, CustomObjective, CustomInputs)
 					continue
 				}
 			}
