@@ -171,9 +171,10 @@ func (e *eval) checkTopic(r *rule, p *meshwatch.Product, name string, t *Topic) 
 	}
 	if r.cleanup {
 		kind, want, ok := p.Kind, "delete", !compact && del
-		if kind == meshwatch.KindState {
+		switch kind {
+		case meshwatch.KindState:
 			want, ok = "compact (or compact,delete)", compact
-		} else if kind == "" {
+		case "":
 			kind = meshwatch.KindEvents
 		}
 		switch {
