@@ -203,9 +203,11 @@ func TestValidate(t *testing.T) {
 			},
 		},
 		{
-			name:   "deprecation replaced by itself",
-			change: func(c *Config) { c.Products[0].Deprecated = &Deprecation{Sunset: "2027-01-31", Replacement: "checkout.orders.placed"} },
-			want:   []string{`products[0].deprecated.replacement: must name another product: "checkout.orders.placed" cannot replace itself`},
+			name: "deprecation replaced by itself",
+			change: func(c *Config) {
+				c.Products[0].Deprecated = &Deprecation{Sunset: "2027-01-31", Replacement: "checkout.orders.placed"}
+			},
+			want: []string{`products[0].deprecated.replacement: must name another product: "checkout.orders.placed" cannot replace itself`},
 		},
 		{
 			name: "kind, replay window, pii",
