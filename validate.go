@@ -138,6 +138,7 @@ func (v *validator) products(c *Config) {
 		}
 	}
 	v.inputs(c, names)
+	v.inputCycles(c, names)
 	v.deprecations(c, names)
 }
 
@@ -187,6 +188,55 @@ func (v *validator) inputs(c *Config, names map[string]int) {
 			case !known:
 				v.errf(ip, "must name a product of this configuration, got %s%s", Quote(in), DidYouMean(in, all))
 			}
+		}
+	}
+}
+
+// inputCycles reports inputs that lead back to their product: a product
+// cannot be made from itself, and an upstream incident could not be told
+// from a downstream one. Each cycle is reported once, at its first
+// product in config order.
+func (v *validator) inputCycles(c *Config, names map[string]int) {
+	const (
+		unseen = iota
+		open
+		done
+	)
+	state := make([]int, len(c.Products))
+	var stack []int
+	var visit func(i int)
+	visit = func(i int) {
+		state[i] = open
+		stack = append(stack, i)
+		for _, in := range c.Products[i].Inputs {
+			j, ok := names[in]
+			if !ok || j == i {
+				continue // reported by inputs
+			}
+			switch state[j] {
+			case unseen:
+				visit(j)
+			case open:
+				k := slices.Index(stack, j)
+				cycle := make([]string, 0, len(stack)-k+1)
+				for _, x := range stack[k:] {
+					cycle = append(cycle, Quote(c.Products[x].Name))
+				}
+				// inputs point upstream: show the data's direction.
+				slices.Reverse(cycle)
+				first := slices.Min(stack[k:])
+				r := slices.Index(cycle, Quote(c.Products[first].Name))
+				cycle = append(cycle[r:], cycle[:r]...)
+				cycle = append(cycle, cycle[0])
+				v.errf(JoinPath(IndexPath("products", first), "inputs"), "inputs form a cycle: %s feeds %s; a product cannot be made from itself, even through others", cycle[0], strings.Join(cycle[1:], " feeds "))
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[i] = done
+	}
+	for i := range c.Products {
+		if state[i] == unseen {
+			visit(i)
 		}
 	}
 }

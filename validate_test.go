@@ -210,6 +210,18 @@ func TestValidate(t *testing.T) {
 			want: []string{`products[0].deprecated.replacement: must name another product: "checkout.orders.placed" cannot replace itself`},
 		},
 		{
+			name: "inputs in a cycle",
+			change: func(c *Config) {
+				c.Products = append(c.Products, Product{
+					Name: "checkout.orders.enriched", Domain: "checkout", Owner: "orders-team",
+					Topics: []TopicSelector{{Name: "checkout.orders.enriched"}}, Inputs: []string{"checkout.orders.placed"},
+				})
+				c.Products[0].Inputs = []string{"checkout.orders.enriched"}
+				c.SetDefaults()
+			},
+			want: []string{`products[0].inputs: inputs form a cycle: "checkout.orders.placed" feeds "checkout.orders.enriched" feeds "checkout.orders.placed"; a product cannot be made from itself, even through others`},
+		},
+		{
 			name: "kind, replay window, pii",
 			change: func(c *Config) {
 				c.Products[0].Kind = "changelog"

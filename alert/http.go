@@ -371,14 +371,14 @@ func (m *Manager) Alerts() []AlertView {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	unavailable, troubled := m.unavailable(), m.troubled()
+	unavailable, causes := m.unavailable(), m.newCauses(now)
 	out := make([]AlertView, 0, len(m.alerts))
 	for _, t := range m.alerts {
 		v := viewOf(&t.a)
 		v.Unknown = t.held
 		if t.a.Status == StatusFiring {
 			v.Muted, v.SilencedBy = m.muted(&t.a, now, unavailable)
-			if v.CausedBy = m.causedBy(&t.a, troubled); v.CausedBy != "" && v.Muted == "" {
+			if v.CausedBy = causes.causedBy(&t.a); v.CausedBy != "" && v.Muted == "" {
 				v.Muted = MutedInhibited
 			}
 		}

@@ -589,14 +589,14 @@ func (m *Manager) dispatch(now time.Time) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.expireSilences(now)
-	unavailable, troubled := m.unavailable(), m.troubled()
+	unavailable, causes := m.unavailable(), m.newCauses(now)
 	before := m.st.Seq
 	for _, key := range slices.Sorted(maps.Keys(m.groups)) {
 		g := m.groups[key]
 		if now.Before(g.next) {
 			continue
 		}
-		m.flush(g, now, unavailable, troubled)
+		m.flush(g, now, unavailable, causes)
 		g.next = now.Add(g.t.Interval)
 		if _, open := m.st.Incidents[key]; !open && !m.hasAlerts(key) {
 			delete(m.groups, key)
@@ -683,7 +683,7 @@ func (m *Manager) dropAlert(fp string) {
 }
 
 // flush notifies what changed in g since its incident's last notification.
-func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool, troubled map[string]Upstream) {
+func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool, causes *causes) {
 	inc := m.st.Incidents[g.key]
 	cur := map[string]*tracked{}
 	anyUnmuted := false
@@ -695,7 +695,7 @@ func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool, tr
 		switch t.a.Status {
 		case StatusFiring:
 			muted, _ := m.muted(&t.a, now, unavailable)
-			t.a.CausedBy = m.causedBy(&t.a, troubled)
+			t.a.CausedBy = causes.causedBy(&t.a)
 			if muted == "" || notified {
 				cur[fp] = t
 				// A held alert is not known to fire now: it keeps its
@@ -719,7 +719,6 @@ func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool, tr
 		inc = &incident{
 			ID:       fmt.Sprintf("%s-%d", Fingerprint(map[string]string{"group": g.key}), m.st.Seq),
 			GroupKey: g.key, GroupLabels: g.labels, Channel: g.channel, Opened: now,
-			Upstream: m.upstreamOf(g.labels[LabelProduct], troubled),
 		}
 	case len(cur) == 0:
 		kind = KindResolve
@@ -731,6 +730,7 @@ func (m *Manager) flush(g *group, now time.Time, unavailable map[string]bool, tr
 		return
 	}
 
+	setUpstream(inc, cur, causes.of(g.labels[LabelProduct]))
 	n := &Notification{
 		Kind: kind, Incident: inc.ID, GroupKey: g.key, GroupLabels: maps.Clone(g.labels),
 		Status: StatusFiring, Channel: g.channel, Opened: inc.Opened, Time: now,
@@ -961,7 +961,7 @@ func (m *Manager) updateMetricsLocked(now time.Time) {
 	firing := map[string]float64{SeverityPage: 0, SeverityTicket: 0}
 	muted := map[string]float64{MutedSilenced: 0, MutedInhibited: 0}
 	pending, unknown := 0.0, 0.0
-	unavailable, troubled := m.unavailable(), m.troubled()
+	unavailable, causes := m.unavailable(), m.newCauses(now)
 	for _, t := range m.alerts {
 		if t.held {
 			unknown++
@@ -971,7 +971,7 @@ func (m *Manager) updateMetricsLocked(now time.Time) {
 			firing[t.a.Severity()]++
 			if r, _ := m.muted(&t.a, now, unavailable); r != "" {
 				muted[r]++
-			} else if m.causedBy(&t.a, troubled) != "" {
+			} else if causes.causedBy(&t.a) != "" {
 				muted[MutedInhibited]++
 			}
 		case StatusPending:

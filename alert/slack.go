@@ -339,7 +339,9 @@ func rootMessage(n *Notification) (string, []slack.Block) {
 	if n.Mention != "" {
 		intro = n.Mention + " " + intro
 	}
-	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, intro, false, false), nil, nil))
+	// A section holds at most 3,000 characters: a long list of groups at
+	// stake must not make Slack refuse the whole message.
+	blocks = append(blocks, slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(intro, 3000), false, false), nil, nil))
 
 	for i := range show {
 		if i == maxAlertsShown {
@@ -457,14 +459,22 @@ func audienceIntro(n *Notification, prod string) string {
 		prod, owner, clock(n.Opened), n.Audience.Affected())
 }
 
+// maxUpstreamShown bounds the upstream incidents a message names: the
+// nearest first.
+const maxUpstreamShown = 3
+
 // upstreamLine names the probable upstream cause of an incident.
 func upstreamLine(ups []Upstream) string {
 	if len(ups) == 0 {
 		return ""
 	}
-	parts := make([]string, len(ups))
+	var parts []string
 	for i, u := range ups {
-		parts[i] = fmt.Sprintf("*%s* (%s) since %s", u.Product, u.What, clock(u.Since))
+		if i == maxUpstreamShown {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ups)-i))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("*%s* (%s) since %s", u.Product, truncate(u.What, 100), clock(u.Since)))
 	}
 	return ":arrow_up: Upstream: " + strings.Join(parts, "; ") + " — the probable cause."
 }

@@ -2,8 +2,10 @@ package alert
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/meshwatch/meshwatch"
@@ -23,7 +25,9 @@ type Upstream struct {
 // consumerCopy is what a consuming team was last told of an incident: its
 // own copy of the incident, in its channel, with a thread of its own.
 type consumerCopy struct {
-	ID       string             `json:"id"`
+	ID string `json:"id"`
+	// Opened is when the team was first told: its copy's "since".
+	Opened   time.Time          `json:"opened"`
 	Audience meshwatch.Audience `json:"audience"`
 	Notified map[string]string  `json:"notified"` // fingerprint → State
 }
@@ -45,80 +49,161 @@ func forConsumers(a *Alert) bool {
 // data that arrives late upstream arrives late downstream.
 var causedSLIs = map[string]bool{meshwatch.SLIFreshness: true, meshwatch.SLILatency: true}
 
-// troubled returns, by product, the upstream view of each product with a
-// firing alert that its consumers hear of: since the first of them
-// started, and their titles. The caller holds m.mu.
-func (m *Manager) troubled() map[string]Upstream {
-	out := map[string]Upstream{}
-	var titlesOf map[string][]Alert
+// troubleSLIs are the indicators of an upstream trouble that delays what
+// it feeds: late, stale, missing or unavailable data. Invalid records do
+// not make a downstream product late.
+var troubleSLIs = map[string]bool{meshwatch.SLIFreshness: true, meshwatch.SLILatency: true, meshwatch.SLIAvailability: true}
+
+// upstreamTrouble reports whether a firing alert is trouble that explains
+// lateness downstream.
+func upstreamTrouble(a *Alert) bool {
+	switch a.Name() {
+	case NameProductUnavailable, NameProductStale, NameSLONoData:
+		return true
+	case NameConsumerLag, NameProductBlind, NameCostBudget, NamePolicyViolation:
+		return false
+	}
+	return troubleSLIs[a.Labels[LabelSLI]]
+}
+
+// causes finds, for one pass over the alerts (a dispatch, a metrics
+// update, an API call), the upstream trouble of each product: computed
+// once per product and pass, so that 10,000 products with inputs cost a
+// walk of their inputs each, not one per alert.
+type causes struct {
+	m        *Manager
+	troubled map[string]Upstream   // by product: its firing trouble
+	memo     map[string][]Upstream // by product: its troubled inputs, nearest first
+}
+
+// newCauses indexes the products in trouble at now: a firing alert that
+// upstreamTrouble accepts and no silence mutes. The caller holds m.mu.
+func (m *Manager) newCauses(now time.Time) *causes {
+	c := &causes{m: m, troubled: map[string]Upstream{}}
+	var alertsOf map[string][]Alert
 	for _, t := range m.alerts {
-		if t.a.Status != StatusFiring || !forConsumers(&t.a) {
+		if t.a.Status != StatusFiring || t.a.Product == "" || !upstreamTrouble(&t.a) || m.silenced(&t.a, now) {
 			continue
 		}
 		p := t.a.Product
-		u, ok := out[p]
+		u, ok := c.troubled[p]
 		if !ok || t.a.StartsAt.Before(u.Since) {
 			u.Since = t.a.StartsAt
 		}
 		u.Product = p
-		out[p] = u
-		if titlesOf == nil {
-			titlesOf = map[string][]Alert{}
+		c.troubled[p] = u
+		if alertsOf == nil {
+			alertsOf = map[string][]Alert{}
 		}
-		titlesOf[p] = append(titlesOf[p], t.a)
+		alertsOf[p] = append(alertsOf[p], t.a)
 	}
-	for p, as := range titlesOf {
+	for p, as := range alertsOf {
 		sortAlerts(as)
-		u := out[p]
+		u := c.troubled[p]
 		u.What = titles(as)
-		out[p] = u
+		c.troubled[p] = u
 	}
-	return out
+	return c
 }
 
-// upstreamOf returns the troubled products that feed product, nearest
-// first (breadth first along the declared inputs), each once.
-func (m *Manager) upstreamOf(product string, troubled map[string]Upstream) []Upstream {
-	if len(troubled) == 0 {
+// silenced reports whether a silence in force at now mutes a.
+func (m *Manager) silenced(a *Alert, now time.Time) bool {
+	for _, s := range m.silences {
+		if s.activeAt(now) && s.matches(a.Labels) {
+			return true
+		}
+	}
+	return false
+}
+
+// of returns the nearest troubled products that feed product: on each
+// path up its declared inputs, the first product in trouble (what feeds
+// that one is its own incident's business). Memoized over the pass, so
+// that all products together cost one walk of the inputs; an input cycle
+// (which Validate refuses) ends the walk.
+func (c *causes) of(product string) []Upstream {
+	if len(c.troubled) == 0 {
+		return nil
+	}
+	if ups, ok := c.memo[product]; ok {
+		return ups
+	}
+	if c.memo == nil {
+		c.memo = map[string][]Upstream{}
+	}
+	c.memo[product] = nil // a cycle back here finds nothing
+	p := c.m.products[product]
+	if p == nil {
 		return nil
 	}
 	var out []Upstream
-	seen := map[string]bool{product: true}
-	for frontier := []string{product}; len(frontier) > 0; {
-		var next []string
-		for _, name := range frontier {
-			p := m.products[name]
-			if p == nil {
-				continue
-			}
-			for _, in := range p.Inputs {
-				if seen[in] {
-					continue
-				}
-				seen[in] = true
-				next = append(next, in)
-				if u, ok := troubled[in]; ok {
-					out = append(out, u)
-				}
+	add := func(u Upstream) {
+		if !slices.ContainsFunc(out, func(x Upstream) bool { return x.Product == u.Product }) {
+			out = append(out, u)
+		}
+	}
+	for _, in := range p.Inputs {
+		if u, ok := c.troubled[in]; ok {
+			add(u)
+		}
+	}
+	for _, in := range p.Inputs {
+		if _, ok := c.troubled[in]; !ok {
+			for _, u := range c.of(in) {
+				add(u)
 			}
 		}
-		frontier = next
 	}
+	c.memo[product] = out
 	return out
 }
 
-// causedBy returns the product whose incident explains a, "" when none: a
-// freshness or latency alert of a product that an input in trouble feeds.
-// Such an alert is inhibited, not hidden: it stays in its incident, marked
-// as caused upstream, and does not page.
-func (m *Manager) causedBy(a *Alert, troubled map[string]Upstream) string {
+// causedBy returns the product whose trouble explains a, "" when none: a
+// freshness or latency alert of a product that an input in trouble feeds,
+// the input's trouble having started no later than a. Such an alert is
+// inhibited, not hidden: it stays in its incident, marked as caused
+// upstream, and does not page.
+func (c *causes) causedBy(a *Alert) string {
 	if !causedSLIs[a.Labels[LabelSLI]] {
 		return ""
 	}
-	if up := m.upstreamOf(a.Product, troubled); len(up) > 0 {
-		return up[0].Product
+	for _, u := range c.of(a.Product) {
+		if !u.Since.After(a.StartsAt) {
+			return u.Product
+		}
 	}
 	return ""
+}
+
+// setUpstream names, on an incident, the troubled inputs of its product
+// when the first alert its consumers hear of joins it (an incident may be
+// open for a policy ticket or a consumer's lag long before): the
+// incident's probable cause, kept until no such alert fires any more.
+func setUpstream(inc *incident, cur map[string]*tracked, ups []Upstream) {
+	before := false
+	for _, a := range inc.Notified {
+		if forConsumers(&a) {
+			before = true
+			break
+		}
+	}
+	var first time.Time
+	for _, t := range cur {
+		if forConsumers(&t.a) && (first.IsZero() || t.a.StartsAt.Before(first)) {
+			first = t.a.StartsAt
+		}
+	}
+	switch {
+	case first.IsZero():
+		inc.Upstream = nil
+	case !before:
+		inc.Upstream = nil
+		for _, u := range ups {
+			if !u.Since.After(first) {
+				inc.Upstream = append(inc.Upstream, u)
+			}
+		}
+	}
 }
 
 // consumerCopies makes the copies of the owner's notification n of inc for
@@ -160,7 +245,9 @@ func (m *Manager) consumerCopies(inc *incident, n *Notification) []*Notification
 			continue
 		case cc == nil:
 			kind = KindFire
-			cc = &consumerCopy{ID: inc.ID + "~" + Fingerprint(map[string]string{"team": team})[:8]}
+			// An ID of its own each time a copy opens: a Slack thread of
+			// its own, never the root of an earlier copy.
+			cc = &consumerCopy{ID: fmt.Sprintf("%s~%s-%d", inc.ID, teamHash(team), m.st.Seq), Opened: n.Time}
 			if inc.Consumers == nil {
 				inc.Consumers = map[string]*consumerCopy{}
 			}
@@ -177,6 +264,7 @@ func (m *Manager) consumerCopies(inc *incident, n *Notification) []*Notification
 		}
 		c := *n
 		c.Kind, c.Incident, c.Channel, c.Page, c.Mention = kind, cc.ID, cc.Audience.Channel, false, ""
+		c.GroupKey, c.Opened = copyGroupKey(n.GroupKey, team, m.shardOf != nil), cc.Opened
 		c.GroupLabels = maps.Clone(n.GroupLabels)
 		audCopy := cc.Audience
 		c.Audience = &audCopy
@@ -211,6 +299,22 @@ func (m *Manager) consumerCopies(inc *incident, n *Notification) []*Notification
 		out = append(out, &c)
 	}
 	return out
+}
+
+// teamHash is a short, stable token of a team for IDs and keys: team
+// names may hold any character.
+func teamHash(team string) string { return Fingerprint(map[string]string{"team": team})[:8] }
+
+// copyGroupKey is the group key of a team's copies of a group's incidents:
+// the group's with the team's token, before the shard suffix when sharded
+// (groupShard reads it), so that a receiver keyed on group_key (a
+// webhook) never takes a copy's resolve for the owner's.
+func copyGroupKey(key, team string, sharded bool) string {
+	suffix := "~" + teamHash(team)
+	if i := strings.LastIndexByte(key, '#'); sharded && i >= 0 {
+		return key[:i] + suffix + key[i:]
+	}
+	return key + suffix
 }
 
 func consumerChanged(prev map[string]string, firing []Alert) bool {

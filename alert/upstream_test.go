@@ -2,6 +2,7 @@ package alert
 
 import (
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -356,5 +357,153 @@ func TestConsumerSlackMessage(t *testing.T) {
 	b, _ = json.Marshal(blocks)
 	if !strings.Contains(string(b), "is back to normal") {
 		t.Errorf("resolved copy does not say the product is back to normal:\n%s", b)
+	}
+}
+
+// TestUpstreamWhatCounts: an upstream trouble that a silence mutes, or
+// one that started after the downstream alert, or that does not delay
+// data (validity), is no cause; a policy ticket that opened the
+// downstream incident first does not stop the cause being named when
+// the first alert its consumers hear of joins.
+func TestUpstreamWhatCounts(t *testing.T) {
+	down := productAlert("payments.fraud.scored", "freshness", meshwatch.SLIFreshness)
+	for _, tc := range []struct {
+		name     string
+		upstream Alert
+		silence  bool
+		later    bool // the upstream trouble starts after the downstream alert
+		caused   bool
+	}{
+		{name: "freshness upstream", upstream: productAlert("checkout.orders.placed", "freshness", meshwatch.SLIFreshness), caused: true},
+		{name: "silenced upstream", upstream: productAlert("checkout.orders.placed", "freshness", meshwatch.SLIFreshness), silence: true},
+		{name: "upstream started later", upstream: productAlert("checkout.orders.placed", "freshness", meshwatch.SLIFreshness), later: true},
+		{name: "invalid records upstream", upstream: productAlert("checkout.orders.placed", "validity", meshwatch.SLIValidity)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock()
+			rec := &recorder{name: "rec"}
+			m := newMeshManager(t, meshConfig(), clk, newTestStore(), nil, rec)
+			if tc.silence {
+				if _, err := m.AddSilence(t.Context(), SilenceRequest{
+					Matchers: []Matcher{{Name: LabelProduct, Value: "checkout.orders.placed"}},
+					Duration: "1h", CreatedBy: "test", Comment: "known",
+				}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			first, second := []Alert{tc.upstream}, []Alert{tc.upstream, down}
+			if tc.later {
+				first, second = []Alert{down}, []Alert{down, tc.upstream}
+			}
+			m.Update(t0, first)
+			m.Update(t0.Add(time.Minute), second)
+			step(t, m, clk, t0.Add(2*time.Minute))
+			var got *Notification
+			for _, n := range rec.take() {
+				if n.Channel == "#fraud-alerts" && n.Audience == nil {
+					got = n
+				}
+			}
+			if got == nil {
+				t.Fatal("the downstream owner was not told")
+			}
+			if caused := got.Alerts[0].CausedBy != ""; caused != tc.caused || (len(got.Upstream) > 0) != tc.caused || got.Page == tc.caused {
+				t.Errorf("caused_by %q, upstream %+v, page %v; want caused %v", got.Alerts[0].CausedBy, got.Upstream, got.Page, tc.caused)
+			}
+		})
+	}
+
+	t.Run("a policy ticket first", func(t *testing.T) {
+		clk := newClock()
+		rec := &recorder{name: "rec"}
+		m := newMeshManager(t, meshConfig(), clk, newTestStore(), nil, rec)
+		ticket := Alert{Labels: map[string]string{LabelAlertname: NamePolicyViolation, LabelProduct: "payments.fraud.scored", LabelPolicy: "naming", LabelSeverity: SeverityTicket}, Active: true, State: "error"}
+		m.Update(t0, []Alert{ticket})
+		step(t, m, clk, t0.Add(30*time.Second))
+		if got := rec.take(); len(got) != 1 || len(got[0].Upstream) != 0 {
+			t.Fatalf("the policy ticket: %q upstream %+v", byChannel(got), got[0].Upstream)
+		}
+		up := productAlert("checkout.orders.placed", "freshness", meshwatch.SLIFreshness)
+		m.Update(t0.Add(time.Hour), []Alert{ticket, up})
+		m.Update(t0.Add(time.Hour+time.Minute), []Alert{ticket, up, down})
+		step(t, m, clk, t0.Add(time.Hour+2*time.Minute))
+		for _, n := range rec.take() {
+			if n.Channel == "#fraud-alerts" && n.Audience == nil {
+				if len(n.Upstream) != 1 || n.Upstream[0].Product != "checkout.orders.placed" {
+					t.Errorf("the downstream breach in an incident a policy ticket opened names upstream %+v", n.Upstream)
+				}
+				return
+			}
+		}
+		t.Fatal("the downstream owner was not told of the breach")
+	})
+}
+
+// TestConsumerCopyIdentity: a team's copy has a group key of its own (a
+// webhook keyed on group_key never takes its resolve for the owner's) and
+// a new incident ID each time it opens again (a new Slack root, not an
+// edit of the old one).
+func TestConsumerCopyIdentity(t *testing.T) {
+	clk := newClock()
+	rec := &recorder{name: "rec"}
+	m := newMeshManager(t, meshConfig(), clk, newTestStore(), nil, rec)
+	lat := productAlert("checkout.orders.placed", "latency", meshwatch.SLILatency)
+	lagA := Alert{Labels: map[string]string{LabelAlertname: NameConsumerLag, LabelProduct: "checkout.orders.placed", LabelGroup: "ledger-writer", LabelSLI: "lag", LabelSeverity: SeverityTicket}, Active: true, State: "STALL"}
+	fraudCopy := func(at string) *Notification {
+		t.Helper()
+		for _, n := range rec.take() {
+			if n.Channel == "#fraud-alerts" {
+				return n
+			}
+		}
+		t.Fatalf("%s: no copy to #fraud-alerts", at)
+		return nil
+	}
+	m.Update(t0, []Alert{lat, lagA})
+	step(t, m, clk, t0.Add(30*time.Second))
+	first := fraudCopy("first")
+	if first.GroupKey == "" || strings.HasSuffix(first.GroupKey, "checkout.orders.placed") {
+		t.Errorf("the copy's group key %q is the owner's", first.GroupKey)
+	}
+	// Latency resolves (the lag keeps the owner's incident open), then
+	// comes back: the copy resolves, then opens anew.
+	m.Update(t0.Add(time.Minute), []Alert{lagA})
+	step(t, m, clk, t0.Add(5*time.Minute+30*time.Second))
+	if n := fraudCopy("resolve"); n.Kind != KindResolve || n.Incident != first.Incident || n.Status != StatusResolved {
+		t.Fatalf("copy after its alerts resolved: %s %s %s, want a resolve of %s", n.Kind, n.Incident, n.Status, first.Incident)
+	}
+	m.Update(t0.Add(6*time.Minute), []Alert{lat, lagA})
+	step(t, m, clk, t0.Add(10*time.Minute+30*time.Second))
+	if n := fraudCopy("again"); n.Kind != KindFire || n.Incident == first.Incident {
+		t.Errorf("the copy opened again as %s %s; want a fire with a new incident ID", n.Kind, n.Incident)
+	}
+}
+
+// BenchmarkUpstreamMetrics measures a metrics update (run after every
+// update and delivery) at 10,000 products, each made from three others,
+// all with a firing latency alert: the causes are computed once per
+// product, not once per alert per ancestor.
+func BenchmarkUpstreamMetrics(b *testing.B) {
+	const n = 10000
+	cfg := &meshwatch.Config{Owners: map[string]meshwatch.Owner{"team": {SlackChannel: "#team"}}}
+	var alerts []Alert
+	for i := range n {
+		name := fmt.Sprintf("d.p%05d.e", i)
+		p := meshwatch.Product{Name: name, Domain: "d", Owner: "team", Tier: 1, Topics: []meshwatch.TopicSelector{{Name: name}}}
+		for k := 1; k <= 3 && i-k*7 >= 0; k++ {
+			p.Inputs = append(p.Inputs, fmt.Sprintf("d.p%05d.e", i-k*7))
+		}
+		cfg.Products = append(cfg.Products, p)
+		alerts = append(alerts, productAlert(name, "latency", meshwatch.SLILatency))
+	}
+	clk := newClock()
+	m, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), Store: newTestStore(), Now: clk.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.Update(t0, alerts)
+	b.ResetTimer()
+	for b.Loop() {
+		m.updateMetrics(t0)
 	}
 }

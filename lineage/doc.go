@@ -29,7 +29,7 @@
 // Graph.Around keeps the part within a number of edges of one product,
 // edges followed either way.
 //
-// An observed group that no product declares an owner for belongs to the
+// A group that no product declares an owner for belongs to the
 // first team (by name) one of whose groups patterns (owners.<team>.groups,
 // regular expressions over group IDs) matches its ID: its member_of edge
 // has inferred true and declared false.

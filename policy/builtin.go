@@ -275,9 +275,10 @@ func (e *eval) subject(r *rule, p *meshwatch.Product, topic string) {
 		return
 	}
 	if r.compatBits != 0 {
+		// No level read (the registry did not answer that request):
+		// unknown, not a violation.
 		switch level := strings.ToUpper(s.Compatibility); {
 		case level == "":
-			e.add(r, p.Name, topic, fmt.Sprintf("subject %s has no compatibility level; %s need at least %s", name, r.who(p), r.compat))
 		case compatBits(level)&r.compatBits != r.compatBits:
 			e.add(r, p.Name, topic, fmt.Sprintf("subject %s has compatibility %s; %s need at least %s", name, level, r.who(p), r.compat))
 		}
@@ -530,11 +531,9 @@ func (e *eval) activation(uses int) *activation {
 				first = name
 			}
 		})
-		if first != "" {
-			s, ok := e.subjectOf(first)
-			if !ok {
-				s = Subject{Name: first + "-value"}
-			}
+		// A subject not read (the registry did not answer) stays null:
+		// unknown, not missing.
+		if s, ok := e.subjectOf(first); first != "" && ok {
 			e.subj = s
 			a.subject = &e.subj
 		}

@@ -36,8 +36,12 @@ func TestCustom(t *testing.T) {
 		{name: "subject", policy: custom("subject != null && subject.exists && subject.compatibility == 'FULL' && 'placed_at' in subject.fields", "{{subject.name}} is {{subject.compatibility}}"),
 			want: []Violation{{Policy: "custom-1", Product: topic, Severity: "error", Why: "checkout.orders.placed-value is BACKWARD"}}},
 		{name: "no subject for json", policy: custom("subject == null", ""), product: func(p *meshwatch.Product) { p.Format = meshwatch.FormatJSON }},
-		{name: "a subject the registry lacks", policy: custom("subject.exists", "{{subject.name}} exists: {{subject.exists}}"), cluster: func(c *Cluster) { c.Subjects = map[string]Subject{} },
-			want: []Violation{{Policy: "custom-1", Product: topic, Severity: "error", Why: "checkout.orders.placed-value exists: false"}}},
+		{name: "a subject the registry lacks", policy: custom("subject.exists", "{{subject.name}} exists: {{subject.exists}}"), cluster: func(c *Cluster) {
+			c.Subjects = map[string]Subject{topic + "-value": {Name: topic + "-value"}}
+		}, want: []Violation{{Policy: "custom-1", Product: topic, Severity: "error", Why: "checkout.orders.placed-value exists: false"}}},
+		// Not read (the registry did not answer): subject is null, which a
+		// policy can test; never "exists: false".
+		{name: "a subject not read", policy: custom("subject == null || subject.exists", "{{subject.name}} exists: {{subject.exists}}"), cluster: func(c *Cluster) { c.Subjects = map[string]Subject{} }},
 		{name: "acls", policy: custom("acls.known && !acls.public_read", "public: {{acls.public_read}}, known: {{acls.known}}"), cluster: func(c *Cluster) {
 			c.ACLs = append(c.ACLs, ACL{Principal: "User:*", ResourceName: topic + ".dlq", PatternType: "LITERAL", Operation: "READ", Permission: "ALLOW"})
 		}, want: []Violation{{Policy: "custom-1", Product: topic, Severity: "error", Why: "public: true, known: true"}}},

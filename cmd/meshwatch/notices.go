@@ -43,20 +43,23 @@ func (a *App) newNotices(c *core) (*notice.Notifier, error) {
 	})
 }
 
-// runNotices checks the notices at start and every noticeEvery.
+// runNotices checks the notices every noticeEvery, the first time one
+// noticeEvery after the start: by then the lag monitor has seen the groups
+// that read each product, so a schema version is not told to the declared
+// consumers only and then taken as known.
 func (a *App) runNotices(n *notice.Notifier) func(ctx context.Context) error {
 	every := cmp.Or(a.opts.NoticeEvery, noticeEvery)
 	return func(ctx context.Context) error {
 		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
-			if err := n.Check(ctx); err != nil && ctx.Err() == nil {
-				a.log.Debug("notices: a pass failed; retried at the next", "err", err)
-			}
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-t.C:
+			}
+			if err := n.Check(ctx); err != nil && ctx.Err() == nil {
+				a.log.Debug("notices: a pass failed; retried at the next", "err", err)
 			}
 		}
 	}

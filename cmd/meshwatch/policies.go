@@ -53,6 +53,10 @@ type policyRunner struct {
 	mu         sync.Mutex
 	violations []policy.Violation
 	evaluated  time.Time // zero until the first evaluation
+	// partial: the last read of the cluster failed or missed a part (a
+	// subject, the ACLs): what the policies could not see is unknown, so
+	// the open tickets are held rather than resolved.
+	partial bool
 	lastErr    string
 	digests    map[string]time.Time // by owner; nil until loaded
 }
@@ -158,13 +162,17 @@ func (r *policyRunner) Run(ctx context.Context) error {
 }
 
 // evaluate reads the cluster and evaluates every policy. A read that
-// fails keeps the previous violations (and their alerts held): nothing
-// known is not nothing wrong.
+// fails keeps the previous violations, and one that fails or misses a
+// part holds the open tickets (Conditions): nothing known is not nothing
+// wrong.
 func (r *policyRunner) evaluate(ctx context.Context) {
 	cl, err := r.read(ctx)
 	if cl == nil {
 		if ctx.Err() == nil {
 			r.failed(err)
+			r.mu.Lock()
+			r.partial = true
+			r.mu.Unlock()
 		}
 		return
 	}
@@ -175,7 +183,7 @@ func (r *policyRunner) evaluate(ctx context.Context) {
 	vs := r.set.Evaluate(r.mesh, cl)
 	r.mu.Lock()
 	before := len(r.violations)
-	r.violations, r.evaluated = vs, r.now()
+	r.violations, r.evaluated, r.partial = vs, r.now(), err != nil
 	if err == nil && r.lastErr != "" {
 		r.log.Info("policies: the cluster can be read again")
 		r.lastErr = ""
@@ -215,19 +223,40 @@ func (r *policyRunner) Violations() []policy.Violation {
 	return slices.Clone(r.violations)
 }
 
-// Conditions returns a PolicyViolation ticket per error violation; until
-// the first evaluation, a condition that holds them as they were.
+// Conditions returns a PolicyViolation ticket per product (or topic) and
+// policy with error violations; until the first evaluation, and while the
+// last read of the cluster was partial, a condition that holds the open
+// tickets as they were.
 func (r *policyRunner) Conditions() []meshwatch.Condition {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.evaluated.IsZero() {
 		return policyElsewhere
 	}
+	out := policyConditions(r.violations)
+	if r.partial {
+		out = append(out, policyElsewhere...)
+	}
+	return out
+}
+
+// policyConditions makes one ticket of the error violations of each
+// policy, product and topic (a topic may break topic_config three ways):
+// every reason in its description, so that fixing one shows the others.
+func policyConditions(vs []policy.Violation) []meshwatch.Condition {
 	var out []meshwatch.Condition
-	for _, v := range r.violations {
-		if v.Severity == policy.SeverityError {
-			out = append(out, policyCondition(v))
+	at := map[[3]string]int{}
+	for _, v := range vs {
+		if v.Severity != policy.SeverityError {
+			continue
 		}
+		k := [3]string{v.Policy, v.Product, v.Topic}
+		if i, ok := at[k]; ok {
+			out[i].Description = strings.TrimSuffix(out[i].Description, policyHint) + "; " + v.Why + policyHint
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, policyCondition(v))
 	}
 	return out
 }
@@ -248,9 +277,12 @@ func policyCondition(v policy.Violation) meshwatch.Condition {
 		Name: meshwatch.AlertPolicyViolation, Product: v.Product, Policy: v.Policy, Topic: v.Topic,
 		Severity: meshwatch.SeverityTicket, State: v.Severity,
 		Summary:     fmt.Sprintf("%s breaks the %s policy", what, v.Policy),
-		Description: v.Why + ". Fix the topic or the product's declaration; `meshwatch check -policies` lists every violation.",
+		Description: v.Why + policyHint,
 	}
 }
+
+// policyHint ends a policy ticket's description.
+const policyHint = ". Fix the topic or the product's declaration; `meshwatch check -policies` lists every violation."
 
 // policiesView is what /api/v1/policies answers.
 type policiesView struct {
@@ -436,7 +468,7 @@ func checkPolicies(ctx context.Context, set *config.Config, product, format stri
 		return exitFailed
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "meshwatch check: warning: part of the cluster could not be read, the policies it feeds are evaluated on what was: %v\n", err)
+		fmt.Fprintf(stderr, "meshwatch check: part of the cluster could not be read, so the policies that need it were not checked: %v\n", err)
 	}
 	var vs []policy.Violation
 	for _, v := range rules.Evaluate(set.Config, cl) {
@@ -460,6 +492,12 @@ func checkPolicies(ctx context.Context, set *config.Config, product, format stri
 	}
 	if errs := countSeverity(vs, policy.SeverityError); errs > 0 {
 		fmt.Fprintf(stderr, "%d %s of severity error: not ready to publish\n", errs, plural(errs, "violation", "violations"))
+		return exitFailed
+	}
+	if err != nil {
+		// An incomplete check is no pass: a gate must not open on what
+		// it could not see.
+		fmt.Fprintln(stderr, "the check is incomplete: fix the access above (registry, ACLs) and run it again")
 		return exitFailed
 	}
 	return exitOK

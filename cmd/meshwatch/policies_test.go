@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/demo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
+	"github.com/meshwatch/meshwatch/internal/shard"
 	"github.com/meshwatch/meshwatch/internal/state"
 	"github.com/meshwatch/meshwatch/policy"
 )
@@ -238,5 +241,84 @@ func TestPolicyRuntime(t *testing.T) {
 		}
 	case <-time.After(shutdownTimeout + 2*time.Second):
 		t.Fatal("the agent did not stop within its shutdown timeout")
+	}
+}
+
+// TestAlertShardsFleetWide: a policy ticket, like a cost alert, belongs to
+// the fleet-wide duties' shard, whose agent raises it — not to the shard
+// of its product, whose owner would overwrite it.
+func TestAlertShardsFleetWide(t *testing.T) {
+	a := &App{set: &config.Config{Sharding: &shard.Config{Partitions: 12}}}
+	of, names := a.alertShards([]int32{3}, true)
+	if !slices.Equal(names, []string{"p3", "cost"}) {
+		t.Errorf("shards = %v", names)
+	}
+	for name, want := range map[string]string{alert.NamePolicyViolation: "cost", alert.NameCostBudget: "cost", alert.NameSLOBurnRate: "p" + strconv.Itoa(int(shard.Of("checkout.orders.placed", 12)))} {
+		al := &alert.Alert{Labels: map[string]string{alert.LabelAlertname: name}, Product: "checkout.orders.placed"}
+		if got := of(al); got != want {
+			t.Errorf("%s: shard %q, want %q", name, got, want)
+		}
+	}
+}
+
+// TestPolicyConditions: one ticket per policy, product and topic with
+// every reason; warnings are no ticket; an unowned topic's ticket has no
+// product.
+func TestPolicyConditions(t *testing.T) {
+	vs := []policy.Violation{
+		{Policy: "topic_config", Product: "p", Topic: "t", Severity: "error", Why: "topic t has replication factor 1; products need at least 3"},
+		{Policy: "topic_config", Product: "p", Topic: "t", Severity: "error", Why: "topic t has min.insync.replicas=1; products need at least 2"},
+		{Policy: "naming", Product: "p", Severity: "warning", Why: "bad name"},
+		{Policy: "unowned_topics", Topic: "sandbox.scratch", Severity: "error", Why: "topic sandbox.scratch belongs to no product"},
+	}
+	got := policyConditions(vs)
+	if len(got) != 2 {
+		t.Fatalf("conditions = %+v, want 2", got)
+	}
+	if d := got[0].Description; !strings.Contains(d, "replication factor 1; products need at least 3; topic t has min.insync.replicas=1") || strings.Count(d, policyHint) != 1 {
+		t.Errorf("joined description = %q", d)
+	}
+	if c := got[1]; c.Product != "" || c.Topic != "sandbox.scratch" || c.Severity != meshwatch.SeverityTicket || c.Summary != "topic sandbox.scratch breaks the unowned_topics policy" {
+		t.Errorf("unowned topic's ticket = %+v", c)
+	}
+}
+
+// TestPolicyRunnerUnknown: before the first evaluation, after a failed
+// read and after a partial one, the runner holds the open tickets (an
+// unknown condition); a complete read does not.
+func TestPolicyRunnerUnknown(t *testing.T) {
+	set, err := policy.Compile(&policy.Config{{Policy: policy.UnownedTopics}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mesh := demo.Catalog()
+	mesh.SetDefaults()
+	cluster := &policy.Cluster{Online: true, Topics: map[string]policy.Topic{"stray": {Name: "stray", Partitions: 1, ReplicationFactor: 1}}}
+	var next struct {
+		c   *policy.Cluster
+		err error
+	}
+	r := &policyRunner{set: set, mesh: mesh, now: time.Now, log: slog.New(slog.DiscardHandler),
+		read: func(context.Context) (*policy.Cluster, error) { return next.c, next.err }}
+	held := func() bool {
+		return slices.ContainsFunc(r.Conditions(), func(c meshwatch.Condition) bool { return c.Unknown() })
+	}
+	if !held() {
+		t.Error("before the first evaluation: tickets not held")
+	}
+	next.c = cluster
+	r.evaluate(t.Context())
+	if held() || len(r.Conditions()) != 1 {
+		t.Errorf("after a complete read: %+v, want the stray topic's ticket alone", r.Conditions())
+	}
+	next.c, next.err = nil, errors.New("brokers unreachable")
+	r.evaluate(t.Context())
+	if !held() || len(r.Violations()) != 1 {
+		t.Errorf("after a failed read: held %v, violations %+v; want the last ones, held", held(), r.Violations())
+	}
+	next.c, next.err = cluster, errors.New("registry: 503")
+	r.evaluate(t.Context())
+	if !held() {
+		t.Error("after a partial read: tickets not held")
 	}
 }

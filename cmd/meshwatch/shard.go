@@ -254,9 +254,10 @@ func (a *App) ownedConfig(owned []int32) *meshwatch.Config {
 }
 
 // alertShards are the alert manager's shards: a product's alerts belong to
-// its coordination partition, cost alerts to the cost meter's own shard
-// (partition 0's owner runs it; a product's cost incident is apart from its
-// other incidents).
+// its coordination partition, cost and policy alerts to the fleet-wide
+// duties' own shard "cost" (partition 0's owner runs the meter and the
+// policies; a product's cost or policy incident is apart from its other
+// incidents).
 func (a *App) alertShards(owned []int32, withCost bool) (func(*alert.Alert) string, []string) {
 	n := a.set.Sharding.Partitions
 	var names []string
@@ -267,7 +268,10 @@ func (a *App) alertShards(owned []int32, withCost bool) (func(*alert.Alert) stri
 		names = append(names, "cost")
 	}
 	return func(al *alert.Alert) string {
-		if al.Labels[alert.LabelAlertname] == alert.NameCostBudget {
+		switch al.Labels[alert.LabelAlertname] {
+		case alert.NameCostBudget, alert.NamePolicyViolation:
+			// Raised by the fleet-wide duties' agent: kept in its
+			// shard, never in another agent's.
 			return "cost"
 		}
 		return "p" + strconv.Itoa(int(shard.Of(al.Product, n)))
