@@ -57,8 +57,8 @@ type policyRunner struct {
 	// subject, the ACLs): what the policies could not see is unknown, so
 	// the open tickets are held rather than resolved.
 	partial bool
-	lastErr    string
-	digests    map[string]time.Time // by owner; nil until loaded
+	lastErr string
+	digests map[string]time.Time // by owner; nil until loaded
 }
 
 // gatherFor returns how the agent reads what cfg's policies need of the
