@@ -344,6 +344,21 @@ func (e *eval) pii(r *rule, p *meshwatch.Product) {
 	if !e.online {
 		return
 	}
+	if e.c.Subjects != nil {
+		// Keys: a product's <topic>-key subject, where the registry has
+		// one (a plain string key has none), must hold no PII field.
+		e.forTopics(p, false, func(topic string) {
+			s, ok := e.c.Subjects[topic+"-key"]
+			if !ok || !s.Exists {
+				return
+			}
+			for _, f := range p.PII {
+				if hasField(s.Fields, f) || slices.Contains(s.Fields, lastSegment(f)) {
+					e.add(r, p.Name, topic, fmt.Sprintf("the key schema of topic %s (subject %s, version %d) has field %s, which the product's pii lists; PII must stay out of record keys", topic, s.Name, s.Version, f))
+				}
+			}
+		})
+	}
 	if e.c.ACLs == nil {
 		e.addSev(r, SeverityWarning, p.Name, "", fmt.Sprintf("cannot tell whether User:* may read the topics of product %s, which holds PII (%s): the cluster did not describe its ACLs (no authorizer, or the agent may not describe ACLs)", p.Name, fieldList(p.PII)))
 		return
@@ -354,6 +369,15 @@ func (e *eval) pii(r *rule, p *meshwatch.Product) {
 				topic, fieldList(p.PII), strings.ToUpper(a.Operation), strings.ToUpper(a.Permission), patternType(a), meshwatch.Quote(a.ResourceName)))
 		}
 	})
+}
+
+// lastSegment is the last dotted segment of a field path: a key that is a
+// bare "email" holds customer.email.
+func lastSegment(f string) string {
+	if i := strings.LastIndexByte(f, '.'); i >= 0 {
+		return f[i+1:]
+	}
+	return f
 }
 
 func patternType(a ACL) string {

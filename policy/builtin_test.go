@@ -274,6 +274,13 @@ func TestPII(t *testing.T) {
 			v("pii", "", `quality rule mail reads header "email", which names the PII field customer.email; PII must stay out of record headers`),
 			v("pii", "", `quality rule signed reads header "Customer.Email", which names the PII field customer.email; PII must stay out of record headers`),
 		}},
+		{name: "a key schema with a PII field", policy: pol, cluster: func(c *Cluster) {
+			c.Subjects[topic+"-key"] = Subject{Name: topic + "-key", Exists: true, Version: 2, Type: "AVRO", Fields: []string{"region", "email"}}
+		}, want: []Violation{v("pii", topic, "the key schema of topic checkout.orders.placed (subject checkout.orders.placed-key, version 2) has field customer.email, which the product's pii lists; PII must stay out of record keys")}},
+		{name: "a key schema without PII, or none", policy: pol, cluster: func(c *Cluster) {
+			c.Subjects[topic+"-key"] = Subject{Name: topic + "-key", Exists: true, Version: 1, Fields: []string{"order_id"}}
+			c.Subjects[topic+".dlq-key"] = Subject{Name: topic + ".dlq-key"}
+		}},
 		{name: "public read on the topic", policy: pol, cluster: acl("User:*", topic, "LITERAL", "READ", "ALLOW"),
 			want: []Violation{v("pii", topic, `topic checkout.orders.placed holds PII (customer.email) and an ACL allows READ to User:* (ALLOW on LITERAL "checkout.orders.placed"); products holding PII must not be readable by everyone`)}},
 		{name: "public ALL on a prefix", policy: pol, cluster: acl("User:*", "checkout.", "PREFIXED", "All", "Allow"),

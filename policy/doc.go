@@ -100,16 +100,20 @@
 //	               .key; a field is there when the schema has it or fields nested under it.
 //	               A subject whose fields Gather could not list is not checked for fields
 //
-// pii: for a product that lists pii fields, two checks.
+// pii: for a product that lists pii fields, three checks.
 //
-// Headers (offline too): meshwatch cannot see from the configuration what a
-// record key holds, so the check is on headers, those the configuration
-// reads: event_time.header, and the header names that the product's
+// Headers (offline too): the headers the configuration reads: event_time.header, and the header names that the product's
 // quality rules index literally (headers['x-email'], headers["x-email"],
 // headers[?'x-email'] or headers.email in the rule's text). Such a header
 // must not name a PII field: be equal to its dotted path or to its last
 // segment, ignoring case, - and _ alike (header Customer-Email names field
 // customer_email and customer.customer_email).
+//
+// Keys (needs the cluster and a registry): where the registry has a
+// <topic>-key subject for one of the product's topics (a plain string key
+// has none; command meshwatch asks for them for every product holding
+// PII), its latest schema has no PII field: none equal to a pii path or
+// to its last segment.
 //
 // ACLs (needs the cluster): no ACL allows User:* to read one of the
 // product's topics or DLQ topics: an ACL of principal User:*, permission

@@ -80,17 +80,21 @@ func gatherFor(set *config.Config, adm *kadm.Client) (func(ctx context.Context) 
 }
 
 // productSubjects are the <topic>-value subjects of the avro and protobuf
-// products' named topics.
+// products' named topics, and the <topic>-key subjects of the products
+// holding PII (the pii policy reads their fields).
 func productSubjects(cfg *meshwatch.Config) []string {
 	var out []string
 	for i := range cfg.Products {
 		p := &cfg.Products[i]
-		if p.Format != meshwatch.FormatAvro && p.Format != meshwatch.FormatProtobuf {
-			continue
-		}
 		for _, t := range p.Topics {
-			if t.Name != "" {
+			if t.Name == "" {
+				continue
+			}
+			if p.Format == meshwatch.FormatAvro || p.Format == meshwatch.FormatProtobuf {
 				out = append(out, t.Name+"-value")
+			}
+			if len(p.PII) > 0 {
+				out = append(out, t.Name+"-key")
 			}
 		}
 	}
@@ -98,13 +102,14 @@ func productSubjects(cfg *meshwatch.Config) []string {
 	return slices.Compact(out)
 }
 
-// patternSubjects are the <topic>-value subjects of the topics that an
-// avro or protobuf product selects by pattern.
+// patternSubjects are productSubjects' subjects of the topics that a
+// product selects by pattern.
 func patternSubjects(cfg *meshwatch.Config, topics []string) []string {
 	var out []string
 	for i := range cfg.Products {
 		p := &cfg.Products[i]
-		if p.Format != meshwatch.FormatAvro && p.Format != meshwatch.FormatProtobuf {
+		value := p.Format == meshwatch.FormatAvro || p.Format == meshwatch.FormatProtobuf
+		if !value && len(p.PII) == 0 {
 			continue
 		}
 		for _, sel := range p.Topics {
@@ -112,8 +117,14 @@ func patternSubjects(cfg *meshwatch.Config, topics []string) []string {
 				continue
 			}
 			for _, t := range topics {
-				if sel.Matches(t) {
+				if !sel.Matches(t) {
+					continue
+				}
+				if value {
 					out = append(out, t+"-value")
+				}
+				if len(p.PII) > 0 {
+					out = append(out, t+"-key")
 				}
 			}
 		}
