@@ -19,6 +19,7 @@ import (
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/alert"
 	"github.com/meshwatch/meshwatch/config"
+	"github.com/meshwatch/meshwatch/internal/demo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 	"github.com/meshwatch/meshwatch/internal/srtest"
 	"github.com/meshwatch/meshwatch/internal/state"
@@ -346,4 +347,53 @@ func TestMeshNotices(t *testing.T) {
 	case <-time.After(shutdownTimeout + 2*time.Second):
 		t.Fatal("the agent did not stop within its shutdown timeout")
 	}
+}
+
+// TestDemoMesh is issue 19's acceptance on the demo: its /api/v1/lineage
+// has the products, the groups and the teams, and a consuming team's
+// channel gets its copy of an upstream incident well within two minutes
+// (finance-team, which reads the late payments and makes the ledger from
+// them), while the ledger's own incident names its upstream cause.
+func TestDemoMesh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo")
+	}
+	start := time.Now()
+	d := startDemo(t)
+	base := "http://" + d.addr
+	var g lineage.Graph
+	kafkatest.WaitFor(t, time.Minute, func() bool {
+		code, body := get(t, base+"/api/v1/lineage")
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &g) != nil {
+			return false
+		}
+		kinds := map[string]int{}
+		for _, n := range g.Nodes {
+			kinds[n.Kind]++
+		}
+		return kinds[lineage.KindProduct] == 5 && kinds[lineage.KindGroup] >= 5 && kinds[lineage.KindTeam] >= 5
+	}, "the demo's lineage never had its 5 products, 5 groups and the teams")
+	if !slices.ContainsFunc(g.Edges, func(e lineage.Edge) bool {
+		return e.Kind == lineage.EdgeFeeds && e.From == lineage.ProductID(demo.TransactionsSettled) && e.To == lineage.ProductID(demo.LedgerEntries)
+	}) {
+		t.Errorf("no feeds edge %s → %s", demo.TransactionsSettled, demo.LedgerEntries)
+	}
+	copyLine := "FIRE UPSTREAM " + demo.TransactionsSettled + " → #finance-ops"
+	kafkatest.WaitFor(t, 2*time.Minute, func() bool { return strings.Contains(d.stdout.String(), copyLine) },
+		"finance-team's channel never heard of the upstream incident")
+	t.Logf("a consuming team's copy %v after the demo started (acceptance: within 2 minutes)", time.Since(start).Round(time.Second))
+	out := d.stdout.String()
+	if !strings.Contains(out, "for finance-team, which depends on it: groups invoice-mailer, ledger-writer; product "+demo.LedgerEntries) {
+		t.Errorf("the copy does not say what finance-team has at stake:\n%s", out)
+	}
+	kafkatest.WaitFor(t, time.Minute, func() bool {
+		code, body := get(t, base+"/api/v1/incidents")
+		var incs []alert.IncidentView
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &incs) != nil {
+			return false
+		}
+		return slices.ContainsFunc(incs, func(v alert.IncidentView) bool {
+			return v.Product == demo.LedgerEntries && len(v.Upstream) > 0 && v.Upstream[0].Product == demo.TransactionsSettled
+		})
+	}, "the ledger's incident never named its upstream cause")
 }
