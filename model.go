@@ -47,10 +47,14 @@ type Owner struct {
 	// schema changes); nil or true: the team hears of them. Its own
 	// groups' lag alerts still reach it.
 	Subscribe *bool `yaml:"subscribe"`
-	// Groups are regular expressions over consumer group IDs: an observed
-	// group that no product declares an owner for and whose ID matches
-	// one belongs to the team, marked inferred (package lineage).
+	// Groups are regular expressions over consumer group IDs: a group
+	// that no product declares an owner for and whose ID matches one
+	// belongs to the team, marked inferred (package lineage).
 	Groups []string `yaml:"groups"`
+	// Clients are regular expressions over the client IDs of a group's
+	// members: an undeclared group with a member whose client ID matches
+	// one belongs to the team, marked inferred.
+	Clients []string `yaml:"clients"`
 
 	// Contract is the ODCS file whose team made the owner, because
 	// config.yaml does not declare it; "" for an owner of config.yaml.

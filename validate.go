@@ -456,12 +456,18 @@ func IsSlackChannel(ch string) bool {
 
 func (v *validator) owners(owners map[string]Owner) {
 	for _, key := range sortedKeys(owners) {
-		for j, re := range owners[key].Groups {
-			path := IndexPath(JoinPath(JoinPath("owners", key), "groups"), j)
-			if re == "" {
-				v.errf(path, `is required: a regular expression over consumer group IDs, e.g. "^fraud-"`)
-			} else if _, err := regexp.Compile(re); err != nil {
-				v.errf(path, "must be a regular expression over consumer group IDs (RE2 syntax), got %s: %s", Quote(re), regexpError(err, re))
+		for _, k := range []struct{ key, what string }{{"groups", "consumer group IDs"}, {"clients", "client IDs"}} {
+			res := owners[key].Groups
+			if k.key == "clients" {
+				res = owners[key].Clients
+			}
+			for j, re := range res {
+				path := IndexPath(JoinPath(JoinPath("owners", key), k.key), j)
+				if re == "" {
+					v.errf(path, `is required: a regular expression over %s, e.g. "^fraud-"`, k.what)
+				} else if _, err := regexp.Compile(re); err != nil {
+					v.errf(path, "must be a regular expression over %s (RE2 syntax), got %s: %s", k.what, Quote(re), regexpError(err, re))
+				}
 			}
 		}
 		ch := owners[key].SlackChannel

@@ -239,11 +239,13 @@ func TestValidate(t *testing.T) {
 			change: func(c *Config) {
 				o := c.Owners["ops"]
 				o.Groups = []string{"^fraud-", "(", ""}
+				o.Clients = []string{"[a-"}
 				c.Owners["ops"] = o
 			},
 			want: []string{
 				`owners.ops.groups[1]: must be a regular expression over consumer group IDs (RE2 syntax), got "(": missing closing )`,
 				`owners.ops.groups[2]: is required: a regular expression over consumer group IDs, e.g. "^fraud-"`,
+				`owners.ops.clients[0]: must be a regular expression over client IDs (RE2 syntax), got "[a-": missing closing ]`,
 			},
 		},
 	}

@@ -20,7 +20,8 @@
 //	team    owns            product   the product's owner
 //	group   consumes        product   declared under consumers, or observed (declared: false)
 //	group   member_of       team      the group's declared owner; none for meshwatch.UnknownOwner;
-//	                                  inferred: an undeclared group whose ID matches owners.<team>.groups
+//	                                  inferred: an undeclared group whose ID matches owners.<team>.groups,
+//	                                  or a member's client ID owners.<team>.clients
 //	product feeds           product   the downstream product declares the upstream one under inputs
 //	product suggested_feeds product   a group of the downstream product's owner consumes the upstream one, which it does not declare: a suggestion, never assumed
 //
@@ -29,10 +30,12 @@
 // Graph.Around keeps the part within a number of edges of one product,
 // edges followed either way.
 //
-// A group that no product declares an owner for belongs to the
-// first team (by name) one of whose groups patterns (owners.<team>.groups,
-// regular expressions over group IDs) matches its ID: its member_of edge
-// has inferred true and declared false.
+// A group that no product declares an owner for belongs to the first team
+// (by name) one of whose groups patterns (owners.<team>.groups, regular
+// expressions over group IDs) matches its ID, or one of whose clients
+// patterns (owners.<team>.clients) matches the client ID of a member
+// holding its partitions (Observed.ClientIDs): its member_of edge has
+// inferred true and declared false.
 //
 // # Who hears of a product
 //

@@ -106,6 +106,9 @@ type Observed struct {
 	Group string
 	// Type is Kafka's type of the group: classic, consumer or share.
 	Type string
+	// ClientIDs are the client IDs of the members holding its
+	// partitions, for owners.<team>.clients.
+	ClientIDs []string
 }
 
 // Build returns the lineage graph of cfg, a validated configuration:
@@ -127,7 +130,7 @@ type Observed struct {
 // observation (the declared graph). Build is pure: the same arguments give
 // the same graph.
 func Build(cfg *meshwatch.Config, observed func(product string) []Observed) Graph {
-	b := builder{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, groupOwner: map[string]string{}}
+	b := builder{nodes: map[string]*Node{}, edges: map[edgeKey]*Edge{}, groupOwner: map[string]string{}, clients: map[string][]string{}}
 	for name := range cfg.Owners {
 		b.team(name, true)
 	}
@@ -162,6 +165,11 @@ func Build(cfg *meshwatch.Config, observed func(product string) []Observed) Grap
 				}
 				g := b.group(o.Group)
 				g.Observed = true
+				for _, c := range o.ClientIDs {
+					if !slices.Contains(b.clients[o.Group], c) {
+						b.clients[o.Group] = append(b.clients[o.Group], c)
+					}
+				}
 				if o.Type != "" && g.Type == "" {
 					g.Type = o.Type
 				}
@@ -214,23 +222,28 @@ func Build(cfg *meshwatch.Config, observed func(product string) []Observed) Grap
 }
 
 // inferOwners gives each group without a declared owner the first team,
-// in name order, one of whose groups patterns matches the group's ID: an
-// inferred member_of edge.
+// in name order, one of whose groups patterns matches the group's ID or
+// one of whose clients patterns matches a member's client ID: an inferred
+// member_of edge.
 func (b *builder) inferOwners(cfg *meshwatch.Config) {
 	type team struct {
-		name string
-		res  []*regexp.Regexp
+		name           string
+		res, resClient []*regexp.Regexp
 	}
-	var teams []team
-	for _, name := range slices.Sorted(maps.Keys(cfg.Owners)) {
+	compile := func(ps []string) []*regexp.Regexp {
 		var res []*regexp.Regexp
-		for _, p := range cfg.Owners[name].Groups {
+		for _, p := range ps {
 			if re, err := regexp.Compile(p); err == nil { // Validate reports the others
 				res = append(res, re)
 			}
 		}
-		if len(res) > 0 {
-			teams = append(teams, team{name, res})
+		return res
+	}
+	var teams []team
+	for _, name := range slices.Sorted(maps.Keys(cfg.Owners)) {
+		t := team{name, compile(cfg.Owners[name].Groups), compile(cfg.Owners[name].Clients)}
+		if len(t.res)+len(t.resClient) > 0 {
+			teams = append(teams, t)
 		}
 	}
 	if len(teams) == 0 {
@@ -241,7 +254,8 @@ func (b *builder) inferOwners(cfg *meshwatch.Config) {
 			continue
 		}
 		i := slices.IndexFunc(teams, func(t team) bool {
-			return slices.ContainsFunc(t.res, func(re *regexp.Regexp) bool { return re.MatchString(n.Label) })
+			return slices.ContainsFunc(t.res, func(re *regexp.Regexp) bool { return re.MatchString(n.Label) }) ||
+				slices.ContainsFunc(t.resClient, func(re *regexp.Regexp) bool { return slices.ContainsFunc(b.clients[n.Label], re.MatchString) })
 		})
 		if i < 0 {
 			continue
@@ -257,7 +271,8 @@ type edgeKey struct{ from, to, kind string }
 type builder struct {
 	nodes      map[string]*Node
 	edges      map[edgeKey]*Edge
-	groupOwner map[string]string // group → its first declared owner
+	groupOwner map[string]string   // group → its first declared owner
+	clients    map[string][]string // group → its members' client IDs seen
 }
 
 func (b *builder) team(name string, declared bool) {

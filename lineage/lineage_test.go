@@ -554,4 +554,26 @@ func TestInferredOwner(t *testing.T) {
 	if len(got) == 0 || got[0].Team != "analytics-team" || !slices.Equal(got[0].Groups, []string{"analytics-etl", "shadow-reader"}) {
 		t.Errorf("audiences of %s: %+v, want analytics-team with analytics-etl and shadow-reader", checkout, got)
 	}
+
+	// By a member's client ID instead: payments-team's clients.
+	cfg = mesh(t)
+	o = cfg.Owners["payments-team"]
+	o.Clients = []string{"^payments-"}
+	cfg.Owners["payments-team"] = o
+	withClients := func(product string) []lineage.Observed {
+		obs := observed(product)
+		for i := range obs {
+			if obs[i].Group == "shadow-reader" {
+				obs[i].ClientIDs = []string{"payments-recon-7"}
+			}
+		}
+		return obs
+	}
+	g = lineage.Build(cfg, withClients)
+	if n, _ := g.Node("group:shadow-reader"); n.Owner != "payments-team" {
+		t.Errorf("shadow-reader with client payments-recon-7: owner %q, want payments-team (clients)", n.Owner)
+	}
+	if g = lineage.Build(cfg, observed); func() bool { n, _ := g.Node("group:shadow-reader"); return n.Owner != "" }() {
+		t.Error("shadow-reader without that client: inferred anyway")
+	}
 }

@@ -101,9 +101,16 @@ func (a *App) lineageObserved(product string) []lineage.Observed {
 func observedGroups(pl lag.ProductLag) []lineage.Observed {
 	var out []lineage.Observed
 	for _, g := range pl.Groups {
-		if !g.NoData {
-			out = append(out, lineage.Observed{Group: g.Group, Type: g.Type})
+		if g.NoData {
+			continue
 		}
+		o := lineage.Observed{Group: g.Group, Type: g.Type}
+		for _, p := range g.Partitions {
+			if p.ClientID != "" && !slices.Contains(o.ClientIDs, p.ClientID) {
+				o.ClientIDs = append(o.ClientIDs, p.ClientID)
+			}
+		}
+		out = append(out, o)
 	}
 	return out
 }
