@@ -11,6 +11,19 @@ import (
 // packages alert and notice need not import lineage).
 type Audience = meshwatch.Audience
 
+// InferredTeams returns, by group, the team of each group whose owner g
+// infers (owners.<team>.groups or clients): the member_of edges marked
+// inferred.
+func InferredTeams(g Graph) map[string]string {
+	out := map[string]string{}
+	for _, e := range g.Edges {
+		if e.Kind == EdgeMemberOf && e.Inferred {
+			out[strings.TrimPrefix(e.From, groupPrefix)] = strings.TrimPrefix(e.To, teamPrefix)
+		}
+	}
+	return out
+}
+
 // Audiences returns the teams that depend on product in g, a graph Build
 // made of cfg, ordered by team: each team other than the product's owner
 // that owns a group consuming the product or a product it feeds (through

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/meshwatch/meshwatch"
@@ -78,3 +81,50 @@ type heldConditions []meshwatch.Condition
 func (h heldConditions) Conditions() []meshwatch.Condition { return h }
 
 var costElsewhere = heldConditions{{Name: meshwatch.AlertCostBudget, State: meshwatch.StateUnknown}}
+
+// lagToInferredTeams routes the lag conditions of a group that no product
+// declares, but whose team the lineage infers (owners.<team>.groups or
+// clients), to that team, as a declared consumer's go to its team: its own
+// groups' lag reaches it first.
+type lagToInferredTeams struct {
+	src     conditionSource
+	cfg     *meshwatch.Config
+	teams   func() map[string]string
+	ownerOf map[string]string // product → owner
+}
+
+func newLagToInferredTeams(src conditionSource, cfg *meshwatch.Config, teams func() map[string]string) lagToInferredTeams {
+	l := lagToInferredTeams{src: src, cfg: cfg, teams: teams, ownerOf: make(map[string]string, len(cfg.Products))}
+	for i := range cfg.Products {
+		l.ownerOf[cfg.Products[i].Name] = cfg.Products[i].Owner
+	}
+	return l
+}
+
+func (l lagToInferredTeams) Conditions() []meshwatch.Condition {
+	conds := l.src.Conditions()
+	var teams map[string]string
+	copied := false // the source's slice is its own: change a copy
+	for i := range conds {
+		c := &conds[i]
+		if c.Name != meshwatch.AlertConsumerLag || c.Owner != "" || c.Group == "" || c.Unknown() {
+			continue
+		}
+		if teams == nil {
+			teams = l.teams()
+		}
+		team, ok := teams[c.Group]
+		o, known := l.cfg.Owners[team]
+		if !ok || !known || o.SlackChannel == "" || team == l.ownerOf[c.Product] {
+			continue
+		}
+		if !copied {
+			conds, copied = slices.Clone(conds), true
+			c = &conds[i]
+		}
+		c.Owner = team
+		c.Summary = strings.Replace(c.Summary, " ("+meshwatch.UnknownOwner+") ", " ("+team+", inferred) ", 1)
+		c.Description += fmt.Sprintf(" The group is %s's by its owners.%s.groups or clients pattern; the product's owner is not paged.", team, team)
+	}
+	return conds
+}

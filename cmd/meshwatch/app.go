@@ -84,6 +84,7 @@ type App struct {
 	// product: rebuilt at most once a lag interval.
 	lineage       func() lineage.Graph
 	audienceIndex func() lineage.AudienceIndex
+	inferredTeams func() map[string]string // group → team, when inferred
 	srv           *http.Server
 	guard         *webauth.Guard // in front of every handler: who may write
 	ln            net.Listener
@@ -190,6 +191,7 @@ func NewApp(set *config.Config, log *slog.Logger, o AppOptions) (_ *App, err err
 	// Rebuilt at most once a lag interval, not at every scrape.
 	a.lineage = lineage.Cached(func() lineage.Graph { return lineage.Build(cfg, a.lineageObserved) }, set.Lag.Interval.Std(), time.Now)
 	a.audienceIndex = lineage.Cached(func() lineage.AudienceIndex { return lineage.NewAudienceIndex(cfg, a.lineage()) }, set.Lag.Interval.Std(), time.Now)
+	a.inferredTeams = lineage.Cached(func() map[string]string { return lineage.InferredTeams(a.lineage()) }, set.Lag.Interval.Std(), time.Now)
 	reg.MustRegister(lineage.NewCollector(a.lineage))
 	a.scrapeLogs.Interval = time.Minute
 	a.stages.log = log
@@ -397,7 +399,7 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 			return nil, err
 		}
 	}
-	c.fan.sources, c.fan.sink = []conditionSource{c.col, c.slo, c.lag}, c.alerts
+	c.fan.sources, c.fan.sink = []conditionSource{c.col, c.slo, newLagToInferredTeams(c.lag, a.cfg, a.inferredTeams)}, c.alerts
 	switch {
 	case c.meter != nil:
 		c.fan.sources = append(c.fan.sources, c.meter)

@@ -397,3 +397,37 @@ func TestDemoMesh(t *testing.T) {
 		})
 	}, "the ledger's incident never named its upstream cause")
 }
+
+// TestLagToInferredTeams: the lag alert of a group no product declares
+// goes to the team the lineage infers for it, when that team has a
+// channel and is not the product's owner; other conditions pass as they
+// are.
+func TestLagToInferredTeams(t *testing.T) {
+	cfg := &meshwatch.Config{
+		Products: []meshwatch.Product{{Name: meshCheckout, Owner: "orders-team"}},
+		Owners: map[string]meshwatch.Owner{
+			"orders-team": {SlackChannel: "#orders"}, "analytics-team": {SlackChannel: "#analytics"}, "quiet-team": {},
+		},
+	}
+	lagCond := func(group string) meshwatch.Condition {
+		return meshwatch.Condition{Name: meshwatch.AlertConsumerLag, Product: meshCheckout, Group: group, State: "STOP", Severity: meshwatch.SeverityTicket,
+			Summary: "consumer group " + group + " (unknown) of " + meshCheckout + " is not committing while behind"}
+	}
+	src := heldConditions{lagCond("shadow-reader"), lagCond("own-replayer"), lagCond("quiet-reader"), lagCond("nobody"),
+		{Name: meshwatch.AlertSLOBurnRate, Product: meshCheckout, Group: "shadow-reader"}}
+	teams := map[string]string{"shadow-reader": "analytics-team", "own-replayer": "orders-team", "quiet-reader": "quiet-team"}
+	got := newLagToInferredTeams(src, cfg, func() map[string]string { return teams }).Conditions()
+	owners := make([]string, len(got))
+	for i, c := range got {
+		owners[i] = c.Owner
+	}
+	if want := []string{"analytics-team", "", "", "", ""}; !slices.Equal(owners, want) {
+		t.Errorf("owners = %q, want %q", owners, want)
+	}
+	if s := got[0].Summary; !strings.Contains(s, "shadow-reader (analytics-team, inferred) of") {
+		t.Errorf("summary = %q", s)
+	}
+	if src[0].Owner != "" {
+		t.Error("the source's conditions were changed in place")
+	}
+}
