@@ -311,7 +311,7 @@ func (v *validator) topics(path string, topics []TopicSelector) {
 		case s.Pattern != "":
 			re, err := regexp.Compile(s.Pattern)
 			if err != nil {
-				v.errf(JoinPath(sp, "pattern"), "must be a regular expression (RE2 syntax), got %s: %s", Quote(s.Pattern), regexpError(err, s.Pattern))
+				v.errf(JoinPath(sp, "pattern"), "must be a regular expression (RE2 syntax), got %s: %s", Quote(s.Pattern), RegexpError(err, s.Pattern))
 				continue
 			}
 			s.re = re
@@ -321,9 +321,11 @@ func (v *validator) topics(path string, topics []TopicSelector) {
 	}
 }
 
-// regexpError says what is wrong with a pattern without Go's "error parsing
-// regexp:" preamble.
-func regexpError(err error, pattern string) string {
+// RegexpError says what is wrong with a pattern that regexp.Compile
+// refused, without Go's "error parsing regexp:" preamble and naming the
+// lookarounds RE2 lacks: for the problems of every package that takes
+// patterns.
+func RegexpError(err error, pattern string) string {
 	for _, look := range []string{"(?=", "(?!", "(?<=", "(?<!"} {
 		if strings.Contains(pattern, look) {
 			return fmt.Sprintf("RE2 has no lookahead or lookbehind such as %s", Quote(look))
@@ -466,7 +468,7 @@ func (v *validator) owners(owners map[string]Owner) {
 				if re == "" {
 					v.errf(path, `is required: a regular expression over %s, e.g. "^fraud-"`, k.what)
 				} else if _, err := regexp.Compile(re); err != nil {
-					v.errf(path, "must be a regular expression over %s (RE2 syntax), got %s: %s", k.what, Quote(re), regexpError(err, re))
+					v.errf(path, "must be a regular expression over %s (RE2 syntax), got %s: %s", k.what, Quote(re), RegexpError(err, re))
 				}
 			}
 		}

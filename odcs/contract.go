@@ -1,7 +1,6 @@
 package odcs
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
@@ -1479,7 +1477,7 @@ func (m *contractMapper) validExpr(src string, q *odcsQuality, segs []string) (s
 			return "", false
 		}
 		if _, err := regexp.Compile(pat.Value); err != nil {
-			m.unsupported(psrc, "pattern %s is not a regular expression that meshwatch can run (RE2 syntax): %s", meshwatch.Quote(pat.Value), regexpError(err, pat.Value))
+			m.unsupported(psrc, "pattern %s is not a regular expression that meshwatch can run (RE2 syntax): %s", meshwatch.Quote(pat.Value), meshwatch.RegexpError(err, pat.Value))
 			return "", false
 		}
 		conds = append(conds, field+".matches("+celString(pat.Value)+")")
@@ -2064,21 +2062,3 @@ func formatFloats(fs []float64) string {
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
-// regexpError says what is wrong with a pattern without Go's "error parsing
-// regexp:" preamble, as the root package's validation of topic patterns
-// does.
-func regexpError(err error, pattern string) string {
-	for _, look := range []string{"(?=", "(?!", "(?<=", "(?<!"} {
-		if strings.Contains(pattern, look) {
-			return fmt.Sprintf("RE2 has no lookahead or lookbehind such as %s", meshwatch.Quote(look))
-		}
-	}
-	var se *syntax.Error
-	if !errors.As(err, &se) {
-		return err.Error()
-	}
-	if se.Expr == "" || se.Expr == pattern {
-		return string(se.Code)
-	}
-	return fmt.Sprintf("%s at %s", se.Code, meshwatch.Quote(se.Expr))
-}

@@ -1,10 +1,8 @@
 package policy
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
-	"regexp/syntax"
 	"slices"
 	"strings"
 
@@ -418,28 +416,10 @@ func (cc *compiler) regexp(path, pattern, of string) *regexp.Regexp {
 	}
 	re, err := regexp.Compile(pattern)
 	if err != nil {
-		cc.errf(path, "must be a regular expression over %s (RE2 syntax), got %s: %s", of, meshwatch.Quote(pattern), regexpError(err, pattern))
+		cc.errf(path, "must be a regular expression over %s (RE2 syntax), got %s: %s", of, meshwatch.Quote(pattern), meshwatch.RegexpError(err, pattern))
 		return nil
 	}
 	return re
-}
-
-// regexpError says what is wrong with a pattern without Go's "error parsing
-// regexp:" preamble.
-func regexpError(err error, pattern string) string {
-	for _, look := range []string{"(?=", "(?!", "(?<=", "(?<!"} {
-		if strings.Contains(pattern, look) {
-			return fmt.Sprintf("RE2 has no lookahead or lookbehind such as %s", meshwatch.Quote(look))
-		}
-	}
-	var se *syntax.Error
-	if !errors.As(err, &se) {
-		return err.Error()
-	}
-	if se.Expr == "" || se.Expr == pattern {
-		return string(se.Code)
-	}
-	return fmt.Sprintf("%s at %s", se.Code, meshwatch.Quote(se.Expr))
 }
 
 // Compatibility as bits: a subject's level satisfies a required one when

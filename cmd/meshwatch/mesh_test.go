@@ -84,6 +84,29 @@ func meshSettings(t *testing.T, kc *kafkatest.Cluster, slackURL string) *config.
 	return set
 }
 
+// runApp runs app until stop, which cancels it and checks that it stops
+// without error within its shutdown timeout; the test's end cancels it
+// too, should the test stop early.
+func runApp(t *testing.T, app *App) (ctx context.Context, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	done := make(chan error, 1)
+	go func() { done <- app.Run(ctx) }()
+	return ctx, func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(shutdownTimeout + 2*time.Second):
+			t.Fatal("the agent did not stop within its shutdown timeout")
+		}
+	}
+}
+
 // TestMeshUpstreamBreach is issue 19's acceptance on kfake: the agent's
 // lineage graph of the scenario; an upstream breach tells each consuming
 // team exactly once, in its own channel, with what it has at stake; the
@@ -100,10 +123,7 @@ func TestMeshUpstreamBreach(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runDone := make(chan error, 1)
-	go func() { runDone <- app.Run(ctx) }()
+	ctx, stop := runApp(t, app)
 
 	// Every product produces while its switch is on.
 	var on sync.Map
@@ -249,15 +269,7 @@ func TestMeshUpstreamBreach(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-runDone:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	case <-time.After(shutdownTimeout + 2*time.Second):
-		t.Fatal("the agent did not stop within its shutdown timeout")
-	}
+	stop()
 	prod.Wait()
 }
 
@@ -290,10 +302,7 @@ func TestMeshNotices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runDone := make(chan error, 1)
-	go func() { runDone <- app.Run(ctx) }()
+	_, stop := runApp(t, app)
 
 	notices := func(word string) map[string]int {
 		out := map[string]int{}
@@ -338,15 +347,7 @@ func TestMeshNotices(t *testing.T) {
 		}
 	}
 
-	cancel()
-	select {
-	case err := <-runDone:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	case <-time.After(shutdownTimeout + 2*time.Second):
-		t.Fatal("the agent did not stop within its shutdown timeout")
-	}
+	stop()
 }
 
 // TestDemoMesh is issue 19's acceptance on the demo: its /api/v1/lineage

@@ -149,10 +149,7 @@ func TestPolicyRuntime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	runDone := make(chan error, 1)
-	go func() { runDone <- app.Run(ctx) }()
+	ctx, stop := runApp(t, app)
 	base := "http://" + app.Addr()
 	policies := func() policiesView {
 		var v policiesView
@@ -233,15 +230,7 @@ func TestPolicyRuntime(t *testing.T) {
 		t.Errorf("%d digests, want 1 (weekly)", digests)
 	}
 
-	cancel()
-	select {
-	case err := <-runDone:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	case <-time.After(shutdownTimeout + 2*time.Second):
-		t.Fatal("the agent did not stop within its shutdown timeout")
-	}
+	stop()
 }
 
 // TestAlertShardsFleetWide: a policy ticket, like a cost alert, belongs to
