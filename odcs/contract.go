@@ -2061,4 +2061,3 @@ func formatFloats(fs []float64) string {
 }
 
 func formatFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
-
