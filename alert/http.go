@@ -342,13 +342,19 @@ func callerContext(r *http.Request) context.Context {
 // (pending, firing, resolved and not yet notified) as a JSON array of
 // AlertView, with why each is muted.
 func (m *Manager) AlertsHandler() http.Handler {
+	return getJSON(func() any { return nonNil(m.Alerts()) })
+}
+
+// getJSON serves GET with what view returns, as JSON; any other method is
+// 405.
+func getJSON(view func() any) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
 			writeJSON(w, http.StatusMethodNotAllowed, apiError{Error: "method not allowed"})
 			return
 		}
-		writeJSON(w, http.StatusOK, nonNil(m.Alerts()))
+		writeJSON(w, http.StatusOK, view())
 	})
 }
 
@@ -356,14 +362,7 @@ func (m *Manager) AlertsHandler() http.Handler {
 // JSON array of IncidentView, each with its upstream cause and the
 // consuming teams told of it.
 func (m *Manager) IncidentsHandler() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			w.Header().Set("Allow", http.MethodGet)
-			writeJSON(w, http.StatusMethodNotAllowed, apiError{Error: "method not allowed"})
-			return
-		}
-		writeJSON(w, http.StatusOK, m.Incidents())
-	})
+	return getJSON(func() any { return m.Incidents() })
 }
 
 // Alerts returns the alerts the Manager knows, by product and fingerprint.
