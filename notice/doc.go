@@ -28,7 +28,7 @@
 //   - Schema changes (with Options.Registry). The subjects are
 //     <topic>-value (TopicNameStrategy) of every topic an avro or protobuf
 //     product names (not patterns). Each pass reads the latest version of
-//     each: the first seen is the baseline, told to nobody; a higher one is
+//     each, 8 requests at a time: the first seen is the baseline, told to nobody; a higher one is
 //     compared with the baseline and told to each team once (kind
 //     schema_change, or schema_breaking). It is breaking when the subject's
 //     compatibility level (its own, else the global one) is NONE, since the

@@ -539,11 +539,12 @@ func (n *Notifier) subjects() []subjectRef {
 func (n *Notifier) schemas(ctx context.Context) []error {
 	var errs []error
 	refs := n.subjects()
+	latest := n.latest(ctx, refs)
 	for _, ref := range refs {
 		if ctx.Err() != nil {
 			return append(errs, ctx.Err())
 		}
-		if err := n.schema(ctx, ref); err != nil {
+		if err := n.schema(ctx, ref, latest[ref.subject]); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -558,10 +559,52 @@ func (n *Notifier) schemas(ctx context.Context) []error {
 	return errs
 }
 
-// schema handles one subject: a first version is the baseline, a later one
-// is compared with it and told of, once per team.
-func (n *Notifier) schema(ctx context.Context, ref subjectRef) error {
-	latest, err := n.reg.SchemaByVersion(ctx, ref.subject, -1)
+// latestRead is a subject's latest version as the registry answered.
+type latestRead struct {
+	schema sr.SubjectSchema
+	err    error
+}
+
+// registryReaders bounds the registry requests in flight: a pass over
+// 10,000 subjects takes a fraction of its interval, without flooding the
+// registry.
+const registryReaders = 8
+
+// latest reads every subject's latest version, registryReaders at a time.
+func (n *Notifier) latest(ctx context.Context, refs []subjectRef) map[string]latestRead {
+	out := make(map[string]latestRead, len(refs))
+	var mu sync.Mutex
+	work := make(chan string)
+	var wg sync.WaitGroup
+	for range min(registryReaders, len(refs)) {
+		wg.Go(func() {
+			for subject := range work {
+				s, err := n.reg.SchemaByVersion(ctx, subject, -1)
+				mu.Lock()
+				out[subject] = latestRead{s, err}
+				mu.Unlock()
+			}
+		})
+	}
+	for _, ref := range refs {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- ref.subject
+	}
+	close(work)
+	wg.Wait()
+	return out
+}
+
+// schema handles one subject, given its latest version as read: a first
+// version is the baseline, a later one is compared with it and told of,
+// once per team.
+func (n *Notifier) schema(ctx context.Context, ref subjectRef, read latestRead) error {
+	latest, err := read.schema, read.err
+	if ctx.Err() != nil && err == nil && latest.Version == 0 {
+		return ctx.Err() // not read: the pass was cut short
+	}
 	if err != nil {
 		if notFound(err) {
 			n.recovered("registry " + ref.subject)
