@@ -130,6 +130,17 @@ func (d *Deprecation) SunsetDate() (t time.Time, ok bool) {
 	return t, err == nil
 }
 
+// UsesRegistry reports whether the product's values are read through the
+// schema registry: Avro or Protobuf in the Confluent wire format.
+func (p *Product) UsesRegistry() bool { return p.Format == FormatAvro || p.Format == FormatProtobuf }
+
+// ValueSubject is the schema registry subject of a topic's values
+// (TopicNameStrategy): <topic>-value.
+func ValueSubject(topic string) string { return topic + "-value" }
+
+// KeySubject is the schema registry subject of a topic's keys: <topic>-key.
+func KeySubject(topic string) string { return topic + "-key" }
+
 // Notifies reports whether the product's consumers hear of its incidents
 // and changes (NotifyConsumers unset or true).
 func (p *Product) Notifies() bool { return p.NotifyConsumers == nil || *p.NotifyConsumers }

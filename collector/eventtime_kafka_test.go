@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bufbuild/protocompile"
 	"github.com/hamba/avro/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
+	"github.com/meshwatch/meshwatch/internal/protoschema"
 	"github.com/meshwatch/meshwatch/internal/srtest"
 )
 
@@ -418,7 +418,7 @@ func (s *decodingSink) schema(id int) (any, error) {
 	var sch any
 	switch ss.Type {
 	case sr.TypeProtobuf:
-		sch, err = compileProto(ss.Schema)
+		sch, err = protoschema.Compile(context.Background(), ss.Schema, nil)
 	default:
 		sch, err = avro.Parse(ss.Schema)
 	}
@@ -438,17 +438,6 @@ func (s *decodingSink) counts() (handedTwice, observe, field int) {
 		}
 	}
 	return handedTwice, s.observe, s.field
-}
-
-func compileProto(src string) (protoreflect.FileDescriptor, error) {
-	c := protocompile.Compiler{Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-		Accessor: protocompile.SourceAccessorFromMap(map[string]string{"order.proto": src}),
-	})}
-	files, err := c.Compile(context.Background(), "order.proto")
-	if err != nil {
-		return nil, err
-	}
-	return files[0], nil
 }
 
 // orderEncoder returns a function that encodes an order whose
@@ -473,7 +462,7 @@ func orderEncoder(t *testing.T, format string, id int) func(evt time.Time) []byt
 			return append(hdr(nil), b...)
 		}
 	}
-	fd, err := compileProto(orderProto)
+	fd, err := protoschema.Compile(context.Background(), orderProto, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -517,14 +517,14 @@ func (n *Notifier) subjects() []subjectRef {
 	seen := map[string]bool{}
 	for i := range n.cfg.Products {
 		p := &n.cfg.Products[i]
-		if p.Format != meshwatch.FormatAvro && p.Format != meshwatch.FormatProtobuf {
+		if !p.UsesRegistry() {
 			continue
 		}
 		for _, t := range p.Topics {
 			if t.Name == "" || t.Pattern != "" {
 				continue
 			}
-			s := t.Name + "-value"
+			s := meshwatch.ValueSubject(t.Name)
 			if !seen[s] {
 				seen[s] = true
 				out = append(out, subjectRef{product: p.Name, subject: s})

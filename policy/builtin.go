@@ -248,7 +248,7 @@ func formatDuration(d time.Duration) string {
 // schema checks the registry subjects of an Avro or Protobuf product's
 // topics (<topic>-value).
 func (e *eval) schema(r *rule, p *meshwatch.Product) {
-	if p.Format != meshwatch.FormatAvro && p.Format != meshwatch.FormatProtobuf || e.c.Subjects == nil {
+	if !p.UsesRegistry() || e.c.Subjects == nil {
 		return
 	}
 	for _, sel := range p.Topics {
@@ -270,7 +270,7 @@ func (e *eval) subject(r *rule, p *meshwatch.Product, topic string) {
 	}
 	name := s.Name
 	if !s.Exists {
-		name = topic + "-value"
+		name = meshwatch.ValueSubject(topic)
 		e.add(r, p.Name, topic, fmt.Sprintf("subject %s does not exist in the schema registry; a product of format %s needs its schema registered", name, p.Format))
 		return
 	}
@@ -348,7 +348,7 @@ func (e *eval) pii(r *rule, p *meshwatch.Product) {
 		// Keys: a product's <topic>-key subject, where the registry has
 		// one (a plain string key has none), must hold no PII field.
 		e.forTopics(p, false, func(topic string) {
-			s, ok := e.c.Subjects[topic+"-key"]
+			s, ok := e.c.Subjects[meshwatch.KeySubject(topic)]
 			if !ok || !s.Exists {
 				return
 			}
@@ -548,7 +548,7 @@ func (e *eval) activation(uses int) *activation {
 		})
 		e.topicObjs = a.topics
 	}
-	if need&usesSubject != 0 && e.c.Subjects != nil && (p.Format == meshwatch.FormatAvro || p.Format == meshwatch.FormatProtobuf) {
+	if need&usesSubject != 0 && e.c.Subjects != nil && p.UsesRegistry() {
 		first := ""
 		e.forTopics(p, false, func(name string) {
 			if first == "" {

@@ -11,12 +11,13 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/bufbuild/protocompile"
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/meshwatch/meshwatch/internal/protoschema"
 )
 
 // GatherOptions says what Gather reads besides the topics.
@@ -476,26 +477,16 @@ func gatherAvroRecordFields(rec *avro.RecordSchema, prefix string, onPath map[st
 	}
 }
 
-// gatherProtoSchemaMain is the name the compiler knows a registry's .proto
-// source by.
-const gatherProtoSchemaMain = "meshwatch-policy-schema.proto"
-
 func gatherProtoSchemaFields(ctx context.Context, schema string, refs []gatherSchemaRef) ([]string, error) {
-	files := map[string]string{gatherProtoSchemaMain: schema}
+	files := make(map[string]string, len(refs))
 	for _, r := range refs {
 		files[r.name] = r.text
 	}
-	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			Accessor: protocompile.SourceAccessorFromMap(files),
-		}),
-		MaxParallelism: 1,
-	}
-	res, err := c.Compile(ctx, gatherProtoSchemaMain)
+	fd, err := protoschema.Compile(ctx, schema, files)
 	if err != nil {
-		return nil, fmt.Errorf("protobuf schema: %w", err)
+		return nil, err
 	}
-	msgs := res[0].Messages()
+	msgs := fd.Messages()
 	if msgs.Len() == 0 {
 		return nil, errors.New("protobuf schema has no message")
 	}

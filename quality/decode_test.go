@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/meshwatch/meshwatch/internal/protoschema"
 	"github.com/meshwatch/meshwatch/internal/srtest"
 )
 
@@ -248,7 +249,7 @@ func TestAvroThroughRegistry(t *testing.T) {
 func TestProtobufThroughRegistry(t *testing.T) {
 	reg := srtest.New(t)
 	id := reg.MustRegister(t, "orders-value", sr.Schema{Schema: orderProto, Type: sr.TypeProtobuf})
-	fd, err := compileProto(context.Background(), orderProto, nil)
+	fd, err := protoschema.Compile(context.Background(), orderProto, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
+	"github.com/meshwatch/meshwatch/internal/protoschema"
 	"github.com/meshwatch/meshwatch/internal/srtest"
 )
 
@@ -72,7 +73,7 @@ func TestObserveRecordFieldThroughKafka(t *testing.T) {
 				}
 			case "protobuf":
 				id := reg.MustRegister(t, "orders-value", sr.Schema{Schema: orderProto, Type: sr.TypeProtobuf})
-				fd, err := compileProto(context.Background(), orderProto, nil)
+				fd, err := protoschema.Compile(context.Background(), orderProto, nil)
 				if err != nil {
 					t.Fatal(err)
 				}

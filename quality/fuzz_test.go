@@ -16,6 +16,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+
+	"github.com/meshwatch/meshwatch/internal/protoschema"
 )
 
 func FuzzParseWire(f *testing.F) {
@@ -155,7 +157,7 @@ func FuzzAvroRoundTrip(f *testing.F) {
 }
 
 func FuzzProtobuf(f *testing.F) {
-	fd, err := compileProto(context.Background(), orderProto, nil)
+	fd, err := protoschema.Compile(context.Background(), orderProto, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -13,12 +13,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bufbuild/protocompile"
 	"github.com/hamba/avro/v2"
 	"github.com/twmb/franz-go/pkg/sr"
 	"golang.org/x/sync/singleflight"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/meshwatch/meshwatch/internal/protoschema"
 	"github.com/meshwatch/meshwatch/internal/tlsconf"
 )
 
@@ -226,7 +226,7 @@ func compileSchema(ctx context.Context, cl *sr.Client, s sr.Schema) (*Schema, er
 		}
 		out.Avro = sch
 	case sr.TypeProtobuf:
-		fd, err := compileProto(ctx, s.Schema, refs)
+		fd, err := protoschema.Compile(ctx, s.Schema, refs)
 		if err != nil {
 			return nil, err
 		}
@@ -256,29 +256,6 @@ func fetchRefs(ctx context.Context, cl *sr.Client, refs []sr.SchemaReference, in
 		into[r.Name] = ss.Schema.Schema
 	}
 	return nil
-}
-
-// protoMain is the name the compiler knows a registry's .proto source by.
-const protoMain = "meshwatch-registry-schema.proto"
-
-// compileProto compiles .proto source (as a registry holds it) and its
-// imports, given by import path in refs, into a file descriptor.
-func compileProto(ctx context.Context, src string, refs map[string]string) (protoreflect.FileDescriptor, error) {
-	files := map[string]string{protoMain: src}
-	for name, text := range refs {
-		files[name] = text
-	}
-	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			Accessor: protocompile.SourceAccessorFromMap(files),
-		}),
-		MaxParallelism: 1,
-	}
-	res, err := c.Compile(ctx, protoMain)
-	if err != nil {
-		return nil, fmt.Errorf("protobuf schema: %w", err)
-	}
-	return res[0], nil
 }
 
 // onceEvery lets a repeating event through at most once per interval per

@@ -83,7 +83,7 @@ func (e *Engine) refreshRuleSets(ctx context.Context, topics map[*product][]stri
 			continue
 		}
 		for _, topic := range topics[p] {
-			subject := topic + "-value"
+			subject := meshwatch.ValueSubject(topic)
 			rctx, cancel := context.WithTimeout(ctx, e.schemas.timeout)
 			ss, err := cl.SchemaByVersion(rctx, subject, -1)
 			cancel()
@@ -144,7 +144,7 @@ func (p *product) installTopicRules() {
 func (e *Engine) compileSubject(p *product, topic string, ss sr.SubjectSchema) *subjectInfo {
 	si := &subjectInfo{meta: SubjectMetadata{Topic: topic, Subject: ss.Subject, Version: ss.Version, SchemaID: ss.ID}}
 	if ss.Subject == "" {
-		si.meta.Subject = topic + "-value"
+		si.meta.Subject = meshwatch.ValueSubject(topic)
 	}
 	if md := ss.SchemaMetadata; md != nil {
 		si.meta.Properties = maps.Clone(md.Properties)

@@ -73,59 +73,32 @@ func gatherFor(set *config.Config, adm *kadm.Client) (func(ctx context.Context) 
 			return nil, fmt.Errorf("policies: %w", err)
 		}
 		opts.Registry = reg
-		opts.Subjects = productSubjects(set.Config)
-		opts.SubjectsOf = func(topics []string) []string { return patternSubjects(set.Config, topics) }
+		opts.SubjectsOf = func(topics []string) []string { return registrySubjects(set.Config, topics) }
 	}
 	return func(ctx context.Context) (*policy.Cluster, error) { return policy.Gather(ctx, adm, opts) }, nil
 }
 
-// productSubjects are the <topic>-value subjects of the avro and protobuf
-// products' named topics, and the <topic>-key subjects of the products
-// holding PII (the pii policy reads their fields).
-func productSubjects(cfg *meshwatch.Config) []string {
+// registrySubjects are the registry subjects of the cluster's topics that
+// the policies read: the value subject of each topic of a product read
+// through the registry, and the key subject of each topic of a product
+// holding PII (the pii policy reads its fields).
+func registrySubjects(cfg *meshwatch.Config, topics []string) []string {
 	var out []string
 	for i := range cfg.Products {
 		p := &cfg.Products[i]
-		for _, t := range p.Topics {
-			if t.Name == "" {
-				continue
-			}
-			if p.Format == meshwatch.FormatAvro || p.Format == meshwatch.FormatProtobuf {
-				out = append(out, t.Name+"-value")
-			}
-			if len(p.PII) > 0 {
-				out = append(out, t.Name+"-key")
-			}
-		}
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// patternSubjects are productSubjects' subjects of the topics that a
-// product selects by pattern.
-func patternSubjects(cfg *meshwatch.Config, topics []string) []string {
-	var out []string
-	for i := range cfg.Products {
-		p := &cfg.Products[i]
-		value := p.Format == meshwatch.FormatAvro || p.Format == meshwatch.FormatProtobuf
-		if !value && len(p.PII) == 0 {
+		value, key := p.UsesRegistry(), len(p.PII) > 0
+		if !value && !key {
 			continue
 		}
-		for _, sel := range p.Topics {
-			if sel.Pattern == "" {
+		for _, t := range topics {
+			if !slices.ContainsFunc(p.Topics, func(sel meshwatch.TopicSelector) bool { return sel.Matches(t) }) {
 				continue
 			}
-			for _, t := range topics {
-				if !sel.Matches(t) {
-					continue
-				}
-				if value {
-					out = append(out, t+"-value")
-				}
-				if len(p.PII) > 0 {
-					out = append(out, t+"-key")
-				}
+			if value {
+				out = append(out, meshwatch.ValueSubject(t))
+			}
+			if key {
+				out = append(out, meshwatch.KeySubject(t))
 			}
 		}
 	}

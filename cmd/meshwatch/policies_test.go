@@ -311,3 +311,22 @@ func TestPolicyRunnerUnknown(t *testing.T) {
 		t.Error("after a partial read: tickets not held")
 	}
 }
+
+// TestRegistrySubjects: the subjects the policies read are those of the
+// cluster's topics that a product selects, by name or pattern: values of
+// products read through the registry, keys of products holding PII.
+func TestRegistrySubjects(t *testing.T) {
+	cfg := &meshwatch.Config{
+		Products: []meshwatch.Product{
+			{Name: "a", Format: meshwatch.FormatAvro, Topics: []meshwatch.TopicSelector{{Name: "a.orders"}, {Name: "a.missing"}}},
+			{Name: "b", Format: meshwatch.FormatJSON, PII: []string{"email"}, Topics: []meshwatch.TopicSelector{{Pattern: `^b\.`}}},
+			{Name: "c", Format: meshwatch.FormatJSON, Topics: []meshwatch.TopicSelector{{Name: "c.clicks"}}},
+		},
+	}
+	_ = cfg.Validate() // compiles the patterns; the rest of this hand-made model is not the test's
+	got := registrySubjects(cfg, []string{"a.orders", "b.eu", "b.us", "c.clicks", "other"})
+	want := []string{"a.orders-value", "b.eu-key", "b.us-key"}
+	if !slices.Equal(got, want) {
+		t.Errorf("subjects = %q, want %q", got, want)
+	}
+}
