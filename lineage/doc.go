@@ -23,7 +23,8 @@
 //	                                  inferred: an undeclared group whose ID matches owners.<team>.groups,
 //	                                  or a member's client ID owners.<team>.clients
 //	product feeds           product   the downstream product declares the upstream one under inputs
-//	product suggested_feeds product   a group of the downstream product's owner consumes the upstream one, which it does not declare: a suggestion, never assumed
+//	product suggested_feeds product   a group of the downstream product's owner consumes the upstream one, which it does not declare: a suggestion, never assumed;
+//	                                  only for an owner of at most MaxSuggestOwned (3) products: beyond, which one the group feeds is a guess
 //
 // A group no product declares is a node with declared false: its
 // product's owner sees who reads their data without having been asked.

@@ -193,8 +193,11 @@ func Build(cfg *meshwatch.Config, observed func(product string) []Observed) Grap
 			}
 		}
 	}
-	// Suggestions: a group of team T consumes P; T owns Q; Q does not
-	// declare P.
+	// Suggestions: a group of team T consumes P; T owns Q, and at most
+	// MaxSuggestOwned products in all; Q does not declare P. A team with
+	// more products gets no suggestion: which of them the group feeds
+	// would be a guess, and the guesses grow with products × products
+	// (5 million edges for 20 teams of 500 products each).
 	inputs := map[string][]string{}
 	for i := range cfg.Products {
 		inputs[cfg.Products[i].Name] = cfg.Products[i].Inputs
@@ -209,6 +212,9 @@ func Build(cfg *meshwatch.Config, observed func(product string) []Observed) Grap
 			continue
 		}
 		from := strings.TrimPrefix(k.to, productPrefix)
+		if len(owned[owner]) > MaxSuggestOwned {
+			continue
+		}
 		for _, q := range owned[owner] {
 			if q != from && !slices.Contains(inputs[q], from) {
 				suggested = append(suggested, edgeKey{ProductID(from), ProductID(q), EdgeSuggestedFeeds})
@@ -220,6 +226,10 @@ func Build(cfg *meshwatch.Config, observed func(product string) []Observed) Grap
 	}
 	return b.graph()
 }
+
+// MaxSuggestOwned is the most products a team may own for the graph to
+// suggest that a group of the team feeds one of them (suggested_feeds).
+const MaxSuggestOwned = 3
 
 // inferOwners gives each group without a declared owner the first team,
 // in name order, one of whose groups patterns matches the group's ID or

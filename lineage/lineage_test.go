@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -172,6 +173,41 @@ func TestBuildSuggestion(t *testing.T) {
 	}
 	if !gocmp.Equal(kinds, []string{"feeds"}) {
 		t.Errorf("edges checkout → analytics: %v, want [feeds]", kinds)
+	}
+}
+
+// TestBuildSuggestionLinear checks that a team owning more than
+// MaxSuggestOwned products gets no suggestion: 2 teams of 500 products,
+// each team's group reading the other's, would otherwise suggest 500,000
+// edges; the graph stays a few edges per product.
+func TestBuildSuggestionLinear(t *testing.T) {
+	for _, owned := range []int{lineage.MaxSuggestOwned, 500} {
+		cfg := &meshwatch.Config{Owners: map[string]meshwatch.Owner{"a": {}, "b": {}}}
+		for i := range 2 * owned {
+			own, other := "a", "b"
+			if i%2 == 1 {
+				own, other = other, own
+			}
+			cfg.Products = append(cfg.Products, meshwatch.Product{Name: fmt.Sprintf("p%d", i), Owner: own,
+				Consumers: []meshwatch.Consumer{{Group: other + "-reader", Owner: other}}})
+		}
+		suggested := 0
+		g := lineage.Build(cfg, nil)
+		for _, e := range g.Edges {
+			if e.Kind == lineage.EdgeSuggestedFeeds {
+				suggested++
+			}
+		}
+		want := 0
+		if owned <= lineage.MaxSuggestOwned {
+			want = 2 * owned * owned // each product read by the other team's group, suggested to each of its products
+		}
+		if suggested != want {
+			t.Errorf("%d products per team: %d suggestions, want %d", owned, suggested, want)
+		}
+		if len(g.Edges) > 3*len(cfg.Products)+want {
+			t.Errorf("%d products per team: %d edges for %d products", owned, len(g.Edges), len(cfg.Products))
+		}
 	}
 }
 
