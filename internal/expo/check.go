@@ -1,10 +1,17 @@
 package expo
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"google.golang.org/protobuf/proto"
 )
 
 // Check writes s once and returns what would make its exposition wrong: a
@@ -54,4 +61,70 @@ func (c *checker) Sample(_ float64, lv ...string) {
 		c.errs = append(c.errs, fmt.Errorf("family %s: two series with labels %q", c.cur.Name, lv))
 	}
 	c.seen[k] = true
+}
+
+// Check runs Check on each of the registry's Sources, then streams the
+// whole registry as /metrics does (delimited protobuf, created timestamps
+// included) and compares it with what Gather builds: the same families
+// with the same series. Tests of a package that exports Sources call it on
+// a registry its metrics are registered with.
+func (r *Registry) Check() error {
+	var errs []error
+	for _, s := range r.streamed() {
+		errs = append(errs, Check(s))
+	}
+	want, err := r.Gather()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	plain, err := gatherPlain([]*Registry{r})
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	format := expfmt.NewFormat(expfmt.TypeProtoDelim)
+	var buf bytes.Buffer
+	if err := Write(&buf, format, plain, []*Registry{r}); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	got := map[string]*dto.MetricFamily{}
+	dec := expfmt.NewDecoder(&buf, format)
+	for {
+		f := &dto.MetricFamily{}
+		if err := dec.Decode(f); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			return errors.Join(append(errs, err)...)
+		}
+		if got[f.GetName()] != nil {
+			errs = append(errs, fmt.Errorf("family %s streamed twice", f.GetName()))
+		}
+		got[f.GetName()] = f
+	}
+	for _, w := range want {
+		g := got[w.GetName()]
+		delete(got, w.GetName())
+		if g == nil {
+			errs = append(errs, fmt.Errorf("family %s gathered but not streamed", w.GetName()))
+			continue
+		}
+		slices.SortFunc(g.Metric, func(a, b *dto.Metric) int { return compareLabels(a.GetLabel(), b.GetLabel()) })
+		if !proto.Equal(g, w) {
+			errs = append(errs, fmt.Errorf("family %s: streamed\n%v\ngathered\n%v", w.GetName(), g, w))
+		}
+	}
+	for name := range got {
+		errs = append(errs, fmt.Errorf("family %s streamed but not gathered", name))
+	}
+	return errors.Join(errs...)
+}
+
+// compareLabels orders label sets as client_golang sorts a family's
+// series: by the values, pair by pair.
+func compareLabels(a, b []*dto.LabelPair) int {
+	for i := range min(len(a), len(b)) {
+		if c := strings.Compare(a[i].GetValue(), b[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return len(a) - len(b)
 }

@@ -308,3 +308,29 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistryCheck checks that Registry.Check passes a good registry and
+// finds a Source whose stream differs from what it collects.
+func TestRegistryCheck(t *testing.T) {
+	reg := NewRegistry()
+	hist := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "test_seconds", Help: "A histogram."})
+	reg.MustRegister(newSource(7), hist)
+	if err := reg.Check(); err != nil {
+		t.Errorf("a good registry: %v", err)
+	}
+	bad := NewRegistry()
+	bad.MustRegister(&twoFaced{Collector: Collector{Fams: []*Family{famGauge}, Write: func(w Writer) {
+		w.Begin(famGauge)
+		w.Sample(1, "a")
+	}}})
+	if err := bad.Check(); err == nil || !strings.Contains(err.Error(), "test_ratio") {
+		t.Errorf("a source that streams other values than it collects: %v", err)
+	}
+}
+
+// twoFaced collects another value than it streams.
+type twoFaced struct{ Collector }
+
+func (t *twoFaced) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(famGauge.Desc(), prometheus.GaugeValue, 2, "a")
+}
