@@ -20,6 +20,7 @@ import (
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/internal/doctest"
+	"github.com/meshwatch/meshwatch/internal/expo"
 	"github.com/meshwatch/meshwatch/internal/golden"
 	"github.com/meshwatch/meshwatch/lineage"
 	"github.com/prometheus/client_golang/prometheus"
@@ -486,6 +487,12 @@ meshwatch_lineage_node{id="team:payments-team",kind="team",title="payments-team"
 	}
 	// The collector reads the graph at each scrape.
 	g = lineage.Build(mesh(t), observed)
+	// /metrics streams it: the same series as it collects.
+	reg := expo.NewRegistry()
+	reg.MustRegister(c)
+	if err := reg.Check(); err != nil {
+		t.Error(err)
+	}
 	if n := testutil.CollectAndCount(c); n != len(g.Nodes)+len(g.Edges) {
 		t.Errorf("after the graph changed: %d series, want %d", n, len(g.Nodes)+len(g.Edges))
 	}

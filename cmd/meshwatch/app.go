@@ -20,7 +20,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -30,6 +29,7 @@ import (
 	"github.com/meshwatch/meshwatch/collector"
 	"github.com/meshwatch/meshwatch/config"
 	"github.com/meshwatch/meshwatch/cost"
+	"github.com/meshwatch/meshwatch/internal/expo"
 	"github.com/meshwatch/meshwatch/internal/logonce"
 	"github.com/meshwatch/meshwatch/internal/push"
 	"github.com/meshwatch/meshwatch/internal/shard"
@@ -77,8 +77,8 @@ type App struct {
 	log   *slog.Logger
 	opts  AppOptions
 	kopts []kgo.Opt
-	reg   *prometheus.Registry // the agent's own metrics: runtime, build, shards
-	kc    *kgo.Client          // admin requests and direct reads: never a group member
+	reg   *expo.Registry // the agent's own metrics: runtime, build, shards
+	kc    *kgo.Client    // admin requests and direct reads: never a group member
 	store stateStore
 	// lineage is the mesh's graph, and audienceIndex who depends on each
 	// product: rebuilt at most once a lag interval.
@@ -114,7 +114,7 @@ type App struct {
 // start, stopped (and its state flushed) with stop.
 type core struct {
 	cfg    *meshwatch.Config // the products it monitors
-	reg    *prometheus.Registry
+	reg    *expo.Registry
 	fence  *fencedStore
 	col    *collector.Collector
 	lag    *lag.Monitor
@@ -179,7 +179,7 @@ func NewApp(set *config.Config, log *slog.Logger, o AppOptions) (_ *App, err err
 		return nil, err
 	}
 	kopts = append(kopts, o.KafkaOpts...)
-	reg := prometheus.NewRegistry()
+	reg := expo.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -328,7 +328,7 @@ func (a *App) readiness() (bool, string) {
 // sharding, are the coordination partitions cfg's products come from.
 func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, shards []int32) (*core, error) {
 	log, o := a.log, a.opts
-	c := &core{cfg: cfg, reg: prometheus.NewRegistry(), fence: &fencedStore{stateStore: store}}
+	c := &core{cfg: cfg, reg: expo.NewRegistry(), fence: &fencedStore{stateStore: store}}
 	c.stages.log = log
 	// Every evaluation of a source wakes the fan-in of alert conditions.
 	c.fan = newFanIn(o.Now)
@@ -542,40 +542,26 @@ func (a *App) Collector() *collector.Collector {
 	return nil
 }
 
-// gatherer gathers the agent's own metrics and its current core's: a core
+// registries are the agent's own registry and its current core's: a core
 // that stopped takes its series with it, so no two agents ever export the
 // same product.
-func (a *App) gatherer() prometheus.Gatherer {
-	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		c := a.cur.Load()
-		if c == nil {
-			return a.reg.Gather()
-		}
-		return gatherBoth(a.reg, c.reg)
-	})
+func (a *App) registries() []*expo.Registry {
+	if c := a.cur.Load(); c != nil {
+		return []*expo.Registry{a.reg, c.reg}
+	}
+	return []*expo.Registry{a.reg}
 }
 
-// gatherBoth gathers the agent's own registry and the core's. Each
-// registry sorts and checks its own series; when their metric names are
-// disjoint, as they are, the families are only put in name order, rather
-// than merged series by series, sorted and checked a second time by
-// prometheus.Gatherers (a third of the scrape's CPU at 10,000 products). A
-// name in both falls back to that merge.
-func gatherBoth(own, core prometheus.Gatherer) ([]*dto.MetricFamily, error) {
-	a, errA := own.Gather()
-	b, errB := core.Gather()
-	names := make(map[string]bool, len(a))
-	for _, f := range a {
-		names[f.GetName()] = true
-	}
-	for _, f := range b {
-		if names[f.GetName()] {
-			return prometheus.Gatherers{own, core}.Gather()
+// gatherer gathers every series of registries, for the push client.
+func (a *App) gatherer() prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		regs := a.registries()
+		gs := make(prometheus.Gatherers, len(regs))
+		for i, r := range regs {
+			gs[i] = r
 		}
-	}
-	out := append(a, b...)
-	slices.SortFunc(out, func(x, y *dto.MetricFamily) int { return strings.Compare(x.GetName(), y.GetName()) })
-	return out, errors.Join(errA, errB)
+		return gs.Gather()
+	})
 }
 
 // release frees what NewApp acquired; Run does it on return.
@@ -599,14 +585,24 @@ func (a *App) routes() http.Handler {
 	// A collector that fails (a duplicate series, an inconsistent label
 	// set) costs its own series, never the whole scrape: the rest is
 	// served, the error logged (once a minute) and counted in
-	// promhttp_metric_handler_errors_total{cause="gathering"}.
-	mux.Handle("GET /metrics", gzipScrape(promhttp.HandlerFor(a.gatherer(), promhttp.HandlerOpts{
-		EnableOpenMetrics:  true,
-		DisableCompression: true, // gzipScrape compresses, faster
-		ErrorHandling:      promhttp.ContinueOnError,
-		ErrorLog:           scrapeErrorLog{log: a.log, limit: &a.scrapeLogs},
-		Registry:           a.reg,
+	// promhttp_metric_handler_errors_total{cause="gathering"}. The
+	// per-product series are streamed (internal/expo).
+	scrapeErrors := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "promhttp_metric_handler_errors_total",
+		Help: "Errors of /metrics scrapes: gathering (a collector failed; the rest was served) or encoding (the response could not be written, e.g. the scraper went away).",
+	}, []string{"cause"})
+	a.reg.MustRegister(scrapeErrors)
+	mux.Handle("GET /metrics", gzipScrape(expo.Handler(a.registries, expo.HandlerOpts{
+		OnGatherError: func(err error) {
+			scrapeErrors.WithLabelValues("gathering").Inc()
+			if a.scrapeLogs.Allow("scrape") {
+				a.log.Warn("a scrape of /metrics could not gather every series; served the rest (counted in promhttp_metric_handler_errors_total, logged at most once a minute)", "err", err)
+			}
+		},
+		OnWriteError: func(error) { scrapeErrors.WithLabelValues("encoding").Inc() },
 	})))
+	scrapeErrors.WithLabelValues("gathering")
+	scrapeErrors.WithLabelValues("encoding")
 	if a.opts.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
@@ -692,19 +688,6 @@ func (a *App) routes() http.Handler {
 </body></html>`, buildVersion(), n, len(a.cfg.Products))
 	})
 	return mux
-}
-
-// scrapeErrorLog logs what a scrape could not gather, at most once a
-// minute: a misbehaving collector must not flood the log on every scrape.
-type scrapeErrorLog struct {
-	log   *slog.Logger
-	limit *logonce.Limiter
-}
-
-func (l scrapeErrorLog) Println(v ...any) {
-	if l.limit.Allow("scrape") {
-		l.log.Warn("a scrape of /metrics could not gather every series; served the rest (counted in promhttp_metric_handler_errors_total, logged at most once a minute)", "err", fmt.Sprint(v...))
-	}
 }
 
 // onCore serves a request with the current core's handler, or says that

@@ -12,10 +12,9 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-	dto "github.com/prometheus/client_model/go"
 
 	"github.com/meshwatch/meshwatch/config"
+	"github.com/meshwatch/meshwatch/internal/expo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
@@ -43,13 +42,13 @@ func TestAcceptsGzip(t *testing.T) {
 // The /metrics handler compresses itself when asked for gzip, and the body
 // is the exposition the plain request gets.
 func TestGzipScrape(t *testing.T) {
-	reg := prometheus.NewRegistry()
+	reg := expo.NewRegistry()
 	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "meshwatch_test_gauge", Help: "x"}, []string{"product"})
 	reg.MustRegister(g)
 	for i := range 500 {
 		g.WithLabelValues(strings.Repeat("p", i%40) + "x").Set(float64(i))
 	}
-	h := gzipScrape(promhttp.HandlerFor(reg, promhttp.HandlerOpts{DisableCompression: true}))
+	h := gzipScrape(expo.Handler(func() []*expo.Registry { return []*expo.Registry{reg} }, expo.HandlerOpts{}))
 	get := func(enc string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
 		if enc != "" {
@@ -105,83 +104,5 @@ func TestPprofOnlyWhenAsked(t *testing.T) {
 		if want := map[bool]int{false: http.StatusNotFound, true: http.StatusOK}[on]; rec.Code != want {
 			t.Errorf("Pprof %v: /debug/pprof/ = %d, want %d", on, rec.Code, want)
 		}
-	}
-}
-
-// gatherBoth serves the agent's and the core's registries as one
-// exposition, in name order, and still merges a name both have.
-func TestGatherBoth(t *testing.T) {
-	own, core := prometheus.NewRegistry(), prometheus.NewRegistry()
-	g := func(reg *prometheus.Registry, name string, products ...string) {
-		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: "x"}, []string{"product"})
-		reg.MustRegister(v)
-		for _, p := range products {
-			v.WithLabelValues(p).Set(1)
-		}
-	}
-	g(own, "meshwatch_ready", "")
-	g(own, "meshwatch_zz_own", "a")
-	g(core, "meshwatch_available", "b", "a")
-	fams, err := gatherBoth(own, core)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, f := range fams {
-		for _, m := range f.GetMetric() {
-			got = append(got, f.GetName()+"/"+m.GetLabel()[0].GetValue())
-		}
-	}
-	if want := []string{"meshwatch_available/a", "meshwatch_available/b", "meshwatch_ready/", "meshwatch_zz_own/a"}; fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("gathered %v, want %v", got, want)
-	}
-	// The same name in both registries: merged, one family.
-	g(core, "meshwatch_zz_own", "b")
-	fams, err = gatherBoth(own, core)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, f := range fams {
-		if f.GetName() == "meshwatch_zz_own" {
-			n++
-			if len(f.GetMetric()) != 2 {
-				t.Errorf("merged family has %d series, want 2", len(f.GetMetric()))
-			}
-		}
-	}
-	if n != 1 {
-		t.Errorf("%d families named meshwatch_zz_own, want 1", n)
-	}
-}
-
-// BenchmarkGather compares the agent's gatherBoth with
-// prometheus.Gatherers on 100,000 product series (2,500 products' worth)
-// and a few of the agent's own.
-func BenchmarkGather(b *testing.B) {
-	own, core := prometheus.NewRegistry(), prometheus.NewRegistry()
-	own.MustRegister(prometheus.NewGauge(prometheus.GaugeOpts{Name: "meshwatch_ready", Help: "x"}))
-	for i := range 40 {
-		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: fmt.Sprintf("meshwatch_series_%02d", i), Help: "x"}, []string{"product", "domain", "owner"})
-		core.MustRegister(v)
-		for p := range 2500 {
-			v.WithLabelValues(fmt.Sprintf("domain%d.entity%05d.event", p%20, p), fmt.Sprintf("domain%d", p%20), fmt.Sprintf("team-%02d", p%20)).Set(float64(p))
-		}
-	}
-	for _, c := range []struct {
-		name   string
-		gather func() ([]*dto.MetricFamily, error)
-	}{
-		{"gatherers", prometheus.Gatherers{own, core}.Gather},
-		{"gatherBoth", func() ([]*dto.MetricFamily, error) { return gatherBoth(own, core) }},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := c.gather(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	}
 }

@@ -139,7 +139,7 @@ func TestHandler(t *testing.T) {
 	own.MustRegister(hist)
 	core.MustRegister(newSource(3), failing{})
 	var errs []error
-	srv := httptest.NewServer(Handler(func() []*Registry { return []*Registry{own, core} }, HandlerOpts{OnError: func(err error) { errs = append(errs, err) }}))
+	srv := httptest.NewServer(Handler(func() []*Registry { return []*Registry{own, core} }, HandlerOpts{OnGatherError: func(err error) { errs = append(errs, err) }}))
 	defer srv.Close()
 	for _, tc := range []struct {
 		accept, contentType string
@@ -195,6 +195,54 @@ func (failing) Describe(ch chan<- *prometheus.Desc) { ch <- okDesc; ch <- broken
 func (failing) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(okDesc, prometheus.GaugeValue, 1)
 	ch <- prometheus.NewInvalidMetric(brokenDesc, errors.New("test_broken: inconsistent"))
+}
+
+// TestGatherPlain checks that the agent's and the core's registries are
+// gathered as one exposition, in name order, and that a name both have is
+// still merged.
+func TestGatherPlain(t *testing.T) {
+	own, core := NewRegistry(), NewRegistry()
+	g := func(reg *Registry, name string, products ...string) {
+		v := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: "x"}, []string{"product"})
+		reg.MustRegister(v)
+		for _, p := range products {
+			v.WithLabelValues(p).Set(1)
+		}
+	}
+	g(own, "meshwatch_ready", "")
+	g(own, "meshwatch_zz_own", "a")
+	g(core, "meshwatch_available", "b", "a")
+	fams, err := gatherPlain([]*Registry{own, core})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			got = append(got, f.GetName()+"/"+m.GetLabel()[0].GetValue())
+		}
+	}
+	if want := []string{"meshwatch_available/a", "meshwatch_available/b", "meshwatch_ready/", "meshwatch_zz_own/a"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("gathered %v, want %v", got, want)
+	}
+	// The same name in both registries: merged, one family.
+	g(core, "meshwatch_zz_own", "b")
+	fams, err = gatherPlain([]*Registry{own, core})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range fams {
+		if f.GetName() == "meshwatch_zz_own" {
+			n++
+			if len(f.GetMetric()) != 2 {
+				t.Errorf("merged family has %d series, want 2", len(f.GetMetric()))
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d families named meshwatch_zz_own, want 1", n)
+	}
 }
 
 // TestRegistry checks that a Source's names are checked against the

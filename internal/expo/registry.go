@@ -81,9 +81,10 @@ func (r *Registry) streamed() []Source {
 
 // HandlerOpts configure Handler.
 type HandlerOpts struct {
-	// OnError is told of what a scrape could not gather (the rest is
-	// served) or write; it may be nil.
-	OnError func(error)
+	// OnGatherError is told of what a scrape could not gather (the rest
+	// is served); OnWriteError of a response that could not be written
+	// (the scraper went away). Either may be nil.
+	OnGatherError, OnWriteError func(error)
 }
 
 // Handler serves the registries' series in the text format (0.0.4) or, as
@@ -98,11 +99,11 @@ func Handler(registries func() []*Registry, o HandlerOpts) http.Handler {
 		w.Header().Set("Content-Type", string(format))
 		regs := registries()
 		fams, err := gatherPlain(regs)
-		if err != nil && o.OnError != nil {
-			o.OnError(err)
+		if err != nil && o.OnGatherError != nil {
+			o.OnGatherError(err)
 		}
-		if err := Write(w, format, fams, regs); err != nil && o.OnError != nil {
-			o.OnError(err)
+		if err := Write(w, format, fams, regs); err != nil && o.OnWriteError != nil {
+			o.OnWriteError(err)
 		}
 	})
 }
