@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/expo"
 )
 
 // Granularity is how finely the lag monitor exports a group's lag on a
@@ -104,7 +105,9 @@ type Metrics struct {
 // granularity of o (see Granularity); with o.KafkaLagExporter, lag is also
 // exported under kafka-lag-exporter's names and labels. It panics when
 // o.Granularity is not one of the Granularity constants or "" (use
-// ParseGranularity), or when reg refuses the metrics.
+// ParseGranularity), or when reg refuses the metrics. The per-group series
+// are an expo.Source: registered with an expo.Registry, /metrics streams
+// them; any other Registerer collects them as client_golang metrics.
 func NewMetrics(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 	gr := cmp.Or(o.Granularity, GranularityTopic)
 	if !slices.Contains(granularities, gr) {
@@ -138,91 +141,91 @@ func (m *Metrics) attach(mo *Monitor) { m.coll.mon.Store(mo) }
 
 // snapshotCollector exports the monitor's last snapshot. A scrape reads the
 // snapshot the last pass swapped in and never calls Kafka; the series of a
-// group or partition that is gone are gone with it.
+// group or partition that is gone are gone with it. It is an expo.Source:
+// /metrics streams its series family by family, without a client_golang
+// metric per series.
 type snapshotCollector struct {
+	expo.Collector
 	mon         atomic.Pointer[Monitor]
 	lagExporter bool
 	granularity Granularity
 
 	// lagRecords and lagSeconds are per topic or per partition, nil at
 	// GranularityGroup.
-	lagRecords, lagSeconds           *prometheus.Desc
-	groupLagRecords, groupLagSeconds *prometheus.Desc
-	status, state, members, method   *prometheus.Desc
-	risk, lost, uncommitted, noData  *prometheus.Desc
-	lastPass, groups                 *prometheus.Desc
+	lagRecords, lagSeconds           *expo.Family
+	groupLagRecords, groupLagSeconds *expo.Family
+	status, state, members, method   *expo.Family
+	risk, lost, uncommitted, noData  *expo.Family
+	lastPass, groups                 *expo.Family
 	// kafka-lag-exporter's: leLag and leLagSeconds at GranularityPartition,
 	// leTopicSum at GranularityTopic and GranularityPartition (as
 	// kafka-lag-exporter exports it beside its partition series), the others
 	// at every granularity.
-	leLag, leLagSeconds, leTopicSum *prometheus.Desc
-	leMax, leMaxSeconds, leSum      *prometheus.Desc
+	leLag, leLagSeconds, leTopicSum *expo.Family
+	leMax, leMaxSeconds, leSum      *expo.Family
 }
 
 func newSnapshotCollector(lagExporter bool, gr Granularity) *snapshotCollector {
-	d := prometheus.NewDesc
+	d := func(name, help string, labels []string) *expo.Family {
+		return expo.NewFamily(name, help, expo.Gauge, labels...)
+	}
 	c := &snapshotCollector{
 		lagExporter:     lagExporter,
 		granularity:     gr,
-		groupLagRecords: d("meshwatch_consumer_group_lag_records", "Sum of the group's offset lags on the product's partitions.", groupLabels, nil),
-		groupLagSeconds: d("meshwatch_consumer_group_lag_seconds", "Largest time lag of the group on the product's partitions (how it was measured: meshwatch_consumer_group_lag_method).", groupLabels, nil),
-		method:          d("meshwatch_consumer_group_lag_method", "How the group's time lag was measured, always 1: exact (read from Kafka), interpolated (from sampled end offsets, over the lag.exact_fetches budget) or lower_bound (a committed offset older than the sampled history, as after a start: the lag is at least the value).", withGroupLabels("method"), nil),
-		status:          d("meshwatch_consumer_status", "The group's current status on the product (OK, WARN, STALL, STOP, REWIND, LOST), always 1; no series while the group has no committed offset (meshwatch_consumer_group_no_data).", withGroupLabels("status"), nil),
-		state:           d("meshwatch_consumer_group_state", "The group's current Kafka state (Dead when it does not exist), always 1; one series per group, whatever the products it reads.", withOwnGroupLabels("state"), nil),
-		members:         d("meshwatch_consumer_group_members", "Members of the group; one series per group, whatever the products it reads.", ownGroupLabels, nil),
-		risk:            d("meshwatch_consumer_retention_risk_ratio", "Largest time lag of the group on a partition as a share of the topic's retention.ms: at 1, records expire unread (0 without time-based retention).", groupLabels, nil),
-		lost:            d("meshwatch_consumer_lost_records", "Records between the group's committed offsets and the log start offsets, which it will never read: data loss (a committed offset below its partition's log start, records expired or deleted before the group read them); no series while there is none.", groupLabels, nil),
-		uncommitted:     d("meshwatch_consumer_uncommitted_partitions", "Partitions of the group's topics that it never committed; no series while there is none.", groupLabels, nil),
-		noData:          d("meshwatch_consumer_group_no_data", "1 while the group has no committed offset on the product's topics (a declared consumer that never consumed).", groupLabels, nil),
-		lastPass:        d("meshwatch_lag_last_pass_timestamp_seconds", "When the last successful lag pass sampled the offsets, Unix seconds.", nil, nil),
-		groups:          d("meshwatch_lag_groups", "Consumer groups of the products at the last pass.", nil, nil),
-		leMax:           d("kafka_consumergroup_group_max_lag", "Max group offset lag (kafka-lag-exporter compatible).", lagExporterGroupLabels, nil),
-		leMaxSeconds:    d("kafka_consumergroup_group_max_lag_seconds", "Max group time lag (kafka-lag-exporter compatible).", lagExporterGroupLabels, nil),
-		leSum:           d("kafka_consumergroup_group_sum_lag", "Sum of group offset lag (kafka-lag-exporter compatible).", lagExporterGroupLabels, nil),
+		groupLagRecords: d("meshwatch_consumer_group_lag_records", "Sum of the group's offset lags on the product's partitions.", groupLabels),
+		groupLagSeconds: d("meshwatch_consumer_group_lag_seconds", "Largest time lag of the group on the product's partitions (how it was measured: meshwatch_consumer_group_lag_method).", groupLabels),
+		method:          d("meshwatch_consumer_group_lag_method", "How the group's time lag was measured, always 1: exact (read from Kafka), interpolated (from sampled end offsets, over the lag.exact_fetches budget) or lower_bound (a committed offset older than the sampled history, as after a start: the lag is at least the value).", withGroupLabels("method")),
+		status:          d("meshwatch_consumer_status", "The group's current status on the product (OK, WARN, STALL, STOP, REWIND, LOST), always 1; no series while the group has no committed offset (meshwatch_consumer_group_no_data).", withGroupLabels("status")),
+		state:           d("meshwatch_consumer_group_state", "The group's current Kafka state (Dead when it does not exist), always 1; one series per group, whatever the products it reads.", withOwnGroupLabels("state")),
+		members:         d("meshwatch_consumer_group_members", "Members of the group; one series per group, whatever the products it reads.", ownGroupLabels),
+		risk:            d("meshwatch_consumer_retention_risk_ratio", "Largest time lag of the group on a partition as a share of the topic's retention.ms: at 1, records expire unread (0 without time-based retention).", groupLabels),
+		lost:            d("meshwatch_consumer_lost_records", "Records between the group's committed offsets and the log start offsets, which it will never read: data loss (a committed offset below its partition's log start, records expired or deleted before the group read them); no series while there is none.", groupLabels),
+		uncommitted:     d("meshwatch_consumer_uncommitted_partitions", "Partitions of the group's topics that it never committed; no series while there is none.", groupLabels),
+		noData:          d("meshwatch_consumer_group_no_data", "1 while the group has no committed offset on the product's topics (a declared consumer that never consumed).", groupLabels),
+		lastPass:        d("meshwatch_lag_last_pass_timestamp_seconds", "When the last successful lag pass sampled the offsets, Unix seconds.", nil),
+		groups:          d("meshwatch_lag_groups", "Consumer groups of the products at the last pass.", nil),
+		leMax:           d("kafka_consumergroup_group_max_lag", "Max group offset lag (kafka-lag-exporter compatible).", lagExporterGroupLabels),
+		leMaxSeconds:    d("kafka_consumergroup_group_max_lag_seconds", "Max group time lag (kafka-lag-exporter compatible).", lagExporterGroupLabels),
+		leSum:           d("kafka_consumergroup_group_sum_lag", "Sum of group offset lag (kafka-lag-exporter compatible).", lagExporterGroupLabels),
 	}
 	switch gr {
 	case GranularityPartition:
-		c.lagRecords = d("meshwatch_consumer_lag_records", "Offset lag of the group on a partition: end offset minus committed offset (never committed partitions have no series).", withGroupLabels("topic", "partition"), nil)
-		c.lagSeconds = d("meshwatch_consumer_lag_seconds", "Time lag of the group on a partition: how long the record at the committed offset has waited.", withGroupLabels("topic", "partition"), nil)
-		c.leLag = d("kafka_consumergroup_group_lag", "Group offset lag of a partition (kafka-lag-exporter compatible).", lagExporterPartitionLabels, nil)
-		c.leLagSeconds = d("kafka_consumergroup_group_lag_seconds", "Group time lag of a partition (kafka-lag-exporter compatible).", lagExporterPartitionLabels, nil)
-		c.leTopicSum = d("kafka_consumergroup_group_topic_sum_lag", "Sum of group offset lag across topic partitions (kafka-lag-exporter compatible).", lagExporterTopicLabels, nil)
+		c.lagRecords = d("meshwatch_consumer_lag_records", "Offset lag of the group on a partition: end offset minus committed offset (never committed partitions have no series).", withGroupLabels("topic", "partition"))
+		c.lagSeconds = d("meshwatch_consumer_lag_seconds", "Time lag of the group on a partition: how long the record at the committed offset has waited.", withGroupLabels("topic", "partition"))
+		c.leLag = d("kafka_consumergroup_group_lag", "Group offset lag of a partition (kafka-lag-exporter compatible).", lagExporterPartitionLabels)
+		c.leLagSeconds = d("kafka_consumergroup_group_lag_seconds", "Group time lag of a partition (kafka-lag-exporter compatible).", lagExporterPartitionLabels)
+		c.leTopicSum = d("kafka_consumergroup_group_topic_sum_lag", "Sum of group offset lag across topic partitions (kafka-lag-exporter compatible).", lagExporterTopicLabels)
 	case GranularityTopic:
-		c.lagRecords = d("meshwatch_consumer_lag_records", "Offset lag of the group on a topic: the sum over the partitions it committed of end offset minus committed offset (a topic it never committed has no series).", withGroupLabels("topic"), nil)
-		c.lagSeconds = d("meshwatch_consumer_lag_seconds", "Time lag of the group on a topic: the largest of its committed partitions', how long the record at the committed offset has waited.", withGroupLabels("topic"), nil)
-		c.leTopicSum = d("kafka_consumergroup_group_topic_sum_lag", "Sum of group offset lag across topic partitions (kafka-lag-exporter compatible).", lagExporterTopicLabels, nil)
+		c.lagRecords = d("meshwatch_consumer_lag_records", "Offset lag of the group on a topic: the sum over the partitions it committed of end offset minus committed offset (a topic it never committed has no series).", withGroupLabels("topic"))
+		c.lagSeconds = d("meshwatch_consumer_lag_seconds", "Time lag of the group on a topic: the largest of its committed partitions', how long the record at the committed offset has waited.", withGroupLabels("topic"))
+		c.leTopicSum = d("kafka_consumergroup_group_topic_sum_lag", "Sum of group offset lag across topic partitions (kafka-lag-exporter compatible).", lagExporterTopicLabels)
 	}
+	c.Collector = expo.Collector{Fams: c.families(), Write: c.write}
 	return c
 }
 
-// descs returns the descriptions of every metric c may export.
-func (c *snapshotCollector) descs() []*prometheus.Desc {
-	ds := []*prometheus.Desc{c.groupLagRecords, c.groupLagSeconds, c.method,
-		c.status, c.state, c.members, c.risk, c.lost, c.uncommitted, c.noData,
-		c.lastPass, c.groups}
+// families returns every family c may export, in the order write writes
+// them.
+func (c *snapshotCollector) families() []*expo.Family {
+	fs := []*expo.Family{c.groupLagRecords, c.groupLagSeconds, c.method,
+		c.status, c.risk, c.lost, c.uncommitted, c.noData,
+		c.state, c.members, c.lastPass, c.groups}
 	if c.lagExporter {
-		ds = append(ds, c.leMax, c.leMaxSeconds, c.leSum)
+		fs = append(fs, c.leMax, c.leMaxSeconds, c.leSum)
 	}
-	for _, d := range []*prometheus.Desc{c.lagRecords, c.lagSeconds} {
-		if d != nil {
-			ds = append(ds, d)
+	for _, f := range []*expo.Family{c.lagRecords, c.lagSeconds} {
+		if f != nil {
+			fs = append(fs, f)
 		}
 	}
 	if c.lagExporter {
-		for _, d := range []*prometheus.Desc{c.leLag, c.leLagSeconds, c.leTopicSum} {
-			if d != nil {
-				ds = append(ds, d)
+		for _, f := range []*expo.Family{c.leLag, c.leLagSeconds, c.leTopicSum} {
+			if f != nil {
+				fs = append(fs, f)
 			}
 		}
 	}
-	return ds
-}
-
-// Describe implements prometheus.Collector.
-func (c *snapshotCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range c.descs() {
-		ch <- d
-	}
+	return fs
 }
 
 // groupProps are the properties of a group itself, exported once per group
@@ -235,8 +238,84 @@ type groupProps struct {
 // groupTopic keys kafka_consumergroup_group_topic_sum_lag.
 type groupTopic struct{ group, topic string }
 
-// Collect implements prometheus.Collector.
-func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
+// topicSum is a series of kafka_consumergroup_group_topic_sum_lag.
+type topicSum struct {
+	groupTopic
+	records int64
+}
+
+// metricsView is what the series derive from a snapshot beyond its
+// products' own fields. A snapshot does not change once swapped in, so it
+// is computed once per pass, by the first scrape, and the scrapes only
+// write.
+type metricsView struct {
+	products []*ProductLag // in config order
+	groups   int           // groups of the products, a group once per product it reads
+	// props hold each group once, in order of first appearance: owner,
+	// state and members come from its first product in config order,
+	// except that the owner is the first one a product declares (the first
+	// that is not meshwatch.UnknownOwner), so that an undeclared reading of
+	// a group by an earlier product does not hide its owner.
+	props []groupProps
+}
+
+// metricsView returns s's view, computing it on first demand.
+func (s *snapshot) metricsView() *metricsView {
+	s.viewOnce.Do(func() {
+		v := &metricsView{products: make([]*ProductLag, 0, len(s.order))}
+		idx := make(map[string]int, len(s.order))
+		for _, name := range s.order {
+			pl := s.products[name]
+			if pl == nil {
+				continue
+			}
+			v.products = append(v.products, pl)
+			for gi := range pl.Groups {
+				g := &pl.Groups[gi]
+				v.groups++
+				i, ok := idx[g.Group]
+				if !ok {
+					idx[g.Group] = len(v.props)
+					v.props = append(v.props, groupProps{name: g.Group, owner: g.Owner, state: cmp.Or(g.State, stateDead), typ: g.Type, members: g.Members})
+				} else if gp := &v.props[i]; gp.owner == meshwatch.UnknownOwner && g.Owner != meshwatch.UnknownOwner {
+					gp.owner = g.Owner
+				}
+			}
+		}
+		s.view = v
+	})
+	return s.view
+}
+
+// topicSums returns the series of kafka_consumergroup_group_topic_sum_lag,
+// computed on first demand: the offset lag of a group on a topic summed
+// over the products (a topic belongs to one product, but a duplicate
+// series would fail the whole scrape), in order of first appearance.
+func (s *snapshot) topicSums() []topicSum {
+	s.topicSumsOnce.Do(func() {
+		idx := map[groupTopic]int{}
+		for _, pl := range s.metricsView().products {
+			for gi := range pl.Groups {
+				g := &pl.Groups[gi]
+				forTopics(g, func(topic string, records int64, _ float64) {
+					k := groupTopic{g.Group, topic}
+					if i, ok := idx[k]; ok {
+						s.sums[i].records += records
+						return
+					}
+					idx[k] = len(s.sums)
+					s.sums = append(s.sums, topicSum{k, records})
+				})
+			}
+		}
+	})
+	return s.sums
+}
+
+// write writes the series of the monitor's last snapshot, family by family
+// (a family's series must be together): it implements expo.Source through
+// c.Collector, and prometheus.Collector's Collect with it.
+func (c *snapshotCollector) write(w expo.Writer) {
 	mo := c.mon.Load()
 	if mo == nil {
 		return
@@ -245,119 +324,158 @@ func (c *snapshotCollector) Collect(ch chan<- prometheus.Metric) {
 	if s == nil {
 		return
 	}
-	gauge := func(d *prometheus.Desc, v float64, lv ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
-	}
+	v := s.metricsView()
 	cluster := mo.cfg.Cluster.Name
-	ngroups := 0
-	// The group's own series, once per group: owner, state and members
-	// come from its first product in config order, except that the owner
-	// is the first one a product declares (the first declared owner that
-	// is not meshwatch.UnknownOwner), so that an undeclared reading of a
-	// group by an earlier product does not hide its owner.
-	props := map[string]*groupProps{}
-	var propsOrder []*groupProps
-	// kafka_consumergroup_group_topic_sum_lag, summed over the products
-	// (a topic belongs to one product, but a duplicate series would fail
-	// the whole scrape).
-	var topicSums map[groupTopic]int64
-	var topicOrder []groupTopic
-	leTopic := c.lagExporter && c.granularity != GranularityGroup
-	if leTopic {
-		topicSums = map[groupTopic]int64{}
-	}
-	for _, name := range s.order {
-		pl := s.products[name]
-		for gi := range pl.Groups {
-			g := &pl.Groups[gi]
-			ngroups++
-			lv := []string{pl.Product, g.Group, g.Owner, g.Type}
-			with := func(extra ...string) []string { return append(append(make([]string, 0, 7), lv...), extra...) }
-			if c.granularity == GranularityPartition {
-				c.collectPartitions(gauge, cluster, g, with)
+	// lv holds the label values of the series being written, reused by
+	// every series: the writers copy what they keep. 7 is the most labels a
+	// family has.
+	lv := make([]string, 0, 7)
+	// eachGroup begins f and calls series for each group of each product,
+	// with the group's labels (groupLabels) in gl, to which series may
+	// append its own.
+	eachGroup := func(f *expo.Family, series func(g *GroupLag, gl []string)) {
+		w.Begin(f)
+		for _, pl := range v.products {
+			for gi := range pl.Groups {
+				g := &pl.Groups[gi]
+				series(g, append(lv[:0], pl.Product, g.Group, g.Owner, g.Type))
 			}
-			if c.granularity == GranularityTopic || leTopic {
-				forTopics(g, func(topic string, records int64, seconds float64) {
-					if c.granularity == GranularityTopic {
-						gauge(c.lagRecords, float64(records), with(topic)...)
-						gauge(c.lagSeconds, seconds, with(topic)...)
+		}
+	}
+
+	// A group without data has no lag to speak of: no lag series rather
+	// than zeros.
+	eachGroup(c.groupLagRecords, func(g *GroupLag, gl []string) {
+		if !g.NoData {
+			w.Sample(float64(g.LagRecords), gl...)
+		}
+	})
+	eachGroup(c.groupLagSeconds, func(g *GroupLag, gl []string) {
+		if !g.NoData {
+			w.Sample(g.LagSeconds, gl...)
+		}
+	})
+	eachGroup(c.method, func(g *GroupLag, gl []string) {
+		if !g.NoData {
+			w.Sample(1, append(gl, g.estimate())...)
+		}
+	})
+	eachGroup(c.status, func(g *GroupLag, gl []string) {
+		if g.Status != "" {
+			w.Sample(1, append(gl, g.Status)...)
+		}
+	})
+	eachGroup(c.risk, func(g *GroupLag, gl []string) {
+		if !g.NoData {
+			w.Sample(g.RetentionRisk, gl...)
+		}
+	})
+	eachGroup(c.lost, func(g *GroupLag, gl []string) {
+		if !g.NoData && g.LostRecords > 0 {
+			w.Sample(float64(g.LostRecords), gl...)
+		}
+	})
+	eachGroup(c.uncommitted, func(g *GroupLag, gl []string) {
+		if g.Uncommitted > 0 {
+			w.Sample(float64(g.Uncommitted), gl...)
+		}
+	})
+	eachGroup(c.noData, func(g *GroupLag, gl []string) {
+		w.Sample(b2f(g.NoData), gl...)
+	})
+
+	// The group's own series, once per group.
+	w.Begin(c.state)
+	for i := range v.props {
+		gp := &v.props[i]
+		w.Sample(1, append(lv[:0], gp.name, gp.owner, gp.typ, gp.state)...)
+	}
+	w.Begin(c.members)
+	for i := range v.props {
+		gp := &v.props[i]
+		w.Sample(float64(gp.members), append(lv[:0], gp.name, gp.owner, gp.typ)...)
+	}
+	w.Begin(c.lastPass)
+	w.Sample(float64(s.at.UnixNano()) / 1e9)
+	w.Begin(c.groups)
+	w.Sample(float64(v.groups))
+
+	if c.lagExporter {
+		for _, f := range []*expo.Family{c.leMax, c.leMaxSeconds, c.leSum} {
+			w.Begin(f)
+			for i := range s.exporter {
+				x := &s.exporter[i]
+				if !x.hasData {
+					continue
+				}
+				var val float64
+				switch f {
+				case c.leMax:
+					val = float64(x.maxLag)
+				case c.leMaxSeconds:
+					val = x.maxLagSeconds
+				default:
+					val = float64(x.sumLag)
+				}
+				w.Sample(val, append(lv[:0], cluster, x.group)...)
+			}
+		}
+	}
+
+	switch c.granularity {
+	case GranularityTopic:
+		eachGroup(c.lagRecords, func(g *GroupLag, gl []string) {
+			forTopics(g, func(topic string, records int64, _ float64) {
+				w.Sample(float64(records), append(gl, topic)...)
+			})
+		})
+		eachGroup(c.lagSeconds, func(g *GroupLag, gl []string) {
+			forTopics(g, func(topic string, _ int64, seconds float64) {
+				w.Sample(seconds, append(gl, topic)...)
+			})
+		})
+	case GranularityPartition:
+		for _, f := range []*expo.Family{c.lagRecords, c.lagSeconds} {
+			eachGroup(f, func(g *GroupLag, gl []string) {
+				for pi := range g.Partitions {
+					if p := &g.Partitions[pi]; p.Committed != nil {
+						w.Sample(partitionLag(p, f == c.lagRecords), append(gl, p.Topic, strconv.Itoa(int(p.Partition)))...)
 					}
-					if leTopic {
-						k := groupTopic{g.Group, topic}
-						if _, ok := topicSums[k]; !ok {
-							topicOrder = append(topicOrder, k)
+				}
+			})
+		}
+		if c.lagExporter {
+			for _, f := range []*expo.Family{c.leLag, c.leLagSeconds} {
+				eachGroup(f, func(g *GroupLag, _ []string) {
+					for pi := range g.Partitions {
+						p := &g.Partitions[pi]
+						if p.Committed == nil {
+							continue
 						}
-						topicSums[k] += records
+						host, id, client := p.MemberHost, p.MemberID, p.ClientID
+						if id == "" {
+							host, id, client = lagExporterUnknown, lagExporterUnknown, lagExporterUnknown
+						}
+						w.Sample(partitionLag(p, f == c.leLag), append(lv[:0], cluster, g.Group, p.Topic, strconv.Itoa(int(p.Partition)), host, id, client)...)
 					}
 				})
 			}
-			if gp := props[g.Group]; gp == nil {
-				gp = &groupProps{name: g.Group, owner: g.Owner, state: cmp.Or(g.State, stateDead), typ: g.Type, members: g.Members}
-				props[g.Group] = gp
-				propsOrder = append(propsOrder, gp)
-			} else if gp.owner == meshwatch.UnknownOwner && g.Owner != meshwatch.UnknownOwner {
-				gp.owner = g.Owner
-			}
-			if g.Status != "" {
-				gauge(c.status, 1, with(g.Status)...)
-			}
-			if g.Uncommitted > 0 {
-				gauge(c.uncommitted, float64(g.Uncommitted), lv...)
-			}
-			gauge(c.noData, b2f(g.NoData), lv...)
-			if g.NoData {
-				continue // no lag to speak of: no lag series rather than zeros
-			}
-			gauge(c.groupLagRecords, float64(g.LagRecords), lv...)
-			gauge(c.groupLagSeconds, g.LagSeconds, lv...)
-			gauge(c.method, 1, with(g.estimate())...)
-			gauge(c.risk, g.RetentionRisk, lv...)
-			if g.LostRecords > 0 {
-				gauge(c.lost, float64(g.LostRecords), lv...)
-			}
 		}
 	}
-	for _, gp := range propsOrder {
-		gauge(c.state, 1, gp.name, gp.owner, gp.typ, gp.state)
-		gauge(c.members, float64(gp.members), gp.name, gp.owner, gp.typ)
-	}
-	gauge(c.lastPass, float64(s.at.UnixNano())/1e9)
-	gauge(c.groups, float64(ngroups))
-	if !c.lagExporter {
-		return
-	}
-	for _, k := range topicOrder {
-		gauge(c.leTopicSum, float64(topicSums[k]), cluster, k.group, k.topic)
-	}
-	for _, x := range s.exporter {
-		if !x.hasData {
-			continue
+	if c.leTopicSum != nil && c.lagExporter {
+		w.Begin(c.leTopicSum)
+		for _, ts := range s.topicSums() {
+			w.Sample(float64(ts.records), append(lv[:0], cluster, ts.group, ts.topic)...)
 		}
-		gauge(c.leMax, float64(x.maxLag), cluster, x.group)
-		gauge(c.leMaxSeconds, x.maxLagSeconds, cluster, x.group)
-		gauge(c.leSum, float64(x.sumLag), cluster, x.group)
 	}
 }
 
-// collectPartitions exports the per-partition lag series of g.
-func (c *snapshotCollector) collectPartitions(gauge func(*prometheus.Desc, float64, ...string), cluster string, g *GroupLag, with func(...string) []string) {
-	for pi := range g.Partitions {
-		p := &g.Partitions[pi]
-		if p.Committed == nil {
-			continue
-		}
-		part := strconv.Itoa(int(p.Partition))
-		gauge(c.lagRecords, float64(p.LagRecords), with(p.Topic, part)...)
-		gauge(c.lagSeconds, p.LagSeconds, with(p.Topic, part)...)
-		if c.lagExporter {
-			host, id, client := p.MemberHost, p.MemberID, p.ClientID
-			if id == "" {
-				host, id, client = lagExporterUnknown, lagExporterUnknown, lagExporterUnknown
-			}
-			gauge(c.leLag, float64(p.LagRecords), cluster, g.Group, p.Topic, part, host, id, client)
-			gauge(c.leLagSeconds, p.LagSeconds, cluster, g.Group, p.Topic, part, host, id, client)
-		}
+// partitionLag is p's offset lag (records) or time lag.
+func partitionLag(p *PartitionLag, records bool) float64 {
+	if records {
+		return float64(p.LagRecords)
 	}
+	return p.LagSeconds
 }
 
 // forTopics calls f for each topic of g with a committed partition, with

@@ -15,6 +15,7 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/doctest"
+	"github.com/meshwatch/meshwatch/internal/expo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
@@ -678,6 +679,83 @@ func TestMetricsSparse(t *testing.T) {
 			if has != (n > 0) {
 				t.Errorf("%s with %d: series present %v, want %v\n%v", name, n, has, n > 0, got)
 			}
+		}
+	}
+}
+
+// mixedSnapshot is a pass over several products: checkout.orders of
+// twoTopicsSnapshot, also declared by a group that does not exist (no
+// data) and read by one that lost records; and two products read by a
+// group of undeclared then declared owner, on two partitions of the same
+// topic.
+func mixedSnapshot() *snapshot {
+	s := twoTopicsSnapshot()
+	pl := s.products[testProductName]
+	pl.Groups = append(pl.Groups,
+		GroupLag{Group: "ghost", Owner: "ghost-team", Declared: true, State: stateDead, NoData: true, Uncommitted: 2,
+			Partitions: []PartitionLag{{Topic: topicCreated, Partition: 0, End: 100}, {Topic: topicCreated, Partition: 1, End: 50}}},
+		GroupLag{Group: "late", Owner: "o", Type: TypeClassic, State: "Empty", Status: StatusLost, Method: MethodExact,
+			LostRecords: 40, DataLoss: true, RetentionRisk: 1, Uncommitted: 1, LagRecords: 2, LagSeconds: 3, LowerBound: true,
+			Partitions: []PartitionLag{
+				{Topic: topicPaid, Partition: 0, Committed: committed(1), End: 3, LogStart: 41, LagRecords: 2, LagSeconds: 3, Method: MethodExact, LowerBound: true, LostRecords: 40, Status: StatusLost},
+				{Topic: topicPaid, Partition: 1, End: 12},
+			}},
+	)
+	s.exporter = append(s.exporter, exporterGroup{group: "late", maxLag: 2, sumLag: 2, maxLagSeconds: 3, hasData: true})
+	for i, owner := range []string{meshwatch.UnknownOwner, "team-b"} {
+		name := fmt.Sprintf("product-%d", i)
+		s.order = append(s.order, name)
+		s.products[name] = &ProductLag{Product: name, At: testAt, Groups: []GroupLag{{
+			Group: "shared", Owner: owner, Declared: owner != meshwatch.UnknownOwner, Type: TypeClassic,
+			State: "Stable", Members: 3, Status: StatusOK, LagRecords: int64(i + 1), LagSeconds: 1, Method: MethodExact,
+			Partitions: []PartitionLag{{Topic: "shared.topic", Partition: int32(i), Committed: committed(0), End: int64(i + 1),
+				LagRecords: int64(i + 1), LagSeconds: 1, Method: MethodExact, Status: StatusOK}},
+		}}}
+	}
+	s.exporter = append(s.exporter, exporterGroup{group: "shared", maxLag: 2, sumLag: 3, maxLagSeconds: 1, hasData: true})
+	return s
+}
+
+// TestMetricsStreamed checks, at each granularity with and without
+// kafka-lag-exporter's names, that the lag metrics are a well-formed
+// expo.Source (each family begun once, no duplicate series) and that
+// /metrics streams exactly the series a Gatherer reads.
+func TestMetricsStreamed(t *testing.T) {
+	for _, gr := range granularities {
+		for _, kle := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/kle=%t", gr, kle), func(t *testing.T) {
+				reg := expo.NewRegistry()
+				m := NewMetrics(reg, MetricsOptions{KafkaLagExporter: kle, Granularity: gr})
+				if err := reg.Check(); err != nil {
+					t.Errorf("before any pass: %v", err)
+				}
+				mo := &Monitor{cfg: &meshwatch.Config{Cluster: meshwatch.Cluster{Name: "test"}}}
+				mo.snap.Store(mixedSnapshot())
+				m.attach(mo)
+				if err := reg.Check(); err != nil {
+					t.Error(err)
+				}
+				s := gatheredSeries(t, reg)
+				if n := len(s["meshwatch_consumer_group_state"]); n != 4 {
+					t.Errorf("%d meshwatch_consumer_group_state series, want 4: %v", n, s["meshwatch_consumer_group_state"])
+				}
+				for _, l := range s["meshwatch_consumer_group_state"] {
+					if l["group"] == "shared" && l["owner"] != "team-b" {
+						t.Errorf("state of the shared group: %v, want owner team-b", l)
+					}
+				}
+				for name, want := range map[string]int{
+					"meshwatch_consumer_lost_records":           1,
+					"meshwatch_consumer_uncommitted_partitions": 3,
+					"meshwatch_consumer_group_no_data":          5,
+					"meshwatch_consumer_status":                 4,
+					"kafka_consumergroup_group_topic_sum_lag":   map[bool]int{true: 4}[kle && gr != GranularityGroup],
+				} {
+					if n := len(s[name]); n != want {
+						t.Errorf("%d %s series, want %d: %v", n, name, want, s[name])
+					}
+				}
+			})
 		}
 	}
 }

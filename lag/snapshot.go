@@ -111,6 +111,13 @@ type snapshot struct {
 	// The alert conditions, computed once per pass on first demand.
 	condsOnce sync.Once
 	conds     []meshwatch.Condition
+
+	// What the metrics derive from the pass, computed once on first
+	// scrape (see metricsView and topicSums).
+	viewOnce      sync.Once
+	view          *metricsView
+	topicSumsOnce sync.Once
+	sums          []topicSum
 }
 
 type exporterGroup struct {
