@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/kfetch"
 	"github.com/meshwatch/meshwatch/internal/logonce"
 )
 
@@ -312,6 +313,31 @@ func (m *Monitor) listTopics(ctx context.Context, force bool) (kadm.TopicDetails
 	return tds, nil
 }
 
+// partitionsOf returns the partitions of topics: those of the topic list,
+// and those the relevant groups committed on or were assigned.
+func partitionsOf(topics []string, list kadm.TopicDetails, groups map[string]*groupData, relevant []string) map[string][]int32 {
+	parts := make(map[string][]int32, len(topics))
+	for _, t := range topics {
+		for p := range list[t].Partitions {
+			parts[t] = append(parts[t], p)
+		}
+	}
+	add := func(p tp) {
+		if !slices.Contains(parts[p.topic], p.partition) {
+			parts[p.topic] = append(parts[p.topic], p.partition)
+		}
+	}
+	for _, g := range relevant {
+		for p := range groups[g].committed {
+			add(p)
+		}
+		for p := range groups[g].assigned {
+			add(p)
+		}
+	}
+	return parts
+}
+
 func (m *Monitor) pass(ctx context.Context) error {
 	m.passMu.Lock()
 	defer m.passMu.Unlock()
@@ -460,6 +486,10 @@ func (m *Monitor) pass(ctx context.Context) error {
 		}
 	}
 	topics := slices.Sorted(maps.Keys(topicSet))
+	// Their partitions: the topic list's, and any a group committed on or
+	// was assigned (a partition added since the list was read), listed
+	// without kadm's metadata request of every topic per listing.
+	parts := partitionsOf(topics, allTopics, groups, relevant)
 	var ends, starts kadm.ListedOffsets
 	var at time.Time
 	if len(topics) > 0 {
@@ -467,7 +497,7 @@ func (m *Monitor) pass(ctx context.Context) error {
 		eg.Go(func() error {
 			t1 := m.now()
 			var err error
-			ends, err = m.adm.ListEndOffsets(ectx, topics...)
+			ends, err = kfetch.ListOffsets(ectx, m.cl, kfetch.Latest, parts)
 			t2 := m.now()
 			// The end offsets were read somewhere between t1 and t2.
 			at = t1.Add(t2.Sub(t1) / 2)
@@ -478,7 +508,7 @@ func (m *Monitor) pass(ctx context.Context) error {
 		})
 		eg.Go(func() error {
 			var err error
-			starts, err = m.adm.ListStartOffsets(ectx, topics...)
+			starts, err = kfetch.ListOffsets(ectx, m.cl, kfetch.Earliest, parts)
 			if err != nil && len(starts) == 0 {
 				return m.passError("start_offsets", err)
 			}

@@ -27,7 +27,7 @@ const (
 // A partition the answer left out, or whose leader could not be asked,
 // has an Err (the broker request's error, or kerr.UnknownServerError);
 // the returned error joins the requests that failed, nil when every
-// leader answered.
+// leader answered. When none answered, the list is nil.
 func ListOffsets(ctx context.Context, cl *kgo.Client, timestamp int64, partitions map[string][]int32) (kadm.ListedOffsets, error) {
 	list := make(kadm.ListedOffsets, len(partitions))
 	if len(partitions) == 0 {
@@ -48,6 +48,7 @@ func ListOffsets(ctx context.Context, cl *kgo.Client, timestamp int64, partition
 		list[t] = make(map[int32]kadm.ListedOffset, len(ps))
 	}
 	var errs []error
+	answered := false
 	for _, shard := range cl.RequestSharded(ctx, req) {
 		sreq, _ := shard.Req.(*kmsg.ListOffsetsRequest)
 		if shard.Err != nil {
@@ -62,6 +63,7 @@ func ListOffsets(ctx context.Context, cl *kgo.Client, timestamp int64, partition
 			continue
 		}
 		resp := shard.Resp.(*kmsg.ListOffsetsResponse)
+		answered = true
 		for _, t := range resp.Topics {
 			lt := list[t.Topic]
 			if lt == nil {
@@ -72,6 +74,9 @@ func ListOffsets(ctx context.Context, cl *kgo.Client, timestamp int64, partition
 					Offset: p.Offset, LeaderEpoch: p.LeaderEpoch, Err: kerr.ErrorForCode(p.ErrorCode)}
 			}
 		}
+	}
+	if !answered {
+		return nil, errors.Join(errs...)
 	}
 	for t, ps := range partitions {
 		for _, p := range ps {

@@ -56,8 +56,14 @@ func TestListOffsets(t *testing.T) {
 	if got, _ := kfetch.ListOffsets(h.ctx, h.cl, kfetch.Earliest, parts); got["b"][0].Offset != 2 {
 		t.Errorf("start offset b/0 %d, want 2 (after the deletion)", got["b"][0].Offset)
 	}
-	got, _ := kfetch.ListOffsets(h.ctx, h.cl, kfetch.Latest, map[string][]int32{"gone": {0}})
-	if lo, ok := got.Lookup("gone", 0); !ok || lo.Err == nil {
-		t.Errorf("a topic the cluster does not have: %+v (found %v), want an error", lo, ok)
+	got, err := kfetch.ListOffsets(h.ctx, h.cl, kfetch.Latest, map[string][]int32{"a": {0}, "gone": {0}})
+	if lo, ok := got.Lookup("gone", 0); !ok || lo.Err == nil || err == nil {
+		t.Errorf("a topic the cluster does not have: %+v (found %v), error %v; want an error in both", lo, ok, err)
+	}
+	if lo, _ := got.Lookup("a", 0); lo.Err != nil || lo.Offset != 5 {
+		t.Errorf("beside a missing topic: a/0 = %+v, want offset 5", lo)
+	}
+	if got, err := kfetch.ListOffsets(h.ctx, h.cl, kfetch.Latest, map[string][]int32{"gone": {0}}); got != nil || err == nil {
+		t.Errorf("only a missing topic: %v, %v; want no list and an error", got, err)
 	}
 }
