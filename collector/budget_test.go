@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
@@ -202,7 +201,7 @@ func TestBudgetBoundsSampling(t *testing.T) {
 				return true // reported below
 			}
 		}
-		ratio = testutil.ToFloat64(ps.m.sampleRatio)
+		ratio, _ = seriesValue(t, h.reg, p.Name, "meshwatch_sample_ratio")
 		return throttled()-pausedBefore >= 3 && r.at-first.at >= int64(2*time.Second) && ratio > 0 && ratio < 1
 	}, "the budget did not pause and resume the product three times over 2s of its clock while records flowed (paused %v times, last sample ratio %v)",
 		lazy(func() any { return throttled() - pausedBefore }), lazy(func() any { return ratio }))

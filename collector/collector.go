@@ -909,7 +909,7 @@ func (c *Collector) apply(old, next *routes, recreated []string) {
 		c.cl.AddConsumePartitions(c.at(add))
 	}
 	for _, ps := range c.products {
-		ps.m.partitions.Set(float64(len(ps.assigned)))
+		ps.partitions.Store(int64(len(ps.assigned)))
 	}
 }
 

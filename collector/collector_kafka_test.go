@@ -343,7 +343,7 @@ func TestFreshnessGoesBadAndRecovers(t *testing.T) {
 	if st.Freshness <= time.Second {
 		t.Errorf("freshness %v after the producer stopped, want > 1s", st.Freshness)
 	}
-	if g := testutil.ToFloat64(h.c.m.freshness.With(h.c.byName[p.Name].m.labels)); g <= 1 {
+	if g, _ := seriesValue(t, h.reg, p.Name, "meshwatch_freshness_seconds"); g <= 1 {
 		t.Errorf("meshwatch_freshness_seconds = %v, want > 1", g)
 	}
 

@@ -132,8 +132,12 @@
 // product's mutex once per fetched batch (twice for a decoded event time,
 // with the record sink called between) and does not allocate in steady
 // state (a product's latency counters are allocated at its first record;
-// decoding allocates in the sink). A scrape reads
-// counters and gauges the loops maintain; it never calls Kafka.
+// decoding allocates in the sink). A scrape reads the values the loops
+// keep in each product's state, under its lock once per product, and
+// never calls Kafka: every product series but meshwatch_latency_seconds
+// (a client_golang native histogram) is written by one expo.Source,
+// family by family, straight to the /metrics response (package
+// internal/expo), without a client_golang metric per series.
 //
 // # Metrics
 //

@@ -314,7 +314,15 @@ func TestDocListsEventTimeReasons(t *testing.T) {
 	if line == nil {
 		t.Fatal("doc.go does not list meshwatch_event_time_errors_total{reason}")
 	}
-	help := newProductCollector().eventTimeErrors.String()
+	var help string
+	for _, f := range newProductCollector().Families() {
+		if f.Name == "meshwatch_event_time_errors_total" {
+			help = f.Help
+		}
+	}
+	if help == "" {
+		t.Fatal("no family meshwatch_event_time_errors_total")
+	}
 	for r := ReasonOK + 1; r < numReasons; r++ {
 		word := regexp.MustCompile(`\b` + r.String() + `\b`)
 		if !word.Match(line) {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/expo"
 )
 
 // productLabels are carried by every product series.
@@ -68,21 +69,18 @@ func (o MetricsOptions) Validate() error {
 // their current values only, as 1; rare-event counters (fetch errors, budget
 // throttles, skipped records, event-time errors by reason) appear at their
 // first event; the HDR quantiles are absent while their window is empty.
+//
+// Every product series but the latency histogram is written by one
+// expo.Source (productCollector) from values kept in productState, so that
+// a product holds no client_golang metric beside its histogram and a
+// scrape streams the series (see internal/expo).
 type Metrics struct {
-	info          *prometheus.GaugeVec
-	products      *productCollector
-	sampleRatio   *prometheus.GaugeVec
-	produced      *prometheus.CounterVec
-	producedBytes *prometheus.CounterVec
-	latency       *prometheus.HistogramVec
-	freshness     *prometheus.GaugeVec
-	available     *prometheus.GaugeVec
-	partitions    *prometheus.GaugeVec
+	products *productCollector
+	latency  *prometheus.HistogramVec
 
 	discoveries    *prometheus.CounterVec
 	topicConflicts prometheus.Gauge
 	tickErrors     *prometheus.CounterVec
-	silent         *prometheus.GaugeVec
 	probes         *prometheus.CounterVec
 	tickSeconds    prometheus.Histogram
 }
@@ -104,19 +102,7 @@ func NewMetricsWith(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 		buckets = append(buckets, o.LatencyBuckets...)
 	}
 	m := &Metrics{
-		info: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_product_info", Help: "A data product the agent watches (always 1).",
-		}, withProductLabels("tier")),
 		products: newProductCollector(),
-		sampleRatio: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_sample_ratio", Help: "Share of the product's produced records the agent measured over the last tick (1 when it reads everything).",
-		}, productLabels),
-		produced: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_records_produced_total", Help: "Records appended to the product's topics, from end-offset deltas.",
-		}, productLabels),
-		producedBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "meshwatch_produced_bytes_total", Help: "Estimated bytes appended to the product's topics: end-offset deltas times the mean sampled record size.",
-		}, productLabels),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "meshwatch_latency_seconds",
 			Help: "End-to-end latency of sampled records: observed time minus event time.",
@@ -127,15 +113,6 @@ func NewMetricsWith(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 			NativeHistogramMaxBucketNumber:  160,
 			NativeHistogramMinResetDuration: 0,
 		}, productLabels),
-		freshness: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_freshness_seconds", Help: "Now minus the newest event time seen on the product (time since the agent started while none was seen).",
-		}, productLabels),
-		available: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_available", Help: "1 when at the last tick every partition had a leader, enough in-sync replicas and the agent's fetches succeeded.",
-		}, productLabels),
-		partitions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_product_partitions", Help: "Partitions of the product's topics.",
-		}, productLabels),
 		discoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_discovery_runs_total", Help: "Topic discovery passes, by result.",
 		}, []string{"result"}),
@@ -145,9 +122,6 @@ func NewMetricsWith(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 		tickErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_tick_errors_total", Help: "Failed Kafka requests of the collector's ticks and discovery, by step.",
 		}, []string{"step"}),
-		silent: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "meshwatch_product_silent", Help: "1 while no event of the product has been seen since the agent started (freshness then counts from the start); no series once one has.",
-		}, productLabels),
 		probes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_freshness_probes_total", Help: "Reads of a partition's last record for freshness, by result.",
 		}, []string{"result"}),
@@ -156,10 +130,8 @@ func NewMetricsWith(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}),
 	}
-	reg.MustRegister(m.info, m.products, m.sampleRatio,
-		m.produced, m.producedBytes, m.latency, m.freshness,
-		m.available, m.partitions,
-		m.discoveries, m.topicConflicts, m.tickErrors, m.silent,
+	reg.MustRegister(m.products, m.latency,
+		m.discoveries, m.topicConflicts, m.tickErrors,
 		m.probes, m.tickSeconds)
 	for _, step := range []string{"metadata", "end_offsets", "start_offsets", "topic_configs"} {
 		m.tickErrors.WithLabelValues(step)
@@ -172,65 +144,19 @@ func NewMetricsWith(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 	return m
 }
 
-// productMetrics are one product's client_golang series, resolved once so
-// that the per-record path never looks up a label. The product's other
-// series are read from productState by productCollector.
+// productMetrics are what a product keeps for its series besides
+// productState's values: its latency histogram, resolved once so that the
+// per-record path never looks up a label, and when its counters of
+// produced records and bytes were created.
 type productMetrics struct {
-	produced, producedBytes prometheus.Counter
-	sampleRatio, partitions prometheus.Gauge
-	latency                 prometheus.Observer
-
-	// The series of what a tick evaluates exist from the first tick on: a
-	// freshness of 0 or an availability of 0 before anything was evaluated
-	// would be a lie either way.
-	m      *Metrics
-	labels prometheus.Labels
-	tick   *tickMetrics // owned by the tick loop
-}
-
-type tickMetrics struct {
-	freshness, available prometheus.Gauge
-	silent               bool // the silent series exists
-}
-
-// setSilent exports meshwatch_product_silent at 1 while the product is
-// silent and removes it once it is not: a state series without its zero
-// (cardinality by design). Only the tick loop calls it.
-func (pm *productMetrics) setSilent(silent bool) {
-	tm := pm.tickSeries()
-	switch {
-	case silent && !tm.silent:
-		pm.m.silent.With(pm.labels).Set(1)
-	case !silent && tm.silent:
-		pm.m.silent.Delete(pm.labels)
-	}
-	tm.silent = silent
-}
-
-// tickSeries returns the product's tick series, creating them at the first
-// tick. Only the tick loop calls it.
-func (pm *productMetrics) tickSeries() *tickMetrics {
-	if pm.tick == nil {
-		l := pm.labels
-		pm.tick = &tickMetrics{
-			freshness: pm.m.freshness.With(l),
-			available: pm.m.available.With(l),
-		}
-	}
-	return pm.tick
+	latency prometheus.Observer
+	created time.Time
 }
 
 func (m *Metrics) forProduct(p *meshwatch.Product) productMetrics {
-	l := prometheus.Labels{"product": p.Name, "domain": p.Domain, "owner": p.Owner}
-	m.info.MustCurryWith(l).WithLabelValues(strconv.Itoa(p.Tier)).Set(1)
 	return productMetrics{
-		produced:      m.produced.With(l),
-		producedBytes: m.producedBytes.With(l),
-		sampleRatio:   m.sampleRatio.With(l),
-		partitions:    m.partitions.With(l),
-		latency:       m.latency.With(l),
-		m:             m,
-		labels:        l,
+		latency: m.latency.WithLabelValues(p.Name, p.Domain, p.Owner),
+		created: time.Now(),
 	}
 }
 
@@ -243,55 +169,161 @@ var quantileLabels = func() []string {
 	return l
 }()
 
-// productCollector exports the product series whose values the collector
-// keeps in productState rather than in client_golang metrics, so that a
-// series exists only while it says something:
+// productCollector is the expo.Source of every product series but the
+// latency histogram. It writes what productState keeps, so that a series
+// exists only while it says something:
 //
-//   - the counts the per-record path keeps as plain integers under each
-//     product's lock (records and bytes measured, records skipped over
-//     budget, event-time errors by reason), so that measuring a record
-//     costs no atomic add, and the budget throttles and fetch errors; the
-//     rare ones (skipped, throttled, event-time errors, fetch errors) from
-//     their first event on;
-//   - the availability problems and blind reason of the last tick, one
-//     series of value 1 each, none while the product is available / read;
+//   - the product's info, and the series every product has from its start
+//     on: records and bytes measured (kept as plain integers under each
+//     product's lock, so that measuring a record costs no atomic add), the
+//     sample ratio, records and bytes produced, partitions;
+//   - the rare-event counters (records skipped over budget, budget
+//     throttles, fetch errors, event-time errors by reason) from their
+//     first event on, created then;
+//   - what a tick evaluates (freshness, availability) from the first tick
+//     on, the availability problems and blind reason of the last tick, one
+//     series of value 1 each, none while the product is available / read,
+//     and silent at 1 while no event has been seen, else no series;
 //   - the HDR quantiles of MetricWindow at their last update, none while
 //     the window held no record.
 //
-// A scrape reads each product under its lock, a snapshot.
+// A write takes a snapshot of every product first, each under its lock
+// once, then writes the families one after the other.
 type productCollector struct {
-	sampled, bytes, skipped, throttled, fetchErrors, eventTimeErrors *prometheus.Desc
-	latencyHDR, availProblem, blind                                  *prometheus.Desc
+	expo.Collector
 
 	mu       sync.Mutex
 	products []*productState
+
+	// snapshots are reused slices of snapshots, one per concurrent write.
+	snapshots sync.Pool
 }
 
-func newProductCollector() *productCollector {
-	d := func(name, help string, labels []string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, labels, nil)
+// productFamily is a family of productCollector and how a product's
+// snapshot writes its series; lv holds the product's labels and room for
+// two more.
+type productFamily struct {
+	*expo.Family
+	write func(w expo.Writer, s *productSnapshot, lv []string)
+}
+
+// productFamilies are productCollector's families, in the order it writes
+// them.
+var productFamilies = func() []productFamily {
+	fam := func(name, help string, t expo.Type, extra ...string) *expo.Family {
+		return expo.NewFamily(name, help, t, withProductLabels(extra...)...)
 	}
-	return &productCollector{
-		sampled: d("meshwatch_records_sampled_total", "Records the agent read and measured.", productLabels),
-		bytes:   d("meshwatch_sampled_bytes_total", "Bytes (key + value) of the records the agent measured.", productLabels),
-		skipped: d("meshwatch_records_skipped_total",
-			"Records fetched but not measured because the product's sampling budget was spent; appears at the first such record.", productLabels),
-		throttled: d("meshwatch_budget_throttled_total",
-			"Times the product's sampling budget was spent and its partitions paused until the budget refilled; appears at the first such event.", productLabels),
-		fetchErrors: d("meshwatch_fetch_errors_total",
-			"Partition fetch errors the agent saw while sampling the product; appears at the first such error.", productLabels),
-		eventTimeErrors: d("meshwatch_event_time_errors_total",
+	// rare writes a counter of rare events from its first event on, created
+	// then: a Prometheus that ingests created timestamps as zero samples
+	// counts that first event in increase() and rate().
+	rare := func(w expo.Writer, v, first int64, lv []string) {
+		if v == 0 {
+			return
+		}
+		var created time.Time // zero: counted, its time not stored yet
+		if first != 0 {
+			created = time.Unix(0, first)
+		}
+		w.Counter(float64(v), created, lv...)
+	}
+	reason := func(lv []string, r string) []string { lv = lv[:4]; lv[3] = r; return lv }
+	return []productFamily{
+		{fam("meshwatch_product_info", "A data product the agent watches (always 1).", expo.Gauge, "tier"),
+			func(w expo.Writer, s *productSnapshot, lv []string) { w.Sample(1, reason(lv, s.ps.tier)...) }},
+		{fam("meshwatch_records_sampled_total", "Records the agent read and measured.", expo.Counter),
+			func(w expo.Writer, s *productSnapshot, lv []string) { w.Sample(float64(s.sampled), lv...) }},
+		{fam("meshwatch_sampled_bytes_total", "Bytes (key + value) of the records the agent measured.", expo.Counter),
+			func(w expo.Writer, s *productSnapshot, lv []string) { w.Sample(float64(s.bytes), lv...) }},
+		{fam("meshwatch_records_skipped_total",
+			"Records fetched but not measured because the product's sampling budget was spent; appears at the first such record.", expo.Counter),
+			func(w expo.Writer, s *productSnapshot, lv []string) { rare(w, s.skipped, s.firstSkipped, lv) }},
+		{fam("meshwatch_budget_throttled_total",
+			"Times the product's sampling budget was spent and its partitions paused until the budget refilled; appears at the first such event.", expo.Counter),
+			func(w expo.Writer, s *productSnapshot, lv []string) { rare(w, s.throttled, s.firstThrottle, lv) }},
+		{fam("meshwatch_fetch_errors_total",
+			"Partition fetch errors the agent saw while sampling the product; appears at the first such error.", expo.Counter),
+			func(w expo.Writer, s *productSnapshot, lv []string) { rare(w, s.fetchErrors, s.firstFetchError, lv) }},
+		{fam("meshwatch_event_time_errors_total",
 			"Sampled records whose event time could not be used, by reason: missing, unparseable, not_json, out_of_range or undecodable (the record timestamp stands in, or with event_time.fallback skip the record gives no latency), future or skew (further ahead of or behind now than event_time.max_clock_skew); a reason appears at its first such record.",
-			withProductLabels("reason")),
-		latencyHDR: d("meshwatch_latency_hdr_seconds",
+			expo.Counter, "reason"),
+			func(w expo.Writer, s *productSnapshot, lv []string) {
+				for r := ReasonOK + 1; r < numReasons; r++ {
+					rare(w, s.eventTimeErrors[r], s.firstEventTimeError[r], reason(lv, r.String()))
+				}
+			}},
+		{fam("meshwatch_latency_hdr_seconds",
 			"End-to-end latency quantiles (p50, p99) from the product's HDR histogram over the last 5m (window label); absent while the window holds no record.",
-			withProductLabels("window", "quantile")),
-		availProblem: d("meshwatch_availability_problem",
-			"1 for each problem that made the product unavailable at the last tick; no series while it is available.", withProductLabels("reason")),
-		blind: d("meshwatch_product_blind",
+			expo.Gauge, "window", "quantile"),
+			func(w expo.Writer, s *productSnapshot, lv []string) {
+				if s.hdrCount == 0 {
+					return
+				}
+				lv = append(lv[:3], MetricWindow, "")
+				for i, q := range s.hdrQuantiles {
+					lv[4] = quantileLabels[i]
+					w.Sample(q, lv...)
+				}
+			}},
+		{fam("meshwatch_availability_problem",
+			"1 for each problem that made the product unavailable at the last tick; no series while it is available.", expo.Gauge, "reason"),
+			func(w expo.Writer, s *productSnapshot, lv []string) {
+				for _, p := range s.problems {
+					w.Sample(1, reason(lv, p)...)
+				}
+			}},
+		{fam("meshwatch_product_blind",
 			"1 while the agent cannot read the product's records (fetch_errors: fetches keep failing; stalled: records stay unread): its latency, validity and completeness are not measured. No series while the agent reads them.",
-			withProductLabels("reason")),
+			expo.Gauge, "reason"),
+			func(w expo.Writer, s *productSnapshot, lv []string) {
+				if s.blind != "" {
+					w.Sample(1, reason(lv, s.blind)...)
+				}
+			}},
+		{fam("meshwatch_sample_ratio", "Share of the product's produced records the agent measured over the last tick (1 when it reads everything).", expo.Gauge),
+			func(w expo.Writer, s *productSnapshot, lv []string) { w.Sample(s.sampleRatio, lv...) }},
+		{fam("meshwatch_records_produced_total", "Records appended to the product's topics, from end-offset deltas.", expo.Counter),
+			func(w expo.Writer, s *productSnapshot, lv []string) {
+				w.Counter(float64(s.produced), s.ps.m.created, lv...)
+			}},
+		{fam("meshwatch_produced_bytes_total", "Estimated bytes appended to the product's topics: end-offset deltas times the mean sampled record size.", expo.Counter),
+			func(w expo.Writer, s *productSnapshot, lv []string) {
+				w.Counter(s.producedBytes, s.ps.m.created, lv...)
+			}},
+		// The series of what a tick evaluates exist from the first tick on:
+		// a freshness of 0 or an availability of 0 before anything was
+		// evaluated would be a lie either way.
+		{fam("meshwatch_freshness_seconds", "Now minus the newest event time seen on the product (time since the agent started while none was seen).", expo.Gauge),
+			func(w expo.Writer, s *productSnapshot, lv []string) {
+				if s.ticked {
+					w.Sample(s.freshness, lv...)
+				}
+			}},
+		{fam("meshwatch_available", "1 when at the last tick every partition had a leader, enough in-sync replicas and the agent's fetches succeeded.", expo.Gauge),
+			func(w expo.Writer, s *productSnapshot, lv []string) {
+				if s.ticked {
+					w.Sample(boolFloat(len(s.problems) == 0), lv...)
+				}
+			}},
+		{fam("meshwatch_product_partitions", "Partitions of the product's topics.", expo.Gauge),
+			func(w expo.Writer, s *productSnapshot, lv []string) { w.Sample(float64(s.partitions), lv...) }},
+		// A state series without its zero (cardinality by design).
+		{fam("meshwatch_product_silent", "1 while no event of the product has been seen since the agent started (freshness then counts from the start); no series once one has.", expo.Gauge),
+			func(w expo.Writer, s *productSnapshot, lv []string) {
+				if s.silent {
+					w.Sample(1, lv...)
+				}
+			}},
 	}
+}()
+
+func newProductCollector() *productCollector {
+	pc := &productCollector{}
+	fams := make([]*expo.Family, len(productFamilies))
+	for i, f := range productFamilies {
+		fams[i] = f.Family
+	}
+	pc.Collector = expo.Collector{Fams: fams, Write: pc.write}
+	return pc
 }
 
 func (pc *productCollector) track(ps *productState) {
@@ -300,54 +332,35 @@ func (pc *productCollector) track(ps *productState) {
 	pc.mu.Unlock()
 }
 
-// Describe implements prometheus.Collector.
-func (pc *productCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{pc.sampled, pc.bytes, pc.skipped, pc.throttled, pc.fetchErrors,
-		pc.eventTimeErrors, pc.latencyHDR, pc.availProblem, pc.blind} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (pc *productCollector) Collect(ch chan<- prometheus.Metric) {
+// write writes every product's series, family by family.
+func (pc *productCollector) write(w expo.Writer) {
 	pc.mu.Lock()
 	products := pc.products
 	pc.mu.Unlock()
-	for _, ps := range products {
-		s := ps.snapshot()
-		lv := []string{ps.p.Name, ps.p.Domain, ps.p.Owner}
-		with := func(v string) []string { return append(lv[:3:3], v) }
-		ch <- prometheus.MustNewConstMetric(pc.sampled, prometheus.CounterValue, float64(s.sampled), lv...)
-		ch <- prometheus.MustNewConstMetric(pc.bytes, prometheus.CounterValue, float64(s.bytes), lv...)
-		// A rare-event counter appears at its first event, created then:
-		// a Prometheus that ingests created timestamps as zero samples
-		// counts that first event in increase() and rate().
-		rare := func(d *prometheus.Desc, v, first int64, lvs ...string) {
-			switch {
-			case v == 0:
-			case first == 0: // counted, its time not stored yet
-				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), lvs...)
-			default:
-				ch <- prometheus.MustNewConstMetricWithCreatedTimestamp(d, prometheus.CounterValue, float64(v), time.Unix(0, first), lvs...)
-			}
-		}
-		rare(pc.skipped, s.skipped, s.firstSkipped, lv...)
-		rare(pc.throttled, s.throttled, s.firstThrottle, lv...)
-		rare(pc.fetchErrors, s.fetchErrors, s.firstFetchError, lv...)
-		for r := ReasonOK + 1; r < numReasons; r++ {
-			rare(pc.eventTimeErrors, s.eventTimeErrors[r], s.firstEventTimeError[r], with(r.String())...)
-		}
-		if s.hdrCount > 0 {
-			for i, q := range s.hdrQuantiles {
-				ch <- prometheus.MustNewConstMetric(pc.latencyHDR, prometheus.GaugeValue, q,
-					ps.p.Name, ps.p.Domain, ps.p.Owner, MetricWindow, quantileLabels[i])
-			}
-		}
-		for _, p := range s.problems {
-			ch <- prometheus.MustNewConstMetric(pc.availProblem, prometheus.GaugeValue, 1, with(p)...)
-		}
-		if s.blind != "" {
-			ch <- prometheus.MustNewConstMetric(pc.blind, prometheus.GaugeValue, 1, with(s.blind)...)
+	snaps, _ := pc.snapshots.Get().(*[]productSnapshot)
+	if snaps == nil {
+		snaps = new([]productSnapshot)
+	}
+	if cap(*snaps) < len(products) {
+		*snaps = make([]productSnapshot, len(products))
+	}
+	ss := (*snaps)[:len(products)]
+	for i, ps := range products {
+		ps.snapshotInto(&ss[i])
+	}
+	var buf [5]string
+	for _, f := range productFamilies {
+		w.Begin(f.Family)
+		for i := range ss {
+			s := &ss[i]
+			lv := buf[:3]
+			lv[0], lv[1], lv[2] = s.ps.p.Name, s.ps.p.Domain, s.ps.p.Owner
+			f.write(w, s, lv)
 		}
 	}
+	for i := range ss {
+		ss[i].problems = nil // the tick's slice: not kept beyond the write
+	}
+	*snaps = ss
+	pc.snapshots.Put(snaps)
 }

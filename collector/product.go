@@ -1,7 +1,7 @@
 package collector
 
 import (
-	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +33,7 @@ type sloCount struct {
 // above mu are set once at New; mu guards the rest except where noted.
 type productState struct {
 	p         *meshwatch.Product
+	tier      string // p.Tier, the tier label of meshwatch_product_info
 	x         *Extractor
 	m         productMetrics
 	freshSLOs []*sloCount
@@ -83,19 +84,32 @@ type productState struct {
 	hdrQuantiles []float64
 	hdrCount     int64
 
+	// What the last tick evaluated, for export: freshness in seconds, and
+	// whether the product is silent; from the first tick on (ticked).
+	freshness float64
+	silent    bool
+	// Since start, from end-offset deltas: records produced, and bytes
+	// estimated at the mean sampled record size; the sample ratio of the
+	// last tick.
+	produced      int64
+	producedBytes float64
+	sampleRatio   float64
+
 	// assigned are the partitions the product resolved to; guarded by
-	// Collector.assignMu, not mu.
-	assigned []*partState
+	// Collector.assignMu, not mu. partitions is their number, for export.
+	assigned   []*partState
+	partitions atomic.Int64
 }
 
 func newProductState(p *meshwatch.Product, m *Metrics) *productState {
 	ps := &productState{
-		p:   p,
-		x:   NewProductExtractor(p),
-		m:   m.forProduct(p),
-		win: newLatencyWindow(),
-		rec: newBucket(p.Sampling.MaxRecordsPerSecond),
-		byt: newBucket(p.Sampling.MaxBytesPerSecond),
+		p:    p,
+		tier: strconv.Itoa(p.Tier),
+		x:    NewProductExtractor(p),
+		m:    m.forProduct(p),
+		win:  newLatencyWindow(),
+		rec:  newBucket(p.Sampling.MaxRecordsPerSecond),
+		byt:  newBucket(p.Sampling.MaxBytesPerSecond),
 
 		skip:         eventTimeFallback(p) == FallbackSkip,
 		maxSkew:      int64(p.EventTime.MaxClockSkew),
@@ -196,6 +210,7 @@ func (ps *productState) observeDecoded(rs RecordSink, recs []*kgo.Record, now in
 
 // productSnapshot is what productCollector exports of a product.
 type productSnapshot struct {
+	ps                                              *productState
 	sampled, bytes, skipped, throttled, fetchErrors int64
 	eventTimeErrors                                 [numReasons]int64
 	// when the first of each rare event was counted, Unix ns (0: unknown)
@@ -205,13 +220,26 @@ type productSnapshot struct {
 	hdrCount                                     int64
 	problems                                     []string
 	blind                                        string
+	ticked, silent                               bool
+	freshness, sampleRatio, producedBytes        float64
+	produced, partitions                         int64
 }
 
 // snapshot reads the product's exported state under its lock.
 func (ps *productState) snapshot() productSnapshot {
+	var s productSnapshot
+	ps.snapshotInto(&s)
+	return s
+}
+
+// snapshotInto reads the product's exported state under its lock into s,
+// reusing s's quantile slice.
+func (ps *productState) snapshotInto(s *productSnapshot) {
+	q := s.hdrQuantiles[:0]
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	return productSnapshot{
+	*s = productSnapshot{
+		ps:                  ps,
 		sampled:             ps.totalSampled,
 		bytes:               ps.totalBytes,
 		skipped:             ps.totalSkipped,
@@ -222,10 +250,17 @@ func (ps *productState) snapshot() productSnapshot {
 		firstThrottle:       ps.firstThrottle,
 		firstFetchError:     ps.fetchErrFirst.Load(),
 		firstEventTimeError: ps.firstEventTimeError,
-		hdrQuantiles:        slices.Clone(ps.hdrQuantiles),
+		hdrQuantiles:        append(q, ps.hdrQuantiles...),
 		hdrCount:            ps.hdrCount,
 		problems:            ps.problems, // replaced, never changed, by the tick
 		blind:               ps.blind,
+		ticked:              ps.ticked,
+		silent:              ps.silent,
+		freshness:           ps.freshness,
+		sampleRatio:         ps.sampleRatio,
+		producedBytes:       ps.producedBytes,
+		produced:            ps.produced,
+		partitions:          ps.partitions.Load(),
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/expo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
@@ -368,10 +369,74 @@ func TestSilentSeries(t *testing.T) {
 	reg := prometheus.NewPedanticRegistry()
 	ps := newProductState(testProduct(0), NewMetrics(reg))
 	for i, silent := range []bool{true, true, false, false, true} {
-		ps.m.setSilent(silent)
+		ps.mu.Lock()
+		ps.silent = silent // as a tick leaves it
+		ps.mu.Unlock()
 		v, ok := seriesValue(t, reg, ps.p.Name, "meshwatch_product_silent")
 		if ok != silent || (ok && v != 1) {
 			t.Errorf("step %d, silent %v: series present %v with %v", i, silent, ok, v)
 		}
+	}
+}
+
+// TestStreamedExposition: the product series, streamed as /metrics does,
+// are what a Gather reads, family by family, with every rare series
+// present: event-time errors, skipped records, throttles and fetch errors
+// with and without their created time, HDR quantiles, problems, blind,
+// silent, and a product beside it with its series of the start only.
+func TestStreamedExposition(t *testing.T) {
+	reg := expo.NewRegistry()
+	m := NewMetrics(reg)
+	p := testProduct(10) // a burst of 5
+	p.EventTime = meshwatch.EventTime{Header: "t"}
+	ps := newProductState(p, m)
+	q := testProduct(0)
+	q.Name, q.Tier = "billing.invoices.issued", 2
+	newProductState(q, m)
+
+	now := time.Now()
+	var recs []*kgo.Record
+	for i := range 6 { // the last over budget
+		h := []kgo.RecordHeader{{Key: "t", Value: []byte(now.Add(-time.Duration(i+1) * 100 * time.Millisecond).UTC().Format(time.RFC3339Nano))}}
+		recs = append(recs, &kgo.Record{Timestamp: now, Headers: h})
+	}
+	recs[1].Headers = nil                                                                    // missing
+	recs[2].Headers = []kgo.RecordHeader{{Key: "t", Value: []byte("soon")}}                  // unparseable
+	recs[3].Headers[0].Value = []byte(now.Add(time.Hour + time.Minute).Format(time.RFC3339)) // future
+	ps.observeBatch(recs, now.UnixNano())
+	ps.updateQuantiles(hdr.New(histLowestMs, histHighestMs, histDigits))
+	ps.fetchErrTotal.Add(2) // the first one's time not stored yet
+	ps.mu.Lock()
+	ps.throttles, ps.firstThrottle = 1, now.UnixNano()
+	ps.problems, ps.blind, ps.ticked = []string{ProblemNoLeader, ProblemBlind}, BlindStalled, true
+	ps.silent, ps.freshness = true, 12
+	ps.produced, ps.producedBytes, ps.sampleRatio = 7, 700.5, 0.5
+	ps.mu.Unlock()
+	ps.partitions.Store(3)
+
+	got := productSeries(t, reg, p.Name)
+	for _, k := range []string{
+		`meshwatch_event_time_errors_total{reason="missing"}`, `meshwatch_event_time_errors_total{reason="unparseable"}`,
+		`meshwatch_event_time_errors_total{reason="future"}`, `meshwatch_records_skipped_total`,
+		`meshwatch_budget_throttled_total`, `meshwatch_fetch_errors_total`,
+		`meshwatch_latency_hdr_seconds{quantile="0.99",window="5m"}`,
+		`meshwatch_availability_problem{reason="no_leader"}`, `meshwatch_availability_problem{reason="blind"}`,
+		`meshwatch_product_blind{reason="stalled"}`, `meshwatch_product_silent`,
+		`meshwatch_freshness_seconds`, `meshwatch_available`,
+	} {
+		if _, ok := got[k]; !ok {
+			t.Errorf("no series %s: %v", k, got)
+		}
+	}
+	for k, v := range map[string]float64{
+		`meshwatch_product_partitions`: 3, `meshwatch_records_produced_total`: 7, `meshwatch_produced_bytes_total`: 700.5,
+		`meshwatch_sample_ratio`: 0.5, `meshwatch_freshness_seconds`: 12, `meshwatch_available`: 0,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if err := reg.Check(); err != nil {
+		t.Error(err)
 	}
 }

@@ -180,36 +180,34 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 			blindNow[ps.p.Name] = blind
 		}
 
+		// What the tick evaluated is kept in ps, under the lock the tick
+		// takes anyway, and exported from there (productCollector): the
+		// problems and the blind reason with a series each only while they
+		// hold, silent only while it is.
+		d := produced[ps]
 		ps.mu.Lock()
 		ps.problems, ps.ticked, ps.blind = res.problems, true, blind
-		newest, sampled := ps.newest, ps.tickSampled
-		ps.tickSampled = 0
-		meanSize := 0.0
-		if ps.totalSampled > 0 {
-			meanSize = float64(ps.totalBytes) / float64(ps.totalSampled)
-		}
-		ps.mu.Unlock()
-
-		// The problems and the blind reason are exported from ps
-		// (productCollector): only the current ones have a series.
-		tm := ps.m.tickSeries()
-		if newest == 0 {
+		if ps.newest == 0 {
 			res.silent = true
 			res.freshness = now.Sub(c.started)
 		} else {
-			res.freshness = max(now.Sub(time.Unix(0, newest)), 0)
+			res.freshness = max(now.Sub(time.Unix(0, ps.newest)), 0)
 		}
-		tm.freshness.Set(res.freshness.Seconds())
-		ps.m.setSilent(res.silent)
-		tm.available.Set(boolFloat(len(res.problems) == 0))
-
-		if d := produced[ps]; d > 0 {
-			ps.m.produced.Add(float64(d))
-			ps.m.producedBytes.Add(float64(d) * meanSize)
-			ps.m.sampleRatio.Set(min(float64(sampled)/float64(d), 1))
+		ps.freshness, ps.silent = res.freshness.Seconds(), res.silent
+		if d > 0 {
+			meanSize := 0.0
+			if ps.totalSampled > 0 {
+				meanSize = float64(ps.totalBytes) / float64(ps.totalSampled)
+			}
+			ps.produced += d
+			ps.producedBytes += float64(d) * meanSize
+			ps.sampleRatio = min(float64(ps.tickSampled)/float64(d), 1)
 		} else if endErr == nil {
-			ps.m.sampleRatio.Set(1) // nothing produced, nothing missed
+			ps.sampleRatio = 1 // nothing produced, nothing missed
 		}
+		ps.tickSampled = 0
+		ps.mu.Unlock()
+
 		conds = append(conds, ProductConditions(ps.p, res.problems, blind, res.silent, res.freshness)...)
 	}
 	c.blind.Store(&blindNow)
