@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/kfetch"
 )
 
 // tickLoop evaluates freshness, availability and throughput every
@@ -50,6 +50,27 @@ type tickResult struct {
 	silent    bool
 }
 
+// listPartitions returns the partitions of r's topics: those meta names, and
+// those the routes know.
+func listPartitions(r *routes, meta map[string]topicMeta) map[string][]int32 {
+	parts := make(map[string][]int32, len(r.names))
+	for _, t := range r.names {
+		ps := make([]int32, 0, len(meta[t].parts))
+		for p := range meta[t].parts {
+			ps = append(ps, p)
+		}
+		if tr := r.topics[t]; tr != nil {
+			for p := range tr.parts {
+				if _, ok := meta[t].parts[p]; !ok {
+					ps = append(ps, p)
+				}
+			}
+		}
+		parts[t] = ps
+	}
+	return parts
+}
+
 // tick reads metadata and end offsets, probes unsampled partitions for
 // freshness, and evaluates every product.
 func (c *Collector) tick(parent context.Context, interval time.Duration) {
@@ -63,7 +84,9 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 	listAt := c.now().UnixNano()
 	if len(r.names) > 0 {
 		meta, metaErr = c.metadata(ctx, r.names)
-		ends, endErr = c.adm.ListEndOffsets(ctx, r.names...)
+		// The partitions this metadata names, and those the routes know:
+		// listed without kadm's own metadata request of every topic.
+		ends, endErr = kfetch.ListOffsets(ctx, c.cl, kfetch.Latest, listPartitions(r, meta))
 		if endErr == nil {
 			endErr = ends.Error()
 		}
@@ -351,11 +374,11 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 		t.part.probe = t.end
 	}
 	// Skip partitions with nothing left to read.
-	topics := map[string]bool{}
+	parts := map[string][]int32{}
 	for _, t := range todo {
-		topics[t.topic] = true
+		parts[t.topic] = append(parts[t.topic], t.partition)
 	}
-	starts, err := c.adm.ListStartOffsets(ctx, slices.Sorted(maps.Keys(topics))...)
+	starts, err := kfetch.ListOffsets(ctx, c.cl, kfetch.Earliest, parts)
 	if err != nil {
 		c.tickError("start_offsets", err)
 		return
