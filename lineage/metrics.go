@@ -22,7 +22,7 @@ var (
 // meshwatch_lineage_edge over the graph build returns at each scrape. Wrap
 // an expensive build in Cached. It is an expo.Source: /metrics streams it.
 func NewCollector(build func() Graph) prometheus.Collector {
-	return expo.Collector{Fams: []*expo.Family{nodeFamily, edgeFamily}, Write: func(w expo.Writer) {
+	return &expo.Collector{Fams: []*expo.Family{nodeFamily, edgeFamily}, Write: func(w expo.Writer) {
 		g := build()
 		w.Begin(nodeFamily)
 		for _, n := range g.Nodes {

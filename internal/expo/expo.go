@@ -77,21 +77,22 @@ type Source interface {
 	WriteTo(w Writer)
 }
 
-// Collector makes a prometheus.Collector of a family list and a write
-// function: embed it, and the type only needs its write.
+// Collector makes a Source of a family list and a write function: embed
+// it, and the type only needs its write. Use it by pointer (a Registry
+// tells its Sources apart by identity).
 type Collector struct {
 	Fams  []*Family
 	Write func(w Writer)
 }
 
 // Families implements Source.
-func (c Collector) Families() []*Family { return c.Fams }
+func (c *Collector) Families() []*Family { return c.Fams }
 
 // WriteTo implements Source.
-func (c Collector) WriteTo(w Writer) { c.Write(w) }
+func (c *Collector) WriteTo(w Writer) { c.Write(w) }
 
 // Describe implements prometheus.Collector.
-func (c Collector) Describe(ch chan<- *prometheus.Desc) {
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, f := range c.Fams {
 		ch <- f.desc
 	}
@@ -99,7 +100,7 @@ func (c Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector: every sample as a constant
 // client_golang metric.
-func (c Collector) Collect(ch chan<- prometheus.Metric) {
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.Write(&metricWriter{ch: ch})
 }
 

@@ -300,7 +300,7 @@ func BenchmarkScrape(b *testing.B) {
 		products[i] = []string{fmt.Sprintf("domain%d.entity%d.updated", i%50, i), fmt.Sprintf("domain%d", i%50), fmt.Sprintf("team-%d", i%20)}
 	}
 	reg := NewRegistry()
-	reg.MustRegister(Collector{Fams: fams, Write: func(w Writer) {
+	reg.MustRegister(&Collector{Fams: fams, Write: func(w Writer) {
 		for i, f := range fams {
 			w.Begin(f)
 			for _, lv := range products {
@@ -350,7 +350,7 @@ func TestCheck(t *testing.T) {
 		"label count": {func(w Writer) { w.Begin(famGauge); w.Sample(1, "a", "b") }, "2 label values"},
 		"duplicate":   {func(w Writer) { w.Begin(famGauge); w.Sample(1, "a"); w.Sample(2, "a") }, "two series"},
 	} {
-		err := Check(Collector{Fams: []*Family{famGauge, famBare}, Write: tc.write})
+		err := Check(&Collector{Fams: []*Family{famGauge, famBare}, Write: tc.write})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", name, err, tc.want)
 		}
