@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/proto"
@@ -203,7 +202,7 @@ func TestAvroThroughRegistry(t *testing.T) {
 	if g, v := s.sum("completeness"); g != 1 || v != 2 {
 		t.Errorf("completeness = %d/%d, want 1/2 (customer_id null)", g, v)
 	}
-	if n := testutil.ToFloat64(e.m.missing.WithLabelValues(p, "shop", "shop-team", "customer_id")); n != 1 {
+	if n := seriesValue(t, e.m, famMissing, p, "shop", "shop-team", "customer_id"); n != 1 {
 		t.Errorf("customer_id missing = %v, want 1", n)
 	}
 
@@ -219,10 +218,10 @@ func TestAvroThroughRegistry(t *testing.T) {
 		{wire(id, nil, append(payload[:len(payload):len(payload)], 1, 2)), ReasonSchemaMismatch},
 		{[]byte{0, 0}, ReasonTruncated},
 	} {
-		c := e.m.undecodable.WithLabelValues(p, "shop", "shop-team", tc.reason.String())
-		before := testutil.ToFloat64(c)
+		c := func() float64 { return seriesValue(t, e.m, famUndecodable, p, "shop", "shop-team", tc.reason.String()) }
+		before := c()
 		e.ObserveRecord(p, &kgo.Record{Topic: "orders", Value: tc.value})
-		if n := testutil.ToFloat64(c) - before; n != 1 {
+		if n := c() - before; n != 1 {
 			t.Errorf("value %x: undecodable{reason=%s} went up by %v, want 1", tc.value, tc.reason, n)
 		}
 	}
@@ -235,7 +234,7 @@ func TestAvroThroughRegistry(t *testing.T) {
 	// A registry outage: a new id cannot be fetched.
 	reg.SetFailing(true)
 	e.ObserveRecord(p, &kgo.Record{Topic: "orders", Value: wire(id+1, nil, payload)})
-	if n := testutil.ToFloat64(e.m.undecodable.WithLabelValues(p, "shop", "shop-team", "registry_unavailable")); n != 1 {
+	if n := seriesValue(t, e.m, famUndecodable, p, "shop", "shop-team", "registry_unavailable"); n != 1 {
 		t.Errorf("registry_unavailable = %v, want 1", n)
 	}
 	// A cached schema keeps working through the outage.
@@ -282,10 +281,10 @@ func TestProtobufThroughRegistry(t *testing.T) {
 		{wire(id, []int{1}, payload[:len(payload)-4]), ReasonTruncated},
 		{append(wire(id, nil, nil), 6), ReasonTruncated}, // a count of 3 indexes, none there
 	} {
-		c := e.m.undecodable.WithLabelValues(p, "shop", "shop-team", tc.reason.String())
-		before := testutil.ToFloat64(c)
+		c := func() float64 { return seriesValue(t, e.m, famUndecodable, p, "shop", "shop-team", tc.reason.String()) }
+		before := c()
 		e.ObserveRecord(p, &kgo.Record{Topic: "orders", Value: tc.value})
-		if n := testutil.ToFloat64(c) - before; n != 1 {
+		if n := c() - before; n != 1 {
 			t.Errorf("value %x: undecodable{reason=%s} went up by %v, want 1", tc.value, tc.reason, n)
 		}
 	}

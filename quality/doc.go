@@ -78,14 +78,20 @@
 // ObserveRecord, ObserveRecordField and Skipped are called from the
 // collector's poll goroutine, DecodeField from its tick; they hold the
 // product's mutex, so products are checked independently.
+// A /metrics scrape reads each product's counts under the same mutex,
+// family by family, and writes nothing while it holds it.
 // Run ticks every collector.tick and refreshes ruleSets; its Kafka requests
 // never run on the per-record path. A registry fetch for a schema id not yet
 // cached happens once, on the record that first carries it.
 //
 // # Metrics
 //
-// Product series carry the labels product, domain and owner. They export
-// what happened, and only for the features a product uses:
+// Product series carry the labels product, domain and owner. They are an
+// expo.Source (package internal/expo): read at each scrape from the counts
+// the engine keeps per product and streamed one family at a time, with
+// created timestamps on the counters, rather than held as client_golang
+// series. They export what happened, and only for the features a product
+// uses:
 //
 //   - A series that counts an event — a rule's result, an undecodable
 //     reason, a missing field, a completeness or validity result, a
@@ -101,7 +107,9 @@
 //     first full minute for the rate), dead-letter series only for products
 //     with dlq_topics.
 //   - meshwatch_quality_rules has a series per source only while the source
-//     has a rule.
+//     has a rule. A rule's records_total series stay when the rule is
+//     dropped, and a rule that replaces one of the same name (a new schema
+//     version) counts on in them.
 //   - meshwatch_quality_checked_total is always there.
 //
 // A product with two config rules whose records all pass thus exports

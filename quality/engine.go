@@ -14,7 +14,6 @@ import (
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
 	"github.com/buger/jsonparser"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -131,12 +130,15 @@ func New(cfg *meshwatch.Config, o Options) (*Engine, error) {
 		return nil, err
 	}
 	for i := range cfg.Products {
-		p, err := newProduct(&cfg.Products[i], e.ruleEnv, e.m)
+		p, err := newProduct(&cfg.Products[i], e.ruleEnv)
 		if err != nil {
 			return nil, err
 		}
 		e.products = append(e.products, p)
 		e.byName[p.p.Name] = p
+	}
+	if err := e.m.attach(e.products); err != nil {
+		return nil, err
 	}
 	e.lastTick = e.now()
 	return e, nil
@@ -159,10 +161,10 @@ type rule struct {
 	// A Confluent CEL_FIELD rule runs per field: guard (optional) then prg.
 	field *fieldRule
 
-	counters [3]lazyCounter // pass, fail, error
-	counts   [3]int64
-	last     [lastFailures]RecordRef
-	lastN    int
+	series *ruleSeries // the rule name's records_total; set when installed
+	counts [3]int64    // this rule's, for the report
+	last   [lastFailures]RecordRef
+	lastN  int
 }
 
 // eval runs the rule on the record bound to act and reports whether it
@@ -183,7 +185,7 @@ func (ru *rule) eval(act *activation, fa *fieldActivation, rec *kgo.Record) bool
 			res = 1
 		}
 	}
-	ru.counters[res].Inc()
+	ru.series.results[res].inc()
 	ru.counts[res]++
 	if res == 0 {
 		return true
@@ -201,14 +203,12 @@ type counts struct {
 }
 
 // product is one product's rules and state. mu guards everything that
-// changes after New.
+// changes after New; the product's series (Metrics) are read from it.
 type product struct {
 	p        *meshwatch.Product
 	format   string
-	pm       *productMetrics
-	m        *Metrics
+	created  int64 // Unix nanoseconds, of meshwatch_quality_checked_total
 	required [][]string
-	missing  []lazyCounter // by required field
 	seqField []string
 	seqKey   []string
 	hasSLO   map[string]bool // SLI kinds the product has SLOs of
@@ -218,8 +218,11 @@ type product struct {
 	topicRules map[string][]*rule // registry ruleSet rules by topic
 	subjects   map[string]*subjectInfo
 	seq        *sequencer
+	seqKeys    int // meshwatch_quality_sequence_keys, as of the last tick
 	tick       counts
 	total      totals
+	ruleSeries []*ruleSeries // by rule name, at the first rule of the name
+	rulesN     [2]int        // meshwatch_quality_rules: config, registry
 	obj        jsonObject
 	act        activation
 	fact       fieldActivation
@@ -237,27 +240,27 @@ type current struct {
 	md     protoreflect.MessageDescriptor
 }
 
-// totals are a product's counts since start, for the report.
+// totals are a product's counts since start, for the report and the
+// product's series.
 type totals struct {
 	records     int64
-	undecodable [numReasons]int64
-	missing     []int64
-	seqMissing  int64
-	seqDup      int64
-	seqReset    int64
-	seqEvicted  int64
-	validGood   int64
-	validBad    int64
-	complGood   int64
-	complBad    int64
+	undecodable [numReasons]count
+	missing     []count // by place in Required
+	seqMissing  count
+	seqDup      count
+	seqReset    count
+	seqEvicted  count
+	validGood   count
+	validBad    count
+	complGood   count
+	complBad    count
 }
 
-func newProduct(p *meshwatch.Product, env *cel.Env, m *Metrics) (*product, error) {
+func newProduct(p *meshwatch.Product, env *cel.Env) (*product, error) {
 	ps := &product{
 		p:        p,
 		format:   p.Format,
-		pm:       m.forProduct(p),
-		m:        m,
+		created:  time.Now().UnixNano(),
 		hasSLO:   map[string]bool{},
 		seed:     maphash.MakeSeed(),
 		subjects: map[string]*subjectInfo{},
@@ -268,23 +271,21 @@ func newProduct(p *meshwatch.Product, env *cel.Env, m *Metrics) (*product, error
 	for _, s := range p.SLOs {
 		ps.hasSLO[s.SLI] = true
 	}
-	ps.missing = make([]lazyCounter, len(p.Quality.Required))
-	for i, f := range p.Quality.Required {
+	for _, f := range p.Quality.Required {
 		ps.required = append(ps.required, splitPath(f))
-		ps.missing[i].init(ps.pm.missing, f)
 	}
-	ps.total.missing = make([]int64, len(ps.required))
+	ps.total.missing = make([]count, len(ps.required))
 	for _, r := range p.Quality.Rules {
 		prg, err := compileExpr(env, r.Expr)
 		if err != nil {
 			return nil, fmt.Errorf("product %s: rule %s: %w", p.Name, r.Name, err)
 		}
 		ru := &rule{name: r.Name, expr: r.Expr, source: r.Source, prg: prg}
-		ps.pm.initRule(&ru.counters, r.Name)
+		ru.series = ps.seriesOf(r.Name)
 		ps.rules = append(ps.rules, ru)
 	}
-	ps.pm.setRules(sourceConfig, len(ps.rules))
-	ps.dlq = dlqState{ends: map[partKey]int64{}, next: map[partKey]int64{}, reasons: map[string]int64{}, counter: map[string]prometheus.Counter{}}
+	ps.rulesN[0] = len(ps.rules)
+	ps.dlq = dlqState{ends: map[partKey]int64{}, next: map[partKey]int64{}}
 	if s := p.Quality.Sequence; s != nil {
 		ps.seq = newSequencer(s.MaxKeys)
 		ps.seqField = splitPath(s.Field)
@@ -387,13 +388,11 @@ func (e *Engine) Skipped(product, topic string, partition int32) {
 // observe checks r and returns the value at path (when path is not nil)
 // in its decoded value, or the reason it could not be decoded.
 func (p *product) observe(e *Engine, r *kgo.Record, path []string) (field any, found bool, _ Reason) {
-	p.pm.checked.Inc()
 	p.tick.records++
 	p.total.records++
 	msg, reason := p.decode(e, r)
 	if reason != ReasonOK {
-		p.pm.undecodable[reason].Inc()
-		p.total.undecodable[reason]++
+		p.total.undecodable[reason].inc()
 		p.tick.validBad++
 		if len(p.required) > 0 {
 			p.tick.completeBad++
@@ -429,8 +428,7 @@ func (p *product) observe(e *Engine, r *kgo.Record, path []string) (field any, f
 		for i, path := range p.required {
 			if !p.present(path) {
 				complete = false
-				p.missing[i].Inc()
-				p.total.missing[i]++
+				p.total.missing[i].inc()
 			}
 		}
 		if complete {
@@ -503,21 +501,15 @@ func (p *product) observeSeq(r *kgo.Record) {
 	res := p.seq.observe(r.Topic, r.Partition, key, n)
 	p.tick.completeGood += res.expected - res.missing
 	p.tick.completeBad += res.missing
-	if res.missing > 0 {
-		p.pm.seqMissing.Add(float64(res.missing))
-		p.total.seqMissing += res.missing
-	}
+	p.total.seqMissing.add(res.missing)
 	if res.dup {
-		p.pm.seqDup.Inc()
-		p.total.seqDup++
+		p.total.seqDup.inc()
 	}
 	if res.reset {
-		p.pm.seqReset.Inc()
-		p.total.seqReset++
+		p.total.seqReset.inc()
 	}
 	if res.evicted {
-		p.pm.seqEvicted.Inc()
-		p.total.seqEvicted++
+		p.total.seqEvicted.inc()
 	}
 }
 

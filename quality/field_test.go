@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hamba/avro/v2"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 	"google.golang.org/protobuf/proto"
@@ -112,7 +111,7 @@ func TestObserveRecordFieldThroughKafka(t *testing.T) {
 					got++
 				}
 			}
-			if c := testutil.ToFloat64(e.m.checked.WithLabelValues(p, "shop", "shop-team")); c != n {
+			if c := seriesValue(t, e.m, famChecked, p, "shop", "shop-team"); c != n {
 				t.Errorf("checked %v records, want %d: each once", c, n)
 			}
 			for name, c := range ruleCounts(t, e, p) {
@@ -153,7 +152,7 @@ func TestDecodeFieldDoesNotCheck(t *testing.T) {
 			t.Errorf("DecodeField %v = %v, %v, %v; want %v, %v", tc.path, v, found, err, tc.v, tc.found)
 		}
 	}
-	if c := testutil.ToFloat64(e.m.checked.WithLabelValues(p, "shop", "shop-team")); c != 0 {
+	if c := seriesValue(t, e.m, famChecked, p, "shop", "shop-team"); c != 0 {
 		t.Errorf("DecodeField checked %v records, want none", c)
 	}
 	for name, c := range ruleCounts(t, e, p) {
@@ -171,7 +170,7 @@ func TestObserveRecordFieldErrors(t *testing.T) {
 	id := reg.MustRegister(t, "orders-value", sr.Schema{Schema: orderAvsc})
 	e, _, _ := newEngine(t, loadConfig(t, registryConfig(reg.URL(), "avro")), Options{})
 	const p = "shop.orders.placed"
-	checked := func() float64 { return testutil.ToFloat64(e.m.checked.WithLabelValues(p, "shop", "shop-team")) }
+	checked := func() float64 { return seriesValue(t, e.m, famChecked, p, "shop", "shop-team") }
 
 	for _, tc := range []struct {
 		value  []byte
@@ -197,7 +196,7 @@ func TestObserveRecordFieldErrors(t *testing.T) {
 			}
 		}
 	}
-	if n := testutil.ToFloat64(e.m.undecodable.WithLabelValues(p, "shop", "shop-team", "truncated")); n != 1 {
+	if n := seriesValue(t, e.m, famUndecodable, p, "shop", "shop-team", "truncated"); n != 1 {
 		t.Errorf("truncated counted %v times, want 1 (ObserveRecordField only)", n)
 	}
 

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/expo"
 	"github.com/meshwatch/meshwatch/internal/yamlconf"
 )
 
@@ -141,3 +142,31 @@ func gatherText(t testing.TB, reg *prometheus.Registry) string {
 	}
 	return b.String()
 }
+
+// seriesValue returns the value of m's series of family f with the label
+// values lv (in the family's order), 0 while it has no series: what
+// testutil.ToFloat64 of a vector's child read.
+func seriesValue(t testing.TB, m *Metrics, f *expo.Family, lv ...string) float64 {
+	t.Helper()
+	c := &capture{}
+	m.write(c)
+	return c.values[f.Name+"\xff"+strings.Join(lv, "\xff")]
+}
+
+// capture is an expo.Writer that keeps every series' value by family name
+// and label values.
+type capture struct {
+	cur    *expo.Family
+	values map[string]float64
+}
+
+func (c *capture) Begin(f *expo.Family) { c.cur = f }
+
+func (c *capture) Sample(v float64, lv ...string) {
+	if c.values == nil {
+		c.values = map[string]float64{}
+	}
+	c.values[c.cur.Name+"\xff"+strings.Join(lv, "\xff")] = v
+}
+
+func (c *capture) Counter(v float64, _ time.Time, lv ...string) { c.Sample(v, lv...) }

@@ -2,6 +2,7 @@ package quality
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,11 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hamba/avro/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sr"
 
+	"github.com/meshwatch/meshwatch/internal/expo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 	"github.com/meshwatch/meshwatch/internal/srtest"
 )
@@ -31,7 +34,7 @@ var agentMetrics = []string{
 // name{label=value,…} (the product, domain and owner labels left out) with
 // their values. It fails on a series without a product label that is not
 // an agent metric.
-func productSeries(t testing.TB, reg *prometheus.Registry) map[string]map[string]float64 {
+func productSeries(t testing.TB, reg prometheus.Gatherer) map[string]map[string]float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
@@ -317,41 +320,70 @@ products:
 	}
 }
 
-// TestLazyCounter: no series before the first increment, nor after an Add
-// of 0; concurrent first increments make one series and lose nothing; once
-// the series exists an increment does not allocate.
-func TestLazyCounter(t *testing.T) {
-	reg := prometheus.NewPedanticRegistry()
-	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "test_total", Help: "Test."}, []string{"product", "result"})
-	reg.MustRegister(vec)
-	var l lazyCounter
-	l.init(vec.MustCurryWith(prometheus.Labels{"product": "p"}), "fail")
-	l.Add(0)
-	if n := testutil.CollectAndCount(vec); n != 0 {
-		t.Fatalf("%d series before the first increment, want 0", n)
+// TestCount: no series before the first event, nor after an add of 0;
+// records of one product observed from several goroutines while /metrics
+// is scraped make one series each and lose nothing; counting does not
+// allocate.
+func TestCount(t *testing.T) {
+	var c count
+	c.add(0)
+	if c.created != 0 || c.n != 0 {
+		t.Fatalf("after an add of 0: %+v, want no series", c)
 	}
-	const goroutines, each = 8, 1000
+	c.inc()
+	c.add(2)
+	if c.created == 0 || c.n != 3 {
+		t.Fatalf("after 3 events: %+v", c)
+	}
+	if a := testing.AllocsPerRun(100, func() { c.inc(); c.add(2) }); a != 0 {
+		t.Errorf("an increment allocates %v times, want 0", a)
+	}
+
+	cfg := loadConfig(t, jsonConfig(`      rules:
+        - {name: positive_total, expr: "message.order_total > 0"}`))
+	e, reg, _ := newEngine(t, cfg, Options{})
+	const p = "shop.orders.placed"
+	const goroutines, each = 8, 250
+	r := &kgo.Record{Topic: "orders", Value: []byte(`{"order_total":5}`)}
 	var wg sync.WaitGroup
-	start := make(chan struct{})
+	start, stop := make(chan struct{}), make(chan struct{})
 	for range goroutines {
 		wg.Go(func() {
 			<-start
 			for range each {
-				l.Inc()
+				e.ObserveRecord(p, r)
 			}
 		})
 	}
+	scrapes := make(chan error, 1)
+	go func() {
+		<-start
+		var err error
+		for err == nil {
+			select {
+			case <-stop:
+				scrapes <- nil
+				return
+			default:
+			}
+			_, err = reg.Gather()
+			err = errors.Join(err, expo.Check(&expo.Collector{Fams: productFamilies, Write: e.m.write}))
+		}
+		scrapes <- err
+	}()
 	close(start)
 	wg.Wait()
-	l.Add(5)
-	if n := testutil.CollectAndCount(vec); n != 1 {
-		t.Fatalf("%d series, want 1", n)
+	close(stop)
+	if err := <-scrapes; err != nil {
+		t.Fatalf("a scrape while records were counted: %v", err)
 	}
-	if v := testutil.ToFloat64(vec.WithLabelValues("p", "fail")); v != goroutines*each+5 {
-		t.Errorf("count = %v, want %d", v, goroutines*each+5)
+	want := map[string]float64{
+		"meshwatch_quality_checked_total":                                  goroutines * each,
+		"meshwatch_quality_records_total{result=pass,rule=positive_total}": goroutines * each,
+		"meshwatch_quality_rules{source=config}":                           1,
 	}
-	if a := testing.AllocsPerRun(100, func() { l.Inc(); l.Add(2) }); a != 0 {
-		t.Errorf("an increment allocates %v times, want 0", a)
+	if d := diffSeries(productSeries(t, reg)[p], want); d != "" {
+		t.Errorf("series:%s", d)
 	}
 }
 
@@ -390,5 +422,188 @@ products:
 	}
 	if d := diffSeries(got, want); d != "" {
 		t.Errorf("reason series:%s", d)
+	}
+}
+
+// TestRegistryCheck registers the metrics with an expo.Registry, as the
+// agent does, and checks with Registry.Check that the product Source
+// streams what it collects, each family once and every series once: with
+// several products, a required field listed twice, passing, failing and
+// erring rules, undecodable records, sequence gaps, volume and a
+// dead-letter topic, and registry rules that are replaced and dropped.
+func TestRegistryCheck(t *testing.T) {
+	sreg := srtest.New(t)
+	checkTotal := sr.SchemaRule{Name: "checkTotal", Kind: sr.SchemaRuleKindCondition, Mode: sr.SchemaRuleModeWrite, Type: "CEL", Expr: "message.order_total < 1000.0"}
+	id := sreg.MustRegister(t, "avro-orders-value", sr.Schema{Schema: taggedAvsc, SchemaRuleSet: &sr.SchemaRuleSet{DomainRules: []sr.SchemaRule{checkTotal}}})
+	cfg := loadConfig(t, `
+schema_registry: {url: "`+sreg.URL()+`"}
+owners:
+  shop-team: {slack_channel: "#shop"}
+  pay-team: {slack_channel: "#pay"}
+products:
+  - name: shop.orders.placed
+    domain: shop
+    owner: shop-team
+    topics: [orders]
+    dlq_topics: [orders.dlq]
+    format: json
+    quality:
+      required: [order_id, customer_id, order_id]
+      rules:
+        - {name: positive_total, expr: "message.order_total > 0"}
+        - {name: known_currency, expr: "message.currency in ['EUR', 'USD']"}
+      sequence: {field: seq}
+      volume: {min_per_minute: 10}
+  - name: pay.payments.settled
+    domain: pay
+    owner: pay-team
+    topics: [payments]
+    format: json
+    quality:
+      rules:
+        - {name: positive_amount, expr: "message.amount > 0"}
+  - {name: shop.orders.avro, domain: shop, owner: shop-team, topics: [avro-orders], format: avro}
+`)
+	reg := expo.NewRegistry()
+	clock := newClock()
+	e, err := New(cfg.Config, Options{Metrics: NewMetrics(reg), SchemaRegistry: cfg.registry, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	check := func(when string) {
+		t.Helper()
+		if err := reg.Check(); err != nil {
+			t.Errorf("%s: %v", when, err)
+		}
+	}
+	check("before any record")
+
+	e.refreshRuleSets(ctx, e.knownTopics())
+	const orders, pay, avroP = "shop.orders.placed", "pay.payments.settled", "shop.orders.avro"
+	for i, v := range []string{
+		`{"order_id":"a","customer_id":"c","order_total":5,"currency":"EUR","seq":1}`,
+		`{"order_id":"b","order_total":-1,"currency":"EUR","seq":2}`,
+		`{"customer_id":"c","order_total":"x","currency":"GBP","seq":5}`,
+		`{"order_id":"d","customer_id":"c","order_total":5,"currency":"EUR","seq":5}`,
+		`not json`,
+	} {
+		e.ObserveRecord(orders, &kgo.Record{Topic: "orders", Offset: int64(i), Value: []byte(v)})
+	}
+	for _, v := range []string{`{"amount":1}`, `{"amount":-1}`, `{"amount":1`} {
+		e.ObserveRecord(pay, &kgo.Record{Topic: "payments", Value: []byte(v)})
+	}
+	schema := avro.MustParse(taggedAvsc)
+	avroRec := func(total float64) *kgo.Record {
+		return &kgo.Record{Topic: "avro-orders", Value: wire(id, nil, encodeAvroOrder(t, schema, avroOrder{
+			OrderID: "o-1", OrderTotal: total, Items: 1, Status: "PLACED", PlacedAt: time.Unix(0, 0)}))}
+	}
+	e.ObserveRecord(avroP, avroRec(10))
+	e.ObserveRecord(avroP, avroRec(5000))
+	e.ObserveRecord(avroP, &kgo.Record{Topic: "avro-orders", Value: []byte{0, 0}})
+
+	// End offsets: a baseline, then a minute of traffic and three dead
+	// letters, one partition silent.
+	p := e.byName[orders]
+	ends := func(orders0, orders1, dlq int64) kadm.ListedOffsets {
+		return kadm.ListedOffsets{
+			"orders":     {0: {Topic: "orders", Partition: 0, Offset: orders0}, 1: {Topic: "orders", Partition: 1, Offset: orders1}},
+			"orders.dlq": {0: {Topic: "orders.dlq", Partition: 0, Offset: dlq}},
+		}
+	}
+	e.offsetDeltas(p, ends(100, 7, 10), clock.Now())
+	clock.Add(time.Minute)
+	e.offsetDeltas(p, ends(160, 7, 13), clock.Now())
+	p.mu.Lock()
+	for _, r := range []string{"r1", ReasonLabelUnknown, "r1"} {
+		p.countDLQReason(r)
+	}
+	p.mu.Unlock()
+	e.doTick(ctx, false)
+	check("with records, dead letters and volume")
+
+	got := productSeries(t, reg)
+	for product, want := range map[string]map[string]float64{
+		orders: {
+			"meshwatch_quality_checked_total":                                   5,
+			"meshwatch_quality_records_total{result=pass,rule=positive_total}":  2,
+			"meshwatch_quality_records_total{result=fail,rule=positive_total}":  1,
+			"meshwatch_quality_records_total{result=error,rule=positive_total}": 1,
+			"meshwatch_quality_records_total{result=pass,rule=known_currency}":  3,
+			"meshwatch_quality_records_total{result=fail,rule=known_currency}":  1,
+			"meshwatch_quality_undecodable_total{reason=not_json}":              1,
+			// order_id is required twice: one series counts both places.
+			"meshwatch_quality_required_missing_total{field=order_id}":    2,
+			"meshwatch_quality_required_missing_total{field=customer_id}": 1,
+			// Records a and d, and 2 of the 4 numbers after seq 1.
+			"meshwatch_quality_completeness_events_total{result=good}": 2 + 2,
+			// Records b, c and not json, and seq 3 and 4.
+			"meshwatch_quality_completeness_events_total{result=bad}": 3 + 2,
+			"meshwatch_quality_validity_events_total{result=good}":    2,
+			"meshwatch_quality_validity_events_total{result=bad}":     3,
+			"meshwatch_quality_sequence_missing_total":                2,
+			"meshwatch_quality_sequence_duplicates_total":             1,
+			"meshwatch_quality_sequence_keys":                         1,
+			"meshwatch_quality_volume_records_per_minute":             60,
+			"meshwatch_quality_silent_partitions":                     1,
+			"meshwatch_quality_dlq_records_total":                     3,
+			"meshwatch_quality_dlq_reasons_total{reason=r1}":          2,
+			"meshwatch_quality_dlq_reasons_total{reason=unknown}":     1,
+			"meshwatch_quality_rules{source=config}":                  2,
+		},
+		pay: {
+			"meshwatch_quality_checked_total":                                   3,
+			"meshwatch_quality_records_total{result=pass,rule=positive_amount}": 1,
+			"meshwatch_quality_records_total{result=fail,rule=positive_amount}": 1,
+			"meshwatch_quality_undecodable_total{reason=not_json}":              1,
+			"meshwatch_quality_validity_events_total{result=good}":              1,
+			"meshwatch_quality_validity_events_total{result=bad}":               2,
+			"meshwatch_quality_rules{source=config}":                            1,
+		},
+		avroP: {
+			"meshwatch_quality_checked_total":                              3,
+			"meshwatch_quality_records_total{result=pass,rule=checktotal}": 1,
+			"meshwatch_quality_records_total{result=fail,rule=checktotal}": 1,
+			"meshwatch_quality_undecodable_total{reason=truncated}":        1,
+			"meshwatch_quality_validity_events_total{result=good}":         1,
+			"meshwatch_quality_validity_events_total{result=bad}":          2,
+			"meshwatch_quality_rules{source=registry}":                     1,
+		},
+	} {
+		if d := diffSeries(got[product], want); d != "" {
+			t.Errorf("%s series:%s", product, d)
+		}
+	}
+
+	// A new version replaces checktotal and adds a rule: the rule's
+	// series counts on, as a vector's child did; then a version without
+	// rules drops both, and their series stay while the rules gauge goes.
+	if _, _, err := sreg.Register("avro-orders-value", sr.Schema{Schema: taggedAvsc, SchemaRuleSet: &sr.SchemaRuleSet{DomainRules: []sr.SchemaRule{
+		checkTotal,
+		{Name: "fewItems", Kind: sr.SchemaRuleKindCondition, Mode: sr.SchemaRuleModeWrite, Type: "CEL", Expr: "message.items < 2"},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.refreshRuleSets(ctx, e.knownTopics())
+	e.ObserveRecord(avroP, avroRec(10))
+	check("after the rules were replaced")
+	if _, _, err := sreg.Register("avro-orders-value", sr.Schema{Schema: taggedAvsc}); err != nil {
+		t.Fatal(err)
+	}
+	e.refreshRuleSets(ctx, e.knownTopics())
+	e.ObserveRecord(avroP, avroRec(5000))
+	check("after the rules were dropped")
+	rules := map[string]float64{}
+	for k, v := range productSeries(t, reg)[avroP] {
+		if strings.HasPrefix(k, "meshwatch_quality_rules") || strings.HasPrefix(k, "meshwatch_quality_records_total") {
+			rules[k] = v
+		}
+	}
+	if d := diffSeries(rules, map[string]float64{
+		"meshwatch_quality_records_total{result=pass,rule=checktotal}": 2,
+		"meshwatch_quality_records_total{result=fail,rule=checktotal}": 1,
+		"meshwatch_quality_records_total{result=pass,rule=fewitems}":   1,
+	}); d != "" {
+		t.Errorf("rule series after a replacement and a drop:%s", d)
 	}
 }

@@ -97,16 +97,16 @@ func (e *Engine) Quality(product string) (Report, bool) {
 		Format:       p.format,
 		Records:      p.total.records,
 		Undecodable:  map[string]int64{},
-		Completeness: ratio(p.total.complGood+p.tick.completeGood, p.total.complGood+p.total.complBad+p.tick.completeGood+p.tick.completeBad),
-		Validity:     ratio(p.total.validGood+p.tick.validGood, p.total.validGood+p.total.validBad+p.tick.validGood+p.tick.validBad),
+		Completeness: ratio(p.total.complGood.n+p.tick.completeGood, p.total.complGood.n+p.total.complBad.n+p.tick.completeGood+p.tick.completeBad),
+		Validity:     ratio(p.total.validGood.n+p.tick.validGood, p.total.validGood.n+p.total.validBad.n+p.tick.validGood+p.tick.validBad),
 		Rules:        []RuleReport{},
 		Subjects:     p.subjectMetadata(),
 	}
 	for reason := ReasonOK + 1; reason < numReasons; reason++ {
-		r.Undecodable[reason.String()] = p.total.undecodable[reason]
+		r.Undecodable[reason.String()] = p.total.undecodable[reason].n
 	}
 	for i, f := range p.p.Quality.Required {
-		r.Required = append(r.Required, FieldReport{Field: f, Missing: p.total.missing[i]})
+		r.Required = append(r.Required, FieldReport{Field: f, Missing: p.total.missing[i].n})
 	}
 	add := func(ru *rule) {
 		rr := RuleReport{Name: ru.name, Expr: ru.expr, Source: ru.source, Pass: ru.counts[0], Fail: ru.counts[1], Error: ru.counts[2]}
@@ -125,7 +125,7 @@ func (e *Engine) Quality(product string) (Report, bool) {
 		}
 	}
 	if p.seq != nil {
-		r.Sequence = &SequenceReport{Missing: p.total.seqMissing, Duplicates: p.total.seqDup, Resets: p.total.seqReset, Evicted: p.total.seqEvicted, Keys: p.seq.len()}
+		r.Sequence = &SequenceReport{Missing: p.total.seqMissing.n, Duplicates: p.total.seqDup.n, Resets: p.total.seqReset.n, Evicted: p.total.seqEvicted.n, Keys: p.seq.len()}
 	}
 	if v := p.p.Quality.Volume; v != nil {
 		vr := &VolumeReport{MinPerMinute: v.MinPerMinute, LastPerMinute: p.volume.lastRate}
@@ -140,9 +140,9 @@ func (e *Engine) Quality(product string) (Report, bool) {
 		r.Volume = vr
 	}
 	if len(p.p.DLQTopics) > 0 {
-		d := &DLQReport{Topics: p.p.DLQTopics, Records: p.dlq.records, Reasons: map[string]int64{}}
-		for k, n := range p.dlq.reasons {
-			d.Reasons[k] = n
+		d := &DLQReport{Topics: p.p.DLQTopics, Records: p.dlq.records.n, Reasons: map[string]int64{}}
+		for _, r := range p.dlq.reasons {
+			d.Reasons[r.reason] = r.n
 		}
 		r.DLQ = d
 	}

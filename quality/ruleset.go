@@ -133,12 +133,17 @@ func (p *product) installTopicRules() {
 	p.topicRules = make(map[string][]*rule, len(p.subjects))
 	n := 0
 	for topic, si := range p.subjects {
+		for _, ru := range si.rules {
+			if ru.series == nil {
+				ru.series = p.seriesOf(ru.name)
+			}
+		}
 		if len(si.rules) > 0 {
 			p.topicRules[topic] = si.rules
 			n += len(si.rules)
 		}
 	}
-	p.pm.setRules(sourceRegistry, n)
+	p.rulesN[1] = n
 }
 
 func (e *Engine) compileSubject(p *product, topic string, ss sr.SubjectSchema) *subjectInfo {
@@ -190,7 +195,6 @@ func (e *Engine) compileSubject(p *product, topic string, ss sr.SubjectSchema) *
 			continue
 		}
 		taken[name] = true
-		p.pm.initRule(&ru.counters, name)
 		si.rules = append(si.rules, ru)
 		si.meta.Rules = append(si.meta.Rules, name)
 	}

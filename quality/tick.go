@@ -8,7 +8,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -59,6 +58,10 @@ type volumeState struct {
 	count    int64                 // records appended in the current window
 	lastRate float64
 	topics   []string // the product's topics at the last listing
+	// The volume series exist from their first measurement: the rate
+	// from the first full window, silent from the first listing.
+	rateSet, silentSet bool
+	silent             int // silent partitions at the last listing
 }
 
 // dlqState is a product's dead-letter traffic. Owned by the tick.
@@ -66,9 +69,14 @@ type dlqState struct {
 	ends    map[partKey]int64
 	next    map[partKey]int64 // next offset to read reasons from
 	carry   float64           // fraction of a scaled DLQ event not yet emitted
-	records int64             // total, for the report
-	reasons map[string]int64  // by reason label, for the report
-	counter map[string]prometheus.Counter
+	records count             // total, for the report and dlq_records_total
+	reasons []dlqReasonCount  // at most maxReasons, in order of their first record
+}
+
+// dlqReasonCount counts the dead-lettered records of one reason label.
+type dlqReasonCount struct {
+	reason string
+	count
 }
 
 // Run ticks every collector.tick until ctx is done: it emits the
@@ -156,18 +164,14 @@ func (e *Engine) doTick(ctx context.Context, kafka bool) {
 			p.dlq.carry = scaled - n
 			c.validBad += int64(n)
 		}
-		p.total.validGood += c.validGood
-		p.total.validBad += c.validBad
-		p.total.complGood += c.completeGood
-		p.total.complBad += c.completeBad
+		p.total.validGood.add(c.validGood)
+		p.total.validBad.add(c.validBad)
+		p.total.complGood.add(c.completeGood)
+		p.total.complBad.add(c.completeBad)
 		if p.seq != nil {
-			p.pm.seqKeys.Set(float64(p.seq.len()))
+			p.seqKeys = p.seq.len()
 		}
 		p.mu.Unlock()
-		p.pm.validGood.Add(float64(c.validGood))
-		p.pm.validBad.Add(float64(c.validBad))
-		p.pm.completeGood.Add(float64(c.completeGood))
-		p.pm.completeBad.Add(float64(c.completeBad))
 		for _, s := range p.p.SLOs {
 			ev := meshwatch.SLIEvents{Product: p.p.Name, SLO: s.Name, SLI: s.SLI, From: from, To: now}
 			switch s.SLI {
@@ -280,18 +284,14 @@ func (e *Engine) offsetDeltas(p *product, ends kadm.ListedOffsets, now time.Time
 	})
 	slices.Sort(v.topics)
 	v.topics = slices.Compact(v.topics)
-	p.dlq.records += dlq
-	p.pm.dlqRecords.Add(float64(dlq))
+	p.dlq.records.add(dlq)
 
 	// Silent partitions and the rate belong to the volume expectation:
 	// without one, the product exports neither.
 	if p.p.Quality.Volume == nil {
 		return produced, dlq, 0, 0
 	}
-	if p.pm.silent == nil {
-		p.pm.silent = p.m.silent.With(p.pm.labels)
-	}
-	p.pm.silent.Set(float64(silent))
+	v.silent, v.silentSet = silent, true
 	if v.start.IsZero() {
 		v.start = now // the first listing is the baseline
 		return produced, dlq, 0, 0
@@ -306,10 +306,7 @@ func (e *Engine) offsetDeltas(p *product, ends kadm.ListedOffsets, now time.Time
 	if v.lastRate >= p.p.Quality.Volume.MinPerMinute {
 		good = windows
 	}
-	if p.pm.volume == nil {
-		p.pm.volume = p.m.volume.With(p.pm.labels)
-	}
-	p.pm.volume.Set(v.lastRate)
+	v.rateSet = true
 	v.count = 0
 	v.start = v.start.Add(time.Duration(windows) * volumeWindow)
 	return produced, dlq, windows, good
@@ -429,21 +426,31 @@ func dlqReason(r *kgo.Record) string {
 // appears at its first record, but its place is kept: unknown is never
 // counted as other). The caller holds p.mu.
 func (p *product) countDLQReason(reason string) {
-	c, ok := p.dlq.counter[reason]
-	if !ok {
-		n := len(p.dlq.counter)
-		if _, ok := p.dlq.counter[ReasonLabelUnknown]; !ok {
+	d := &p.dlq
+	i := d.reasonIndex(reason)
+	if i < 0 {
+		n := len(d.reasons)
+		if d.reasonIndex(ReasonLabelUnknown) < 0 {
 			n++
 		}
 		if n >= maxReasons && reason != ReasonLabelOther && reason != ReasonLabelUnknown {
 			reason = ReasonLabelOther
-			c, ok = p.dlq.counter[reason]
+			i = d.reasonIndex(reason)
 		}
-		if !ok {
-			c = p.pm.dlqReasons.WithLabelValues(reason)
-			p.dlq.counter[reason] = c
+		if i < 0 {
+			i = len(d.reasons)
+			d.reasons = append(d.reasons, dlqReasonCount{reason: reason})
 		}
 	}
-	c.Inc()
-	p.dlq.reasons[reason]++
+	d.reasons[i].inc()
+}
+
+// reasonIndex returns the place of reason in d.reasons, or -1.
+func (d *dlqState) reasonIndex(reason string) int {
+	for i := range d.reasons {
+		if d.reasons[i].reason == reason {
+			return i
+		}
+	}
+	return -1
 }
