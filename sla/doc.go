@@ -17,9 +17,10 @@
 //     whole window only for a month or a window over 32 days (or of up to
 //     3 days); with blocks they cover the last 3 days. Buckets hold
 //     cumulative counts, so any window's sum is one subtraction. Memory is
-//     fixed by the configuration (322 buckets, about 5 KiB, per 28d SLO;
-//     330 per 30d; 880, about 14 KiB, per month) and reported as
-//     meshwatch_slo_buckets.
+//     fixed by the configuration (322 buckets, about 2.5 KiB, per 28d SLO;
+//     330 per 30d; 880, about 7 KiB, per month; a bucket is 8 bytes, 16
+//     where the span of its ring holds 2^32 events or more) and reported
+//     as meshwatch_slo_buckets and meshwatch_slo_bucket_bytes.
 //   - Windows: rolling Nd (default 28d), counted in whole 6-hour blocks
 //     aligned to 00, 06, 12 and 18 UTC (the current block and the 111
 //     before it: the window spans between 27d18h and 28d, its start moving

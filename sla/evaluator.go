@@ -82,6 +82,8 @@ type snapshot struct {
 	evals    []evaluation // per tracker
 	results  []Result     // per tracker, without Why
 	trackers []*tracker
+	// bucketBytes is the memory of every SLO's buckets.
+	bucketBytes int64
 
 	// The alert conditions, computed once per pass on first demand.
 	condsOnce sync.Once
@@ -250,6 +252,7 @@ func (e *Evaluator) Evaluate() {
 	for i, t := range e.trackers {
 		s.evals[i] = t.read(now)
 		s.results[i] = decide(s.evals[i].in)
+		s.bucketBytes += s.evals[i].bucketBytes
 	}
 	e.snap.Store(s)
 	e.m.evalSeconds.Observe(time.Since(start).Seconds())
@@ -274,5 +277,6 @@ func (e *Evaluator) Statuses() []Status {
 }
 
 // Buckets returns how many buckets the evaluator holds over all SLOs; each
-// is 16 bytes. It is fixed by the configuration.
+// is 8 bytes, or 16 in a ring whose span holds 2^32 events or more (see
+// ring). It is fixed by the configuration.
 func (e *Evaluator) Buckets() int { return e.buckets }

@@ -247,8 +247,9 @@ func TestMemoryBound(t *testing.T) {
 	if got := gaugeValue(t, h.reg, "meshwatch_slo_buckets", nil); got != float64(want) {
 		t.Errorf("meshwatch_slo_buckets %v, want %d", got, want)
 	}
-	if got := gaugeValue(t, h.reg, "meshwatch_slo_bucket_bytes", nil); got != float64(want*16) {
-		t.Errorf("meshwatch_slo_bucket_bytes %v, want %d", got, want*16)
+	// Narrow buckets: no ring's span holds 2^32 events.
+	if got := gaugeValue(t, h.reg, "meshwatch_slo_bucket_bytes", nil); got != float64(want*narrowBucketBytes) {
+		t.Errorf("meshwatch_slo_bucket_bytes %v, want %d", got, want*narrowBucketBytes)
 	}
 	for _, tr := range h.e.trackers {
 		if n := tr.buckets(); n > fineSlots+midSlots+maxCoarseSlots+2 {

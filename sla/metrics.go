@@ -4,6 +4,8 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meshwatch/meshwatch/internal/expo"
 )
 
 // sloLabels are carried by every SLO series.
@@ -72,80 +74,119 @@ func (m *Metrics) attach(e *Evaluator) { m.slo.src.Store(e) }
 // and rare events only once they happen: 5 series per SLO in steady state,
 // 6 for an SLO with a time threshold (latency, freshness, lag), whose
 // meshwatch_slo_threshold_seconds the dashboards draw their lines from.
+//
+// It is an expo.Source: /metrics streams its series family by family, each
+// family's series for every SLO in turn, without a client_golang metric
+// per series.
 type sloCollector struct {
+	expo.Collector
 	src atomic.Pointer[Evaluator]
-
-	objective, threshold, remaining, decision, exhaustion      *prometheus.Desc
-	good, valid, buckets, bucketBytes, unknown, late, lastEval *prometheus.Desc
 }
+
+// The families of sloCollector, in the order it writes them.
+var (
+	famBuckets     = expo.NewFamily("meshwatch_slo_buckets", "Time buckets held for all SLOs; fixed by the configuration.", expo.Gauge)
+	famBucketBytes = expo.NewFamily("meshwatch_slo_bucket_bytes", "Memory held by the SLOs' time buckets.", expo.Gauge)
+	famUnknown     = expo.NewFamily("meshwatch_slo_unknown_events_total", "SLIEvents for an SLO the configuration does not have, dropped.", expo.Counter)
+	famLastEval    = expo.NewFamily("meshwatch_slo_last_evaluation_timestamp_seconds", "When the SLOs were last evaluated, Unix seconds.", expo.Gauge)
+	famObjective   = expo.NewFamily("meshwatch_slo_objective_ratio", "The SLO's objective: good / valid must stay at or above it over the window.", expo.Gauge, sloLabels...)
+	famThreshold   = expo.NewFamily("meshwatch_slo_threshold_seconds", "The SLO's time threshold: a good event is within it (latency, lag) or fresher (freshness). "+
+		"Only SLOs with a threshold have the series; the dashboards draw their threshold lines from it.", expo.Gauge, sloLabels...)
+	famRemaining = expo.NewFamily("meshwatch_slo_error_budget_remaining_ratio", "1 − (bad / valid over the window) / (1 − objective): 1 untouched, 0 spent, below 0 overspent.", expo.Gauge, sloLabels...)
+	famGood      = expo.NewFamily(MetricGood, "Good events of the SLO received by the SLO engine since the agent started.", expo.Counter, sloLabels...)
+	famValid     = expo.NewFamily(MetricValid, "Valid events of the SLO received by the SLO engine since the agent started.", expo.Counter, sloLabels...)
+	famLate      = expo.NewFamily("meshwatch_slo_late_events_total", "SLIEvents older than every bucket of their SLO, dropped. A rare event: "+
+		"the series appears with the first one and is absent until then.", expo.Counter, sloLabels...)
+	famExhaustion = expo.NewFamily("meshwatch_slo_time_to_exhaustion_seconds", "Time until the error budget is spent at the 1h burn rate; absent while nothing burns.", expo.Gauge, sloLabels...)
+	famDecision   = expo.NewFamily("meshwatch_slo_decision", "The SLO's current alert decision in the decision label (none, ticket, page, exhausted, no_data), always 1: "+
+		"one series per SLO, whose label changes with the decision. Burn rates and SLIs per window are recorded by the rules of meshwatch rules.", expo.Gauge, withSLOLabels("decision")...)
+)
 
 func newSLOCollector() *sloCollector {
-	d := func(name, help string, labels []string) *prometheus.Desc {
-		return prometheus.NewDesc(name, help, labels, nil)
+	c := &sloCollector{}
+	c.Collector = expo.Collector{
+		Fams: []*expo.Family{famBuckets, famBucketBytes, famUnknown, famLastEval,
+			famObjective, famThreshold, famRemaining, famGood, famValid, famLate, famExhaustion, famDecision},
+		Write: c.write,
 	}
-	return &sloCollector{
-		objective: d("meshwatch_slo_objective_ratio", "The SLO's objective: good / valid must stay at or above it over the window.", sloLabels),
-		threshold: d("meshwatch_slo_threshold_seconds", "The SLO's time threshold: a good event is within it (latency, lag) or fresher (freshness). "+
-			"Only SLOs with a threshold have the series; the dashboards draw their threshold lines from it.", sloLabels),
-		remaining: d("meshwatch_slo_error_budget_remaining_ratio", "1 − (bad / valid over the window) / (1 − objective): 1 untouched, 0 spent, below 0 overspent.", sloLabels),
-		decision: d("meshwatch_slo_decision", "The SLO's current alert decision in the decision label (none, ticket, page, exhausted, no_data), always 1: "+
-			"one series per SLO, whose label changes with the decision. Burn rates and SLIs per window are recorded by the rules of meshwatch rules.", withSLOLabels("decision")),
-		exhaustion:  d("meshwatch_slo_time_to_exhaustion_seconds", "Time until the error budget is spent at the 1h burn rate; absent while nothing burns.", sloLabels),
-		good:        d(MetricGood, "Good events of the SLO received by the SLO engine since the agent started.", sloLabels),
-		valid:       d(MetricValid, "Valid events of the SLO received by the SLO engine since the agent started.", sloLabels),
-		buckets:     d("meshwatch_slo_buckets", "Time buckets held for all SLOs; fixed by the configuration.", nil),
-		bucketBytes: d("meshwatch_slo_bucket_bytes", "Memory held by the SLOs' time buckets.", nil),
-		unknown:     d("meshwatch_slo_unknown_events_total", "SLIEvents for an SLO the configuration does not have, dropped.", nil),
-		late: d("meshwatch_slo_late_events_total", "SLIEvents older than every bucket of their SLO, dropped. A rare event: "+
-			"the series appears with the first one and is absent until then.", sloLabels),
-		lastEval: d("meshwatch_slo_last_evaluation_timestamp_seconds", "When the SLOs were last evaluated, Unix seconds.", nil),
-	}
+	return c
 }
 
-// Describe implements prometheus.Collector.
-func (c *sloCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.objective, c.threshold, c.remaining, c.decision, c.exhaustion,
-		c.good, c.valid, c.buckets, c.bucketBytes, c.unknown, c.late, c.lastEval} {
-		ch <- d
-	}
-}
-
-// Collect implements prometheus.Collector.
-func (c *sloCollector) Collect(ch chan<- prometheus.Metric) {
+// write writes the agent-level series, then each per-SLO family with its
+// series for every SLO of one snapshot: a family is begun once, its series
+// together, as the text format needs.
+func (c *sloCollector) write(w expo.Writer) {
 	e := c.src.Load()
 	if e == nil {
 		return
 	}
-	gauge := func(d *prometheus.Desc, v float64, lv ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, lv...)
-	}
-	gauge(c.buckets, float64(e.buckets))
-	gauge(c.bucketBytes, float64(e.buckets*bucketBytes))
-	ch <- prometheus.MustNewConstMetric(c.unknown, prometheus.CounterValue, float64(e.unknown.Load()))
 	s := e.snap.Load()
+	w.Begin(famBuckets)
+	w.Sample(float64(e.buckets))
+	w.Begin(famBucketBytes)
+	w.Sample(float64(e.bucketBytes(s)))
+	w.Begin(famUnknown)
+	w.Sample(float64(e.unknown.Load()))
 	if s == nil {
 		return
 	}
-	gauge(c.lastEval, float64(s.at.UnixNano())/1e9)
-	for i, t := range s.trackers {
-		ev, res := s.evals[i], s.results[i]
-		lv := t.labels
-		gauge(c.objective, t.objective, lv...)
+	w.Begin(famLastEval)
+	w.Sample(float64(s.at.UnixNano()) / 1e9)
+
+	w.Begin(famObjective)
+	for _, t := range s.trackers {
+		w.Sample(t.objective, t.labels...)
+	}
+	w.Begin(famThreshold)
+	for _, t := range s.trackers {
 		if t.threshold > 0 {
-			gauge(c.threshold, t.threshold.Seconds(), lv...)
+			w.Sample(t.threshold.Seconds(), t.labels...)
 		}
-		gauge(c.remaining, res.Remaining, lv...)
-		ch <- prometheus.MustNewConstMetric(c.good, prometheus.CounterValue, float64(ev.total.Good), lv...)
-		ch <- prometheus.MustNewConstMetric(c.valid, prometheus.CounterValue, float64(ev.total.Valid), lv...)
-		if ev.dropped > 0 {
-			ch <- prometheus.MustNewConstMetric(c.late, prometheus.CounterValue, float64(ev.dropped), lv...)
+	}
+	w.Begin(famRemaining)
+	for i, t := range s.trackers {
+		w.Sample(s.results[i].Remaining, t.labels...)
+	}
+	w.Begin(famGood)
+	for i, t := range s.trackers {
+		w.Sample(float64(s.evals[i].total.Good), t.labels...)
+	}
+	w.Begin(famValid)
+	for i, t := range s.trackers {
+		w.Sample(float64(s.evals[i].total.Valid), t.labels...)
+	}
+	w.Begin(famLate)
+	for i, t := range s.trackers {
+		if d := s.evals[i].dropped; d > 0 {
+			w.Sample(float64(d), t.labels...)
 		}
-		if res.HasExhaustion {
-			gauge(c.exhaustion, res.Exhaustion.Seconds(), lv...)
+	}
+	w.Begin(famExhaustion)
+	for i, t := range s.trackers {
+		if res := s.results[i]; res.HasExhaustion {
+			w.Sample(res.Exhaustion.Seconds(), t.labels...)
 		}
-		gauge(c.decision, 1, append(lv[:len(lv):len(lv)], res.Decision)...)
+	}
+	w.Begin(famDecision)
+	lv := make([]string, len(sloLabels)+1) // the writers copy label values; one slice serves every SLO
+	for i, t := range s.trackers {
+		copy(lv, t.labels)
+		lv[len(sloLabels)] = s.results[i].Decision
+		w.Sample(1, lv...)
 	}
 }
 
-// bucketBytes is the size of one bucket: good and valid as int64.
-const bucketBytes = 16
+// bucketBytes returns the memory of every SLO's buckets as of snapshot s,
+// or as they are now before the first evaluation (s nil).
+func (e *Evaluator) bucketBytes(s *snapshot) int64 {
+	if s != nil {
+		return s.bucketBytes
+	}
+	var n int64
+	for _, t := range e.trackers {
+		t.mu.Lock()
+		n += t.bucketBytes()
+		t.mu.Unlock()
+	}
+	return n
+}

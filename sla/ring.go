@@ -3,6 +3,7 @@ package sla
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,10 +25,11 @@ import (
 // zones and DST.
 //
 // Memory per SLO is fixed by its window: 61 + 73 + 74 + window/6h + 2
-// buckets of 16 bytes for a rolling window of 4 to 32 days (322, about
-// 5 KiB, for 28d; 330 for 30d), 61 + 73 + window hours + 2 otherwise (880
-// for a month), and never more than fineSlots + midSlots + maxCoarseSlots +
-// 2.
+// buckets for a rolling window of 4 to 32 days (322, about 2.5 KiB, for
+// 28d; 330 for 30d), 61 + 73 + window hours + 2 otherwise (880, about
+// 7 KiB, for a month), and never more than fineSlots + midSlots +
+// maxCoarseSlots + 2. A bucket is 8 bytes, 16 in a ring whose span holds
+// 2^32 events or more (see ring).
 //
 // The stored state keeps the first layout's form (minute buckets for 6
 // hours, see saveFine; hourly coarse buckets for the window, see
@@ -53,56 +55,171 @@ const (
 // len(slots)−1 buckets is one subtraction: an evaluation pass costs the same
 // for a 5m window as for a 28d one. Adding to the head bucket — the usual
 // case — touches one slot. Not safe for concurrent use.
+//
+// A slot is 8 bytes: good and valid modulo 2^32 (narrow), with the head's
+// counts exact in top. As counts are never negative, the slots the ring
+// holds never decrease from the oldest to the head, so a slot's exact
+// counts are top less the difference of the head's slot and its own,
+// modulo 2^32, as long as the oldest differs from the head by less than
+// 2^32: 4 billion events in the ring's span (an hour of minute buckets,
+// 28 days of blocks). Before an add would break that, the ring widens to
+// exact 16-byte slots (wide) until it is rebuilt (addMany, as a load
+// does). Sums are the same either way.
 type ring struct {
 	res    int64 // seconds per bucket
 	origin int64 // seconds added before dividing
 	head   int64 // index of the newest bucket, valid once used
 	first  int64 // index of the oldest bucket ever added; cumulative counts before it are 0
 	used   bool
-	cum    []Counts
+	top    Counts     // cumulative counts of bucket head, valid once used
+	narrow []counts32 // cumulative counts modulo 2^32, while the ring is narrow
+	wide   []Counts   // cumulative counts, once the ring is wide; nil while narrow
 }
 
+// counts32 is a narrow slot: cumulative counts modulo 2^32.
+type counts32 struct{ good, valid uint32 }
+
+// The memory of a narrow and of a wide slot.
+const (
+	narrowBucketBytes = 8
+	wideBucketBytes   = 16
+)
+
 func newRing(res time.Duration, n int, origin int64) ring {
-	return ring{res: int64(res / time.Second), origin: origin, cum: make([]Counts, n)}
+	return ring{res: int64(res / time.Second), origin: origin, narrow: make([]counts32, n)}
 }
 
 func (r *ring) index(t time.Time) int64 { return floorDiv(t.Unix()+r.origin, r.res) }
 
 func (r *ring) start(idx int64) time.Time { return time.Unix(idx*r.res-r.origin, 0).UTC() }
 
+// size returns how many buckets the ring holds.
+func (r *ring) size() int64 { return int64(len(r.narrow) + len(r.wide)) }
+
+// bytes returns the memory of the ring's slots.
+func (r *ring) bytes() int64 {
+	return int64(len(r.narrow))*narrowBucketBytes + int64(len(r.wide))*wideBucketBytes
+}
+
 // oldest returns the index of the oldest bucket whose cumulative counts the
 // ring still holds.
-func (r *ring) oldest() int64 { return r.head - int64(len(r.cum)) + 1 }
+func (r *ring) oldest() int64 { return r.head - r.size() + 1 }
+
+// slot returns the cumulative counts of bucket j, which the ring holds
+// (max(first, oldest) ≤ j ≤ head).
+func (r *ring) slot(j int64) Counts {
+	n := r.size()
+	if r.wide != nil {
+		return r.wide[mod(j, n)]
+	}
+	h, s := r.narrow[mod(r.head, n)], r.narrow[mod(j, n)]
+	return Counts{Good: r.top.Good - int64(h.good-s.good), Valid: r.top.Valid - int64(h.valid-s.valid)}
+}
+
+// fits reports whether the ring can stay narrow through add(idx, c): after
+// it, the head's counts would differ from the oldest held bucket's by less
+// than 2^32 (see ring). c must not be negative; a negative c does not fit.
+func (r *ring) fits(idx int64, c Counts) bool {
+	if c.Good < 0 || c.Valid < 0 {
+		return false
+	}
+	top, head, first := c, idx, idx
+	if r.used {
+		top, head, first = r.top.add(c), max(r.head, idx), min(r.first, idx)
+	}
+	low := max(first, head-r.size()+1) // the oldest bucket held after the add
+	lo := r.at(low)                    // its counts before the add: 0 before first, the carry after head
+	if low >= idx {
+		lo = lo.add(c)
+	}
+	return top.Good-lo.Good <= math.MaxUint32 && top.Valid-lo.Valid <= math.MaxUint32
+}
+
+// widen turns the ring's slots into exact ones.
+func (r *ring) widen() {
+	n := r.size()
+	w := make([]Counts, n)
+	if r.used {
+		for j := max(r.first, r.oldest()); j <= r.head; j++ {
+			w[mod(j, n)] = r.slot(j)
+		}
+	}
+	r.wide, r.narrow = w, nil
+}
+
+// zero sets the slots of buckets from to to (inclusive) to no counts.
+func (r *ring) zero(from, to int64) {
+	n := r.size()
+	for j := from; j <= to; j++ {
+		if r.wide != nil {
+			r.wide[mod(j, n)] = Counts{}
+		} else {
+			r.narrow[mod(j, n)] = counts32{}
+		}
+	}
+}
+
+// carry sets the slots of buckets from to to (inclusive) to the head's.
+func (r *ring) carry(from, to int64) {
+	n := r.size()
+	if r.wide != nil {
+		c := r.wide[mod(r.head, n)]
+		for j := from; j <= to; j++ {
+			r.wide[mod(j, n)] = c
+		}
+		return
+	}
+	c := r.narrow[mod(r.head, n)]
+	for j := from; j <= to; j++ {
+		r.narrow[mod(j, n)] = c
+	}
+}
+
+// addTo adds c to the slots of buckets from to to (inclusive); a narrow
+// slot modulo 2^32.
+func (r *ring) addTo(from, to int64, c Counts) {
+	n := r.size()
+	if r.wide != nil {
+		for j := from; j <= to; j++ {
+			s := &r.wide[mod(j, n)]
+			s.Good += c.Good
+			s.Valid += c.Valid
+		}
+		return
+	}
+	g, v := uint32(c.Good), uint32(c.Valid) // modulo 2^32
+	for j := from; j <= to; j++ {
+		s := &r.narrow[mod(j, n)]
+		s.good += g
+		s.valid += v
+	}
+}
 
 // add adds c to bucket idx. Buckets older than the ring holds are dropped
 // and reported false.
 func (r *ring) add(idx int64, c Counts) bool {
-	n := int64(len(r.cum))
-	switch {
-	case !r.used:
-		r.used, r.head, r.first = true, idx, idx
-		r.cum[mod(idx, n)] = Counts{}
-	case idx > r.head:
-		carry := r.cum[mod(r.head, n)]
-		for j := max(r.head+1, idx-n+1); j <= idx; j++ {
-			r.cum[mod(j, n)] = carry
-		}
-		r.head = idx
-	case idx < r.oldest()+1:
+	n := r.size()
+	if r.used && idx <= r.head && idx < r.oldest()+1 {
 		// The oldest slot is only the base of sums; a bucket there
 		// could not be told from the one before it.
 		return false
+	}
+	if r.wide == nil && !r.fits(idx, c) {
+		r.widen()
+	}
+	switch {
+	case !r.used:
+		r.used, r.head, r.first, r.top = true, idx, idx, Counts{}
+		r.zero(idx, idx)
+	case idx > r.head:
+		r.carry(max(r.head+1, idx-n+1), idx)
+		r.head = idx
 	case idx < r.first:
-		for j := idx; j < r.first; j++ {
-			r.cum[mod(j, n)] = Counts{}
-		}
+		r.zero(idx, r.first-1)
 		r.first = idx
 	}
-	for j := idx; j <= r.head; j++ {
-		s := &r.cum[mod(j, n)]
-		s.Good += c.Good
-		s.Valid += c.Valid
-	}
+	r.addTo(idx, r.head, c)
+	r.top = r.top.add(c)
 	return true
 }
 
@@ -113,9 +230,9 @@ func (r *ring) at(j int64) Counts {
 	case !r.used || j < r.first:
 		return Counts{}
 	case j >= r.head:
-		return r.cum[mod(r.head, int64(len(r.cum)))]
+		return r.top
 	}
-	return r.cum[mod(max(j, r.oldest()), int64(len(r.cum)))]
+	return r.slot(max(j, r.oldest()))
 }
 
 // sum returns the counts of the buckets with index in [from, to].
@@ -159,13 +276,16 @@ func (r *ring) buckets() []bucket {
 	return bs
 }
 
-// addMany adds buckets in any order, rebuilding the ring once; it returns
-// how many were too old to keep.
+// addMany adds buckets in any order, rebuilding the ring once (narrow,
+// unless its counts need it wide); it returns how many were too old to
+// keep.
 func (r *ring) addMany(add []bucket) (dropped int) {
 	all := append(r.buckets(), add...)
 	slices.SortStableFunc(all, func(a, b bucket) int { return cmp.Compare(a.idx, b.idx) })
 	r.used = false
-	clear(r.cum)
+	if r.wide != nil { // rebuilt narrow, widened again only if it must
+		r.narrow, r.wide = make([]counts32, len(r.wide)), nil
+	}
 	for _, b := range all {
 		if !r.add(b.idx, b.c) {
 			dropped++

@@ -74,7 +74,13 @@ func StateKey(product, slo string) string { return "sla/" + product + "/" + slo 
 
 // buckets returns how many buckets the tracker holds.
 func (t *tracker) buckets() int {
-	return len(t.fine.cum) + len(t.mid.cum) + len(t.coarse.cum) + len(t.block.cum)
+	return int(t.fine.size() + t.mid.size() + t.coarse.size() + t.block.size())
+}
+
+// bucketBytes returns the memory of the tracker's buckets. The caller holds
+// t.mu.
+func (t *tracker) bucketBytes() int64 {
+	return t.fine.bytes() + t.mid.bytes() + t.coarse.bytes() + t.block.bytes()
 }
 
 // observe adds c at time at. The caller holds t.mu.
@@ -98,6 +104,7 @@ type evaluation struct {
 	windowEnd   time.Time
 	total       Counts
 	dropped     int64
+	bucketBytes int64 // the memory of the tracker's buckets
 }
 
 // read sums the tracker's buckets into the burn windows and the SLO window
@@ -139,7 +146,7 @@ func (t *tracker) read(now time.Time) evaluation {
 	default:
 		ev.in.Total = t.coarse.sum(ci-t.win.windowK+1, ci)
 	}
-	ev.total, ev.dropped = t.total, t.dropped
+	ev.total, ev.dropped, ev.bucketBytes = t.total, t.dropped, t.bucketBytes()
 	t.mu.Unlock()
 
 	copy(ev.in.Burn[:Burn2h], fine[:])
