@@ -47,7 +47,24 @@ func (c *checker) Begin(f *Family) {
 
 func (c *checker) Counter(v float64, _ time.Time, lv ...string) { c.Sample(v, lv...) }
 
+func (c *checker) Histogram(h *HistogramValue, lv ...string) {
+	if c.cur != nil && c.cur.Type != Histogram {
+		c.errs = append(c.errs, fmt.Errorf("family %s: a histogram in a family of another type", c.cur.Name))
+	}
+	if len(h.Bounds) != len(h.Cumulative) {
+		c.errs = append(c.errs, fmt.Errorf("family %s: %d classic bounds, %d counts", c.cur.Name, len(h.Bounds), len(h.Cumulative)))
+	}
+	c.series(lv)
+}
+
 func (c *checker) Sample(_ float64, lv ...string) {
+	if c.cur != nil && c.cur.Type == Histogram {
+		c.errs = append(c.errs, fmt.Errorf("family %s: a sample in a histogram family", c.cur.Name))
+	}
+	c.series(lv)
+}
+
+func (c *checker) series(lv []string) {
 	if c.cur == nil {
 		c.errs = append(c.errs, errors.New("a sample before any family"))
 		return

@@ -6,15 +6,19 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Type is a family's metric type.
 type Type int
 
-// The types a Source writes. Histograms stay in client_golang.
+// The types a Source writes.
 const (
 	Counter Type = iota
 	Gauge
+	// Histogram: a family of HistogramValue series, written with
+	// Writer.Histogram.
+	Histogram
 )
 
 func (t Type) valueType() prometheus.ValueType {
@@ -62,6 +66,9 @@ type Writer interface {
 	// was created at created (zero: unknown). Formats that carry
 	// created timestamps (protobuf) carry it.
 	Counter(v float64, created time.Time, labelValues ...string)
+	// Histogram writes one series of the current family, a Histogram.
+	// The writer does not keep h beyond the call.
+	Histogram(h *HistogramValue, labelValues ...string)
 }
 
 // Source is a collector that writes its series straight to a Writer, one
@@ -114,6 +121,24 @@ func (m *metricWriter) Begin(f *Family) { m.cur = f }
 
 func (m *metricWriter) Sample(v float64, lv ...string) {
 	m.ch <- prometheus.MustNewConstMetric(m.cur.desc, m.cur.Type.valueType(), v, lv...)
+}
+
+func (m *metricWriter) Histogram(h *HistogramValue, lv ...string) {
+	m.ch <- histMetric{desc: m.cur.desc, labels: prometheus.MakeLabelPairs(m.cur.desc, lv), h: h.proto()}
+}
+
+// histMetric is a HistogramValue as a client_golang metric.
+type histMetric struct {
+	desc   *prometheus.Desc
+	labels []*dto.LabelPair
+	h      *dto.Histogram
+}
+
+func (h histMetric) Desc() *prometheus.Desc { return h.desc }
+
+func (h histMetric) Write(m *dto.Metric) error {
+	m.Label, m.Histogram = h.labels, h.h
+	return nil
 }
 
 func (m *metricWriter) Counter(v float64, created time.Time, lv ...string) {

@@ -20,8 +20,11 @@ type protoWriter struct {
 func (p *protoWriter) Begin(f *Family) {
 	p.flush()
 	t := dto.MetricType_GAUGE
-	if f.Type == Counter {
+	switch f.Type {
+	case Counter:
 		t = dto.MetricType_COUNTER
+	case Histogram:
+		t = dto.MetricType_HISTOGRAM
 	}
 	p.mf = &dto.MetricFamily{Name: &f.Name, Help: &f.Help, Type: &t, Metric: p.mf.GetMetric()[:0]}
 	p.cur = f
@@ -29,7 +32,14 @@ func (p *protoWriter) Begin(f *Family) {
 
 func (p *protoWriter) Sample(v float64, lv ...string) { p.Counter(v, time.Time{}, lv...) }
 
-func (p *protoWriter) Counter(v float64, created time.Time, lv ...string) {
+func (p *protoWriter) Histogram(h *HistogramValue, lv ...string) {
+	m := p.metric(lv)
+	m.Histogram = h.proto()
+	p.mf.Metric = append(p.mf.Metric, m)
+}
+
+// metric returns a metric with the current family's labels.
+func (p *protoWriter) metric(lv []string) *dto.Metric {
 	m := &dto.Metric{Label: make([]*dto.LabelPair, len(p.cur.Labels))}
 	for n, i := range p.cur.order {
 		var v string // a copy: the caller may reuse its slice before the family is flushed
@@ -38,6 +48,11 @@ func (p *protoWriter) Counter(v float64, created time.Time, lv ...string) {
 		}
 		m.Label[n] = &dto.LabelPair{Name: &p.cur.Labels[i], Value: &v}
 	}
+	return m
+}
+
+func (p *protoWriter) Counter(v float64, created time.Time, lv ...string) {
+	m := p.metric(lv)
 	if p.cur.Type == Counter {
 		m.Counter = &dto.Counter{Value: &v}
 		if !created.IsZero() {

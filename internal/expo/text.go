@@ -22,24 +22,60 @@ func (t *textWriter) Begin(f *Family) { t.cur, t.started = f, false }
 func (t *textWriter) Counter(v float64, _ time.Time, lv ...string) { t.Sample(v, lv...) }
 
 func (t *textWriter) Sample(v float64, lv ...string) {
-	f := t.cur
-	b := t.buf[:0]
-	if !t.started {
-		t.started = true
-		b = append(b, "# HELP "...)
-		b = append(b, f.Name...)
-		b = append(b, ' ')
-		b = appendEscaped(b, f.Help, false)
-		b = append(b, "\n# TYPE "...)
-		b = append(b, f.Name...)
-		if f.Type == Counter {
-			b = append(b, " counter\n"...)
-		} else {
-			b = append(b, " gauge\n"...)
-		}
+	b := t.header(t.buf[:0])
+	b = t.line(b, "", lv, "", v)
+	t.buf = b
+	_, _ = t.w.Write(b) // a failed write sticks in the bufio.Writer; the handler reads it at the end
+}
+
+// Histogram writes the classic buckets, +Inf, _sum and _count: the text
+// format has no native buckets.
+func (t *textWriter) Histogram(h *HistogramValue, lv ...string) {
+	b := t.header(t.buf[:0])
+	var le []byte
+	for i, ub := range h.Bounds {
+		le = appendFloat(le[:0], ub)
+		b = t.line(b, "_bucket", lv, string(le), float64(h.Cumulative[i]))
 	}
+	b = t.line(b, "_bucket", lv, "+Inf", float64(h.Count))
+	b = t.line(b, "_sum", lv, "", h.Sum)
+	b = t.line(b, "_count", lv, "", float64(h.Count))
+	t.buf = b
+	_, _ = t.w.Write(b)
+}
+
+// header appends the current family's HELP and TYPE lines before its first
+// series.
+func (t *textWriter) header(b []byte) []byte {
+	if t.started {
+		return b
+	}
+	f := t.cur
+	t.started = true
+	b = append(b, "# HELP "...)
 	b = append(b, f.Name...)
-	if len(f.Labels) > 0 {
+	b = append(b, ' ')
+	b = appendEscaped(b, f.Help, false)
+	b = append(b, "\n# TYPE "...)
+	b = append(b, f.Name...)
+	switch f.Type {
+	case Counter:
+		b = append(b, " counter\n"...)
+	case Histogram:
+		b = append(b, " histogram\n"...)
+	default:
+		b = append(b, " gauge\n"...)
+	}
+	return b
+}
+
+// line appends one sample line: the family's name and suffix, its labels
+// in name order, le last when given, and the value.
+func (t *textWriter) line(b []byte, suffix string, lv []string, le string, v float64) []byte {
+	f := t.cur
+	b = append(b, f.Name...)
+	b = append(b, suffix...)
+	if len(f.Labels) > 0 || le != "" {
 		b = append(b, '{')
 		for n, i := range f.order {
 			if n > 0 {
@@ -52,13 +88,19 @@ func (t *textWriter) Sample(v float64, lv ...string) {
 			}
 			b = append(b, '"')
 		}
+		if le != "" {
+			if len(f.Labels) > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `le="`...)
+			b = append(b, le...)
+			b = append(b, '"')
+		}
 		b = append(b, '}')
 	}
 	b = append(b, ' ')
 	b = appendFloat(b, v)
-	b = append(b, '\n')
-	t.buf = b
-	_, _ = t.w.Write(b) // a failed write sticks in the bufio.Writer; the handler reads it at the end
+	return append(b, '\n')
 }
 
 // appendEscaped escapes a HELP text (\ and newline) or a label value (also
