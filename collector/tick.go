@@ -50,6 +50,18 @@ type tickResult struct {
 	silent    bool
 }
 
+// metaLeaders are the leaders a tick's metadata names.
+func metaLeaders(meta map[string]topicMeta) kfetch.Leaders {
+	return func(topic string, partition int32) (int32, [16]byte, bool) {
+		tm, ok := meta[topic]
+		pm, pok := tm.parts[partition]
+		if !ok || tm.err != nil || !pok || pm.err != nil || pm.leader < 0 {
+			return -1, [16]byte{}, false
+		}
+		return pm.leader, tm.id, true
+	}
+}
+
 // listPartitions returns the partitions of r's topics: those meta names, and
 // those the routes know.
 func listPartitions(r *routes, meta map[string]topicMeta) map[string][]int32 {
@@ -84,9 +96,9 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 	listAt := c.now().UnixNano()
 	if len(r.names) > 0 {
 		meta, metaErr = c.metadata(ctx, r.names)
-		// The partitions this metadata names, and those the routes know:
-		// listed without kadm's own metadata request of every topic.
-		ends, endErr = kfetch.ListOffsets(ctx, c.cl, kfetch.Latest, listPartitions(r, meta))
+		// The partitions this metadata names, and those the routes know,
+		// asked of the leaders it names: no second metadata request.
+		ends, endErr = kfetch.ListOffsets(ctx, c.cl, metaLeaders(meta), kfetch.Latest, listPartitions(r, meta))
 		if endErr == nil {
 			endErr = ends.Error()
 		}
@@ -378,7 +390,7 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 	for _, t := range todo {
 		parts[t.topic] = append(parts[t.topic], t.partition)
 	}
-	starts, err := kfetch.ListOffsets(ctx, c.cl, kfetch.Earliest, parts)
+	starts, err := kfetch.ListOffsets(ctx, c.cl, nil, kfetch.Earliest, parts)
 	if err != nil {
 		c.tickError("start_offsets", err)
 		return

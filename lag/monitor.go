@@ -497,7 +497,7 @@ func (m *Monitor) pass(ctx context.Context) error {
 		eg.Go(func() error {
 			t1 := m.now()
 			var err error
-			ends, err = kfetch.ListOffsets(ectx, m.cl, kfetch.Latest, parts)
+			ends, err = kfetch.ListOffsets(ectx, m.cl, kfetch.MetadataLeaders(allTopics), kfetch.Latest, parts)
 			t2 := m.now()
 			// The end offsets were read somewhere between t1 and t2.
 			at = t1.Add(t2.Sub(t1) / 2)
@@ -508,7 +508,7 @@ func (m *Monitor) pass(ctx context.Context) error {
 		})
 		eg.Go(func() error {
 			var err error
-			starts, err = kfetch.ListOffsets(ectx, m.cl, kfetch.Earliest, parts)
+			starts, err = kfetch.ListOffsets(ectx, m.cl, kfetch.MetadataLeaders(allTopics), kfetch.Earliest, parts)
 			if err != nil && len(starts) == 0 {
 				return m.passError("start_offsets", err)
 			}

@@ -23,6 +23,29 @@ func TestListOffsets(t *testing.T) {
 		t.Fatal(err)
 	}
 	parts := map[string][]int32{"a": {0, 1, 2}, "b": {0}}
+	tds, err := h.adm.ListTopics(h.ctx, "a", "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := kfetch.MetadataLeaders(tds)
+	for name, leaders := range map[string]kfetch.Leaders{
+		"through the client": nil,
+		"direct":             fresh,
+		// Stale metadata: each partition's leader is another broker (or
+		// one that does not exist): asked again through the client.
+		"stale": func(topic string, p int32) (int32, [16]byte, bool) {
+			b, id, ok := fresh(topic, p)
+			if p == 1 {
+				return 99, id, ok
+			}
+			return b + 1, id, ok
+		},
+	} {
+		t.Run(name, func(t *testing.T) { listOffsets(t, h, leaders, parts) })
+	}
+}
+
+func listOffsets(t *testing.T, h *harness, leaders kfetch.Leaders, parts map[string][]int32) {
 	for _, tc := range []struct {
 		ts   int64
 		kadm func() (kadm.ListedOffsets, error)
@@ -34,7 +57,7 @@ func TestListOffsets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := kfetch.ListOffsets(h.ctx, h.cl, tc.ts, parts)
+		got, err := kfetch.ListOffsets(h.ctx, h.cl, leaders, tc.ts, parts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -50,20 +73,20 @@ func TestListOffsets(t *testing.T) {
 			t.Errorf("timestamp %d: kadm listed %d partitions, want 4", tc.ts, n)
 		}
 	}
-	if got, _ := kfetch.ListOffsets(h.ctx, h.cl, kfetch.Latest, parts); got["a"][0].Offset != 5 || got["b"][0].Offset != 3 {
+	if got, _ := kfetch.ListOffsets(h.ctx, h.cl, leaders, kfetch.Latest, parts); got["a"][0].Offset != 5 || got["b"][0].Offset != 3 {
 		t.Errorf("end offsets a/0 %d, b/0 %d, want 5 and 3", got["a"][0].Offset, got["b"][0].Offset)
 	}
-	if got, _ := kfetch.ListOffsets(h.ctx, h.cl, kfetch.Earliest, parts); got["b"][0].Offset != 2 {
+	if got, _ := kfetch.ListOffsets(h.ctx, h.cl, leaders, kfetch.Earliest, parts); got["b"][0].Offset != 2 {
 		t.Errorf("start offset b/0 %d, want 2 (after the deletion)", got["b"][0].Offset)
 	}
-	got, err := kfetch.ListOffsets(h.ctx, h.cl, kfetch.Latest, map[string][]int32{"a": {0}, "gone": {0}})
+	got, err := kfetch.ListOffsets(h.ctx, h.cl, leaders, kfetch.Latest, map[string][]int32{"a": {0}, "gone": {0}})
 	if lo, ok := got.Lookup("gone", 0); !ok || lo.Err == nil || err == nil {
 		t.Errorf("a topic the cluster does not have: %+v (found %v), error %v; want an error in both", lo, ok, err)
 	}
 	if lo, _ := got.Lookup("a", 0); lo.Err != nil || lo.Offset != 5 {
 		t.Errorf("beside a missing topic: a/0 = %+v, want offset 5", lo)
 	}
-	if got, err := kfetch.ListOffsets(h.ctx, h.cl, kfetch.Latest, map[string][]int32{"gone": {0}}); got != nil || err == nil {
+	if got, err := kfetch.ListOffsets(h.ctx, h.cl, leaders, kfetch.Latest, map[string][]int32{"gone": {0}}); got != nil || err == nil {
 		t.Errorf("only a missing topic: %v, %v; want no list and an error", got, err)
 	}
 }
