@@ -131,11 +131,11 @@
 // window — and returns when all have stopped. The per-record path holds the
 // product's mutex once per fetched batch (twice for a decoded event time,
 // with the record sink called between) and does not allocate in steady
-// state (a product's latency counters are allocated at its first record;
-// decoding allocates in the sink). A scrape reads the values the loops
-// keep in each product's state, under its lock once per product, and
-// never calls Kafka: every product series but meshwatch_latency_seconds
-// (a client_golang native histogram) is written by one expo.Source,
+// state (the native buckets of a product's latency histogram grow when a
+// latency falls outside the range seen so far; decoding allocates in the
+// sink). A scrape reads the values the loops keep in each product's state,
+// under its lock once per product, and never calls Kafka: every product
+// series, the latency histogram included, is written by one expo.Source,
 // family by family, straight to the /metrics response (package
 // internal/expo), without a client_golang metric per series.
 //
@@ -163,7 +163,7 @@
 //	meshwatch_sample_ratio                             measured / produced over the last tick
 //	meshwatch_records_produced_total                   from end-offset deltas
 //	meshwatch_produced_bytes_total                     offset deltas × mean sampled record size
-//	meshwatch_latency_seconds                          native histogram; classic buckets only with MetricsOptions.LatencyBuckets
+//	meshwatch_latency_seconds                          native histogram (schema 3, at most 160 buckets); classic buckets only with MetricsOptions.LatencyBuckets
 //	meshwatch_latency_hdr_seconds{window,quantile}     HDR p50, p99 over 5m (window="5m"); absent while the window holds no record
 //	meshwatch_event_time_errors_total{reason}          missing, unparseable, not_json, out_of_range, undecodable (these fall back), future, skew; each appears at its first such record
 //	meshwatch_freshness_seconds                        now − newest event time (from the first tick on)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/expo"
 )
 
@@ -70,13 +69,15 @@ func (o MetricsOptions) Validate() error {
 // throttles, skipped records, event-time errors by reason) appear at their
 // first event; the HDR quantiles are absent while their window is empty.
 //
-// Every product series but the latency histogram is written by one
+// Every product series, the latency histogram included, is written by one
 // expo.Source (productCollector) from values kept in productState, so that
-// a product holds no client_golang metric beside its histogram and a
-// scrape streams the series (see internal/expo).
+// a product holds no client_golang metric and a scrape streams the series
+// (see internal/expo).
 type Metrics struct {
 	products *productCollector
-	latency  *prometheus.HistogramVec
+	// latencyBounds are the classic buckets of meshwatch_latency_seconds
+	// (MetricsOptions.LatencyBuckets); nil: none.
+	latencyBounds []float64
 
 	discoveries    *prometheus.CounterVec
 	topicConflicts prometheus.Gauge
@@ -102,17 +103,8 @@ func NewMetricsWith(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 		buckets = append(buckets, o.LatencyBuckets...)
 	}
 	m := &Metrics{
-		products: newProductCollector(),
-		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "meshwatch_latency_seconds",
-			Help: "End-to-end latency of sampled records: observed time minus event time.",
-			// With native buckets configured, nil Buckets means no classic
-			// bucket (not DefBuckets).
-			Buckets:                         buckets,
-			NativeHistogramBucketFactor:     1.1,
-			NativeHistogramMaxBucketNumber:  160,
-			NativeHistogramMinResetDuration: 0,
-		}, productLabels),
+		products:      newProductCollector(),
+		latencyBounds: buckets,
 		discoveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "meshwatch_discovery_runs_total", Help: "Topic discovery passes, by result.",
 		}, []string{"result"}),
@@ -130,7 +122,7 @@ func NewMetricsWith(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 8),
 		}),
 	}
-	reg.MustRegister(m.products, m.latency,
+	reg.MustRegister(m.products,
 		m.discoveries, m.topicConflicts, m.tickErrors,
 		m.probes, m.tickSeconds)
 	for _, step := range []string{"metadata", "end_offsets", "start_offsets", "topic_configs"} {
@@ -145,19 +137,16 @@ func NewMetricsWith(reg prometheus.Registerer, o MetricsOptions) *Metrics {
 }
 
 // productMetrics are what a product keeps for its series besides
-// productState's values: its latency histogram, resolved once so that the
-// per-record path never looks up a label, and when its counters of
-// produced records and bytes were created.
+// productState's values: the classic bounds of its latency histogram
+// (shared by every product), and when its counters of produced records
+// and bytes and its latency histogram were created.
 type productMetrics struct {
-	latency prometheus.Observer
-	created time.Time
+	latencyBounds []float64
+	created       time.Time
 }
 
-func (m *Metrics) forProduct(p *meshwatch.Product) productMetrics {
-	return productMetrics{
-		latency: m.latency.WithLabelValues(p.Name, p.Domain, p.Owner),
-		created: time.Now(),
-	}
+func (m *Metrics) forProduct() productMetrics {
+	return productMetrics{latencyBounds: m.latencyBounds, created: time.Now()}
 }
 
 // quantileLabels are Quantiles as label values.
@@ -169,14 +158,15 @@ var quantileLabels = func() []string {
 	return l
 }()
 
-// productCollector is the expo.Source of every product series but the
-// latency histogram. It writes what productState keeps, so that a series
-// exists only while it says something:
+// productCollector is the expo.Source of every product series. It writes
+// what productState keeps, so that a series exists only while it says
+// something:
 //
 //   - the product's info, and the series every product has from its start
 //     on: records and bytes measured (kept as plain integers under each
 //     product's lock, so that measuring a record costs no atomic add), the
-//     sample ratio, records and bytes produced, partitions;
+//     latency histogram (nativeHist, likewise), the sample ratio, records
+//     and bytes produced, partitions;
 //   - the rare-event counters (records skipped over budget, budget
 //     throttles, fetch errors, event-time errors by reason) from their
 //     first event on, created then;
@@ -251,6 +241,8 @@ var productFamilies = func() []productFamily {
 					rare(w, s.eventTimeErrors[r], s.firstEventTimeError[r], reason(lv, r.String()))
 				}
 			}},
+		{fam("meshwatch_latency_seconds", "End-to-end latency of sampled records: observed time minus event time.", expo.Histogram),
+			func(w expo.Writer, s *productSnapshot, lv []string) { w.Histogram(&s.latency, lv...) }},
 		{fam("meshwatch_latency_hdr_seconds",
 			"End-to-end latency quantiles (p50, p99) from the product's HDR histogram over the last 5m (window label); absent while the window holds no record.",
 			expo.Gauge, "window", "quantile"),

@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
+	"github.com/meshwatch/meshwatch/internal/expo"
 )
 
 // minEventTime is 2000-01-01T00:00:00Z: earlier event times are a unit or
@@ -61,6 +62,7 @@ type productState struct {
 
 	mu        sync.Mutex
 	win       *latencyWindow
+	latency   nativeHist // meshwatch_latency_seconds
 	latSLOs   []*sloCount
 	newest    int64 // newest event time seen, Unix ns; 0 while none
 	rec, byt  bucket
@@ -106,7 +108,7 @@ func newProductState(p *meshwatch.Product, m *Metrics) *productState {
 		p:    p,
 		tier: strconv.Itoa(p.Tier),
 		x:    NewProductExtractor(p),
-		m:    m.forProduct(p),
+		m:    m.forProduct(),
 		win:  newLatencyWindow(),
 		rec:  newBucket(p.Sampling.MaxRecordsPerSecond),
 		byt:  newBucket(p.Sampling.MaxBytesPerSecond),
@@ -114,6 +116,7 @@ func newProductState(p *meshwatch.Product, m *Metrics) *productState {
 		skip:         eventTimeFallback(p) == FallbackSkip,
 		maxSkew:      int64(p.EventTime.MaxClockSkew),
 		hdrQuantiles: make([]float64, len(Quantiles)),
+		latency:      newNativeHist(m.latencyBounds),
 	}
 	if ps.maxSkew <= 0 { // a product without defaults, in tests
 		ps.maxSkew = int64(meshwatch.DefaultMaxClockSkew)
@@ -223,6 +226,9 @@ type productSnapshot struct {
 	ticked, silent                               bool
 	freshness, sampleRatio, producedBytes        float64
 	produced, partitions                         int64
+	// latency is meshwatch_latency_seconds; its slices are reused from
+	// one write to the next.
+	latency expo.HistogramValue
 }
 
 // snapshot reads the product's exported state under its lock.
@@ -233,11 +239,13 @@ func (ps *productState) snapshot() productSnapshot {
 }
 
 // snapshotInto reads the product's exported state under its lock into s,
-// reusing s's quantile slice.
+// reusing s's quantile and histogram slices.
 func (ps *productState) snapshotInto(s *productSnapshot) {
-	q := s.hdrQuantiles[:0]
+	q, lat := s.hdrQuantiles[:0], s.latency
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
+	ps.latency.snapshotInto(&lat, ps.m.latencyBounds)
+	lat.Created = ps.m.created
 	*s = productSnapshot{
 		ps:                  ps,
 		sampled:             ps.totalSampled,
@@ -261,6 +269,7 @@ func (ps *productState) snapshotInto(s *productSnapshot) {
 		producedBytes:       ps.producedBytes,
 		produced:            ps.produced,
 		partitions:          ps.partitions.Load(),
+		latency:             lat,
 	}
 }
 
@@ -312,7 +321,7 @@ func (ps *productState) measure(r *kgo.Record, evt int64, reason Reason, now int
 		}
 	} else {
 		ps.win.record(lat / int64(time.Millisecond))
-		ps.m.latency.Observe(float64(lat) / 1e9)
+		ps.latency.observe(float64(lat)/1e9, ps.m.latencyBounds)
 	}
 	// A producer clock running ahead must not make the product look fresh
 	// after it falls silent: the newest event is at most now.

@@ -382,11 +382,12 @@ func TestSilentSeries(t *testing.T) {
 // TestStreamedExposition: the product series, streamed as /metrics does,
 // are what a Gather reads, family by family, with every rare series
 // present: event-time errors, skipped records, throttles and fetch errors
-// with and without their created time, HDR quantiles, problems, blind,
-// silent, and a product beside it with its series of the start only.
+// with and without their created time, HDR quantiles, the latency
+// histogram with classic buckets, problems, blind, silent, and a product
+// beside it with its series of the start only.
 func TestStreamedExposition(t *testing.T) {
 	reg := expo.NewRegistry()
-	m := NewMetrics(reg)
+	m := NewMetricsWith(reg, MetricsOptions{LatencyBuckets: []float64{0.25, 1}})
 	p := testProduct(10) // a burst of 5
 	p.EventTime = meshwatch.EventTime{Header: "t"}
 	ps := newProductState(p, m)
@@ -420,6 +421,8 @@ func TestStreamedExposition(t *testing.T) {
 		`meshwatch_event_time_errors_total{reason="future"}`, `meshwatch_records_skipped_total`,
 		`meshwatch_budget_throttled_total`, `meshwatch_fetch_errors_total`,
 		`meshwatch_latency_hdr_seconds{quantile="0.99",window="5m"}`,
+		`meshwatch_latency_seconds_bucket{le="0.25"}`, `meshwatch_latency_seconds_bucket{le="+Inf"}`,
+		`meshwatch_latency_seconds_sum`,
 		`meshwatch_availability_problem{reason="no_leader"}`, `meshwatch_availability_problem{reason="blind"}`,
 		`meshwatch_product_blind{reason="stalled"}`, `meshwatch_product_silent`,
 		`meshwatch_freshness_seconds`, `meshwatch_available`,
@@ -431,6 +434,11 @@ func TestStreamedExposition(t *testing.T) {
 	for k, v := range map[string]float64{
 		`meshwatch_product_partitions`: 3, `meshwatch_records_produced_total`: 7, `meshwatch_produced_bytes_total`: 700.5,
 		`meshwatch_sample_ratio`: 0.5, `meshwatch_freshness_seconds`: 12, `meshwatch_available`: 0,
+		// 100 ms, 500 ms, and 0 twice for the missing and unparseable event
+		// times (their record timestamps are now); the future one and the
+		// one over budget give none
+		`meshwatch_latency_seconds_count`: 4, `meshwatch_latency_seconds_bucket{le="1"}`: 4,
+		`meshwatch_latency_seconds_bucket{le="0.25"}`: 3, `meshwatch_latency_seconds_sum`: 0.6,
 	} {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)

@@ -7,8 +7,10 @@
 // series one family at a time straight to a Writer: the text format
 // (0.0.4) line by line, or delimited protobuf one family message at a
 // time. The packages that export a series per product (collector, sla,
-// lag, quality, lineage) are Sources; everything else (histograms, the
-// agent's own metrics) stays an ordinary client_golang collector.
+// lag, quality, lineage) are Sources, the latency histograms included
+// (Histogram families: native and classic buckets); everything else (the
+// agent's own metrics and histograms) stays an ordinary client_golang
+// collector.
 //
 // A Source is also a prometheus.Collector (Collector adapts its write
 // function), so a Registry's Gather, the tests and the push client read
