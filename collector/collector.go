@@ -115,6 +115,7 @@ type Collector struct {
 	flushMu    sync.Mutex                            // serialises SLI flushes: the tick's and the final one
 	lastFlush  time.Time                             // end of the last SLI flush; flushMu
 	lastListAt int64                                 // Unix ns of the last tick's end-offset listing; tick loop
+	lastMeta   map[string]topicMeta                  // the last tick's metadata, for the next tick's leaders; tick loop
 	blind      atomic.Pointer[map[string]string]     // product → why it is blind, at the last tick
 	conds      atomic.Pointer[[]meshwatch.Condition] // alert conditions at the last tick
 	onTick     func()

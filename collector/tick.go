@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -95,12 +96,20 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 	var ends kadm.ListedOffsets
 	listAt := c.now().UnixNano()
 	if len(r.names) > 0 {
-		meta, metaErr = c.metadata(ctx, r.names)
-		// The partitions this metadata names, and those the routes know,
-		// asked of the leaders it names: no second metadata request.
-		ends, endErr = kfetch.ListOffsets(ctx, c.cl, metaLeaders(meta), kfetch.Latest, listPartitions(r, meta))
+		// The metadata and the end offsets at once: the offsets of the
+		// partitions the routes and the last tick's metadata know, asked
+		// of the leaders that metadata names (no second metadata request;
+		// a partition whose leader moved is asked through the client).
+		var wg sync.WaitGroup
+		wg.Go(func() { meta, metaErr = c.metadata(ctx, r.names) })
+		prev := c.lastMeta
+		ends, endErr = kfetch.ListOffsets(ctx, c.cl, metaLeaders(prev), kfetch.Latest, listPartitions(r, prev))
 		if endErr == nil {
 			endErr = ends.Error()
+		}
+		wg.Wait()
+		if metaErr == nil {
+			c.lastMeta = meta
 		}
 	}
 	if parent.Err() != nil {
