@@ -431,3 +431,18 @@ func ownerOf(cfg *meshwatch.Config, product string) string {
 	}
 	return `""`
 }
+
+// TestGCPercent checks that the agent collects at GOGC=75 unless GOGC is
+// set, whatever it is set to (off included).
+func TestGCPercent(t *testing.T) {
+	for env, want := range map[string]int{"": defaultGCPercent, "100": -1, "off": -1, "50": -1} {
+		if got := gcPercent(func(k string) string {
+			if k == "GOGC" {
+				return env
+			}
+			return ""
+		}); got != want {
+			t.Errorf("GOGC=%q: %d, want %d", env, got, want)
+		}
+	}
+}
