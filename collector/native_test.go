@@ -77,12 +77,12 @@ func latencyScenarios() map[string][]float64 {
 		ns = append(ns, float64(lat)/1e9)
 	}
 	// A realistic product: 5 ms to 3 s, then a stall of an hour.
-	var real []float64
+	var realistic []float64
 	for i := range 2000 {
-		real = append(real, float64(5_000_000+int64(i*i*i)%3_000_000_000)/1e9)
+		realistic = append(realistic, float64(5_000_000+int64(i*i*i)%3_000_000_000)/1e9)
 	}
-	real = append(real, 3600.25, 3599.9, 0.004)
-	return map[string][]float64{"boundaries": boundaries, "dense": dense, "sparse": sparse, "nanoseconds": ns, "realistic": real}
+	realistic = append(realistic, 3600.25, 3599.9, 0.004)
+	return map[string][]float64{"boundaries": boundaries, "dense": dense, "sparse": sparse, "nanoseconds": ns, "realistic": realistic}
 }
 
 // TestLatencyHistogramMatchesClientGolang observes the same values into a

@@ -170,3 +170,6 @@ func (c *capture) Sample(v float64, lv ...string) {
 }
 
 func (c *capture) Counter(v float64, _ time.Time, lv ...string) { c.Sample(v, lv...) }
+
+// Histogram keeps a histogram's count: quality writes none.
+func (c *capture) Histogram(h *expo.HistogramValue, lv ...string) { c.Sample(float64(h.Count), lv...) }

@@ -147,9 +147,9 @@ func offsetsRequest(timestamp int64, partitions map[string][]int32) *kmsg.ListOf
 // retriable are the answers of a broker that the metadata named as
 // leader wrongly: the partition is asked again through the client.
 func retriable(code int16) bool {
-	switch kerr.ErrorForCode(code) {
-	case kerr.NotLeaderForPartition, kerr.UnknownTopicOrPartition, kerr.LeaderNotAvailable,
-		kerr.FencedLeaderEpoch, kerr.UnknownLeaderEpoch, kerr.ReplicaNotAvailable:
+	switch code {
+	case kerr.NotLeaderForPartition.Code, kerr.UnknownTopicOrPartition.Code, kerr.LeaderNotAvailable.Code,
+		kerr.FencedLeaderEpoch.Code, kerr.UnknownLeaderEpoch.Code, kerr.ReplicaNotAvailable.Code:
 		return true
 	}
 	return false

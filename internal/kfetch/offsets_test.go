@@ -1,6 +1,7 @@
 package kfetch_test
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -65,7 +66,7 @@ func listOffsets(t *testing.T, h *harness, leaders kfetch.Leaders, parts map[str
 		want.Each(func(w kadm.ListedOffset) {
 			n++
 			g, ok := got.Lookup(w.Topic, w.Partition)
-			if !ok || g.Offset != w.Offset || g.Err != w.Err {
+			if !ok || g.Offset != w.Offset || !errors.Is(g.Err, w.Err) {
 				t.Errorf("timestamp %d: %s/%d = %+v (found %v), want offset %d err %v", tc.ts, w.Topic, w.Partition, g, ok, w.Offset, w.Err)
 			}
 		})
