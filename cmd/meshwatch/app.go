@@ -20,7 +20,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -239,7 +238,7 @@ func NewApp(set *config.Config, log *slog.Logger, o AppOptions) (_ *App, err err
 		a.stages.add(stageSources, component{"core", c.run})
 	}
 	if set.Push != nil {
-		a.stages.add(stagePush, component{"push", push.New(*set.Push, a.gatherer(), log).Run})
+		a.stages.add(stagePush, component{"push", push.New(*set.Push, func(w io.Writer) error { return expo.WriteText(w, a.registries()) }, log).Run})
 	}
 
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -550,18 +549,6 @@ func (a *App) registries() []*expo.Registry {
 		return []*expo.Registry{a.reg, c.reg}
 	}
 	return []*expo.Registry{a.reg}
-}
-
-// gatherer gathers every series of registries, for the push client.
-func (a *App) gatherer() prometheus.Gatherer {
-	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
-		regs := a.registries()
-		gs := make(prometheus.Gatherers, len(regs))
-		for i, r := range regs {
-			gs[i] = r
-		}
-		return gs.Gather()
-	})
 }
 
 // release frees what NewApp acquired; Run does it on return.

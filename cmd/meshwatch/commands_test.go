@@ -305,7 +305,18 @@ func TestPush(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- app.Run(ctx) }()
-	kafkatest.WaitFor(t, 10*time.Second, func() bool { mu.Lock(); defer mu.Unlock(); return len(bodies) > 0 }, "nothing was pushed")
+	// The product's series are streamed (internal/expo), as /metrics
+	// serves them: a push carries them once the core runs.
+	kafkatest.WaitFor(t, 30*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, b := range bodies {
+			if strings.Contains(b, `meshwatch_product_info{instance="sidecar-1",domain="checkout"`) {
+				return true
+			}
+		}
+		return false
+	}, "no push carried the product's series: %v", &bodies)
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("the agent stopped with %v", err)

@@ -173,15 +173,8 @@ func TestLineageServed(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `"product:`+topic+`"`) || !strings.Contains(body, `"owns"`) {
 		t.Errorf("/api/v1/lineage: %d %s, want the product and its owner", code, body)
 	}
-	mfs, err := app.gatherer().Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	found := false
-	for _, mf := range mfs {
-		found = found || mf.GetName() == "meshwatch_lineage_edge" && len(mf.GetMetric()) > 0
-	}
-	if !found {
-		t.Error("no meshwatch_lineage_edge series")
+	code, body = apiCall(t, nil, http.MethodGet, base+"/metrics", "", "")
+	if code != http.StatusOK || !strings.Contains(body, `meshwatch_lineage_edge{from="team:`) {
+		t.Errorf("/metrics: %d, no meshwatch_lineage_edge series:\n%s", code, grepLines(body, "lineage"))
 	}
 }

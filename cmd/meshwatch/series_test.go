@@ -16,6 +16,7 @@ import (
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/config"
+	"github.com/meshwatch/meshwatch/internal/expo"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
@@ -131,28 +132,27 @@ func TestSeriesPerProduct(t *testing.T) {
 }
 
 // productSeriesCount counts the agent's series per metric whose product or
-// topic label names the product or its topic, as the text format exposes
-// them: a histogram is its classic buckets, +Inf, _sum and _count (a
+// topic label names the product or its topic, in the text format /metrics
+// streams: a histogram is its classic buckets, +Inf, _sum and _count (a
 // Prometheus that scrapes native histograms stores it as one series).
 func productSeriesCount(t *testing.T, a *App, product, topic string) map[string]int {
 	t.Helper()
-	mfs, err := a.gatherer().Gather()
-	if err != nil {
+	var b strings.Builder
+	if err := expo.WriteText(&b, a.registries()); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]int{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "product" && l.GetValue() == product || l.GetName() == "topic" && l.GetValue() == topic {
-					if h := m.GetHistogram(); h != nil {
-						out[mf.GetName()] += len(h.GetBucket()) + 3
-					} else {
-						out[mf.GetName()]++
-					}
-					break
-				}
-			}
+	family := ""
+	for line := range strings.Lines(b.String()) {
+		if name, ok := strings.CutPrefix(line, "# TYPE "); ok {
+			family, _, _ = strings.Cut(name, " ")
+			continue
+		}
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.Contains(line, `product="`+product+`"`) || strings.Contains(line, `topic="`+topic+`"`) {
+			out[family]++
 		}
 	}
 	return out

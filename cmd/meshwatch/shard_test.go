@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch/config"
@@ -92,11 +94,21 @@ func windowValid(a *App) map[string]float64 {
 	return out
 }
 
+// gatherAll gathers every series of the agent's registries, as
+// client_golang collects them.
+func gatherAll(a *App) ([]*dto.MetricFamily, error) {
+	var gs prometheus.Gatherers
+	for _, r := range a.registries() {
+		gs = append(gs, r)
+	}
+	return gs.Gather()
+}
+
 // productSeries returns, per product, the largest value of the family's
 // series with the labels of match (all of them) on the agent's /metrics.
 func productSeries(t *testing.T, a *App, family string, match map[string]string) map[string]float64 {
 	t.Helper()
-	mfs, err := a.gatherer().Gather()
+	mfs, err := gatherAll(a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +406,7 @@ func TestStandbyAgent(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, "standby") {
 		t.Errorf("standby /readyz = %d %q, want 200 and standby", code, body)
 	}
-	mfs, err := standby.gatherer().Gather()
+	mfs, err := gatherAll(standby)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -414,7 +426,7 @@ func TestStandbyAgent(t *testing.T) {
 	if !ready {
 		t.Error("the standby agent does not export meshwatch_ready 1")
 	}
-	if _, err := owner.gatherer().Gather(); err != nil {
+	if _, err := gatherAll(owner); err != nil {
 		t.Errorf("the owner's metrics do not gather: %v", err)
 	}
 

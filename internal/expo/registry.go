@@ -108,6 +108,13 @@ func Handler(registries func() []*Registry, o HandlerOpts) http.Handler {
 	})
 }
 
+// WriteText writes every series of the registries to out in the text
+// format, as Handler serves it: for a client that pushes them.
+func WriteText(out io.Writer, regs []*Registry) error {
+	fams, gerr := gatherPlain(regs)
+	return errors.Join(gerr, Write(out, expfmt.NewFormat(expfmt.TypeTextPlain), fams, regs))
+}
+
 // Write writes fams and then the registries' Sources to out in format
 // (text or delimited protobuf).
 func Write(out io.Writer, format expfmt.Format, fams []*dto.MetricFamily, regs []*Registry) error {

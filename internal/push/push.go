@@ -1,7 +1,6 @@
 package push
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/VictoriaMetrics/metrics"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/meshwatch/meshwatch/internal/logonce"
 )
@@ -27,17 +24,19 @@ type Pusher struct {
 	url      string
 	interval time.Duration
 	opts     metrics.PushOptions
-	gather   prometheus.Gatherer
+	expose   func(io.Writer) error
 	log      *slog.Logger
 	logs     logonce.Limiter
 }
 
-// New returns a Pusher of the metrics gather gives, as cfg says.
-func New(cfg Config, gather prometheus.Gatherer, log *slog.Logger) *Pusher {
+// New returns a Pusher, as cfg says, of the metrics expose writes in the
+// Prometheus text format (the agent streams its registries, as /metrics
+// does).
+func New(cfg Config, expose func(io.Writer) error, log *slog.Logger) *Pusher {
 	p := &Pusher{
 		url:      cfg.URL,
 		interval: cfg.Interval.Std(),
-		gather:   gather,
+		expose:   expose,
 		log:      log.With("component", "push"),
 		opts:     metrics.PushOptions{Method: http.MethodPost},
 	}
@@ -53,20 +52,13 @@ func New(cfg Config, gather prometheus.Gatherer, log *slog.Logger) *Pusher {
 	return p
 }
 
-// write renders the registry in the Prometheus text format.
+// write renders the metrics in the Prometheus text format. What could not
+// be gathered is left out and logged (at most once a minute); the rest is
+// pushed.
 func (p *Pusher) write(w io.Writer) {
-	mfs, err := p.gather.Gather()
-	if err != nil && p.logs.Allow("gather") {
-		p.log.Warn("gathering metrics for push", "err", err)
+	if err := p.expose(w); err != nil && p.logs.Allow("gather") {
+		p.log.Warn("exposing metrics for push: some were left out", "err", err)
 	}
-	var buf bytes.Buffer
-	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
-	for _, mf := range mfs {
-		if err := enc.Encode(mf); err != nil && p.logs.Allow("encode") {
-			p.log.Warn("encoding a metric family for push", "metric", mf.GetName(), "err", err)
-		}
-	}
-	_, _ = w.Write(buf.Bytes())
 }
 
 // Run pushes every interval until ctx is done, then once more within a
