@@ -399,7 +399,9 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 	for _, t := range todo {
 		parts[t.topic] = append(parts[t.topic], t.partition)
 	}
-	starts, err := kfetch.ListOffsets(ctx, c.cl, nil, kfetch.Earliest, parts)
+	// Asked of the leaders this tick's metadata named: through the client
+	// the listing would read the probed topics' metadata once more.
+	starts, err := kfetch.ListOffsets(ctx, c.cl, metaLeaders(c.lastMeta), kfetch.Earliest, parts)
 	if err != nil {
 		c.tickError("start_offsets", err)
 		return
