@@ -79,6 +79,8 @@ type Options struct {
 	// startAt replaces the tail as the offset partitions are added at; the
 	// pipeline benchmark reads a prefilled topic from the start with it.
 	startAt *kgo.Offset
+	// meta overrides the metadata view's sizes (metaView); tests shrink them.
+	meta metaSizes
 }
 
 // Collector samples every product's topics from the tail and measures
@@ -115,7 +117,7 @@ type Collector struct {
 	flushMu    sync.Mutex                            // serialises SLI flushes: the tick's and the final one
 	lastFlush  time.Time                             // end of the last SLI flush; flushMu
 	lastListAt int64                                 // Unix ns of the last tick's end-offset listing; tick loop
-	lastMeta   map[string]topicMeta                  // the last tick's metadata, for the next tick's leaders; tick loop
+	meta       metaView                              // the topics' metadata, refreshed a slice per tick; tick loop
 	blind      atomic.Pointer[map[string]string]     // product → why it is blind, at the last tick
 	conds      atomic.Pointer[[]meshwatch.Condition] // alert conditions at the last tick
 	onTick     func()
@@ -227,6 +229,7 @@ func New(cfg *meshwatch.Config, cc Config, kopts []kgo.Opt, o Options) (*Collect
 	}
 	c.started = c.now()
 	c.lastFlush = c.started
+	c.meta = newMetaView(o.meta)
 	c.startAt = kgo.NewOffset().AtEnd()
 	if o.startAt != nil {
 		c.startAt = *o.startAt

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -91,27 +92,46 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 	defer cancel()
 	r := c.routes.Load()
 
-	var meta map[string]topicMeta
+	var meta map[string]topicMeta // this tick's answer: the topics asked
 	var metaErr, endErr error
 	var ends kadm.ListedOffsets
 	listAt := c.now().UnixNano()
 	if len(r.names) > 0 {
 		// The metadata and the end offsets at once: the offsets of the
-		// partitions the routes and the last tick's metadata know, asked
-		// of the leaders that metadata names (no second metadata request;
-		// a partition whose leader moved is asked through the client).
+		// partitions the routes and the view know, asked of the leaders
+		// the view names; the metadata of this tick's slice of the view
+		// (metaView). A partition whose leader moved is asked through the
+		// client, and its topic's metadata read again below.
+		ask, whole := c.meta.ask(r)
 		var wg sync.WaitGroup
-		wg.Go(func() { meta, metaErr = c.metadata(ctx, r.names) })
-		prev := c.lastMeta
-		ends, endErr = kfetch.ListOffsets(ctx, c.cl, metaLeaders(prev), kfetch.Latest, listPartitions(r, prev))
+		wg.Go(func() { meta, metaErr = c.metadata(ctx, ask) })
+		var stale map[string]bool
+		ends, stale, endErr = kfetch.ListOffsetsStale(ctx, c.cl, metaLeaders(c.meta.topics), kfetch.Latest, listPartitions(r, c.meta.topics))
 		if endErr == nil {
 			endErr = ends.Error()
 		}
 		wg.Wait()
+		if metaErr == nil && !whole {
+			var again []string
+			for t := range stale {
+				if _, ok := meta[t]; !ok && r.topics[t] != nil {
+					again = append(again, t)
+				}
+			}
+			if len(again) > 0 {
+				var more map[string]topicMeta
+				if more, metaErr = c.metadata(ctx, again); metaErr == nil {
+					maps.Copy(meta, more)
+					ask = append(ask, again...)
+				}
+			}
+		}
 		if metaErr == nil {
-			c.lastMeta = meta
+			c.meta.update(ask, meta, whole)
 		}
 	}
+	view := c.meta.topics
+	recheck := map[string]bool{}
 	if parent.Err() != nil {
 		// Shutdown cut the tick short: its failed requests say nothing of
 		// the product, so the tick is dropped rather than counted as an
@@ -183,7 +203,7 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 			if metaErr != nil {
 				continue
 			}
-			td, ok := meta[t]
+			td, ok := view[t]
 			if !ok || errors.Is(td.err, kerr.UnknownTopicOrPartition) {
 				// Deleted since the last discovery: discovery drops it; a
 				// product whose topics are all gone has no_topics then.
@@ -192,14 +212,17 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 			}
 			if td.err != nil {
 				res.problems = appendOnce(res.problems, ProblemNoLeader)
+				recheck[t] = true
 				continue
 			}
 			for _, pd := range td.parts {
 				if pd.err != nil || pd.leader < 0 {
 					res.problems = appendOnce(res.problems, ProblemNoLeader)
+					recheck[t] = true
 				}
 				if pd.isr < tr.minISR {
 					res.problems = appendOnce(res.problems, ProblemUnderMinISR)
+					recheck[t] = true
 				}
 			}
 		}
@@ -254,6 +277,7 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 
 		conds = append(conds, ProductConditions(ps.p, res.problems, blind, res.silent, res.freshness)...)
 	}
+	c.meta.recheck = recheck
 	c.blind.Store(&blindNow)
 	c.flushSLIs(now, results)
 	c.conds.Store(&conds)
@@ -401,7 +425,7 @@ func (c *Collector) probeFreshness(ctx context.Context, now time.Time, interval 
 	}
 	// Asked of the leaders this tick's metadata named: through the client
 	// the listing would read the probed topics' metadata once more.
-	starts, err := kfetch.ListOffsets(ctx, c.cl, metaLeaders(c.lastMeta), kfetch.Earliest, parts)
+	starts, err := kfetch.ListOffsets(ctx, c.cl, metaLeaders(c.meta.topics), kfetch.Earliest, parts)
 	if err != nil {
 		c.tickError("start_offsets", err)
 		return

@@ -35,9 +35,18 @@ const (
 // returned error joins the requests that failed, nil when every leader
 // answered. When none answered, the list is nil.
 func ListOffsets(ctx context.Context, cl *kgo.Client, leaders Leaders, timestamp int64, partitions map[string][]int32) (kadm.ListedOffsets, error) {
-	list := make(kadm.ListedOffsets, len(partitions))
+	list, _, err := ListOffsetsStale(ctx, cl, leaders, timestamp, partitions)
+	return list, err
+}
+
+// ListOffsetsStale is ListOffsets that also says which topics had a
+// partition that leaders named no leader for, or a leader that failed or
+// no longer leads it: the topics whose metadata the caller should read
+// again.
+func ListOffsetsStale(ctx context.Context, cl *kgo.Client, leaders Leaders, timestamp int64, partitions map[string][]int32) (list kadm.ListedOffsets, stale map[string]bool, err error) {
+	list = make(kadm.ListedOffsets, len(partitions))
 	if len(partitions) == 0 {
-		return list, nil
+		return list, nil, nil
 	}
 	for t, ps := range partitions {
 		list[t] = make(map[int32]kadm.ListedOffset, len(ps))
@@ -92,6 +101,10 @@ func ListOffsets(ctx context.Context, cl *kgo.Client, leaders Leaders, timestamp
 	}
 	var errs []error
 	if len(rest) > 0 {
+		stale = make(map[string]bool, len(rest))
+		for t := range rest {
+			stale[t] = true
+		}
 		for _, shard := range cl.RequestSharded(ctx, offsetsRequest(timestamp, rest)) {
 			sreq, _ := shard.Req.(*kmsg.ListOffsetsRequest)
 			if shard.Err != nil {
@@ -114,7 +127,7 @@ func ListOffsets(ctx context.Context, cl *kgo.Client, leaders Leaders, timestamp
 		}
 	}
 	if !answered {
-		return nil, errors.Join(errs...)
+		return nil, stale, errors.Join(errs...)
 	}
 	for t, ps := range partitions {
 		for _, p := range ps {
@@ -123,7 +136,7 @@ func ListOffsets(ctx context.Context, cl *kgo.Client, leaders Leaders, timestamp
 			}
 		}
 	}
-	return list, errors.Join(errs...)
+	return list, stale, errors.Join(errs...)
 }
 
 // offsetsRequest asks for the offsets at timestamp of partitions.
