@@ -1,17 +1,21 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
@@ -35,7 +39,8 @@ type workload struct {
 	high [][]int64 // product → partition → next offset acknowledged (0: none)
 
 	produced, dropped, failed atomic.Int64
-	commitErr                 atomic.Value // string: the last commit error
+	requests                  [kmsg.MaxKey + 1]atomic.Int64 // requests kfake received, by key
+	commitErr                 atomic.Value                  // string: the last commit error
 }
 
 func topicName(i int) string { return fmt.Sprintf("scale.p%05d.updated", i) }
@@ -49,6 +54,15 @@ func startWorkload(ctx context.Context, w *workload) error {
 		return err
 	}
 	w.kc = kc
+	// Count what kfake is asked (observe only: the cluster answers as
+	// usual), so that a run says how loaded its one request loop was.
+	kc.Control(func(r kmsg.Request) (kmsg.Response, error, bool) {
+		kc.KeepControl()
+		if k := r.Key(); k >= 0 && int(k) < len(w.requests) {
+			w.requests[k].Add(1)
+		}
+		return nil, nil, false
+	})
 	w.cl, err = kgo.NewClient(
 		kgo.SeedBrokers(kc.Addrs()...),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -223,4 +237,46 @@ func (w *workload) status() string {
 		s += ", last commit error: " + e
 	}
 	return s
+}
+
+// requestCounts is how many requests of each key kfake had received.
+func (w *workload) requestCounts() []int64 {
+	n := make([]int64, len(w.requests))
+	for k := range w.requests {
+		n[k] = w.requests[k].Load()
+	}
+	return n
+}
+
+// requestRates says per second how many requests kfake received between
+// two requestCounts over d: the busiest keys first, the rest summed.
+func requestRates(from, to []int64, d time.Duration) string {
+	type kr struct {
+		key  int16
+		rate float64
+	}
+	var rs []kr
+	total := 0.0
+	for k := range to {
+		if n := to[k] - from[k]; n > 0 {
+			r := float64(n) / d.Seconds()
+			rs = append(rs, kr{int16(k), r})
+			total += r
+		}
+	}
+	slices.SortFunc(rs, func(a, b kr) int { return cmp.Compare(b.rate, a.rate) })
+	parts := []string{fmt.Sprintf("%.0f requests/s", total)}
+	other := 0.0
+	for i, r := range rs {
+		if i < 5 {
+			name := kmsg.NameForKey(r.key)
+			parts = append(parts, fmt.Sprintf("%s %.1f", name, r.rate))
+		} else {
+			other += r.rate
+		}
+	}
+	if other > 0 {
+		parts = append(parts, fmt.Sprintf("other %.1f", other))
+	}
+	return strings.Join(parts, ", ")
 }

@@ -34,6 +34,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,7 +123,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.shardedProducts, "sharded-products", 0, "products of the sharded run (0: the largest of -sizes)")
 	fs.StringVar(&o.bin, "bin", "", "a meshwatch binary to run instead of building ./cmd/meshwatch")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, agent logs, state, each agent's last /metrics scrape) and print where it is")
-	fs.BoolVar(&o.profile, "profile", false, "run the agents with -debug.pprof and save a CPU profile of each measure window and a heap profile at its end (agentN-cpu.pprof, agentN-heap.pprof; implies -keep)")
+	fs.BoolVar(&o.profile, "profile", false, "run the agents with -debug.pprof and save a CPU profile of each measure window and a heap profile at its end (agentN-cpu.pprof, agentN-heap.pprof), and a CPU profile of this process — the kfake cluster and the producer — over the same window (kfake-cpu.pprof); implies -keep")
 	fs.Float64Var(&o.growthLimit, "growth-limit", 1.2, "per-tick figures may grow by this many times the product ratio and still count as linear")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -349,6 +350,14 @@ func runSize(ctx context.Context, o options, bin, dir string, n, agents int, pro
 	}
 
 	progress("%s: measuring %v…", label, o.measure)
+	reqFrom, measureAt := w.requestCounts(), time.Now()
+	stopProfile := func() error { return nil }
+	if o.profile {
+		var err error
+		if stopProfile, err = profileSelf(filepath.Join(sub, "kfake-cpu.pprof")); err != nil {
+			return nil, err
+		}
+	}
 	errs := make([]error, agents)
 	var mg sync.WaitGroup
 	for i, a := range as {
@@ -375,7 +384,8 @@ func runSize(ctx context.Context, o options, bin, dir string, n, agents int, pro
 		})
 	}
 	mg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	progress("%s: kfake received %s", label, requestRates(reqFrom, w.requestCounts(), time.Since(measureAt)))
+	if err := errors.Join(append(errs, stopProfile())...); err != nil {
 		return nil, err
 	}
 	for i, a := range as {
@@ -426,4 +436,21 @@ func waitSpread(ctx context.Context, as []*agent, urls []string, n int, timeout 
 			return nil
 		}
 	}
+}
+
+// profileSelf starts a CPU profile of this process (the kfake cluster and
+// the producer) into path; stop ends it and closes the file.
+func profileSelf(path string) (stop func() error, err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close() // the profile could not start: nothing was written
+		return nil, fmt.Errorf("profiling the cluster: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
