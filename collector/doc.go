@@ -88,7 +88,15 @@
 //     succeeded since the last tick. A retryable fetch error (a leader that
 //     moved) counts only when it persists into a second tick; a topic that
 //     vanished is dropped by discovery, not counted as an outage. Metadata is
-//     asked of a broker directly, never answered from the client's cache.
+//     asked of a broker directly, never answered from the client's cache,
+//     into the collector's own view (metaView): a mesh of up to 1,000
+//     topics is read whole every tick; a larger one a slice of
+//     max(1,000, topics/6) topics per tick, plus the topics the view lacks,
+//     those it saw a problem on, and those whose end offsets its leaders
+//     could not give (a moved leader, a deleted topic: read again in the
+//     same tick). So a leaderless partition shows at the next tick at any
+//     size, and in a mesh above 1,000 topics a partition newly under
+//     min.insync.replicas within six ticks.
 //     The freshness and availability series exist from the first tick on;
 //     a problem has a series only while it holds.
 //   - Throughput per tick from end-offset deltas, and the sample ratio.
