@@ -19,7 +19,7 @@ import (
 )
 
 var (
-	famCount = NewFamily("test_events_total", "Events, with a \\ and a\nnewline.", Counter, "product", "owner")
+	famCount = NewFamily("test_events_total", `Events, "quoted", with a \ and a`+"\nnewline.", Counter, "product", "owner")
 	famGauge = NewFamily("test_ratio", "A ratio.", Gauge, "product")
 	famEmpty = NewFamily("test_rare_total", "Never written.", Counter, "product")
 	famBare  = NewFamily("test_bare", "No labels.", Gauge)
