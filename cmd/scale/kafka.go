@@ -63,25 +63,9 @@ func startWorkload(ctx context.Context, w *workload) error {
 		}
 		return nil, nil, false
 	})
-	w.cl, err = kgo.NewClient(
-		kgo.SeedBrokers(kc.Addrs()...),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		// The producer is load, not what is measured: kfake answers every
-		// request from one goroutine, so batching 100 ms of records per
-		// request (rather than 20) leaves more of it to the agent's
-		// requests, as a real cluster's producers do not share it.
-		kgo.ProducerLinger(100*time.Millisecond),
-		kgo.MaxBufferedRecords(max(1000, int(2*float64(w.products)*w.rate))),
-		kgo.ProducerBatchCompression(kgo.NoCompression()),
-	)
-	if err != nil {
+	if err := w.connect(kc.Addrs()); err != nil {
 		kc.Close()
-		return fmt.Errorf("producer client: %w", err)
-	}
-	w.adm = kadm.NewClient(w.cl)
-	w.high = make([][]int64, w.products)
-	for i := range w.high {
-		w.high[i] = make([]int64, w.partitions)
+		return err
 	}
 	const batch = 500
 	for from := 0; from < w.products; from += batch {
@@ -98,6 +82,32 @@ func startWorkload(ctx context.Context, w *workload) error {
 		if err != nil {
 			return fmt.Errorf("creating topics %s…: %w", names[0], err)
 		}
+	}
+	return nil
+}
+
+// connect creates the client that produces and commits, and the offsets
+// the producer has seen acknowledged.
+func (w *workload) connect(brokers []string) error {
+	var err error
+	w.cl, err = kgo.NewClient(
+		kgo.SeedBrokers(brokers...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// The producer is load, not what is measured: kfake answers every
+		// request from one goroutine, so batching 100 ms of records per
+		// request (rather than 20) leaves more of it to the agent's
+		// requests, as a real cluster's producers do not share it.
+		kgo.ProducerLinger(100*time.Millisecond),
+		kgo.MaxBufferedRecords(max(1000, int(2*float64(w.products)*w.rate))),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+	)
+	if err != nil {
+		return fmt.Errorf("producer client: %w", err)
+	}
+	w.adm = kadm.NewClient(w.cl)
+	w.high = make([][]int64, w.products)
+	for i := range w.high {
+		w.high[i] = make([]int64, w.partitions)
 	}
 	return nil
 }

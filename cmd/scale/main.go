@@ -5,8 +5,10 @@
 //
 // For each size it starts a kfake cluster (franz-go's in-process Kafka, in
 // this program's process) on 127.0.0.1 with one topic per product, produces
-// a few JSON records per second to every product at an even pace, commits
-// offsets for a few consumer groups, and runs the real agent binary
+// a few JSON records per second to every product at an even pace and
+// commits offsets for a few consumer groups (both from a child process at
+// a lower CPU priority, -producer-nice: they are the load, and take the
+// cores the agent and the cluster leave), and runs the real agent binary
 // (`meshwatch run`, built from ./cmd/meshwatch) as a child process on a
 // generated config. It measures the time to /readyz 200, then over the
 // measure window the agent's RSS and CPU from /proc, /metrics as
@@ -65,6 +67,8 @@ type options struct {
 	keep            bool
 	profile         bool
 	growthLimit     float64
+	producerNice    int
+	span            [2]int
 }
 
 const usage = `scale [flags]
@@ -125,11 +129,24 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, agent logs, state, each agent's last /metrics scrape) and print where it is")
 	fs.BoolVar(&o.profile, "profile", false, "run the agents with -debug.pprof and save a CPU profile of each measure window and a heap profile at its end (agentN-cpu.pprof, agentN-heap.pprof), and a CPU profile of this process — the kfake cluster and the producer — over the same window (kfake-cpu.pprof); implies -keep")
 	fs.Float64Var(&o.growthLimit, "growth-limit", 1.2, "per-tick figures may grow by this many times the product ratio and still count as linear")
+	fs.IntVar(&o.producerNice, "producer-nice", 10, "CPU priority (nice) of the producer's process: it is the load, and takes the cores the agent and kfake leave; 0 runs it at their priority")
+	span := fs.String("span", "1000,10000", "two sizes also compared directly when both ran with others between them (issue 16's acceptance compares 1,000 with 10,000 products)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	if o.profile {
 		o.keep = true
+	}
+	a, b, ok := strings.Cut(*span, ",")
+	if !ok {
+		return o, fmt.Errorf("-span %q: want two sizes, as 1000,10000", *span)
+	}
+	for i, v := range []string{a, b} {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n <= 0 {
+			return o, fmt.Errorf("-span %q: %q is not a number of products", *span, v)
+		}
+		o.span[i] = n
 	}
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
@@ -170,6 +187,9 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == producerChildFlag {
+		os.Exit(producerChild(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -231,7 +251,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			o.tick, runtime.NumCPU(), runtime.GOARCH, o.measure, o.settle)
 		fmt.Fprint(stdout, formatTable(rows))
 		fmt.Fprintln(stdout)
-		for _, v := range verdicts(rows, o.growthLimit) {
+		for _, v := range verdicts(rows, o.growthLimit, o.span) {
 			fmt.Fprintf(stdout, "- %s\n", v)
 		}
 		fmt.Fprintln(stdout)
@@ -281,14 +301,15 @@ func runSize(ctx context.Context, o options, bin, dir string, n, agents int, pro
 	if err := startWorkload(ctx, w); err != nil {
 		return nil, err
 	}
-	wctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
+	_, stopProducer, err := startProducer(w, w.kc.Addrs(), o.producerNice)
+	if err != nil {
+		return nil, err
+	}
 	defer func() {
-		cancel()
-		wg.Wait()
+		if err := stopProducer(); err != nil {
+			progress("%s: %v", label, err)
+		}
 	}()
-	wg.Go(func() { w.produce(wctx) })
-	wg.Go(func() { w.commitLoop(wctx) })
 	progress("%s: topics created in %s; producing %s rec/s (%s per product)…",
 		label, fmtDuration(time.Since(setup).Seconds()), thousands(int(math.Round(float64(n)*rate))), trimFloat(rate))
 

@@ -82,3 +82,8 @@ func parseStatusRSS(status string) (int64, error) {
 func dieWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
+
+// setNice sets the CPU priority (nice value) of process pid.
+func setNice(pid, nice int) error {
+	return syscall.Setpriority(syscall.PRIO_PROCESS, pid, nice)
+}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
 func TestProc(t *testing.T) {
@@ -20,4 +23,39 @@ func TestProc(t *testing.T) {
 	if _, err := parseStatusRSS("Name:\tx\n"); err == nil {
 		t.Error("parseStatusRSS without VmRSS: nil error")
 	}
+}
+
+// The producer child runs at the priority asked (it is load, and yields
+// the cores), and the parent's own is untouched.
+func TestProducerChildNice(t *testing.T) {
+	kc := kafkatest.New(t)
+	w := &workload{products: 1, partitions: 1, rate: 1, commit: time.Second}
+	kc.MustCreateTopic(t, topicName(0), 1, 1, nil)
+	self := nice(t, 0)
+	pid, stop, err := startProducer(w, kc.Addrs(), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if got := nice(t, pid); got != 7 {
+		t.Errorf("the producer child's nice is %d, want 7", got)
+	}
+	if got := nice(t, 0); got != self {
+		t.Errorf("this process's nice moved from %d to %d: only the child's should", self, got)
+	}
+}
+
+// nice is process pid's nice value (0: this process).
+func nice(t *testing.T, pid int) int {
+	t.Helper()
+	// The raw system call answers 20 - nice.
+	p, err := syscall.Getpriority(syscall.PRIO_PROCESS, pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return 20 - p
 }

@@ -162,7 +162,7 @@ func TestFormatTable(t *testing.T) {
 			t.Errorf("line %d lacks %q:\n%s", []int{2, 3, 5, 5}[i], want, got)
 		}
 	}
-	if v := verdicts(rows, 1.2); len(v) != 1 || !strings.Contains(v[0], "at most linear") {
+	if v := verdicts(rows, 1.2, [2]int{1000, 10000}); len(v) != 1 || !strings.Contains(v[0], "at most linear") {
 		t.Errorf("verdicts = %q", v)
 	}
 }
@@ -219,5 +219,25 @@ func TestParseFlags(t *testing.T) {
 		if _, err := parseFlags(args, new(strings.Builder)); err == nil {
 			t.Errorf("parseFlags(%q) = nil error", args)
 		}
+	}
+}
+
+// The acceptance's span (1,000 → 10,000) gets its own verdict when other
+// sizes ran between, and none of its own when the two are adjacent.
+func TestVerdictSpan(t *testing.T) {
+	span := [2]int{1000, 10000}
+	rows := []Row{rowAt(100, 0.001, 1), rowAt(1000, 0.01, 3), rowAt(3000, 0.03, 9), rowAt(10000, 0.2, 30)}
+	v := verdicts(rows, 1.2, span)
+	if len(v) != 4 {
+		t.Fatalf("verdicts = %q, want 3 consecutive and the span", v)
+	}
+	if !strings.HasPrefix(v[3], "1,000 → 10,000 products (×10): MORE than linear — the per-tick figure that grew most is tick, ×20") {
+		t.Errorf("span verdict = %q", v[3])
+	}
+	if v := verdicts([]Row{rowAt(1000, 0.01, 3), rowAt(10000, 0.1, 30)}, 1.2, span); len(v) != 1 {
+		t.Errorf("adjacent span: verdicts = %q, want one", v)
+	}
+	if v := verdicts([]Row{rowAt(100, 0.001, 1), rowAt(1000, 0.01, 3)}, 1.2, span); len(v) != 1 {
+		t.Errorf("no 10,000 row: verdicts = %q, want one", v)
 	}
 }

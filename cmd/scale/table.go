@@ -151,14 +151,34 @@ func formatTable(rows []Row) string {
 	return b.String()
 }
 
-// verdicts returns one Verdict line per growth row of formatTable.
-func verdicts(rows []Row, limit float64) []string {
+// verdicts returns one Verdict line per growth row of formatTable, and one
+// comparing the sizes span names directly when both ran and others ran
+// between them.
+func verdicts(rows []Row, limit float64, span [2]int) []string {
 	var out []string
-	for i := 1; i < len(rows); i++ {
+	var from, to *Row
+	adjacent := false
+	for i := range rows {
+		if rows[i].Agent != "" {
+			continue
+		}
+		switch rows[i].Products {
+		case span[0]:
+			from = &rows[i]
+		case span[1]:
+			to = &rows[i]
+			adjacent = i > 0 && from == &rows[i-1]
+		}
+		if i == 0 {
+			continue
+		}
 		a, b := rows[i-1], rows[i]
 		if a.Agent == "" && b.Agent == "" && a.Products < b.Products {
 			out = append(out, growth(a, b).Verdict(limit))
 		}
+	}
+	if from != nil && to != nil && !adjacent && from.Products < to.Products {
+		out = append(out, growth(*from, *to).Verdict(limit))
 	}
 	return out
 }
