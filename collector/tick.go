@@ -277,7 +277,9 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 
 		conds = append(conds, ProductConditions(ps.p, res.problems, blind, res.silent, res.freshness)...)
 	}
-	c.meta.recheck = recheck
+	if metaErr == nil {
+		c.meta.recheck = recheck // a failed read saw no problem: keep the last tick's
+	}
 	c.blind.Store(&blindNow)
 	c.flushSLIs(now, results)
 	c.conds.Store(&conds)
