@@ -7,10 +7,11 @@ import "slices"
 // in-sync replicas availability is judged by.
 //
 // A mesh of up to metaSizes.full topics is read whole at every tick. A
-// larger one is read a slice at a time, so that a tick's metadata request
-// does not grow with the mesh: each tick asks for the next
-// max(full, topics/cycle) topics in turn, so every topic is read again at
-// least every cycle ticks, and also for
+// larger one is read a slice at a time: each tick asks for the next
+// max(full, topics/cycle) topics in turn (the last slice of a round may be
+// shorter), so that a tick reads at most a sixth of a large mesh by
+// default and every topic is read again at least every cycle ticks, and
+// also for
 //   - topics the view does not have yet (new since discovery),
 //   - topics the view saw a problem on (no leader, under min ISR, an
 //     error), so that a recovery shows at the next tick,
@@ -53,10 +54,9 @@ func (v *metaView) ask(r *routes) (ask []string, whole bool) {
 		v.next = 0
 		v.prune(r)
 	}
+	// v.next indexes the routes' names, which discovery may change
+	// between ticks: a topic may then wait a round longer, never more.
 	ask = slices.Clone(names[v.next:min(v.next+k, n)])
-	if wrap := v.next + k - n; wrap > 0 {
-		ask = append(ask, names[:wrap]...)
-	}
 	v.next += k
 	in := make(map[string]bool, len(ask))
 	for _, t := range ask {

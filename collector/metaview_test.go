@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
@@ -78,6 +80,41 @@ func TestMetaViewSlices(t *testing.T) {
 	tick()
 	if tm, ok := h.c.meta.topics[names[9]]; ok && !errors.Is(tm.err, kerr.UnknownTopicOrPartition) {
 		t.Errorf("after a tick, the view still has the deleted %s as it was", names[9])
+	}
+
+	// The next slice is [4:8]. names[10] is deleted outside it, and the
+	// second read, of the stale topics (names[10], and names[9] while it is
+	// still routed), fails: the slice's answer stands
+	// (no product has a metadata problem) and names[10] is read at the
+	// next tick.
+	var failing atomic.Bool
+	failing.Store(true)
+	kc.ControlKey(int16(kmsg.Metadata), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		if !failing.Load() {
+			kc.DropControl()
+			return nil, nil, false
+		}
+		kc.KeepControl()
+		for _, rt := range kreq.(*kmsg.MetadataRequest).Topics {
+			// Fewer than 4 topics: the second read, not the slice's.
+			if rt.Topic != nil && *rt.Topic == names[10] && len(kreq.(*kmsg.MetadataRequest).Topics) < 4 {
+				return nil, errors.New("injected: metadata of " + names[10]), true
+			}
+		}
+		return nil, nil, false
+	})
+	if err := kc.DeleteTopic(ctx, names[10]); err != nil {
+		t.Fatal(err)
+	}
+	tick()
+	failing.Store(false)
+	for _, name := range []string{names[0], names[5]} {
+		if st, _ := h.c.Status(name); slices.Contains(st.Problems, ProblemMetadata) {
+			t.Errorf("%s reports %v: a failed second read of another topic dropped the slice's answer", name, st.Problems)
+		}
+	}
+	if !h.c.meta.recheck[names[10]] {
+		t.Errorf("names[10], whose second read failed, is not read at the next tick (recheck %v)", h.c.meta.recheck)
 	}
 }
 

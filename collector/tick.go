@@ -94,6 +94,7 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 
 	var meta map[string]topicMeta // this tick's answer: the topics asked
 	var metaErr, endErr error
+	var againErr []string // stale topics whose second read failed
 	var ends kadm.ListedOffsets
 	listAt := c.now().UnixNano()
 	if len(r.names) > 0 {
@@ -119,10 +120,15 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 				}
 			}
 			if len(again) > 0 {
-				var more map[string]topicMeta
-				if more, metaErr = c.metadata(ctx, again); metaErr == nil {
+				more, err := c.metadata(ctx, again)
+				if err == nil {
 					maps.Copy(meta, more)
 					ask = append(ask, again...)
+				} else {
+					// The slice's answer stands; these are read at
+					// the next tick.
+					c.tickError("metadata", err)
+					againErr = again
 				}
 			}
 		}
@@ -132,6 +138,9 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 	}
 	view := c.meta.topics
 	recheck := map[string]bool{}
+	for _, t := range againErr {
+		recheck[t] = true
+	}
 	if parent.Err() != nil {
 		// Shutdown cut the tick short: its failed requests say nothing of
 		// the product, so the tick is dropped rather than counted as an

@@ -7,16 +7,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/meshwatch/meshwatch"
 	"github.com/meshwatch/meshwatch/internal/kafkatest"
 )
 
-// BenchmarkTick measures one tick — the metadata and end offsets of every
-// product's topics, the freshness probes and the evaluation of every
-// product — at the sizes make scale runs (1,000 products of 4 partitions,
+// BenchmarkTick measures one tick — the metadata of its slice of the
+// view, the end offsets of every product's topics, the freshness probes
+// and the evaluation of every product — at the sizes make scale runs (1,000 products of 4 partitions,
 // 10,000 of 2), on an idle kfake so that the figure is the agent's and
 // the cluster's work, not a producer's. ns/product should stay flat from
 // one size to the next: the tick is linear in products and partitions.
@@ -32,17 +31,8 @@ func BenchmarkTick(b *testing.B) {
 }
 
 func benchTick(b *testing.B, n int, partitions int32) {
-	kc, err := kafkatest.Start()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer kc.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(kc.Addrs()...))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	kc := kafkatest.New(b)
+	adm := kc.Admin(b)
 	ctx := context.Background()
 
 	cfg := &meshwatch.Config{}
@@ -86,18 +76,9 @@ func benchTick(b *testing.B, n int, partitions int32) {
 			b.Error(err)
 		}
 	}()
-	deadline := time.Now().Add(5 * time.Minute)
-	tk := time.NewTicker(10 * time.Millisecond)
-	defer tk.Stop()
-	for !c.Ready() {
-		if time.Now().After(deadline) {
-			b.Fatalf("the collector did not resolve %d topics in 5 minutes", n)
-		}
-		<-tk.C
-	}
-	c.tick(rctx, 10*time.Second) // the first tick has no last metadata
+	kafkatest.WaitFor(b, 5*time.Minute, c.Ready, "the collector did not resolve %d topics", n)
+	c.tick(rctx, 10*time.Second) // the first tick has no view yet
 
-	b.ResetTimer()
 	for b.Loop() {
 		c.tick(rctx, 10*time.Second)
 	}

@@ -36,7 +36,7 @@ func benchSnapshot(n int) *snapshot {
 // in the text format (the /metrics handler); stream-first is the first
 // scrape of a pass, which also computes what the series derive from the
 // snapshot (groups once, topic sums); gather builds client_golang's
-// messages and encodes them (a Gatherer: the push client, the tests).
+// messages and encodes them (a Gatherer, as the tests read it).
 func BenchmarkCollect(b *testing.B) {
 	const n = 10_000
 	s := benchSnapshot(n)

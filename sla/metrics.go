@@ -63,7 +63,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 func (m *Metrics) attach(e *Evaluator) { m.slo.src.Store(e) }
 
 // sloCollector exports the last evaluation snapshot of the attached
-// Evaluator. A scrape reads the snapshot only; it never sums buckets.
+// Evaluator. A scrape reads the snapshot only; it never sums buckets
+// (before the first evaluation, meshwatch_slo_bucket_bytes asks the
+// trackers their sizes).
 //
 // Cardinality by design: an SLO exports what Prometheus cannot compute
 // from its counters — objective, budget remaining over the window (a

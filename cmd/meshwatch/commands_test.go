@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -316,7 +317,11 @@ func TestPush(t *testing.T) {
 			}
 		}
 		return false
-	}, "no push carried the product's series: %v", &bodies)
+	}, "no push carried the product's series (%v pushes)", pushCount(func() int {
+		mu.Lock() // the push server may still be appending
+		defer mu.Unlock()
+		return len(bodies)
+	}))
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("the agent stopped with %v", err)
@@ -347,3 +352,9 @@ func TestPush(t *testing.T) {
 		t.Error("the extra label instance=sidecar-1 is missing")
 	}
 }
+
+// pushCount formats as the count it reads when a failure message is
+// written, not when the message's arguments are taken.
+type pushCount func() int
+
+func (f pushCount) String() string { return strconv.Itoa(f()) }

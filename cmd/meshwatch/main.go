@@ -18,7 +18,7 @@ import (
 	"github.com/meshwatch/meshwatch/config"
 )
 
-// defaultGCPercent is the Go collector's GOGC unless the environment sets
+// defaultGCPercent is Go's garbage collector's GOGC unless the environment sets
 // one: the heap may grow to 1.75 times what is live between collections,
 // not twice (Prometheus, since 2.53, goes to 50). At 1,000 products it saves
 // about 10 MiB of RSS for no CPU make scale could tell apart.

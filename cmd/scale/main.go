@@ -127,7 +127,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.shardedProducts, "sharded-products", 0, "products of the sharded run (0: the largest of -sizes)")
 	fs.StringVar(&o.bin, "bin", "", "a meshwatch binary to run instead of building ./cmd/meshwatch")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, agent logs, state, each agent's last /metrics scrape) and print where it is")
-	fs.BoolVar(&o.profile, "profile", false, "run the agents with -debug.pprof and save a CPU profile of each measure window and a heap profile at its end (agentN-cpu.pprof, agentN-heap.pprof), and a CPU profile of this process — the kfake cluster and the producer — over the same window (kfake-cpu.pprof); implies -keep")
+	fs.BoolVar(&o.profile, "profile", false, "run the agents with -debug.pprof and save a CPU profile of each measure window and a heap profile at its end (agentN-cpu.pprof, agentN-heap.pprof), and a CPU profile of this process — the kfake cluster; the producer runs in a child process — over the same window (kfake-cpu.pprof); implies -keep")
 	fs.Float64Var(&o.growthLimit, "growth-limit", 1.2, "per-tick figures may grow by this many times the product ratio and still count as linear")
 	fs.IntVar(&o.producerNice, "producer-nice", 10, "CPU priority (nice) of the producer's process: it is the load, and takes the cores the agent and kfake leave; 0 runs it at their priority")
 	span := fs.String("span", "1000,10000", "two sizes also compared directly when both ran with others between them (issue 16's acceptance compares 1,000 with 10,000 products)")
@@ -137,30 +137,19 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if o.profile {
 		o.keep = true
 	}
-	a, b, ok := strings.Cut(*span, ",")
-	if !ok {
-		return o, fmt.Errorf("-span %q: want two sizes, as 1000,10000", *span)
+	spanSizes, err := productCounts("-span", *span)
+	if err == nil && len(spanSizes) != 2 {
+		err = fmt.Errorf("-span: want two product counts, as 1000,10000, got %q", *span)
 	}
-	for i, v := range []string{a, b} {
-		n, err := strconv.Atoi(strings.TrimSpace(v))
-		if err != nil || n <= 0 {
-			return o, fmt.Errorf("-span %q: %q is not a number of products", *span, v)
-		}
-		o.span[i] = n
+	if err != nil {
+		return o, err
 	}
+	o.span = [2]int(spanSizes)
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
-	for _, s := range strings.Split(*sizes, ",") {
-		s = strings.TrimSpace(strings.ReplaceAll(s, "_", ""))
-		if s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return o, fmt.Errorf("-sizes: want positive product counts separated by commas, got %q", s)
-		}
-		o.sizes = append(o.sizes, n)
+	if o.sizes, err = productCounts("-sizes", *sizes); err != nil {
+		return o, err
 	}
 	if o.shardedProducts == 0 {
 		for _, n := range o.sizes {
@@ -459,8 +448,8 @@ func waitSpread(ctx context.Context, as []*agent, urls []string, n int, timeout 
 	}
 }
 
-// profileSelf starts a CPU profile of this process (the kfake cluster and
-// the producer) into path; stop ends it and closes the file.
+// profileSelf starts a CPU profile of this process (the kfake cluster)
+// into path; stop ends it and closes the file.
 func profileSelf(path string) (stop func() error, err error) {
 	f, err := os.Create(path)
 	if err != nil {
@@ -474,4 +463,22 @@ func profileSelf(path string) (stop func() error, err error) {
 		pprof.StopCPUProfile()
 		return f.Close()
 	}, nil
+}
+
+// productCounts reads a flag's comma-separated product counts (10_000 is
+// 10000; empty items are skipped).
+func productCounts(flag, list string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(list, ",") {
+		s = strings.TrimSpace(strings.ReplaceAll(s, "_", ""))
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%s: want positive product counts separated by commas, got %q", flag, s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

@@ -69,7 +69,16 @@ func producerChild(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			// Records still in flight reach their callbacks before the
+			// last report, so that it counts every record written.
+			fctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := w.cl.Flush(fctx)
+			cancel()
 			report()
+			if err != nil {
+				fmt.Fprintf(stderr, "scale producer: flushing: %v\n", err)
+				return 1
+			}
 			return 0
 		case <-tk.C:
 			report()

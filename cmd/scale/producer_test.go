@@ -61,4 +61,15 @@ func TestProducerChild(t *testing.T) {
 	if n := w.produced.Load(); n == 0 {
 		t.Errorf("produced = %d after the last report", n)
 	}
+	// The last report counts every record the topics hold: the child
+	// flushed before it.
+	ends, err = adm.ListEndOffsets(ctx, topicName(0), topicName(1), topicName(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var written int64
+	ends.Each(func(o kadm.ListedOffset) { written += o.Offset })
+	if n := w.produced.Load(); n != written {
+		t.Errorf("the last report says %d records produced; the topics hold %d", n, written)
+	}
 }

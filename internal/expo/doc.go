@@ -13,8 +13,7 @@
 // collector.
 //
 // A Source is also a prometheus.Collector (Collector adapts its write
-// function), so a Registry's Gather, the tests and the push client read
-// it as any other. Registry keeps the Sources apart for Handler, which
+// function), so a Registry's Gather and the tests read it as any other. Registry keeps the Sources apart for Handler, which
 // gathers the ordinary collectors as client_golang does and streams the
 // Sources after them. The text written is byte for byte what
 // client_golang writes for the same series (labels in name order); the

@@ -75,7 +75,7 @@ type Writer interface {
 // family at a time, instead of building a client_golang metric for each:
 // the /metrics handler streams it, at the cost of a few bytes per series.
 // A Source is also a prometheus.Collector (see Collector), so tests,
-// registries and the push client read it as they read any other.
+// and registries read it as they read any other.
 type Source interface {
 	prometheus.Collector
 	// Families are every family the Source may write.

@@ -15,9 +15,9 @@ import (
 )
 
 // Registry is a prometheus.Registerer and Gatherer that keeps its Sources
-// apart: Gather reads everything as client_golang does (tests, the push
-// client), while the /metrics Handler gathers only the other collectors and
-// streams the Sources.
+// apart: Gather reads everything as client_golang does (tests, Check),
+// while the /metrics Handler and WriteText (the push client) gather only
+// the other collectors and stream the Sources.
 type Registry struct {
 	all, plain *prometheus.Registry
 

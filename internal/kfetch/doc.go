@@ -42,6 +42,12 @@
 // trailing marker or compacted batch. Without it Result.Batches holds the
 // raw batches, for a caller that measures them instead.
 //
+// [ListOffsets] lists the start or end offsets of partitions the caller
+// knows, asking the leaders a [Leaders] lookup names directly (one request
+// per broker, all at once) and the rest through the client;
+// [ListOffsetsStale] also names the topics whose leaders the lookup had
+// wrong or not at all, whose metadata the caller should read again.
+//
 // Fetch applies no timeout of its own: ctx bounds it (the client's request
 // timeout still applies to each request). It is safe for concurrent use.
 package kfetch
