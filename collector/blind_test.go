@@ -98,3 +98,41 @@ func TestDropControl(t *testing.T) {
 		t.Errorf("dropControl allocates %v times", n)
 	}
 }
+
+// TestRetriedAgain drives the retryable-error bookkeeping of a product's
+// partitions tick by tick: errors count against availability only when one
+// partition's persist, not when a leader election's errors on several
+// partitions arrive on either side of a tick.
+func TestRetriedAgain(t *testing.T) {
+	tests := []struct {
+		name  string
+		ticks [][]int64 // per tick, the retryable errors of each partition
+		want  []bool    // per tick, whether the product counts them
+	}{
+		{"a leader election straddling a tick", [][]int64{{1, 0}, {0, 1}, {0, 0}},
+			[]bool{false, false, false}},
+		{"one partition failing tick after tick", [][]int64{{1, 0}, {1, 0}, {1, 0}},
+			[]bool{false, true, true}},
+		{"held back through a tick in between", [][]int64{{0, 1}, {0, 0}, {0, 1}, {0, 0}, {0, 1}},
+			[]bool{false, false, true, false, true}},
+		{"two elections far apart", [][]int64{{1, 1}, {0, 0}, {0, 0}, {0, 0}, {2, 1}},
+			[]bool{false, false, false, false, false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			parts := []*partState{{}, {}}
+			for i, errs := range tc.ticks {
+				got := false
+				for p, n := range errs {
+					parts[p].retryErrs.Add(n)
+					if parts[p].retriedAgain() {
+						got = true
+					}
+				}
+				if got != tc.want[i] {
+					t.Errorf("tick %d (errors %v): persisting = %v, want %v", i, errs, got, tc.want[i])
+				}
+			}
+		})
+	}
+}

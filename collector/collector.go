@@ -165,10 +165,14 @@ type partState struct {
 	fetchedNext atomic.Int64 // offset after the last record fetched (measured or skipped)
 	tailAt      atomic.Int64 // Unix ns the partition was last added at the tail
 	errs        atomic.Int64 // fetch errors since the last tick, of any kind
+	retryErrs   atomic.Int64 // retryable fetch errors since the last tick
 
 	// Owned by the tick loop.
-	end   int64 // end offset at the last tick; -1 before the first
-	probe int64 // end offset at the last probe
+	// retried holds a bit for each of the last ticks (the latest lowest)
+	// that saw retryable errors.
+	retried uint8
+	end     int64 // end offset at the last tick; -1 before the first
+	probe   int64 // end offset at the last probe
 	// floor is an offset the sampler is known to be past without having
 	// fetched up to it: what a re-add at the tail skipped on purpose.
 	floor int64
@@ -433,7 +437,8 @@ func (c *Collector) fetchError(r *routes, topic string, partition int32, err err
 	gone := errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID)
 	// Retryable errors (a leader that moved, a broker restarting) are what
 	// every leader election produces; they count against availability only
-	// when they persist into a second tick. A vanished topic is discovery's
+	// when one partition's persist into a second tick (retriedAgain). A
+	// vanished topic is discovery's
 	// business, not an outage of the product.
 	fatal := !gone && !kerr.IsRetriable(err)
 	if !c.hold(tr.ps, part, fatal) {
@@ -452,7 +457,7 @@ func (c *Collector) fetchError(r *routes, topic string, partition int32, err err
 	case fatal:
 		tr.ps.fetchErrs.Add(1)
 	default:
-		tr.ps.retryErrs.Add(1)
+		part.retryErrs.Add(1)
 	}
 	if c.logs.Allow("fetch:" + tr.ps.p.Name) {
 		c.log.Warn("fetch error; partition retried with backoff (repeats are counted in meshwatch_fetch_errors_total, logged at most once a minute)",

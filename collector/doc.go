@@ -86,7 +86,9 @@
 //   - Availability per tick: every partition has a leader and at least
 //     min.insync.replicas in-sync replicas, and the product's fetches
 //     succeeded since the last tick. A retryable fetch error (a leader that
-//     moved) counts only when it persists into a second tick; a topic that
+//     moved) counts only when the same partition fails again in one of the
+//     next two ticks, so that a leader election whose errors arrive on
+//     either side of a tick is not an outage; a topic that
 //     vanished is dropped by discovery, not counted as an outage. Metadata is
 //     asked of a broker directly, never answered from the client's cache,
 //     into the collector's own view (metaView): a mesh of up to 1,000

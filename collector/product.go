@@ -51,14 +51,10 @@ type productState struct {
 	unlogged atomic.Uint32
 
 	fetchErrs atomic.Int64 // non-retryable fetch errors since the last tick
-	retryErrs atomic.Int64 // retryable fetch errors since the last tick
 	// fetchErrTotal counts fetch errors since start, for
 	// meshwatch_fetch_errors_total, and fetchErrFirst is when the first one
 	// was counted (Unix ns).
 	fetchErrTotal, fetchErrFirst atomic.Int64
-	// retriedLastTick says whether retryable errors were seen in the tick
-	// before; owned by the tick loop.
-	retriedLastTick bool
 
 	mu        sync.Mutex
 	win       *latencyWindow

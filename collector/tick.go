@@ -199,12 +199,16 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 		results[ps] = res
 		n := 0
 		blind, blindAt := "", ""
+		retried := false
 		// The product's own topics (an index of discovery): the tick is
 		// linear in products and partitions, not their product.
 		for _, t := range r.byProduct[ps] {
 			tr := r.topics[t]
 			n++
 			for _, part := range tr.parts {
+				if part.retriedAgain() {
+					retried = true
+				}
 				if why := part.blind(listAt, blindAfter, endErr == nil); why != "" && (blind == "" || why == BlindFetchErrors) {
 					blind, blindAt = why, fmt.Sprintf("%s[%d]", t, part.partition)
 				}
@@ -240,11 +244,9 @@ func (c *Collector) tick(parent context.Context, interval time.Duration) {
 		} else if metaErr != nil {
 			res.problems = appendOnce(res.problems, ProblemMetadata)
 		}
-		retried := ps.retryErrs.Swap(0) > 0
-		if ps.fetchErrs.Swap(0) > 0 || c.heldFatal(ps) > 0 || (retried && ps.retriedLastTick) {
+		if ps.fetchErrs.Swap(0) > 0 || c.heldFatal(ps) > 0 || retried {
 			res.problems = appendOnce(res.problems, ProblemFetchErrors)
 		}
-		ps.retriedLastTick = retried
 		if blind != "" {
 			res.problems = appendOnce(res.problems, ProblemBlind)
 		}
@@ -588,6 +590,22 @@ func (part *partState) checkUnread(end, prevListAt, listAt int64) {
 	case part.unreadSince == 0:
 		part.unreadSince = prevListAt
 	}
+}
+
+// retriedAgain reports whether the partition's fetches failed with a
+// retryable error since the last tick and also in one of the two ticks
+// before it: an error that persists. (A failing partition is held back for
+// up to a tick, so it may miss one.) A leader election fails each of the
+// broker's partitions once, and those errors may arrive on either side of a
+// tick: counted per product, they would look like two failing ticks.
+func (part *partState) retriedAgain() bool {
+	r := part.retryErrs.Swap(0) > 0
+	again := r && part.retried&0b11 != 0
+	part.retried <<= 1
+	if r {
+		part.retried |= 1
+	}
+	return again
 }
 
 // blind returns why the partition is blind at the tick that listed at
