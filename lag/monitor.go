@@ -229,17 +229,36 @@ func New(cfg *meshwatch.Config, lc Config, client *kgo.Client, o Options) *Monit
 	return mo
 }
 
-// Run makes a pass at once and then every lag.interval until ctx is done,
-// and returns nil. A pass that fails is logged (at most once a minute) and
-// counted; the last good snapshot stays.
+// Run makes a pass at once, the next one and a half lag.interval later and
+// then every lag.interval until ctx is done, and returns nil. The half
+// interval keeps the passes out of step with the collector's ticks, which
+// start with the agent at the same default interval: the two do not ask
+// the cluster, nor take the cores, at the same moment. A pass that fails is
+// logged (at most once a minute) and counted; the last good snapshot stays.
 func (m *Monitor) Run(ctx context.Context) error {
-	t := time.NewTicker(m.interval)
+	every(ctx, m.interval+m.interval/2, m.interval, func() { m.runPass(ctx) })
+	return nil
+}
+
+// every calls f at once, again at second from now, and then every interval
+// (in step with second; a call that overruns is followed by the next at
+// once) until ctx is done.
+func every(ctx context.Context, second, interval time.Duration, f func()) {
+	at := time.NewTimer(second)
+	defer at.Stop()
+	f()
+	select {
+	case <-ctx.Done():
+		return
+	case <-at.C:
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		m.runPass(ctx)
+		f()
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 	}

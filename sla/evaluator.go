@@ -39,7 +39,8 @@ type Options struct {
 	// nothing is loaded or flushed (meshwatch check, tests).
 	Store Store
 	Now   func() time.Time // default time.Now
-	// Tick is the evaluation interval, collector.tick (default 10s).
+	// Tick is collector.tick (default 10s): Run evaluates at each Wake, and
+	// on its own when no Wake came for a tick and a half.
 	Tick time.Duration
 	// Flush is how often the buckets of SLOs that changed are written,
 	// state.flush (default 30s).
@@ -66,6 +67,7 @@ type Evaluator struct {
 	tick       time.Duration
 	flushEvery time.Duration
 	onEval     func()
+	wake       chan struct{} // Wake's: an evaluation is asked for
 
 	trackers []*tracker
 	byKey    map[sloKey]*tracker
@@ -119,6 +121,7 @@ func New(cfg *meshwatch.Config, o Options) (*Evaluator, error) {
 		tick:       o.Tick,
 		flushEvery: o.Flush,
 		onEval:     o.OnEvaluated,
+		wake:       make(chan struct{}, 1),
 		byKey:      make(map[sloKey]*tracker),
 	}
 	if e.tick <= 0 {
@@ -197,17 +200,20 @@ func (e *Evaluator) ObserveSLI(events []meshwatch.SLIEvents) {
 	}
 }
 
-// Run loads the SLOs' state, evaluates at once and then every collector
-// tick, flushes state every state.flush, and on cancellation evaluates and
-// flushes a last time (bounded by 5 s) before it returns. It returns an
-// error only when the state cannot be read at all or the last flush fails.
+// Run loads the SLOs' state, evaluates at once and then at each Wake,
+// flushes state every state.flush, and on cancellation evaluates and
+// flushes a last time (bounded by 5 s) before it returns. When no Wake came
+// for a tick and a half (the agent is not ready yet) it evaluates on its
+// own. It returns an error only when the state cannot be read at all or the
+// last flush fails.
 func (e *Evaluator) Run(ctx context.Context) error {
 	if err := e.load(ctx); err != nil {
 		return err
 	}
 	e.Evaluate()
-	tick := time.NewTicker(e.tick)
-	defer tick.Stop()
+	late := e.tick + e.tick/2
+	own := time.NewTimer(late)
+	defer own.Stop()
 	var flushC <-chan time.Time
 	if e.store != nil {
 		f := time.NewTicker(e.flushEvery)
@@ -227,13 +233,28 @@ func (e *Evaluator) Run(ctx context.Context) error {
 				return fmt.Errorf("sla: last state flush: %w", err)
 			}
 			return nil
-		case <-tick.C:
+		case <-e.wake:
 			e.Evaluate()
+			own.Reset(late)
+		case <-own.C:
+			e.Evaluate()
+			own.Reset(late)
 		case <-flushC:
 			if err := e.flush(ctx); err != nil && ctx.Err() == nil {
 				e.log.Warn("state flush failed; will retry at the next flush", "err", err)
 			}
 		}
+	}
+}
+
+// Wake asks Run for an evaluation pass now. The agent calls it when a
+// collector tick has handed its events over: the decisions see them at
+// once, and the pass does not compete with the tick for the cores. It never
+// blocks; wakes that come while one is pending make one pass.
+func (e *Evaluator) Wake() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
 	}
 }
 

@@ -355,7 +355,9 @@ func (a *App) newCore(cfg *meshwatch.Config, store stateStore, withCost bool, sh
 		Metrics: collector.NewMetricsWith(c.reg, a.set.Metrics.CollectorOptions()),
 		Sink:    sink,
 		Records: c.qual,
-		OnTick:  c.fan.evaluated,
+		// A tick's events are evaluated as soon as it has handed them
+		// over, and the SLO pass does not run beside the tick.
+		OnTick: func() { c.slo.Wake(); c.fan.evaluated() },
 	})
 	if err != nil {
 		return nil, err
