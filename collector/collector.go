@@ -437,9 +437,8 @@ func (c *Collector) fetchError(r *routes, topic string, partition int32, err err
 	gone := errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID)
 	// Retryable errors (a leader that moved, a broker restarting) are what
 	// every leader election produces; they count against availability only
-	// when one partition's persist into a second tick (retriedAgain). A
-	// vanished topic is discovery's
-	// business, not an outage of the product.
+	// when one partition's persist into a later tick (retriedAgain). A
+	// vanished topic is discovery's business, not an outage of the product.
 	fatal := !gone && !kerr.IsRetriable(err)
 	if !c.hold(tr.ps, part, fatal) {
 		return // already held back: a fetch that was in flight

@@ -90,9 +90,9 @@
 // Run makes a pass at once and then every lag.interval from one and a half
 // intervals on: half an interval out of step with the collector's ticks,
 // which start with the agent, so that the two do not ask the cluster at the
-// same moment. A pass is bounded in time and its result is swapped in whole. Snapshot and a scrape read the last snapshot
-// and never call Kafka; series of groups and partitions that are gone
-// disappear with it.
+// same moment. A pass is bounded in time and its result is swapped in
+// whole. Snapshot and a scrape read the last snapshot and never call Kafka;
+// series of groups and partitions that are gone disappear with it.
 //
 // # Metrics
 //

@@ -94,9 +94,8 @@
 // asks (the agent wakes it after each collector tick has handed its events
 // over, so decisions see a tick's events at once and the pass does not run
 // beside the tick), or on its own when no Wake came for a tick and a half
-// (before the agent is ready).
-// Statuses, the handler and scrapes read the latest snapshot and never sum
-// buckets.
+// (before the agent is ready). Statuses, the handler and scrapes read the
+// latest snapshot and never sum buckets.
 //
 // # Metrics
 //

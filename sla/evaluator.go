@@ -67,7 +67,7 @@ type Evaluator struct {
 	tick       time.Duration
 	flushEvery time.Duration
 	onEval     func()
-	wake       chan struct{} // Wake's: an evaluation is asked for
+	wake       chan struct{} // an evaluation Wake asked for, at most one pending
 
 	trackers []*tracker
 	byKey    map[sloKey]*tracker
