@@ -13,11 +13,13 @@
 // collector.
 //
 // A Source is also a prometheus.Collector (Collector adapts its write
-// function), so a Registry's Gather and the tests read it as any other. Registry keeps the Sources apart for Handler, which
-// gathers the ordinary collectors as client_golang does and streams the
-// Sources after them. The text written is byte for byte what
+// function), so a Registry's Gather and the tests read it as any other.
+// Registry keeps the Sources apart for Handler, which gathers the ordinary
+// collectors as client_golang does and streams the Sources after them. The text written is byte for byte what
 // client_golang writes for the same series (labels in name order); the
-// series of a family come in the Source's order rather than sorted.
+// series of a family come in the Source's order rather than sorted. Once
+// a write fails (the scraper went away, or timed out), nothing more is
+// formatted and the Sources not yet written are not asked for their series.
 //
 // OpenMetrics is not offered: a scraper that asks for it (Prometheus does
 // by default) gets the text format, which it reads as well.

@@ -382,3 +382,40 @@ type twoFaced struct{ Collector }
 func (t *twoFaced) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(famGauge.Desc(), prometheus.GaugeValue, 2, "a")
 }
+
+// brokenPipe fails every write, as a scraper that went away.
+type brokenPipe struct{ writes int }
+
+func (b *brokenPipe) Write([]byte) (int, error) {
+	b.writes++
+	return 0, errors.New("write: broken pipe")
+}
+
+// TestWriteStopsWhenTheScraperIsGone checks that once a write failed, the
+// Sources after the one that was writing are not asked for their series,
+// in either format, and that the error is returned.
+func TestWriteStopsWhenTheScraperIsGone(t *testing.T) {
+	for _, format := range []expfmt.Format{expfmt.NewFormat(expfmt.TypeTextPlain), expfmt.NewFormat(expfmt.TypeProtoDelim)} {
+		asked := 0
+		reg := NewRegistry()
+		// Each writes well over the 64 KiB buffer.
+		for i := range 3 {
+			f := NewFamily(fmt.Sprintf("test_%d_total", i), "Events.", Counter, "product", "owner")
+			reg.MustRegister(&Collector{Fams: []*Family{f}, Write: func(w Writer) {
+				asked++
+				w.Begin(f)
+				for j := range 5000 {
+					w.Counter(float64(j), created, fmt.Sprintf("p%05d", j), "orders-team")
+				}
+			}})
+		}
+		out := &brokenPipe{}
+		err := Write(out, format, nil, []*Registry{reg})
+		if err == nil || !strings.Contains(err.Error(), "broken pipe") {
+			t.Errorf("%s: Write returned %v, want the broken pipe", format, err)
+		}
+		if asked != 1 {
+			t.Errorf("%s: %d Sources asked for their series after the scraper went away in the first, want 1", format, asked)
+		}
+	}
+}

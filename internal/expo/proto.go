@@ -33,6 +33,9 @@ func (p *protoWriter) Begin(f *Family) {
 func (p *protoWriter) Sample(v float64, lv ...string) { p.Counter(v, time.Time{}, lv...) }
 
 func (p *protoWriter) Histogram(h *HistogramValue, lv ...string) {
+	if p.err != nil {
+		return // the scraper went away: nothing more is built
+	}
 	m := p.metric(lv)
 	m.Histogram = h.proto()
 	p.mf.Metric = append(p.mf.Metric, m)
@@ -52,6 +55,9 @@ func (p *protoWriter) metric(lv []string) *dto.Metric {
 }
 
 func (p *protoWriter) Counter(v float64, created time.Time, lv ...string) {
+	if p.err != nil {
+		return
+	}
 	m := p.metric(lv)
 	if p.cur.Type == Counter {
 		m.Counter = &dto.Counter{Value: &v}
@@ -71,4 +77,5 @@ func (p *protoWriter) flush() {
 	}
 	p.err = p.enc.Encode(p.mf)
 	clear(p.mf.Metric)
+	p.mf.Metric = p.mf.Metric[:0] // flushed: a second flush writes nothing
 }

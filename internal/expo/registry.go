@@ -128,16 +128,28 @@ func Write(out io.Writer, format expfmt.Format, fams []*dto.MetricFamily, regs [
 		}
 	}
 	var sw Writer
+	var failed func() bool // a write failed: the scraper went away
 	var pw *protoWriter
 	if format.FormatType() == expfmt.TypeProtoDelim {
 		pw = &protoWriter{enc: enc}
-		sw = pw
+		sw, failed = pw, func() bool { return pw.err != nil }
 	} else {
-		sw = &textWriter{w: bw}
+		tw := &textWriter{w: bw}
+		sw, failed = tw, func() bool { return tw.err != nil }
 	}
+	// Once a write failed, the next Sources are not asked for their
+	// series: at 10,000 products a scrape that timed out would go on
+	// formatting for seconds.
+streams:
 	for _, reg := range regs {
 		for _, s := range reg.streamed() {
+			if len(errs) > 0 || failed() {
+				break streams
+			}
 			s.WriteTo(sw)
+			if pw != nil {
+				pw.flush() // a family never spans Sources: its error shows now
+			}
 		}
 	}
 	if pw != nil {

@@ -14,6 +14,7 @@ type textWriter struct {
 	cur     *Family
 	started bool // the current family's HELP and TYPE are written
 	buf     []byte
+	err     error // the first failed write: nothing more is formatted
 }
 
 func (t *textWriter) Begin(f *Family) { t.cur, t.started = f, false }
@@ -21,15 +22,28 @@ func (t *textWriter) Begin(f *Family) { t.cur, t.started = f, false }
 func (t *textWriter) Counter(v float64, _ time.Time, lv ...string) { t.Sample(v, lv...) }
 
 func (t *textWriter) Sample(v float64, lv ...string) {
+	if t.err != nil {
+		return
+	}
 	b := t.header(t.buf[:0])
 	b = t.line(b, "", lv, "", v)
+	t.write(b)
+}
+
+// write writes b and keeps it as the buffer to reuse. A failed write (the
+// scraper went away) stops the formatting; the error sticks in the
+// bufio.Writer too, and the handler reads it at the end.
+func (t *textWriter) write(b []byte) {
 	t.buf = b
-	_, _ = t.w.Write(b) // a failed write sticks in the bufio.Writer; the handler reads it at the end
+	_, t.err = t.w.Write(b)
 }
 
 // Histogram writes the classic buckets, +Inf, _sum and _count: the text
 // format has no native buckets.
 func (t *textWriter) Histogram(h *HistogramValue, lv ...string) {
+	if t.err != nil {
+		return
+	}
 	b := t.header(t.buf[:0])
 	var le []byte
 	for i, ub := range h.Bounds {
@@ -39,8 +53,7 @@ func (t *textWriter) Histogram(h *HistogramValue, lv ...string) {
 	b = t.line(b, "_bucket", lv, "+Inf", float64(h.Count))
 	b = t.line(b, "_sum", lv, "", h.Sum)
 	b = t.line(b, "_count", lv, "", float64(h.Count))
-	t.buf = b
-	_, _ = t.w.Write(b)
+	t.write(b)
 }
 
 // header appends the current family's HELP and TYPE lines before its first
