@@ -15,9 +15,9 @@ import (
 
 // BenchmarkTick measures one tick — the metadata of its slice of the
 // view, the end offsets of every product's topics, the freshness probes
-// and the evaluation of every product — at the sizes make scale runs (1,000 products of 4 partitions,
-// 10,000 of 2), on an idle kfake so that the figure is the agent's and
-// the cluster's work, not a producer's. ns/product should stay flat from
+// and the evaluation of every product — at the sizes make scale runs
+// (1,000 products of 4 partitions, 10,000 of 2), on an idle kfake so that
+// the figure is the agent's and the cluster's work, not a producer's. ns/product should stay flat from
 // one size to the next: the tick is linear in products and partitions.
 func BenchmarkTick(b *testing.B) {
 	for _, s := range []struct {

@@ -384,12 +384,9 @@ func (t *twoFaced) Collect(ch chan<- prometheus.Metric) {
 }
 
 // brokenPipe fails every write, as a scraper that went away.
-type brokenPipe struct{ writes int }
+type brokenPipe struct{}
 
-func (b *brokenPipe) Write([]byte) (int, error) {
-	b.writes++
-	return 0, errors.New("write: broken pipe")
-}
+func (brokenPipe) Write([]byte) (int, error) { return 0, errors.New("write: broken pipe") }
 
 // TestWriteStopsWhenTheScraperIsGone checks that once a write failed, the
 // Sources after the one that was writing are not asked for their series,
@@ -409,8 +406,7 @@ func TestWriteStopsWhenTheScraperIsGone(t *testing.T) {
 				}
 			}})
 		}
-		out := &brokenPipe{}
-		err := Write(out, format, nil, []*Registry{reg})
+		err := Write(brokenPipe{}, format, nil, []*Registry{reg})
 		if err == nil || !strings.Contains(err.Error(), "broken pipe") {
 			t.Errorf("%s: Write returned %v, want the broken pipe", format, err)
 		}

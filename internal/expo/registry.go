@@ -153,8 +153,7 @@ streams:
 		}
 	}
 	if pw != nil {
-		pw.flush()
-		errs = append(errs, pw.err)
+		errs = append(errs, pw.err) // each Source's last family is flushed in the loop
 	}
 	errs = append(errs, bw.Flush())
 	return errors.Join(errs...)
