@@ -298,10 +298,20 @@ func TestMeshNotices(t *testing.T) {
 	set.SchemaRegistry = &quality.RegistryConfig{URL: reg.URL()}
 	set.Products[0].Format = meshwatch.FormatAvro
 	set.Products[0].Deprecated = &meshwatch.Deprecation{Sunset: time.Now().UTC().AddDate(0, 0, 30).Format(time.DateOnly), Replacement: meshAnalytics}
-	app, err := NewApp(set, slog.New(slog.DiscardHandler), AppOptions{NoticeEvery: 100 * time.Millisecond})
+	var logs syncBuffer
+	app, err := NewApp(set, slog.New(slog.NewTextHandler(&logs, nil)), AppOptions{NoticeEvery: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A notice that does not come is told by the Slack calls and the log.
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, c := range slack.snapshot() {
+				t.Logf("slack %s %s %s thread=%v: %.100q", c.At.Format("15:04:05.000"), c.Method, c.Channel, c.Thread, c.Text)
+			}
+			t.Logf("agent log:\n%s", logs.String())
+		}
+	})
 	_, stop := runApp(t, app)
 
 	notices := func(word string) map[string]int {
@@ -313,7 +323,9 @@ func TestMeshNotices(t *testing.T) {
 		}
 		return out
 	}
-	kafkatest.WaitFor(t, 20*time.Second, func() bool {
+	// The bounds catch a hang: each notice takes a pass (100 ms) and a
+	// paced Slack post, seconds on a busy machine.
+	kafkatest.WaitFor(t, time.Minute, func() bool {
 		n := notices("Deprecated: " + meshCheckout)
 		return n["#payments"] > 0 && n["#analytics"] > 0
 	}, "the consuming teams never heard of the deprecation")
@@ -321,13 +333,14 @@ func TestMeshNotices(t *testing.T) {
 	if _, _, err := reg.Register(subject, sr.Schema{Schema: v2}); err != nil {
 		t.Fatal(err)
 	}
-	kafkatest.WaitFor(t, 20*time.Second, func() bool {
+	t.Logf("schema version 2 registered at %s", time.Now().Format("15:04:05.000"))
+	kafkatest.WaitFor(t, time.Minute, func() bool {
 		n := notices("BREAKING")
 		return n["#payments"] > 0 && n["#analytics"] > 0
 	}, "the consuming teams never heard of the breaking schema change")
 	// Many more passes (each reads the subject): nothing is told again.
 	after := reg.Requests()
-	kafkatest.WaitFor(t, 20*time.Second, func() bool { return reg.Requests() >= after+10 }, "the notices stopped checking the registry")
+	kafkatest.WaitFor(t, time.Minute, func() bool { return reg.Requests() >= after+10 }, "the notices stopped checking the registry")
 
 	for word, what := range map[string]string{"Deprecated: " + meshCheckout: "deprecation", "BREAKING": "breaking schema change"} {
 		if n := notices(word); n["#payments"] != 1 || n["#analytics"] != 1 || len(n) != 2 {
